@@ -1,0 +1,56 @@
+# facerec: every target creates the virtualenv in .venv on first use.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+# One worker process: it owns the camera and the recognition worker. Every MJPEG viewer
+# holds one thread for as long as it watches, so the thread count bounds the viewers.
+THREADS ?= 100
+STAMP  := $(VENV)/.installed-stamp
+CHROMIUM ?= /usr/bin/chromium
+
+export FLASK_APP := facerec
+export FACEREC_TEST_DATA ?= $(abspath ../shared/faces)
+
+.PHONY: install db run dev test bench lint chromium clean
+
+install: $(STAMP)
+
+$(STAMP): requirements.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip 'setuptools<82' wheel
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps face_recognition==1.3.0
+	@touch $@
+
+db: install
+	$(BIN)/flask db upgrade
+
+run: db
+	$(BIN)/gunicorn --worker-class gthread --workers 1 --threads $(THREADS) \
+		--bind $(HOST):$(PORT) --access-logfile - wsgi:app
+
+dev: db
+	$(BIN)/flask run --debug --host $(HOST) --port $(PORT)
+
+# Browser tests drive Debian's Chromium; Playwright cannot download its own browser here.
+chromium:
+	@test -x $(CHROMIUM) || { \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+		else sudo apt-get update -qq && sudo apt-get install -y -qq chromium >/dev/null; fi; }
+	@test -x $(CHROMIUM) || { echo "Chromium is required for the browser tests: apt-get install chromium"; exit 1; }
+
+test: install chromium
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: install
+	$(BIN)/python bench/gallery.py
+	$(BIN)/python bench/stream.py
+
+lint: install
+	$(BIN)/ruff check facerec tests bench migrations wsgi.py
+	$(BIN)/ruff format --check facerec tests bench wsgi.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

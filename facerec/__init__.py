@@ -1,0 +1,36 @@
+"""facerec: a self-hosted face recognition service."""
+
+import logging
+
+from flask import Flask
+
+from .config import configure
+
+
+def create_app(config=None):
+    """Application factory: load the configuration, bind extensions, register blueprints."""
+    app = Flask(__name__, instance_relative_config=True)
+    configure(app, config)
+    if not app.debug and not app.testing:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    from . import camera, cli, models, web  # noqa: F401  (models: tables and events)
+    from .extensions import csrf, db, login_manager, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db)
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    camera.init_app(app)
+    cli.init_app(app)
+    web.init_app(app)
+
+    from .admin import bp as admin_bp
+    from .api import bp as api_bp
+    from .auth import bp as auth_bp
+    from .enroll import bp as enroll_bp
+    from .stream import bp as stream_bp
+
+    for blueprint in (stream_bp, auth_bp, enroll_bp, admin_bp, api_bp):
+        app.register_blueprint(blueprint)
+    return app

@@ -1,0 +1,29 @@
+"""The JSON API under /api/v1."""
+
+from flask import Blueprint, current_app, request
+from flask_wtf.csrf import CSRFError, validate_csrf
+from wtforms import ValidationError
+
+from ..extensions import csrf
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+# Bearer-token clients cannot carry a CSRF token; browser sessions must (checked below).
+csrf.exempt(bp)
+
+
+@bp.before_request
+def _csrf_for_browser_sessions():
+    """A request riding on the session cookie must send the page's token in X-CSRFToken."""
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        return
+    if request.headers.get("Authorization", "").lower().startswith("bearer "):
+        return
+    if not current_app.config.get("WTF_CSRF_ENABLED", True):
+        return
+    try:
+        validate_csrf(request.headers.get("X-CSRFToken", ""))
+    except ValidationError as exc:
+        raise CSRFError(str(exc)) from None
+
+
+from . import routes  # noqa: E402,F401

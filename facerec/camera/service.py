@@ -1,0 +1,332 @@
+"""The camera service: one capture thread, the recognition worker, and every viewer.
+
+The capture thread reads the source at its own rate and keeps only the newest frame for
+the recognition worker (frames are dropped while it is busy, never queued). Output is held
+back ``delay`` frames so that a result usually arrives before the frame it was computed on
+is shown; a tracker carries boxes from a result's frame to the frame being shown. Each
+frame is annotated and JPEG-encoded once, and every viewer is handed the same bytes.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import OrderedDict, deque
+from dataclasses import dataclass, field
+
+from ..recognizer import RecognizerClient, WorkerSettings
+from . import drawing
+from .sources import SourceError, describe, open_source
+from .tracker import FaceTracker, TrackedFace
+
+log = logging.getLogger(__name__)
+
+
+class RateMeter:
+    """Events per second over a sliding window."""
+
+    def __init__(self, window: float = 3.0):
+        self.window = window
+        self._times: deque[float] = deque()
+        self._lock = threading.Lock()
+
+    def tick(self, now: float | None = None):
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            self._times.append(now)
+            while self._times and now - self._times[0] > self.window:
+                self._times.popleft()
+
+    def rate(self) -> float:
+        now = time.monotonic()
+        with self._lock:
+            while self._times and now - self._times[0] > self.window:
+                self._times.popleft()
+            if len(self._times) < 2:
+                return 0.0
+            span = max(now - self._times[0], self._times[-1] - self._times[0])
+            return (len(self._times) - 1) / span if span > 0 else 0.0
+
+    def reset(self):
+        with self._lock:
+            self._times.clear()
+
+
+@dataclass
+class FrameInfo:
+    """What was drawn on a published frame (for listeners such as benchmarks)."""
+
+    frame_id: int
+    frame_index: int | None
+    faces: list[TrackedFace] = field(default_factory=list)
+
+
+class CameraService:
+    def __init__(self, source: str, settings: WorkerSettings, *, delay: int = 3,
+                 jpeg_quality: int = 80, idle_timeout: float = 120.0, autostart: bool = True):
+        self.source = source
+        self.settings = settings
+        self.delay = max(0, delay)
+        self.jpeg_quality = jpeg_quality
+        self.idle_timeout = idle_timeout
+        self.autostart = autostart
+
+        self._lock = threading.Lock()  # guards start/stop: one capture thread at most
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._manually_stopped = False
+
+        self._cond = threading.Condition()
+        self._frame_id = 0
+        self._jpeg = b""
+        self._closed = False
+        self._viewers = 0
+        self._last_activity = time.monotonic()
+
+        self.state = "stopped"
+        self.error: str | None = None
+        self.source_fps = 0.0
+        self._raw = None  # (frame_index, bgr) of the newest captured frame
+        self._faces: list[dict] = []
+        self._faces_index: int | None = None
+        self._faces_at = 0.0
+        self.output_rate = RateMeter()
+        self.recognition_rate = RateMeter()
+        self.listeners: list = []  # callables(FrameInfo), called from the capture thread
+        self._recognizer: RecognizerClient | None = None
+        self._frame_seq = 0
+        self._publish_placeholder("Camera stopped", "Press Start to turn the camera on.")
+
+    # ---- control -------------------------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        thread = self._thread
+        return thread is not None and thread.is_alive() and not self._stop.is_set()
+
+    def start(self) -> bool:
+        """Start capturing unless already running. Returns True if this call started it."""
+        with self._lock:
+            self._manually_stopped = False
+            self._touch()
+            if self._closed or self.running:
+                return False
+            if self._thread is not None and self._thread.is_alive():
+                self._thread.join()  # a stop in progress: let it finish releasing the device
+            self._stop = threading.Event()
+            self.state = "starting"
+            self.error = None
+            self._thread = threading.Thread(
+                target=self._run, args=(self._stop,), name="facerec-capture", daemon=True
+            )
+            self._thread.start()
+            return True
+
+    def stop(self, timeout: float = 10.0) -> bool:
+        """Stop capturing and release the source. Returns True if it was running."""
+        with self._lock:
+            self._manually_stopped = True
+            thread = self._thread
+            if thread is None:
+                return False
+            self._stop.set()
+            thread.join(timeout)
+            if thread.is_alive():
+                log.warning("capture thread did not stop within %.0f s", timeout)
+                return True
+            self._thread = None
+            return True
+
+    def close(self):
+        """Stop everything, including the recognition worker (at shutdown)."""
+        self.stop()
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        if self._recognizer is not None:
+            self._recognizer.close()
+            self._recognizer = None
+
+    # ---- what the outside sees -----------------------------------------------------------
+
+    def status(self) -> dict:
+        self._touch()
+        fresh = time.monotonic() - self._faces_at < 2.0
+        return {
+            "running": self.running,
+            "state": self.state,
+            "error": self.error,
+            "source": describe(self.source),
+            "fps": round(self.output_rate.rate(), 2) if self.running else 0.0,
+            "source_fps": round(self.source_fps, 2),
+            "recognition_hz": round(self.recognition_rate.rate(), 2) if self.running else 0.0,
+            "frame_index": self._faces_index if self.running else None,
+            "viewers": self._viewers,
+            "faces": list(self._faces) if (self.running and fresh) else [],
+        }
+
+    def snapshot(self):
+        """The newest raw frame as ``(frame_index, rgb)``, or None when not capturing."""
+        raw = self._raw
+        if not self.running or raw is None:
+            return None
+        index, bgr = raw
+        return index, bgr[:, :, ::-1].copy()
+
+    def latest(self) -> tuple[int, bytes]:
+        with self._cond:
+            return self._frame_id, self._jpeg
+
+    def frames(self, resend_after: float = 1.0):
+        """Yield JPEG frames for one viewer: always the newest, never a backlog.
+
+        With no new frame for ``resend_after`` seconds (camera stopped, source stalled)
+        the current frame is sent again so the page keeps showing it.
+        """
+        with self._cond:
+            self._viewers += 1
+        self._touch()
+        if self.autostart and not self._manually_stopped and not self.running:
+            self.start()
+        try:
+            last = -1
+            while True:
+                with self._cond:
+                    self._cond.wait_for(
+                        lambda: self._frame_id != last or self._closed, timeout=resend_after
+                    )
+                    if self._closed:
+                        return
+                    last, jpeg = self._frame_id, self._jpeg
+                yield jpeg
+        finally:
+            with self._cond:
+                self._viewers -= 1
+            self._touch()
+
+    @property
+    def viewers(self) -> int:
+        return self._viewers
+
+    # ---- capture thread ------------------------------------------------------------------
+
+    def _touch(self):
+        self._last_activity = time.monotonic()
+
+    def _idle(self) -> bool:
+        return (
+            self.idle_timeout > 0
+            and self._viewers == 0
+            and time.monotonic() - self._last_activity > self.idle_timeout
+        )
+
+    def _run(self, stop: threading.Event):
+        backoff = 1.0
+        reason = ("Camera stopped", "Press Start to turn the camera on.")
+        try:
+            while not stop.is_set():
+                try:
+                    source = open_source(self.source)
+                except SourceError as exc:
+                    self._unavailable(str(exc), backoff)
+                    if stop.wait(backoff):
+                        break
+                    backoff = min(backoff * 2, 30.0)
+                    continue
+                except Exception as exc:  # an OpenCV error must not kill the thread silently
+                    log.exception("could not open the camera")
+                    self._unavailable(f"camera error: {exc}", backoff)
+                    if stop.wait(backoff):
+                        break
+                    backoff = min(backoff * 2, 30.0)
+                    continue
+                try:
+                    log.info("camera %s opened (%.2f fps)", describe(self.source), source.fps)
+                    self.source_fps = source.fps
+                    self.error = None
+                    self.state = "running"
+                    backoff = 1.0
+                    if self._pump(source, stop) == "idle":
+                        reason = ("Camera paused", "Nobody was watching. Press Start to resume.")
+                        stop.set()
+                except SourceError as exc:
+                    self._unavailable(str(exc), backoff)
+                except Exception as exc:
+                    log.exception("camera failed")
+                    self._unavailable(f"camera error: {exc}", backoff)
+                finally:
+                    source.release()
+                if not stop.is_set() and stop.wait(backoff):
+                    break
+        finally:
+            self._raw = None
+            self._faces = []
+            self.output_rate.reset()
+            self.recognition_rate.reset()
+            self.state = "stopped"
+            self._publish_placeholder(*reason)
+            log.info("camera stopped")
+
+    def _unavailable(self, why: str, retry_in: float):
+        log.warning("camera unavailable: %s", why)
+        self.state = "unavailable"
+        self.error = why
+        self._publish_placeholder("Camera unavailable", f"{why}. Retrying in {retry_in:.0f} s.")
+
+    def _pump(self, source, stop) -> str | None:
+        if self._recognizer is None:
+            self._recognizer = RecognizerClient(self.settings)
+        recognizer = self._recognizer
+        tracker = FaceTracker()
+        held: deque = deque()  # frames waiting `delay` frames for their recognition result
+        results: deque = deque()
+        seq_index: OrderedDict[int, int] = OrderedDict()
+        seq = self._frame_seq
+        for index, frame in source.frames(stop):
+            seq += 1
+            self._frame_seq = seq
+            self._raw = (index, frame)
+            seq_index[seq] = index
+            if len(seq_index) > 300:
+                seq_index.popitem(last=False)
+            tracker.add_frame(seq, frame)
+
+            result = recognizer.poll()
+            if result is not None:
+                rseq, faces, _seconds = result
+                self.recognition_rate.tick()
+                self._faces = faces
+                self._faces_index = seq_index.get(rseq)
+                self._faces_at = time.monotonic()
+                results.append((rseq, [TrackedFace(tuple(f["box"]), f["user_id"], f["name"],
+                                                   f["distance"]) for f in faces]))
+            recognizer.submit(seq, frame)
+
+            held.append((seq, index, frame))
+            while len(held) > self.delay:
+                out_seq, out_index, out_frame = held.popleft()
+                while results and results[0][0] <= out_seq:
+                    rseq, tracked = results.popleft()
+                    tracker.set_result(rseq, tracked)
+                faces = tracker.advance(out_seq)
+                self._publish(drawing.annotate(out_frame, faces),
+                              FrameInfo(0, out_index, list(faces)))
+            if self._idle():
+                return "idle"
+        return None
+
+    def _publish(self, frame, info: FrameInfo | None = None):
+        jpeg = drawing.encode_jpeg(frame, self.jpeg_quality)
+        with self._cond:
+            self._frame_id += 1
+            self._jpeg = jpeg
+            self._cond.notify_all()
+        if info is not None:
+            self.output_rate.tick()
+            info.frame_id = self._frame_id
+            for listener in list(self.listeners):
+                listener(info)
+
+    def _publish_placeholder(self, title: str, detail: str = ""):
+        self._publish(drawing.placeholder(title, detail))

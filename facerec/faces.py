@@ -1,0 +1,246 @@
+"""The face engine: load and validate images, detect, encode, check sample quality.
+
+The only module that calls ``face_recognition``. Its heavy functions (detection with
+upsampling, and above all encoding, which holds the GIL) run in worker processes:
+see ``facerec.engine`` and ``facerec.recognizer``.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+DEFAULT_MAX_PIXELS = 40_000_000
+MIN_FACE_HEIGHT = 80
+# Variance of the Laplacian over the face, scaled to a fixed height. Sharp photos and
+# webcam frames score in the hundreds; motion blur and out-of-focus faces fall under this.
+MIN_SHARPNESS = 25.0
+THUMBNAIL_SIZE = 112
+
+Box = tuple[int, int, int, int]  # top, right, bottom, left (face_recognition's order)
+
+
+class ImageError(ValueError):
+    """The data is not an image we can use (not decodable, empty, too large)."""
+
+
+class FaceRejected(ValueError):
+    """The image is fine but its faces do not make a usable sample."""
+
+    reason = "unusable face"
+
+
+class NoFace(FaceRejected):
+    reason = "no face"
+
+
+class SeveralFaces(FaceRejected):
+    reason = "several faces"
+
+
+class FaceTooSmall(FaceRejected):
+    reason = "face too small"
+
+
+class FaceBlurred(FaceRejected):
+    reason = "face blurred"
+
+
+@dataclass(frozen=True)
+class Face:
+    box: Box
+    encoding: np.ndarray
+
+
+@dataclass(frozen=True)
+class Sample:
+    """A face that passed the enrollment checks, ready to be stored."""
+
+    box: Box
+    encoding: np.ndarray
+    thumbnail: bytes
+    sharpness: float
+
+
+def _face_recognition():
+    # Imported lazily: it loads dlib's models (about a second), which only the worker
+    # processes need.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import face_recognition
+    return face_recognition
+
+
+def load_image(source: bytes | str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """Decode ``source`` (bytes or a path) into an RGB uint8 array, EXIF rotation applied.
+
+    Raises ImageError for anything that is not a decodable image or is over ``max_pixels``;
+    the size is checked from the header, before any pixel is decoded.
+    """
+    if isinstance(source, str | Path):
+        try:
+            data = Path(source).read_bytes()
+        except OSError as exc:
+            raise ImageError(f"cannot read the file: {exc.strerror or exc}") from None
+    else:
+        data = bytes(source)
+    if not data:
+        raise ImageError("the file is empty")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+            width, height = image.size
+            if width * height > max_pixels:
+                raise ImageError(
+                    f"the image is too large ({width}x{height} pixels; "
+                    f"the limit is {max_pixels / 1e6:g} megapixels)"
+                )
+            image.load()
+            image = ImageOps.exif_transpose(image)
+            if image.mode != "RGB":
+                image = _to_rgb(image)
+            array = np.asarray(image, dtype=np.uint8)
+    except ImageError:
+        raise
+    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageError("the file is not an image in a format facerec reads") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise ImageError(f"the image is damaged or truncated ({exc})") from None
+    if array.ndim != 3 or min(array.shape[:2]) < 1:
+        raise ImageError("the image has no pixels")
+    return np.ascontiguousarray(array)
+
+
+def _to_rgb(image: Image.Image) -> Image.Image:
+    """Flatten transparency onto white and convert any mode (L, P, CMYK, I;16...) to RGB."""
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        image = image.convert("RGBA")
+        background = Image.new("RGBA", image.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, image).convert("RGB")
+    if image.mode.startswith("I;16") or image.mode == "I":
+        image = image.point(lambda v: v / 256).convert("L")
+    return image.convert("RGB")
+
+
+def detect(rgb: np.ndarray, upsample: int = 1, max_width: int | None = None) -> list[Box]:
+    """Face boxes in ``rgb`` (dlib HOG). With ``max_width``, detect on a downscaled copy."""
+    fr = _face_recognition()
+    scale = 1.0
+    image = rgb
+    if max_width and rgb.shape[1] > max_width:
+        scale = max_width / rgb.shape[1]
+        image = cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    boxes = fr.face_locations(image, number_of_times_to_upsample=upsample, model="hog")
+    if scale != 1.0:
+        height, width = rgb.shape[:2]
+        boxes = [
+            (
+                max(0, round(t / scale)),
+                min(width, round(r / scale)),
+                min(height, round(b / scale)),
+                max(0, round(left / scale)),
+            )
+            for t, r, b, left in boxes
+        ]
+    return [tuple(int(v) for v in box) for box in boxes]
+
+
+def encode(rgb: np.ndarray, boxes: list[Box]) -> list[np.ndarray]:
+    """The 128-d encoding of each face box, in the same order. Holds the GIL: run it in a worker."""
+    if not boxes:
+        return []
+    fr = _face_recognition()
+    return [np.asarray(e, dtype=np.float64) for e in fr.face_encodings(rgb, boxes)]
+
+
+def analyze(rgb: np.ndarray, upsample: int = 1, max_width: int | None = None) -> list[Face]:
+    """Every face in the image with its encoding, largest first."""
+    boxes = detect(rgb, upsample=upsample, max_width=max_width)
+    boxes.sort(key=lambda b: (b[2] - b[0]) * (b[1] - b[3]), reverse=True)
+    return [Face(box, enc) for box, enc in zip(boxes, encode(rgb, boxes), strict=True)]
+
+
+def sharpness(rgb: np.ndarray, box: Box) -> float:
+    """Variance of the Laplacian over the face, scaled to a 128 px high crop."""
+    top, right, bottom, left = box
+    crop = rgb[max(0, top) : bottom, max(0, left) : right]
+    if crop.size == 0:
+        return 0.0
+    gray = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY)
+    scale = 128 / gray.shape[0]
+    gray = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    return float(cv2.Laplacian(gray, cv2.CV_64F).var())
+
+
+def thumbnail(rgb: np.ndarray, box: Box, size: int = THUMBNAIL_SIZE) -> bytes:
+    """A square JPEG of the face with some margin around it."""
+    top, right, bottom, left = box
+    height, width = rgb.shape[:2]
+    side = int(max(bottom - top, right - left) * 1.5)
+    cy, cx = (top + bottom) // 2, (left + right) // 2
+    y0, x0 = max(0, cy - side // 2), max(0, cx - side // 2)
+    y1, x1 = min(height, y0 + side), min(width, x0 + side)
+    crop = rgb[y0:y1, x0:x1]
+    crop = cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA)
+    return to_jpeg(crop, quality=85)
+
+
+def to_jpeg(rgb: np.ndarray, quality: int = 85) -> bytes:
+    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR),
+                           [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise ImageError("could not encode a JPEG")
+    return buf.tobytes()
+
+
+def single_face_sample(
+    rgb: np.ndarray,
+    min_height: int = MIN_FACE_HEIGHT,
+    min_sharpness: float = MIN_SHARPNESS,
+    upsample: int = 1,
+) -> Sample:
+    """Check that ``rgb`` holds exactly one usable face and return it as a Sample.
+
+    Raises a FaceRejected subclass whose message an operator can act on.
+    """
+    boxes = detect(rgb, upsample=upsample, max_width=1600)
+    if not boxes:
+        raise NoFace("No face was found. Face the camera, with the face well lit and unobstructed.")
+    if len(boxes) > 1:
+        raise SeveralFaces(
+            f"{len(boxes)} faces were found. Only the person being enrolled may be in the picture."
+        )
+    box = boxes[0]
+    height = box[2] - box[0]
+    if height < min_height:
+        raise FaceTooSmall(
+            f"The face is too small ({height} px high; at least {min_height} px is needed). "
+            "Move closer to the camera or use a larger photo."
+        )
+    score = sharpness(rgb, box)
+    if score < min_sharpness:
+        raise FaceBlurred(
+            f"The face is blurred (sharpness {score:.0f}, at least {min_sharpness:.0f} needed). "
+            "Hold still and make sure the camera is in focus."
+        )
+    (encoding,) = encode(rgb, [box])
+    return Sample(box=box, encoding=encoding, thumbnail=thumbnail(rgb, box), sharpness=score)
+
+
+def sample_from_image(data: bytes | str | Path, max_pixels: int = DEFAULT_MAX_PIXELS,
+                      **checks) -> Sample:
+    """load_image() then single_face_sample(): what an uploaded or imported photo goes through."""
+    return single_face_sample(load_image(data, max_pixels=max_pixels), **checks)
+
+
+def faces_in_image(data: bytes | str | Path, max_pixels: int = DEFAULT_MAX_PIXELS,
+                   upsample: int = 1) -> list[Face]:
+    """load_image() then analyze(): every face of a photo, for recognition requests."""
+    return analyze(load_image(data, max_pixels=max_pixels), upsample=upsample, max_width=1600)

@@ -1,0 +1,131 @@
+"""The enrolled encodings as one numpy matrix, and the nearest-sample match against it."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from sqlalchemy import select
+
+from .models import ENCODING_SIZE, FaceSample, User, gallery_version
+
+
+@dataclass(frozen=True)
+class Match:
+    user_id: int | None
+    name: str | None
+    distance: float | None
+
+    @property
+    def known(self) -> bool:
+        return self.user_id is not None
+
+    def as_dict(self) -> dict:
+        return {"user_id": self.user_id, "name": self.name, "distance": self.distance}
+
+
+class Gallery:
+    """Every sample's encoding (float32, one row each) with the id of its person.
+
+    A face matches the person of its nearest sample when that distance is within the
+    tolerance; otherwise it is unknown.
+    """
+
+    def __init__(self, encodings, user_ids, names: dict[int, str], version: int = 0):
+        self.matrix = np.ascontiguousarray(encodings, dtype=np.float32).reshape(-1, ENCODING_SIZE)
+        self.user_ids = np.asarray(user_ids, dtype=np.int64)
+        if len(self.user_ids) != len(self.matrix):
+            raise ValueError("one user id per encoding is needed")
+        self.names = dict(names)
+        self.version = version
+        # |m|^2 for every row, so a distance costs one matrix-vector product.
+        self._sq_norms = np.einsum("ij,ij->i", self.matrix, self.matrix)
+
+    def __len__(self):
+        return len(self.matrix)
+
+    @classmethod
+    def empty(cls, version: int = 0) -> Gallery:
+        return cls(np.empty((0, ENCODING_SIZE)), [], {}, version)
+
+    @classmethod
+    def load(cls, connection) -> Gallery:
+        """Build from the database (a Connection or Session)."""
+        version = gallery_version(connection)
+        rows = connection.execute(select(FaceSample.user_id, FaceSample.encoding)).all()
+        names = dict(connection.execute(select(User.id, User.name)).all())
+        if not rows:
+            return cls.empty(version)
+        buf = b"".join(row.encoding for row in rows)
+        matrix = np.frombuffer(buf, dtype="<f8").reshape(-1, ENCODING_SIZE)
+        return cls(matrix, [row.user_id for row in rows], names, version)
+
+    def distances(self, encoding) -> np.ndarray:
+        """Euclidean distance from ``encoding`` to every sample."""
+        query = np.asarray(encoding, dtype=np.float32)
+        sq = self._sq_norms - 2.0 * (self.matrix @ query) + float(query @ query)
+        return np.sqrt(np.maximum(sq, 0.0))
+
+    def match(self, encoding, tolerance: float = 0.6) -> Match:
+        """The person whose nearest sample is within ``tolerance``, or an unknown Match."""
+        if len(self.matrix) == 0:
+            return Match(None, None, None)
+        distances = self.distances(encoding)
+        best = int(np.argmin(distances))
+        # Recompute the winner exactly: the expanded form loses a little precision.
+        distance = float(np.linalg.norm(self.matrix[best].astype(np.float64) - encoding))
+        user_id = int(self.user_ids[best])
+        if distance <= tolerance:
+            return Match(user_id, self.names.get(user_id), round(distance, 4))
+        return Match(None, None, round(distance, 4))
+
+    def match_many(self, encodings, tolerance: float = 0.6) -> list[Match]:
+        return [self.match(e, tolerance) for e in encodings]
+
+    def nearest_person(self, encodings, exclude: set[int] = frozenset()) -> Match:
+        """The person closest to any of ``encodings`` (no tolerance applied)."""
+        best = Match(None, None, None)
+        for encoding in encodings:
+            if len(self.matrix) == 0:
+                break
+            distances = self.distances(encoding)
+            if exclude:
+                distances[np.isin(self.user_ids, list(exclude))] = np.inf
+            i = int(np.argmin(distances))
+            if np.isfinite(distances[i]) and (best.distance is None or distances[i] < best.distance):
+                uid = int(self.user_ids[i])
+                best = Match(uid, self.names.get(uid), round(float(distances[i]), 4))
+        return best
+
+
+class GalleryCache:
+    """Holds the current Gallery and reloads it when the database version moves on.
+
+    ``connect`` returns a context manager yielding a Connection (e.g. ``engine.connect``).
+    The version is checked at most every ``check_interval`` seconds.
+    """
+
+    def __init__(self, connect, check_interval: float = 0.25):
+        self._connect = connect
+        self._interval = check_interval
+        self._gallery: Gallery | None = None
+        self._checked = 0.0
+        self._lock = threading.Lock()
+
+    def get(self) -> Gallery:
+        with self._lock:
+            now = time.monotonic()
+            if self._gallery is not None and now - self._checked < self._interval:
+                return self._gallery
+            with self._connect() as conn:
+                version = gallery_version(conn)
+                if self._gallery is None or version != self._gallery.version:
+                    self._gallery = Gallery.load(conn)
+            self._checked = now
+            return self._gallery
+
+    def invalidate(self):
+        with self._lock:
+            self._gallery = None

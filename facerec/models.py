@@ -1,0 +1,177 @@
+"""Database tables. The only module that defines them."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+
+import numpy as np
+from flask_login import UserMixin
+from sqlalchemy import (
+    DateTime,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    event,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship, validates
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from .extensions import db
+
+ENCODING_DTYPE = np.float64
+ENCODING_SIZE = 128
+NAME_MAX = 100
+
+
+def utcnow():
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def name_key(name: str) -> str:
+    """The case-insensitive form under which a person's name must be unique."""
+    return " ".join(name.split()).casefold()
+
+
+class User(db.Model):
+    """An enrolled person (not a login account: see Account)."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME_MAX))
+    name_key: Mapped[str] = mapped_column(String(NAME_MAX), unique=True)
+    details: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+    samples: Mapped[list[FaceSample]] = relationship(
+        back_populates="user",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        order_by="FaceSample.id",
+    )
+
+    @validates("name")
+    def _set_name_key(self, _key, value):
+        self.name_key = name_key(value)
+        return value
+
+    def __repr__(self):
+        return f"<User {self.id} {self.name!r}>"
+
+
+class FaceSample(db.Model):
+    """One face of a person: its 128-d encoding and a small JPEG thumbnail."""
+
+    __tablename__ = "face_samples"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    # float64[128], little-endian bytes (1024 bytes), not JSON text.
+    encoding: Mapped[bytes] = mapped_column(LargeBinary)
+    thumbnail: Mapped[bytes] = mapped_column(LargeBinary)
+    # SHA-256 of the source file, so an import run twice adds nothing.
+    content_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    source: Mapped[str] = mapped_column(String(20), default="upload")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    user: Mapped[User] = relationship(back_populates="samples")
+
+    @property
+    def vector(self) -> np.ndarray:
+        return np.frombuffer(self.encoding, dtype="<f8")
+
+    @vector.setter
+    def vector(self, value):
+        array = np.asarray(value, dtype="<f8")
+        if array.shape != (ENCODING_SIZE,):
+            raise ValueError(f"a face encoding has {ENCODING_SIZE} values, got {array.shape}")
+        self.encoding = array.tobytes()
+
+
+class Account(UserMixin, db.Model):
+    """Someone who may sign in to facerec."""
+
+    __tablename__ = "accounts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    def set_password(self, password: str):
+        self.password_hash = generate_password_hash(password)
+
+    def check_password(self, password: str) -> bool:
+        return check_password_hash(self.password_hash, password)
+
+
+class ApiToken(db.Model):
+    """A bearer token for the JSON API. Only its SHA-256 is stored."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(12))
+    account_id: Mapped[int | None] = mapped_column(
+        ForeignKey("accounts.id", ondelete="SET NULL"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    account: Mapped[Account | None] = relationship()
+
+    @staticmethod
+    def hash(token: str) -> str:
+        return hashlib.sha256(token.encode()).hexdigest()
+
+
+class GalleryState(db.Model):
+    """A single row whose version changes whenever people or samples change.
+
+    Every process holding a gallery compares this number with the one it loaded.
+    """
+
+    __tablename__ = "gallery_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, default=0)
+
+
+def gallery_version(connection) -> int:
+    value = connection.execute(select(GalleryState.version).where(GalleryState.id == 1)).scalar()
+    return value or 0
+
+
+@event.listens_for(Session, "before_flush")
+def _bump_gallery_version(session, _flush_context, _instances):
+    """Any change to people or samples, from any code path, moves the gallery version on."""
+    touched = (*session.new, *session.dirty, *session.deleted)
+    if not any(isinstance(obj, User | FaceSample) for obj in touched):
+        return
+    result = session.execute(
+        update(GalleryState).where(GalleryState.id == 1).values(version=GalleryState.version + 1)
+    )
+    if result.rowcount == 0:
+        session.execute(insert(GalleryState).values(id=1, version=1))
+
+
+__all__ = [
+    "Account",
+    "ApiToken",
+    "FaceSample",
+    "GalleryState",
+    "User",
+    "gallery_version",
+    "name_key",
+]

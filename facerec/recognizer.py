@@ -1,0 +1,157 @@
+"""The recognition worker process and the client the camera service drives it with.
+
+The worker receives the newest frame whenever it is free, detects faces on a downscaled
+copy, encodes them at full resolution, matches them against the gallery (reloaded from the
+database whenever its version moves on) and sends back the faces tagged with the frame's
+sequence number. It is a process, not a thread: dlib's encoder holds the GIL.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import time
+from dataclasses import dataclass
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    database_uri: str
+    tolerance: float = 0.6
+    detect_width: int = 640
+    upsample: int = 1
+
+
+def worker_main(conn, settings: WorkerSettings):
+    """Entry point of the worker process: answer frames until told to stop."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.pool import NullPool
+
+    from . import faces
+    from .gallery import GalleryCache
+
+    faces._face_recognition()  # load the models before the first frame
+    engine = create_engine(settings.database_uri, poolclass=NullPool)
+    gallery = GalleryCache(engine.connect, check_interval=0.2)
+    conn.send(("ready", None))
+    try:
+        while True:
+            try:
+                message = conn.recv()
+            except (EOFError, OSError):
+                break  # the web process is gone
+            if message is None:
+                break
+            seq, frame_bgr = message
+            started = time.perf_counter()
+            rgb = frame_bgr[:, :, ::-1]
+            found = faces.analyze(
+                rgb.copy(), upsample=settings.upsample, max_width=settings.detect_width
+            )
+            current = gallery.get()
+            result = []
+            for face in found:
+                match = current.match(face.encoding, settings.tolerance)
+                result.append({"box": list(face.box), **match.as_dict()})
+            conn.send(("result", (seq, result, time.perf_counter() - started)))
+    finally:
+        engine.dispose()
+
+
+class RecognizerClient:
+    """Owns one worker process; ``submit()`` never blocks and drops frames while it is busy."""
+
+    def __init__(self, settings: WorkerSettings, result_timeout: float = 20.0):
+        self.settings = settings
+        self.result_timeout = result_timeout
+        self._ctx = multiprocessing.get_context("spawn")
+        self._process = None
+        self._conn = None
+        self._busy_since: float | None = None
+        self.ready = False
+        self.restarts = 0
+        self.submitted = 0
+        self.dropped = 0
+
+    def start(self):
+        parent, child = self._ctx.Pipe()
+        self._process = self._ctx.Process(
+            target=worker_main, args=(child, self.settings), name="facerec-recognizer", daemon=True
+        )
+        self._process.start()
+        child.close()
+        self._conn = parent
+        self._busy_since = time.monotonic()  # busy until it says it is ready
+        self.ready = False
+
+    def alive(self) -> bool:
+        return self._process is not None and self._process.is_alive()
+
+    @property
+    def busy(self) -> bool:
+        return self._busy_since is not None
+
+    def submit(self, seq: int, frame_bgr) -> bool:
+        """Send a frame if the worker is free; otherwise the frame is dropped (never queued)."""
+        self._check_health()
+        if self.busy:
+            self.dropped += 1
+            return False
+        try:
+            self._conn.send((seq, frame_bgr))
+        except (BrokenPipeError, OSError):
+            self._restart("could not send a frame")
+            return False
+        self._busy_since = time.monotonic()
+        self.submitted += 1
+        return True
+
+    def poll(self):
+        """Return ``(seq, faces, seconds)`` if a result is waiting, else None."""
+        if self._conn is None:
+            return None
+        try:
+            while self._conn.poll():
+                kind, payload = self._conn.recv()
+                self._busy_since = None
+                if kind == "ready":
+                    self.ready = True
+                    continue
+                return payload
+        except (EOFError, OSError):
+            self._restart("the worker connection broke")
+        return None
+
+    def _check_health(self):
+        if self._process is None:
+            self.start()
+        elif not self._process.is_alive():
+            self._restart(f"the worker exited with code {self._process.exitcode}")
+        elif self._busy_since and time.monotonic() - self._busy_since > self.result_timeout:
+            self._restart("the worker stopped answering")
+
+    def _restart(self, why: str):
+        log.warning("recognition worker: %s; restarting it", why)
+        self.restarts += 1
+        self.close(timeout=1)
+        self.start()
+
+    def close(self, timeout: float = 3):
+        conn, process = self._conn, self._process
+        self._conn = self._process = None
+        self._busy_since = None
+        self.ready = False
+        if conn is not None:
+            try:
+                conn.send(None)
+            except (BrokenPipeError, OSError):
+                pass
+        if process is not None:
+            process.join(timeout)
+            if process.is_alive():
+                process.terminate()
+                process.join(1)
+        if conn is not None:
+            conn.close()

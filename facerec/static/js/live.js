@@ -1,0 +1,75 @@
+// Live page: Start/Stop buttons, and the "in view" list refreshed from the status API.
+(function () {
+  "use strict";
+  const csrf = document.querySelector('meta[name="csrf-token"]').content;
+  const panel = document.getElementById("in-view");
+  const img = document.getElementById("stream");
+  const els = {
+    state: document.getElementById("state"),
+    fps: document.getElementById("fps"),
+    rate: document.getElementById("rate"),
+    error: document.getElementById("error"),
+    faces: document.getElementById("faces"),
+    nobody: document.getElementById("nobody"),
+    source: document.getElementById("source"),
+  };
+
+  function render(status) {
+    els.state.textContent = status.state;
+    els.state.dataset.state = status.state;
+    els.fps.textContent = status.fps.toFixed(1) + " fps";
+    els.rate.textContent = status.recognition_hz.toFixed(1) + " recognitions/s";
+    els.error.hidden = !status.error;
+    els.error.textContent = status.error || "";
+    els.source.textContent = status.source || "not configured";
+    els.faces.replaceChildren();
+    for (const face of status.faces) {
+      const li = document.createElement("li");
+      li.className = face.user_id === null ? "unknown" : "known";
+      const name = document.createElement("span");
+      name.textContent = face.name === null ? "Unknown person" : face.name;
+      li.appendChild(name);
+      if (face.distance !== null) {
+        const d = document.createElement("span");
+        d.className = "muted small";
+        d.textContent = "distance " + face.distance.toFixed(2);
+        li.appendChild(d);
+      }
+      els.faces.appendChild(li);
+    }
+    els.nobody.hidden = status.faces.length > 0;
+  }
+
+  async function refresh() {
+    try {
+      const res = await fetch(panel.dataset.statusUrl, { headers: { Accept: "application/json" } });
+      if (res.ok) render(await res.json());
+    } catch (err) {
+      els.state.textContent = "offline";
+    }
+  }
+
+  async function post(button) {
+    button.disabled = true;
+    try {
+      const res = await fetch(button.dataset.url, {
+        method: "POST",
+        headers: { "X-CSRFToken": csrf, Accept: "application/json" },
+      });
+      if (res.ok) render(await res.json());
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  document.getElementById("start").addEventListener("click", (e) => post(e.currentTarget));
+  document.getElementById("stop").addEventListener("click", (e) => post(e.currentTarget));
+
+  // A dropped stream (server restart, network blip) reconnects by itself.
+  img.addEventListener("error", () => {
+    setTimeout(() => { img.src = img.src.split("?")[0] + "?t=" + Date.now(); }, 2000);
+  });
+
+  refresh();
+  setInterval(refresh, 1000);
+})();

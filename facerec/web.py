@@ -1,0 +1,52 @@
+"""Cross-cutting web behaviour: database pragmas, error pages, security headers."""
+
+from flask import jsonify, render_template, request
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from werkzeug.exceptions import HTTPException
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, _record):
+    """WAL lets the recognition worker read while the web process writes; FKs cascade."""
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.close()
+
+
+def wants_json() -> bool:
+    if request.path.startswith("/api/"):
+        return True
+    best = request.accept_mimetypes.best_match(["application/json", "text/html"])
+    return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
+
+
+NAV = [("enroll.index", "Enroll"), ("admin.users", "People"), ("api.docs", "API")]
+
+
+def init_app(app):
+    @app.context_processor
+    def navigation():
+        return {"nav_links": [(e, label) for e, label in NAV if e in app.view_functions]}
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc):
+        if wants_json():
+            return jsonify(error=exc.description or exc.name), exc.code
+        return render_template("error.html", error=exc), exc.code
+
+    @app.after_request
+    def security_headers(response):
+        headers = response.headers
+        headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
+            "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'",
+        )
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        headers.setdefault("X-Frame-Options", "DENY")
+        headers.setdefault("Referrer-Policy", "same-origin")
+        return response

@@ -1,0 +1,147 @@
+"""Shared fixtures: an app on a temporary database, clients, the CLI runner, test photos."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from facerec import create_app, faces
+from facerec.config import TestConfig
+from facerec.extensions import db
+from facerec.models import Account, FaceSample, User
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = Path(os.environ.get("FACEREC_TEST_DATA") or ROOT.parent / "shared" / "faces").resolve()
+CLIP = DATA / "short_hamilton_clip.mp4"
+TEST_PASSWORD = "correct horse battery staple"
+
+if not (DATA / "known" / "obama.jpg").is_file():
+    raise RuntimeError(f"test photos not found in {DATA}: set FACEREC_TEST_DATA")
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    return DATA
+
+
+def make_app(tmp_path, **overrides):
+    config = {
+        key: getattr(TestConfig, key) for key in dir(TestConfig) if key.isupper()
+    }
+    config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{tmp_path / 'facerec-test.db'}"
+    config.update(overrides)
+    app = create_app(config)
+    with app.app_context():
+        db.create_all()
+    return app
+
+
+@pytest.fixture
+def app_factory(tmp_path):
+    """Build apps with config overrides; each is shut down (camera, worker) after the test."""
+    made = []
+
+    def factory(**overrides):
+        app = make_app(tmp_path, **overrides)
+        made.append(app)
+        return app
+
+    yield factory
+    for app in made:
+        app.extensions["camera"].close()
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+@pytest.fixture
+def app(app_factory):
+    return app_factory()
+
+
+@pytest.fixture
+def clip_app(app_factory):
+    """An app whose camera is the test clip."""
+    return app_factory(FACEREC_CAMERA=str(CLIP))
+
+
+def create_account(app, username="tester", password=TEST_PASSWORD) -> int:
+    with app.app_context():
+        account = Account(username=username)
+        account.set_password(password)
+        db.session.add(account)
+        db.session.commit()
+        return account.id
+
+
+def login_client(app, client, username="tester"):
+    """Sign ``client`` in as ``username`` (created if needed) through the session cookie."""
+    with app.app_context():
+        account = db.session.execute(
+            db.select(Account).filter_by(username=username)
+        ).scalar_one_or_none()
+        account_id = account.id if account else None
+    if account_id is None:
+        account_id = create_account(app, username)
+    with client.session_transaction() as session:
+        session["_user_id"] = str(account_id)
+        session["_fresh"] = True
+    return client
+
+
+@pytest.fixture
+def client(app):
+    """A test client signed in as an operator."""
+    return login_client(app, app.test_client())
+
+
+@pytest.fixture
+def anon_client(app):
+    """A test client that has not signed in."""
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+_encodings: dict[Path, list] = {}
+
+
+def photo_samples(path: Path) -> list[faces.Face]:
+    """Faces of a test photo, computed once per test session (in this process: tests may)."""
+    path = Path(path)
+    if path not in _encodings:
+        _encodings[path] = faces.faces_in_image(path)
+    return _encodings[path]
+
+
+def enroll(app, name: str, *photos: Path) -> int:
+    """Store a person with the single largest face of each photo as a sample; returns the id."""
+    with app.app_context():
+        user = User(name=name, details="")
+        for photo in photos:
+            face = photo_samples(photo)[0]
+            rgb = faces.load_image(photo)
+            sample = FaceSample(thumbnail=faces.thumbnail(rgb, face.box), source="test")
+            sample.vector = face.encoding
+            user.samples.append(sample)
+        db.session.add(user)
+        db.session.commit()
+        return user.id
+
+
+@pytest.fixture
+def enroll_known(data_dir):
+    """Enroll the four people of known/ (named after their files) into an app."""
+
+    def _enroll(app):
+        return {
+            photo.stem: enroll(app, photo.stem, photo)
+            for photo in sorted((data_dir / "known").iterdir())
+        }
+
+    return _enroll
