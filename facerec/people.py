@@ -1,0 +1,73 @@
+"""Creating and changing enrolled people: the rules every path (wizard, admin, CLI, API) shares."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import select
+
+from . import faces
+from .extensions import db
+from .models import NAME_MAX, FaceSample, User, name_key
+
+DETAILS_MAX = 2000
+
+
+class PersonError(ValueError):
+    """A person's name or details break a rule; the message says which."""
+
+
+class DuplicateName(PersonError):
+    pass
+
+
+def clean_name(raw: str | None) -> str:
+    """Trim and fold inner white space; raise PersonError for an empty or too long name."""
+    name = " ".join((raw or "").split())
+    if not name:
+        raise PersonError("A name is required.")
+    if len(name) > NAME_MAX:
+        raise PersonError(f"The name is too long ({len(name)} characters; at most {NAME_MAX}).")
+    return name
+
+
+def clean_details(raw: str | None) -> str:
+    details = (raw or "").strip()
+    if len(details) > DETAILS_MAX:
+        raise PersonError(f"The details are too long (at most {DETAILS_MAX} characters).")
+    return details
+
+
+def find_by_name(name: str) -> User | None:
+    """The person with this name, whatever its case and spacing."""
+    return db.session.execute(select(User).filter_by(name_key=name_key(name))).scalar_one_or_none()
+
+
+def check_name_free(name: str, exclude_id: int | None = None):
+    existing = find_by_name(name)
+    if existing is not None and existing.id != exclude_id:
+        raise DuplicateName(f"A person named “{existing.name}” already exists.")
+
+
+def sample_row(sample: faces.Sample, source: str, content_hash: str | None = None) -> FaceSample:
+    row = FaceSample(thumbnail=sample.thumbnail, source=source, content_hash=content_hash)
+    row.vector = sample.encoding
+    return row
+
+
+def create_person(name: str, details: str = "", samples: Iterable[FaceSample] = ()) -> User:
+    """Add a person with their samples to the session (the caller commits: one transaction)."""
+    name = clean_name(name)
+    check_name_free(name)
+    user = User(name=name, details=clean_details(details))
+    user.samples.extend(samples)
+    db.session.add(user)
+    return user
+
+
+def update_person(user: User, name: str, details: str) -> User:
+    name = clean_name(name)
+    check_name_free(name, exclude_id=user.id)
+    user.name = name
+    user.details = clean_details(details)
+    return user
