@@ -145,3 +145,68 @@ def enroll_known(data_dir):
         }
 
     return _enroll
+
+
+class LiveServer:
+    """The app served by a threaded werkzeug server on a free loopback port."""
+
+    def __init__(self, app):
+        import threading
+
+        from werkzeug.serving import make_server
+
+        self.app = app
+        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def serve():
+    """``serve(app)`` starts a real HTTP server for the app; stopped after the test."""
+    servers = []
+
+    def _serve(app):
+        server = LiveServer(app)
+        servers.append(server)
+        return server
+
+    yield _serve
+    for server in servers:
+        server.stop()
+
+
+BROWSER_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium driven by Playwright (it cannot download a browser of its own here)."""
+    from playwright.sync_api import sync_playwright
+
+    executable = os.environ.get("FACEREC_CHROMIUM", "/usr/bin/chromium")
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=executable, headless=True, args=BROWSER_ARGS)
+        yield chromium
+        chromium.close()
+
+
+ARTIFACTS = ROOT / "tests" / "artifacts"
+
+
+def screenshot(page, name: str):
+    """Save a full-page screenshot under tests/artifacts/ (git-ignored) for people to look at."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
