@@ -14,7 +14,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 DEFAULT_MAX_PIXELS = 40_000_000
 MIN_FACE_HEIGHT = 80
@@ -74,6 +74,9 @@ def _face_recognition():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         import face_recognition
+    # face_recognition turns on PIL's LOAD_TRUNCATED_IMAGES when imported; a damaged upload
+    # must be refused, not half-decoded into grey pixels.
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
     return face_recognition
 
 
@@ -109,7 +112,11 @@ def load_image(source: bytes | str | Path, max_pixels: int = DEFAULT_MAX_PIXELS)
             array = np.asarray(image, dtype=np.uint8)
     except ImageError:
         raise
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageError(
+            f"the image is too large (the limit is {max_pixels / 1e6:g} megapixels)"
+        ) from None
+    except UnidentifiedImageError:
         raise ImageError("the file is not an image in a format facerec reads") from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise ImageError(f"the image is damaged or truncated ({exc})") from None

@@ -1,0 +1,162 @@
+"""The face engine: loading images, detecting and encoding faces, sample checks."""
+
+import io
+import struct
+import time
+import zlib
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from facerec import faces
+from facerec.gallery import Gallery
+
+from .conftest import DATA, photo_samples
+
+
+@pytest.fixture(scope="module")
+def known_gallery():
+    """The four people of known/, named after their files."""
+    names, encodings, ids = {}, [], []
+    for uid, photo in enumerate(sorted((DATA / "known").iterdir()), start=1):
+        names[uid] = photo.stem
+        encodings.append(photo_samples(photo)[0].encoding)
+        ids.append(uid)
+    return Gallery(np.array(encodings), ids, names)
+
+
+# file -> identities expected against known/ (the shared README's table)
+EXPECTED = {
+    "obama-480p.jpg": ["obama"],
+    "obama_small.jpg": ["obama"],
+    "obama2.jpg": ["obama"],
+    "obama3.jpg": ["obama"],
+    "obama_partial_face.jpg": ["obama"],
+    "32bit.png": ["obama"],
+    "two_people.jpg": ["biden", "obama"],
+}
+
+
+@pytest.mark.parametrize("filename", sorted(EXPECTED))
+def test_does_every_unknown_photo_yield_the_faces_and_identities_the_readme_lists(
+    filename, known_gallery
+):
+    found = photo_samples(DATA / "unknown" / filename)
+    names = sorted(known_gallery.match(face.encoding).name for face in found)
+    assert names == EXPECTED[filename]
+
+
+def test_does_every_photo_of_the_unknown_folder_have_an_expectation():
+    assert {p.name for p in (DATA / "unknown").iterdir()} == set(EXPECTED)
+
+
+def test_are_close_and_far_matches_given_the_right_distance(known_gallery):
+    (face,) = photo_samples(DATA / "unknown" / "obama-480p.jpg")
+    match = known_gallery.match(face.encoding)
+    assert match.name == "obama" and match.distance < 0.15
+    (snow,) = photo_samples(DATA / "people-test" / "johnsnow_test1.jpg")
+    unknown = known_gallery.match(snow.encoding)
+    assert unknown.user_id is None and unknown.name is None and unknown.distance > 0.6
+
+
+def test_is_an_rgba_png_flattened_to_three_channels():
+    rgb = faces.load_image(DATA / "unknown" / "32bit.png")
+    assert rgb.dtype == np.uint8 and rgb.ndim == 3 and rgb.shape[2] == 3
+
+
+def test_is_a_grayscale_photo_read_and_its_face_found():
+    buf = io.BytesIO()
+    Image.open(DATA / "unknown" / "obama-480p.jpg").convert("L").save(buf, "JPEG")
+    rgb = faces.load_image(buf.getvalue())
+    assert rgb.shape[2] == 3
+    assert len(faces.detect(rgb)) == 1
+
+
+def test_is_the_exif_orientation_applied_before_detection():
+    upright = Image.open(DATA / "unknown" / "obama-480p.jpg")
+    # Store the pixels turned on their side and say so in EXIF (as phones do).
+    sideways = upright.transpose(Image.Transpose.ROTATE_90)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # orientation: turn 90 degrees clockwise to display
+    buf = io.BytesIO()
+    sideways.save(buf, "JPEG", exif=exif)
+    rgb = faces.load_image(buf.getvalue())
+    assert rgb.shape[:2] == (upright.height, upright.width)
+    assert len(faces.detect(rgb)) == 1
+
+
+def _png_header_only(width, height):
+    """A PNG whose header claims width x height (its pixels would need gigabytes)."""
+
+    def chunk(kind, body):
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(
+            ">I", zlib.crc32(kind + body) & 0xFFFFFFFF
+        )
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    idat = zlib.compress(b"\x00" * 1024)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+
+
+def _truncated_jpeg():
+    data = (DATA / "unknown" / "obama-480p.jpg").read_bytes()
+    return data[: len(data) // 3]
+
+
+@pytest.mark.parametrize(
+    ("label", "make", "message"),
+    [
+        ("text file", lambda: b"name,role\nAda,engineer\n", "not an image"),
+        ("truncated JPEG", _truncated_jpeg, "damaged or truncated"),
+        ("empty file", lambda: b"", "empty"),
+        ("20000x20000 PNG", lambda: _png_header_only(20000, 20000), "too large"),
+    ],
+)
+def test_does_a_bad_file_give_one_clear_error_within_a_second(label, make, message):
+    data = make()
+    started = time.perf_counter()
+    with pytest.raises(faces.ImageError, match=message):
+        faces.load_image(data)
+    assert time.perf_counter() - started < 1.0, label
+
+
+def test_is_a_missing_path_a_clear_error(tmp_path):
+    with pytest.raises(faces.ImageError, match="cannot read"):
+        faces.load_image(tmp_path / "nope.jpg")
+
+
+def test_does_a_photo_with_one_face_make_a_sample_with_a_thumbnail():
+    sample = faces.sample_from_image(DATA / "known" / "obama.jpg")
+    assert sample.encoding.shape == (128,)
+    thumb = Image.open(io.BytesIO(sample.thumbnail))
+    assert thumb.format == "JPEG" and thumb.size == (faces.THUMBNAIL_SIZE, faces.THUMBNAIL_SIZE)
+
+
+@pytest.mark.parametrize(
+    ("photo", "error", "words"),
+    [
+        ("unknown/two_people.jpg", faces.SeveralFaces, "2 faces were found"),
+        ("unknown/obama_small.jpg", faces.FaceTooSmall, None),
+    ],
+)
+def test_are_unusable_samples_rejected_with_a_reason(photo, error, words):
+    with pytest.raises(error) as info:
+        faces.sample_from_image(DATA / photo, min_height=120)
+    if words:
+        assert words in str(info.value)
+
+
+def test_is_a_photo_without_a_face_rejected():
+    blank = np.full((300, 400, 3), 200, dtype=np.uint8)
+    with pytest.raises(faces.NoFace, match="No face"):
+        faces.single_face_sample(blank)
+
+
+def test_is_a_blurred_face_rejected():
+    rgb = faces.load_image(DATA / "known" / "obama.jpg")
+    import cv2
+
+    blurred = cv2.GaussianBlur(rgb, (0, 0), 9)
+    with pytest.raises(faces.FaceBlurred, match="blurred"):
+        faces.single_face_sample(blurred)

@@ -1,0 +1,266 @@
+"""The camera service, the MJPEG stream, and the stream's status/start/stop API."""
+
+import os
+import socket
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import cv2
+import numpy as np
+import pytest
+
+from .conftest import CLIP, login_client
+
+BOUNDARY = b"--frame"
+
+
+def read_parts(chunks, count, timeout=30.0):
+    """Parse ``count`` MJPEG parts from an iterator of byte chunks; returns (headers, body)."""
+    buf = b""
+    parts = []
+    deadline = time.monotonic() + timeout
+    iterator = iter(chunks)
+    while len(parts) < count:
+        assert time.monotonic() < deadline, f"only {len(parts)} parts within {timeout} s"
+        buf += next(iterator)
+        while True:
+            start = buf.find(BOUNDARY + b"\r\n")
+            if start < 0:
+                break
+            head_end = buf.find(b"\r\n\r\n", start)
+            if head_end < 0:
+                break
+            lines = buf[start + len(BOUNDARY) + 2 : head_end].decode().split("\r\n")
+            headers = dict(line.split(": ", 1) for line in lines)
+            length = int(headers["Content-Length"])
+            body_start = head_end + 4
+            if len(buf) < body_start + length + 2:
+                break
+            body = buf[body_start : body_start + length]
+            assert buf[body_start + length : body_start + length + 2] == b"\r\n"
+            parts.append((headers, body))
+            buf = buf[body_start + length + 2 :]
+    return parts
+
+
+def decode(jpeg: bytes) -> np.ndarray:
+    image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+    assert image is not None, "a part is not a decodable JPEG"
+    return image
+
+
+def is_placeholder(image: np.ndarray) -> bool:
+    """The placeholder is a flat dark frame with a little text."""
+    background = np.all(np.abs(image.astype(int) - (46, 36, 30)) < 12, axis=2)
+    return background.mean() > 0.9
+
+
+def wait_for(predicate, timeout=30.0, interval=0.1):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    return predicate()
+
+
+def capture_threads():
+    return [t for t in threading.enumerate() if t.name == "facerec-capture" and t.is_alive()]
+
+
+def open_files(path):
+    target = str(path)
+    found = 0
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            if os.readlink(f"/proc/self/fd/{fd}") == target:
+                found += 1
+        except OSError:
+            pass
+    return found
+
+
+@pytest.fixture
+def cam(clip_app):
+    return clip_app.extensions["camera"]
+
+
+def test_does_a_viewer_get_30_consecutive_jpeg_frames_of_the_clip(clip_app, cam):
+    client = login_client(clip_app, clip_app.test_client())
+    assert client.post("/api/v1/stream/start").status_code == 200
+    response = client.get("/stream.mjpg")
+    try:
+        assert response.status_code == 200
+        assert response.mimetype == "multipart/x-mixed-replace"
+        assert response.mimetype_params["boundary"] == "frame"
+        assert "no-store" in response.headers["Cache-Control"]
+        wait_for(lambda: cam.state == "running")
+        parts = read_parts(response.response, 40)
+    finally:
+        response.close()
+    frames = [decode(body) for headers, body in parts[-30:]]
+    for headers, body in parts:
+        assert headers["Content-Type"] == "image/jpeg"
+        assert int(headers["Content-Length"]) == len(body)
+    assert all(f.shape == (360, 640, 3) for f in frames)
+    assert not any(is_placeholder(f) for f in frames)
+    # Consecutive frames of a video differ: the stream is live, not one frame repeated.
+    changes = [np.abs(a.astype(int) - b.astype(int)).mean() for a, b in zip(frames, frames[1:])]
+    assert sum(c > 0.5 for c in changes) >= 20
+
+
+def test_does_the_status_name_lin_manuel_miranda_and_never_obama_or_biden(
+    clip_app, cam, enroll_known
+):
+    enroll_known(clip_app)
+    client = login_client(clip_app, clip_app.test_client())
+    client.post("/api/v1/stream/start")
+    seen, indexes = set(), set()
+    deadline = time.monotonic() + 45
+    lin_seen_at = None
+    while time.monotonic() < deadline:
+        status = client.get("/api/v1/stream/status").get_json()
+        assert set(status) >= {"running", "source", "fps", "recognition_hz", "frame_index",
+                               "viewers", "faces"}
+        for face in status["faces"]:
+            seen.add(face["name"])
+            assert set(face) == {"name", "user_id", "distance", "box"}
+            assert len(face["box"]) == 4
+        if status["frame_index"] is not None:
+            indexes.add(status["frame_index"])
+        if "lin-manuel-miranda" in seen and lin_seen_at is None:
+            lin_seen_at = time.monotonic()
+        if lin_seen_at and time.monotonic() - lin_seen_at > 5:
+            break
+        time.sleep(0.1)
+    assert "lin-manuel-miranda" in seen
+    assert not seen & {"obama", "biden"}
+    assert status["running"] is True and status["source"] == str(CLIP)
+    assert status["fps"] > 20 and status["recognition_hz"] > 1
+    assert all(0 <= i < 275 for i in indexes)
+
+
+def test_does_stop_release_the_source_and_start_reopen_it(clip_app, cam):
+    client = login_client(clip_app, clip_app.test_client())
+    client.post("/api/v1/stream/start")
+    assert wait_for(lambda: cam.state == "running")
+    assert len(capture_threads()) == 1
+    assert open_files(CLIP) >= 1
+
+    status = client.post("/api/v1/stream/stop").get_json()
+    assert status["running"] is False
+    assert capture_threads() == []
+    assert open_files(CLIP) == 0
+
+    client.post("/api/v1/stream/start")
+    assert wait_for(lambda: cam.state == "running")
+    assert open_files(CLIP) >= 1
+    assert len(capture_threads()) == 1
+
+
+def test_do_20_concurrent_start_and_stop_calls_leave_exactly_one_capture_thread(clip_app, cam):
+    clients = [login_client(clip_app, clip_app.test_client()) for _ in range(20)]
+
+    def call(i):
+        return clients[i].post(f"/api/v1/stream/{'start' if i % 2 else 'stop'}").status_code
+
+    with ThreadPoolExecutor(20) as pool:
+        assert set(pool.map(call, range(20))) == {200}
+    clients[0].post("/api/v1/stream/start")
+    with ThreadPoolExecutor(20) as pool:
+        assert set(pool.map(lambda c: c.post("/api/v1/stream/start").status_code, clients)) == {200}
+    assert wait_for(lambda: cam.state == "running")
+    assert len(capture_threads()) == 1
+    assert open_files(CLIP) == 1
+    clients[0].post("/api/v1/stream/stop")
+    assert capture_threads() == []
+
+
+def test_does_a_viewer_that_disconnects_leave_no_thread_or_subscriber_behind(app_factory, serve):
+    app = app_factory(FACEREC_CAMERA=str(CLIP), FACEREC_PUBLIC_STREAM=True)
+    cam = app.extensions["camera"]
+    cam.start()
+    server = serve(app)
+    assert wait_for(lambda: cam.state == "running")
+    baseline = threading.active_count()
+
+    port = int(server.url.rsplit(":", 1)[1])
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    sock.sendall(b"GET /stream.mjpg HTTP/1.1\r\nHost: localhost\r\n\r\n")
+    received = b""
+    while received.count(BOUNDARY) < 5:
+        received += sock.recv(65536)
+    assert b"200 OK" in received.split(b"\r\n", 1)[0]
+    assert cam.viewers == 1
+    assert threading.active_count() == baseline + 1  # the server thread serving this viewer
+    sock.close()  # the browser tab is closed mid-stream
+
+    assert wait_for(lambda: cam.viewers == 0, timeout=10)
+    assert wait_for(lambda: threading.active_count() == baseline, timeout=10)
+    assert cam.running  # the camera itself keeps going for other viewers
+
+
+def test_does_a_slow_viewer_skip_to_the_newest_frame(clip_app, cam):
+    cam.start()
+    assert wait_for(lambda: cam.state == "running")
+    frames = cam.frames()
+    next(frames)
+    time.sleep(1.0)  # a viewer that stalls for 30 frames...
+    before_id, before_jpeg = cam.latest()
+    jpeg = next(frames)  # ...gets the newest frame next, not the 30 it missed
+    after_id, after_jpeg = cam.latest()
+    assert before_id > 25  # frames went on while it stalled
+    assert jpeg in (before_jpeg, after_jpeg) or after_id - before_id > 1
+    frames.close()
+    assert cam.viewers == 0
+
+
+@pytest.mark.parametrize(
+    ("source", "reason"),
+    [("7", "no webcam at index 7"), ("/nonexistent/camera.mp4", "does not exist")],
+)
+def test_does_a_missing_camera_show_the_placeholder_and_say_why(app_factory, source, reason):
+    app = app_factory(FACEREC_CAMERA=source)
+    client = login_client(app, app.test_client())
+    client.post("/api/v1/stream/start")
+    cam = app.extensions["camera"]
+    assert wait_for(lambda: cam.state == "unavailable", timeout=10)
+
+    status = client.get("/api/v1/stream/status").get_json()
+    assert status["running"] is True  # it keeps retrying
+    assert reason in status["error"]
+    assert status["faces"] == []
+
+    page = client.get("/")
+    assert page.status_code == 200
+    assert reason in page.get_data(as_text=True)
+
+    response = client.get("/stream.mjpg")
+    try:
+        started = time.monotonic()
+        parts = read_parts(response.response, 2, timeout=5)
+        assert time.monotonic() - started < 5
+    finally:
+        response.close()
+    assert all(is_placeholder(decode(body)) for _, body in parts)
+
+
+def test_does_the_stream_show_the_placeholder_while_the_camera_is_stopped(clip_app):
+    client = login_client(clip_app, clip_app.test_client())
+    response = client.get("/stream.mjpg")
+    try:
+        parts = read_parts(response.response, 2, timeout=5)
+    finally:
+        response.close()
+    assert all(is_placeholder(decode(body)) for _, body in parts)
+    status = client.get("/api/v1/stream/status").get_json()
+    assert status["running"] is False and status["state"] == "stopped"
+
+
+def test_does_the_live_page_hold_the_stream_and_the_controls(client):
+    html = client.get("/").get_data(as_text=True)
+    assert '<img id="stream" src="/stream.mjpg"' in html
+    assert 'id="start"' in html and 'id="stop"' in html
+    assert "/static/js/live.js" in html
