@@ -148,6 +148,62 @@ class GalleryState(db.Model):
     version: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class EnrollDraft(db.Model):
+    """An enrollment wizard in progress: one per browser session, deleted on save or expiry.
+
+    ``id`` is a random token kept in the signed session cookie, so a draft is reachable only
+    from the browser session that started it.
+    """
+
+    __tablename__ = "enroll_drafts"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_id: Mapped[int | None] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(NAME_MAX), default="")
+    details: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+
+    samples: Mapped[list[EnrollDraftSample]] = relationship(
+        back_populates="draft",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        order_by="EnrollDraftSample.id",
+    )
+
+
+class EnrollDraftSample(db.Model):
+    """A face accepted by the wizard, not yet part of the gallery."""
+
+    __tablename__ = "enroll_draft_samples"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    draft_id: Mapped[str] = mapped_column(
+        ForeignKey("enroll_drafts.id", ondelete="CASCADE"), index=True
+    )
+    encoding: Mapped[bytes] = mapped_column(LargeBinary)
+    thumbnail: Mapped[bytes] = mapped_column(LargeBinary)
+    content_hash: Mapped[str | None] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(20), default="upload")
+    label: Mapped[str] = mapped_column(String(255), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    draft: Mapped[EnrollDraft] = relationship(back_populates="samples")
+
+    @property
+    def vector(self) -> np.ndarray:
+        return np.frombuffer(self.encoding, dtype="<f8")
+
+    @vector.setter
+    def vector(self, value):
+        array = np.asarray(value, dtype="<f8")
+        if array.shape != (ENCODING_SIZE,):
+            raise ValueError(f"a face encoding has {ENCODING_SIZE} values, got {array.shape}")
+        self.encoding = array.tobytes()
+
+
 def gallery_version(connection) -> int:
     value = connection.execute(select(GalleryState.version).where(GalleryState.id == 1)).scalar()
     return value or 0
@@ -169,6 +225,8 @@ def _bump_gallery_version(session, _flush_context, _instances):
 __all__ = [
     "Account",
     "ApiToken",
+    "EnrollDraft",
+    "EnrollDraftSample",
     "FaceSample",
     "GalleryState",
     "User",
