@@ -1,0 +1,266 @@
+"""Stream benchmark: recognition on, the test clip as the camera.
+
+Prints JSON with
+- ``labels``: the pipeline run in-process for two loops of the clip; of the frames in which
+  lin-manuel-miranda is recognisable (checked frame by frame at full resolution, the shared
+  README's method), the fraction whose published frame carries his label, and how many
+  frames were labelled obama or biden (must be 0);
+- ``viewers``: the app served by gunicorn exactly as ``make run`` does; for 1, 10 and 50
+  concurrent MJPEG viewers, each viewer's frames per second as a ratio of the source's fps,
+  and the recognition rate meanwhile;
+- ``first_frame_ms``: how long a new viewer waits for its first frame.
+Targets: ratio >= 0.95 at 10 viewers, >= 0.9 at 50; first frame < 300 ms; recognition
+>= 8 Hz; label fraction >= 0.95 with no obama/biden frame.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import selectors
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+DATA = Path(os.environ.get("FACEREC_TEST_DATA") or ROOT.parent / "shared" / "faces").resolve()
+CLIP = DATA / "short_hamilton_clip.mp4"
+OUT = ROOT / "bench" / "out"
+TARGET = "lin-manuel-miranda"
+VIEWER_COUNTS = (1, 10, 50)
+MEASURE_S = float(os.environ.get("BENCH_SECONDS", 10))
+BOUNDARY = b"--frame\r\n"
+
+
+def prepare_database(path: Path) -> str:
+    """A database with the four people of known/ and an API token; returns the token."""
+    from facerec import create_app, faces
+    from facerec.extensions import db
+    from facerec.models import ApiToken, FaceSample, User
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}", "SECRET_KEY": "bench"})
+    token = secrets.token_urlsafe(32)
+    with app.app_context():
+        db.create_all()
+        for photo in sorted((DATA / "known").iterdir()):
+            sample = faces.sample_from_image(photo)
+            row = FaceSample(thumbnail=sample.thumbnail, source="bench")
+            row.vector = sample.encoding
+            db.session.add(User(name=photo.stem, samples=[row]))
+        db.session.add(ApiToken(name="bench", token_hash=ApiToken.hash(token), prefix=token[:8]))
+        db.session.commit()
+    app.extensions["camera"].close()
+    return token
+
+
+def ground_truth() -> set[int]:
+    """Clip frames where the target is recognised at full resolution (cached in bench/out)."""
+    cache = OUT / "clip_ground_truth.json"
+    if cache.exists():
+        return set(json.loads(cache.read_text())["frames"])
+    import cv2
+    import numpy as np
+
+    from facerec import faces
+
+    known = {p.stem: faces.sample_from_image(p).encoding for p in (DATA / "known").iterdir()}
+    names, matrix = list(known), np.array(list(known.values()))
+    capture = cv2.VideoCapture(str(CLIP))
+    frames, index = [], 0
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        for face in faces.analyze(frame[:, :, ::-1].copy(), upsample=1):
+            distances = np.linalg.norm(matrix - face.encoding, axis=1)
+            if distances.min() <= 0.6 and names[int(distances.argmin())] == TARGET:
+                frames.append(index)
+                break
+        index += 1
+    capture.release()
+    OUT.mkdir(parents=True, exist_ok=True)
+    cache.write_text(json.dumps({"frames": frames, "total": index}))
+    return set(frames)
+
+
+def label_run(db_path: Path, truth: set[int]) -> dict:
+    """Run the pipeline in-process and read what was drawn on every published frame."""
+    from facerec import create_app
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{db_path}", "SECRET_KEY": "bench",
+                      "FACEREC_CAMERA": str(CLIP), "FACEREC_IDLE_TIMEOUT": 0})
+    cam = app.extensions["camera"]
+    published = []
+    cam.listeners.append(lambda info: published.append(
+        (info.frame_index, {face.name for face in info.faces})))
+    cam.start()
+    # Measure in steady state: from the first recognition result on, for two loops.
+    deadline = time.monotonic() + 60
+    while cam.recognition_rate.rate() == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    published.clear()
+    start = time.monotonic()
+    rates = []
+    while time.monotonic() - start < 2 * 275 / 29.97:
+        time.sleep(1)
+        rates.append(cam.recognition_rate.rate())
+    frames = list(published)
+    cam.close()
+    relevant = [names for index, names in frames if index in truth]
+    carried = sum(TARGET in names for names in relevant)
+    false = sum(bool(names & {"obama", "biden"}) for _, names in frames)
+    return {
+        "frames_published": len(frames),
+        "frames_with_target_recognisable": len(relevant),
+        "frames_carrying_target_label": carried,
+        "fraction": round(carried / len(relevant), 4) if relevant else None,
+        "frames_labelled_obama_or_biden": false,
+        "recognition_hz_median": round(statistics.median(rates), 2),
+        "target_fraction": 0.95,
+        "target_recognition_hz": 8,
+    }
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(db_path: Path, port: int) -> subprocess.Popen:
+    env = dict(os.environ, DATABASE_URL=f"sqlite:///{db_path}", FACEREC_CAMERA=str(CLIP),
+               FACEREC_PUBLIC_STREAM="1", SECRET_KEY=secrets.token_hex(16),
+               FACEREC_IDLE_TIMEOUT="0")
+    cmd = [str(Path(sys.executable).parent / "gunicorn"), "--worker-class", "gthread",
+           "--workers", "1", "--threads", "100", "--bind", f"127.0.0.1:{port}", "wsgi:app"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return proc
+        except OSError:
+            time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError("gunicorn did not start")
+
+
+def api(port: int, token: str, path: str, method: str = "GET") -> dict:
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/api/v1/{path}", method=method,
+                                     headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())
+
+
+def open_viewer(port: int) -> socket.socket:
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    sock.sendall(b"GET /stream.mjpg HTTP/1.1\r\nHost: bench\r\n\r\n")
+    sock.setblocking(False)
+    return sock
+
+
+def watch(port: int, count: int, seconds: float, token: str) -> dict:
+    """``count`` viewers read the stream; each one's frames/s over ``seconds``."""
+    selector = selectors.DefaultSelector()
+    viewers = []
+    for _ in range(count):
+        sock = open_viewer(port)
+        state = {"frames": 0, "tail": b"", "counting": False}
+        selector.register(sock, selectors.EVENT_READ, state)
+        viewers.append((sock, state))
+
+    def pump(until):
+        while time.monotonic() < until:
+            for key, _ in selector.select(timeout=0.2):
+                try:
+                    chunk = key.fileobj.recv(1 << 18)
+                except BlockingIOError:
+                    continue
+                data = key.data
+                joined = data["tail"] + chunk
+                if data["counting"]:
+                    data["frames"] += joined.count(BOUNDARY)
+                data["tail"] = joined[-(len(BOUNDARY) - 1):]
+
+    pump(time.monotonic() + 2.0)  # everyone connected and streaming
+    for _, state in viewers:
+        state["counting"] = True
+    hz = []
+    start = time.monotonic()
+    for _ in range(int(seconds)):
+        pump(time.monotonic() + 1.0)
+        hz.append(api(port, token, "stream/status")["recognition_hz"])
+    elapsed = time.monotonic() - start
+    source_fps = api(port, token, "stream/status")["source_fps"]
+    for sock, _ in viewers:
+        selector.unregister(sock)
+        sock.close()
+    fps = [state["frames"] / elapsed for _, state in viewers]
+    return {
+        "viewers": count,
+        "source_fps": source_fps,
+        "fps_per_viewer_min": round(min(fps), 2),
+        "fps_per_viewer_mean": round(statistics.mean(fps), 2),
+        "ratio_min": round(min(fps) / source_fps, 3),
+        "ratio_mean": round(statistics.mean(fps) / source_fps, 3),
+        "recognition_hz_median": round(statistics.median(hz), 2),
+    }
+
+
+def first_frame_ms(port: int, trials: int = 10) -> dict:
+    times = []
+    for _ in range(trials):
+        start = time.perf_counter()
+        sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        sock.sendall(b"GET /stream.mjpg HTTP/1.1\r\nHost: bench\r\n\r\n")
+        data = b""
+        while data.count(BOUNDARY) < 2:  # the first part is complete when the second starts
+            data += sock.recv(1 << 16)
+        times.append((time.perf_counter() - start) * 1000)
+        sock.close()
+        time.sleep(0.2)
+    return {"p50": round(statistics.median(times), 1), "max": round(max(times), 1),
+            "target_ms": 300}
+
+
+def main():
+    with tempfile.TemporaryDirectory() as tmp:
+        db_path = Path(tmp) / "bench.db"
+        token = prepare_database(db_path)
+        truth = ground_truth()
+        labels = label_run(db_path, truth)
+
+        port = free_port()
+        server = start_server(db_path, port)
+        try:
+            api(port, token, "stream/start", "POST")
+            deadline = time.monotonic() + 60
+            while api(port, token, "stream/status")["recognition_hz"] == 0:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("recognition did not start")
+                time.sleep(0.5)
+            viewers = [watch(port, n, MEASURE_S, token) for n in VIEWER_COUNTS]
+            first = first_frame_ms(port)
+        finally:
+            server.terminate()
+            server.wait(10)
+    print(json.dumps({
+        "benchmark": "stream",
+        "clip": CLIP.name,
+        "labels": labels,
+        "viewers": viewers,
+        "targets": {"ratio_at_10": 0.95, "ratio_at_50": 0.9},
+        "first_frame_ms": first,
+    }, indent=2))
+
+
+if __name__ == "__main__":
+    main()
