@@ -1,0 +1,357 @@
+"""Bulk enrollment from a folder of photos: what ``flask users import DIR`` does.
+
+Two layouts, which may be mixed: ``DIR/<name>/<photo>`` (a folder per person) and
+``DIR/<name>.<ext>`` (one photo per person, named after them). The photos are checked and
+encoded in worker processes (each reads its files itself and sends back only the encoding
+and the thumbnail, so the parent stays light); every person is then written in its own
+transaction, so an interrupted import leaves each person either fully imported or absent.
+A sample remembers the SHA-256 of its file: importing the same folder again adds nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import multiprocessing
+import os
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+
+from . import faces, people
+from .extensions import db
+from .models import FaceSample, User, name_key
+
+log = logging.getLogger(__name__)
+
+# Extensions of the formats the engine (Pillow) decodes; anything else is listed as ignored.
+_SUFFIXES = (".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".bmp", ".gif", ".tif", ".tiff")
+IMAGE_SUFFIXES = frozenset((*_SUFFIXES, ".webp", ".ppm", ".pgm", ".pbm", ".pnm"))
+SOURCE = "import"
+ALREADY_IMPORTED = "already imported"
+
+
+@dataclass(frozen=True)
+class Photo:
+    """A file to import: where it is, how it is shown in the report, whose face it holds."""
+
+    path: Path
+    shown: str
+    name: str
+
+    @property
+    def key(self) -> str:
+        return name_key(self.name)
+
+
+@dataclass(frozen=True)
+class Skip:
+    """A file that was not imported, with the reason an operator can act on."""
+
+    shown: str
+    reason: str
+    detail: str = ""
+    ignored: bool = False  # not even looked at (not an image file, link outside DIR...)
+
+    def line(self) -> str:
+        word = "ignored" if self.ignored else "skipped"
+        detail = f" ({self.detail})" if self.detail else ""
+        return f"{word}  {self.shown}: {self.reason}{detail}"
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """What a worker sends back for one file: its hash and either a sample or a reason."""
+
+    content_hash: str | None
+    sample: faces.Sample | None = None
+    reason: str = ""
+    detail: str = ""
+
+
+@dataclass
+class Report:
+    added: dict[str, int] = field(default_factory=dict)  # name -> samples
+    extended: dict[str, int] = field(default_factory=dict)
+    skipped: list[Skip] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)  # name -> error
+    dry_run: bool = False
+
+    @property
+    def samples_added(self) -> int:
+        return sum(self.added.values()) + sum(self.extended.values())
+
+    def lines(self) -> Iterator[str]:
+        """The report: skipped files (in path order), people written, then the summary."""
+        for skip in sorted(self.skipped, key=lambda s: s.shown):
+            yield skip.line()
+        verb = "would add" if self.dry_run else "added"
+        for name, count in sorted(self.added.items()):
+            yield f"{verb}  {name}: {plural(count, 'sample')}"
+        verb = "would extend" if self.dry_run else "extended"
+        for name, count in sorted(self.extended.items()):
+            yield f"{verb}  {name}: {plural(count, 'sample')} more"
+        for name, error in sorted(self.failed.items()):
+            yield f"failed  {name}: nothing was written for this person ({error})"
+        summary = (
+            f"people added: {len(self.added)}, people extended: {len(self.extended)}, "
+            f"samples added: {self.samples_added}, files skipped: {len(self.skipped)}"
+        )
+        if self.failed:
+            summary += f", people failed: {len(self.failed)}"
+        if self.dry_run:
+            yield f"Dry run, nothing was written. It would have been: {summary}."
+        else:
+            yield f"Done: {summary}."
+
+
+def plural(count: int, word: str, words: str | None = None) -> str:
+    """``1 sample``, ``2 samples``; ``words`` for irregular plurals (person, people)."""
+    return f"{count} {word if count == 1 else words or word + 's'}"
+
+
+# -- scanning -------------------------------------------------------------------------------
+
+
+def scan(root: Path) -> tuple[list[Photo], list[Skip]]:
+    """The photos under ``root`` in either layout, and the entries that are ignored.
+
+    Symbolic links are followed only when their target is inside ``root``.
+    """
+    root = Path(root).resolve()
+    photos: list[Photo] = []
+    skipped: list[Skip] = []
+
+    def inside(entry: Path, shown: str) -> bool:
+        if entry.is_symlink() and not entry.resolve().is_relative_to(root):
+            skipped.append(Skip(shown, "symbolic link leading outside the folder", ignored=True))
+            return False
+        return True
+
+    for entry in _entries(root, skipped, ""):
+        shown = entry.name
+        if not inside(entry, shown):
+            continue
+        if entry.is_dir():
+            for child in _entries(entry, skipped, shown + "/"):
+                child_shown = f"{shown}/{child.name}"
+                if not inside(child, child_shown):
+                    continue
+                if child.is_dir():
+                    skipped.append(
+                        Skip(child_shown + "/", "folder inside a person's folder", ignored=True)
+                    )
+                else:
+                    _add_file(child, child_shown, entry.name, photos, skipped)
+        else:
+            _add_file(entry, shown, entry.stem, photos, skipped)
+    return _check_names(photos, skipped), skipped
+
+
+def _entries(folder: Path, skipped: list[Skip], shown: str) -> list[Path]:
+    try:
+        return sorted(folder.iterdir(), key=lambda p: p.name)
+    except OSError as exc:
+        skipped.append(Skip(shown or ".", "cannot read the folder", exc.strerror or str(exc)))
+        return []
+
+
+def _add_file(path: Path, shown: str, name: str, photos: list[Photo], skipped: list[Skip]):
+    if not path.is_file():
+        skipped.append(Skip(shown, "not a regular file", ignored=True))
+    elif path.suffix.lower() not in IMAGE_SUFFIXES:
+        kind = f"{path.suffix.lower()} file" if path.suffix else "no image extension"
+        skipped.append(Skip(shown, "not an image", kind, ignored=True))
+    else:
+        photos.append(Photo(path.resolve(), shown, name))
+
+
+def _check_names(photos: list[Photo], skipped: list[Skip]) -> list[Photo]:
+    """Drop the photos whose person name breaks the naming rules (checked before encoding)."""
+    valid = []
+    for photo in photos:
+        try:
+            name = people.clean_name(photo.name)
+        except people.PersonError as exc:
+            skipped.append(Skip(photo.shown, "unusable person name", str(exc)))
+            continue
+        valid.append(Photo(photo.path, photo.shown, name))
+    return valid
+
+
+# -- encoding, in worker processes ----------------------------------------------------------
+
+_known: dict[str, str] = {}  # content hash -> name of the person holding it (per worker)
+
+
+def _init_worker(known: dict[str, str]):
+    # dlib's models load on the first file that needs them, so a rerun in which every
+    # file is already imported does not pay for them.
+    global _known
+    _known = known
+
+
+def encode_file(path: str, max_pixels: int = faces.DEFAULT_MAX_PIXELS) -> Encoded:
+    """Read, hash and encode one photo (runs in a worker). Never raises for a bad file."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        return Encoded(None, reason="cannot read the file", detail=exc.strerror or str(exc))
+    digest = hashlib.sha256(data).hexdigest()
+    if digest in _known:
+        return Encoded(digest, reason=ALREADY_IMPORTED, detail=f"as a sample of {_known[digest]}")
+    try:
+        sample = faces.sample_from_image(data, max_pixels=max_pixels)
+    except faces.ImageError as exc:
+        return Encoded(digest, reason="not an image", detail=str(exc))
+    except faces.FaceRejected as exc:
+        return Encoded(digest, reason=exc.reason, detail=str(exc))
+    except Exception as exc:  # one bad file never aborts the import
+        log.exception("encoding %s failed", path)
+        detail = f"{type(exc).__name__}: {exc}"
+        return Encoded(digest, reason="the face engine failed", detail=detail)
+    return Encoded(digest, sample=sample)
+
+
+def _new_pool(jobs: int, known: dict[str, str]) -> ProcessPoolExecutor:
+    return ProcessPoolExecutor(
+        max_workers=jobs,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_init_worker,
+        initargs=(known,),
+    )
+
+
+def encode_all(
+    photos: list[Photo], jobs: int, known: dict[str, str], max_pixels: int
+) -> Iterator[tuple[Photo, Encoded]]:
+    """Each photo with its result, in the order the workers finish them."""
+    if not photos:
+        return
+    crashed: list[Photo] = []
+    pool = _new_pool(max(1, min(jobs, len(photos))), known)
+    try:
+        pending = {pool.submit(encode_file, str(p.path), max_pixels): p for p in photos}
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                photo = pending.pop(future)
+                try:
+                    result = future.result()
+                except BrokenProcessPool:
+                    crashed.append(photo)
+                    continue
+                yield photo, result
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    if crashed:
+        yield from _encode_one_by_one(crashed, known, max_pixels)
+
+
+def _encode_one_by_one(photos, known, max_pixels):
+    """After a worker died (dlib can crash on a file), find the culprit: one file at a time."""
+    log.warning("a face engine worker died; retrying %d files one at a time", len(photos))
+    pool = _new_pool(1, known)
+    try:
+        for photo in photos:
+            try:
+                result = pool.submit(encode_file, str(photo.path), max_pixels).result()
+            except BrokenProcessPool:
+                pool.shutdown(wait=False)
+                pool = _new_pool(1, known)
+                result = Encoded(None, reason="the face engine crashed on this file")
+            yield photo, result
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+# -- writing --------------------------------------------------------------------------------
+
+
+def known_hashes() -> dict[str, str]:
+    """Content hash -> person name, for every stored sample that has one."""
+    rows = db.session.execute(
+        select(FaceSample.content_hash, User.name)
+        .join(User, FaceSample.user_id == User.id)
+        .where(FaceSample.content_hash.is_not(None))
+    )
+    return {content_hash: name for content_hash, name in rows}
+
+
+def _write_person(name: str, found: list[tuple[Photo, Encoded]], report: Report):
+    """Add or extend one person with its new samples in one transaction."""
+    found.sort(key=lambda item: item[0].shown)
+    try:
+        user = people.find_by_name(name)
+        if report.dry_run:
+            pass
+        elif user is None:
+            rows = [people.sample_row(e.sample, SOURCE, e.content_hash) for _, e in found]
+            people.create_person(name, samples=rows)
+        else:
+            rows = [people.sample_row(e.sample, SOURCE, e.content_hash) for _, e in found]
+            user.samples.extend(rows)
+        if not report.dry_run:
+            db.session.commit()
+    except (SQLAlchemyError, people.PersonError) as exc:
+        db.session.rollback()
+        report.failed[name] = str(exc).splitlines()[0]
+        report.skipped.extend(Skip(p.shown, "not written", f"{name} failed") for p, _ in found)
+        return
+    if user is None:
+        report.added[name] = len(found)
+    else:
+        report.extended[user.name] = len(found)
+
+
+def run_import(
+    root: Path,
+    jobs: int | None = None,
+    dry_run: bool = False,
+    max_pixels: int = faces.DEFAULT_MAX_PIXELS,
+    progress: Callable[[int], None] | None = None,
+    photos: list[Photo] | None = None,
+    skipped: list[Skip] | None = None,
+) -> Report:
+    """Import every photo under ``root``; ``progress(1)`` is called as each file is done.
+
+    ``photos``/``skipped`` may be given when the caller already scanned ``root``.
+    """
+    if photos is None:
+        photos, skipped = scan(root)
+    report = Report(dry_run=dry_run, skipped=list(skipped or []))
+    jobs = jobs or os.cpu_count() or 1
+    known = known_hashes()
+    db.session.rollback()  # end the read transaction: a long encoding must not hold it
+
+    remaining: dict[str, int] = {}
+    names: dict[str, str] = {}  # key -> the name of the first photo, in path order
+    for photo in photos:
+        remaining[photo.key] = remaining.get(photo.key, 0) + 1
+        names.setdefault(photo.key, photo.name)
+    found: dict[str, list[tuple[Photo, Encoded]]] = {key: [] for key in remaining}
+    first_of: dict[str, str] = {}  # content hash -> file shown, for duplicates within the run
+
+    for photo, result in encode_all(photos, jobs, known, max_pixels):
+        if result.sample is None:
+            report.skipped.append(Skip(photo.shown, result.reason, result.detail))
+        elif result.content_hash in first_of:
+            report.skipped.append(
+                Skip(photo.shown, ALREADY_IMPORTED, f"same file as {first_of[result.content_hash]}")
+            )
+        else:
+            first_of[result.content_hash] = photo.shown
+            found[photo.key].append((photo, result))
+        remaining[photo.key] -= 1
+        if remaining[photo.key] == 0 and found[photo.key]:
+            # Every file of this person is done: write them now, so an interruption later
+            # keeps the people already finished.
+            _write_person(names[photo.key], found.pop(photo.key), report)
+        if progress is not None:
+            progress(1)
+    return report
