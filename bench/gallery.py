@@ -14,7 +14,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from facerec.gallery import Gallery  # noqa: E402
+from facerec.gallery import Gallery
 
 SIZES = (1_000, 100_000, 1_000_000)
 TARGETS_MS = {100_000: 5.0, 1_000_000: 50.0}

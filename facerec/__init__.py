@@ -12,7 +12,9 @@ def create_app(config=None):
     app = Flask(__name__, instance_relative_config=True)
     configure(app, config)
     if not app.debug and not app.testing:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        logging.basicConfig(
+            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
 
     from . import camera, cli, models, web  # noqa: F401  (models: tables and events)
     from .extensions import csrf, db, login_manager, migrate

@@ -94,7 +94,8 @@ class Gallery:
             if exclude:
                 distances[np.isin(self.user_ids, list(exclude))] = np.inf
             i = int(np.argmin(distances))
-            if np.isfinite(distances[i]) and (best.distance is None or distances[i] < best.distance):
+            closer = best.distance is None or distances[i] < best.distance
+            if np.isfinite(distances[i]) and closer:
                 uid = int(self.user_ids[i])
                 best = Match(uid, self.names.get(uid), round(float(distances[i]), 4))
         return best

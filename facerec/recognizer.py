@@ -8,6 +8,7 @@ sequence number. It is a process, not a thread: dlib's encoder holds the GIL.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import time
@@ -144,10 +145,8 @@ class RecognizerClient:
         self._busy_since = None
         self.ready = False
         if conn is not None:
-            try:
+            with contextlib.suppress(BrokenPipeError, OSError):
                 conn.send(None)
-            except (BrokenPipeError, OSError):
-                pass
         if process is not None:
             process.join(timeout)
             if process.is_alive():

@@ -20,8 +20,9 @@ def _sqlite_pragmas(dbapi_connection, _record):
 def wants_json() -> bool:
     if request.path.startswith("/api/"):
         return True
-    best = request.accept_mimetypes.best_match(["application/json", "text/html"])
-    return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
+    accept = request.accept_mimetypes
+    best = accept.best_match(["application/json", "text/html"])
+    return best == "application/json" and accept[best] > accept["text/html"]
 
 
 NAV = [("enroll.index", "Enroll"), ("admin.users", "People"), ("api.docs", "API")]

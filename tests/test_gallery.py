@@ -12,7 +12,8 @@ from .conftest import DATA, enroll, photo_samples
 def test_is_a_face_matched_to_the_person_of_its_nearest_sample():
     rng = np.random.default_rng(1)
     base = rng.normal(size=(3, 128)) * 0.1
-    gallery = Gallery(np.vstack([base, base[0] + 0.001]), [10, 20, 30, 10], {10: "a", 20: "b", 30: "c"})
+    names = {10: "a", 20: "b", 30: "c"}
+    gallery = Gallery(np.vstack([base, base[0] + 0.001]), [10, 20, 30, 10], names)
     match = gallery.match(base[1] + 0.0001)
     assert (match.user_id, match.name) == (20, "b")
     assert match.distance < 0.01

@@ -194,7 +194,8 @@ class CameraService:
             while True:
                 with self._cond:
                     self._cond.wait_for(
-                        lambda: self._frame_id != last or self._closed, timeout=resend_after
+                        lambda seen=last: self._frame_id != seen or self._closed,
+                        timeout=resend_after,
                     )
                     if self._closed:
                         return
