@@ -265,3 +265,63 @@ def test_does_the_live_page_hold_the_stream_and_the_controls(client):
     assert '<img id="stream" src="/stream.mjpg"' in html
     assert 'id="start"' in html and 'id="stop"' in html
     assert "/static/js/live.js" in html
+
+
+def test_does_the_live_worker_name_a_person_enrolled_while_it_runs(clip_app, cam, data_dir):
+    from .conftest import enroll
+
+    cam.start()
+    # Before enrollment every face in the clip is unknown.
+    assert wait_for(lambda: any(f["name"] is None for f in cam.status()["faces"]), timeout=40)
+    enroll(clip_app, "Lin-Manuel Miranda", data_dir / "known" / "lin-manuel-miranda.png")
+    named = wait_for(
+        lambda: any(f["name"] == "Lin-Manuel Miranda" for f in cam.status()["faces"]), timeout=30
+    )
+    assert named
+    assert cam._recognizer.restarts == 0  # picked up without restarting anything
+
+
+def test_is_a_dead_recognition_worker_restarted(clip_app, cam):
+    cam.start()
+    assert wait_for(lambda: cam.recognition_rate.rate() > 0, timeout=40)
+    worker = cam._recognizer._process
+    worker.kill()
+    assert wait_for(lambda: cam._recognizer.restarts >= 1, timeout=10)
+    assert cam._recognizer._process is not worker
+    cam.recognition_rate.reset()
+    assert wait_for(lambda: cam.recognition_rate.rate() > 0, timeout=40)
+
+
+def test_does_a_viewer_start_the_camera_and_an_idle_camera_stop(app_factory):
+    app = app_factory(FACEREC_CAMERA=str(CLIP), FACEREC_AUTOSTART=True, FACEREC_IDLE_TIMEOUT=1.0)
+    cam = app.extensions["camera"]
+    assert not cam.running
+    frames = cam.frames()
+    next(frames)
+    assert wait_for(lambda: cam.state == "running")
+    frames.close()
+    # Nobody watches any more: after the idle timeout the device is released.
+    assert wait_for(lambda: not cam.running, timeout=10)
+    assert capture_threads() == [] and open_files(CLIP) == 0
+
+
+def test_does_a_viewer_not_restart_a_camera_an_operator_stopped(app_factory):
+    app = app_factory(FACEREC_CAMERA=str(CLIP), FACEREC_AUTOSTART=True)
+    cam = app.extensions["camera"]
+    cam.start()
+    assert wait_for(lambda: cam.state == "running")
+    cam.stop()
+    frames = cam.frames()
+    next(frames)
+    time.sleep(0.5)
+    assert not cam.running
+    frames.close()
+
+
+def test_is_a_password_in_a_camera_url_never_shown(app_factory):
+    app = app_factory(FACEREC_CAMERA="rtsp://admin:hunter2@127.0.0.1:9/stream")
+    client = login_client(app, app.test_client())
+    status = client.get("/api/v1/stream/status").get_json()
+    assert "hunter2" not in status["source"]
+    assert status["source"] == "rtsp://admin:***@127.0.0.1:9/stream"
+    assert "hunter2" not in client.get("/").get_data(as_text=True)
