@@ -1,3 +1,10 @@
+"""Admin pages: the table of people, a person's page, API tokens."""
+
 from flask import Blueprint
 
-bp = Blueprint("admin", __name__)
+from ..auth import require_login
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+bp.before_request(require_login)
+
+from . import routes, tokens  # noqa: E402,F401

@@ -4,11 +4,14 @@ from flask import Blueprint, current_app, request
 from flask_wtf.csrf import CSRFError, validate_csrf
 from wtforms import ValidationError
 
+from ..auth.guard import require_login
 from ..extensions import csrf
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 # Bearer-token clients cannot carry a CSRF token; browser sessions must (checked below).
 csrf.exempt(bp)
+# Runs before the CSRF check below, so an anonymous request gets 401, not 400.
+bp.before_request(require_login)
 
 
 @bp.before_request

@@ -1,11 +1,24 @@
-"""Sign-in accounts (Flask-Login)."""
+"""Sign-in accounts (Flask-Login), API tokens, and the login requirement of every blueprint."""
 
-from flask import Blueprint
+from datetime import timedelta
+
+from flask import Blueprint, g
 
 from ..extensions import db, login_manager
-from ..models import Account
+from ..models import Account, utcnow
+from .accounts import TokenClient, active_token
+from .guard import require_login
+from .throttle import LoginThrottle
 
 bp = Blueprint("auth", __name__)
+
+# last_used_at is written at most this often per token (not on every API call).
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+@bp.record_once
+def _setup(state):
+    state.app.extensions["login_throttle"] = LoginThrottle(limit=5, window=60.0)
 
 
 @login_manager.user_loader
@@ -14,3 +27,30 @@ def load_account(account_id: str):
         return db.session.get(Account, int(account_id))
     except (TypeError, ValueError):
         return None
+
+
+@login_manager.request_loader
+def load_from_bearer_token(request):
+    """``Authorization: Bearer <token>`` on the JSON API: the token's account, or a TokenClient."""
+    if not request.path.startswith("/api/"):
+        return None
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    row = active_token(token.strip())
+    if row is None:
+        g.bad_token = True
+        return None
+    g.api_token_id = row.id
+    now = utcnow()
+    if row.last_used_at is None or now - row.last_used_at >= LAST_USED_RESOLUTION:
+        row.last_used_at = now
+        db.session.commit()
+    if row.account is not None:
+        return row.account
+    return TokenClient(token_id=row.id, name=row.name)
+
+
+__all__ = ["bp", "require_login"]
+
+from . import routes  # noqa: E402,F401

@@ -2,6 +2,9 @@
 
 from flask import Blueprint
 
+from ..auth.guard import require_login
+
 bp = Blueprint("stream", __name__)
+bp.before_request(require_login)  # "/" and /stream.mjpg open with FACEREC_PUBLIC_STREAM
 
 from . import routes  # noqa: E402,F401

@@ -1,0 +1,30 @@
+from flask_wtf import FlaskForm
+from flask_wtf.file import MultipleFileField
+from wtforms import StringField, TextAreaField
+from wtforms.validators import Length
+
+from ..models import NAME_MAX
+from ..people import DETAILS_MAX
+
+
+class PersonForm(FlaskForm):
+    # Length limits are checked by people.clean_name/clean_details (same messages everywhere);
+    # these only stop absurd inputs early.
+    name = StringField("Name", validators=[Length(max=NAME_MAX * 4)])
+    details = TextAreaField(
+        "Details",
+        validators=[Length(max=DETAILS_MAX * 2)],
+        description="Optional: role, team, notes.",
+    )
+
+
+class UploadForm(FlaskForm):
+    photos = MultipleFileField("Photos", description="JPEG or PNG, one face each, up to 10 MB.")
+
+
+class TokenForm(FlaskForm):
+    name = StringField(
+        "Name",
+        validators=[Length(max=200)],
+        description="What uses the token, e.g. “door display”.",
+    )

@@ -1,0 +1,243 @@
+from __future__ import annotations
+
+import math
+
+from flask import (
+    abort,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from sqlalchemy import func, select
+
+from .. import camera
+from ..extensions import db
+from ..faces import FaceRejected, ImageError
+from ..models import FaceSample, User, name_key
+from ..people import PersonError, check_name_free, clean_details, clean_name, update_person
+from . import bp
+from .forms import PersonForm, UploadForm
+from .samples import SampleRejected, add_sample, sample_from_snapshot, sample_from_upload
+
+PER_PAGE = 50
+SORT_KEYS = ("name", "created", "updated", "samples")
+
+
+def _person_or_404(user_id: int) -> User:
+    user = db.session.get(User, user_id)
+    if user is None:
+        abort(404, description="There is no such person (they may have been deleted).")
+    return user
+
+
+@bp.get("/")
+def index():
+    """The admin area starts at the table of people."""
+    return redirect(url_for("admin.users"))
+
+
+@bp.get("/users")
+def users():
+    """Every enrolled person: thumbnail, name, details, samples, times; search, sort, pages."""
+    q = " ".join(request.args.get("q", "").split())[:100]
+    sort = request.args.get("sort", "name")
+    if sort not in SORT_KEYS:
+        sort = "name"
+    descending = request.args.get("dir", "asc") == "desc"
+
+    stats = (
+        select(
+            FaceSample.user_id,
+            func.count(FaceSample.id).label("count"),
+            func.min(FaceSample.id).label("first"),
+        )
+        .group_by(FaceSample.user_id)
+        .subquery()
+    )
+    count = func.coalesce(stats.c.count, 0)
+    columns = {
+        "name": User.name_key,
+        "created": User.created_at,
+        "updated": User.updated_at,
+        "samples": count,
+    }
+    where = [User.name_key.contains(name_key(q), autoescape=True)] if q else []
+    total = db.session.scalar(select(func.count(User.id)).where(*where))
+    pages = max(1, math.ceil(total / PER_PAGE))
+    page = min(max(request.args.get("page", 1, type=int) or 1, 1), pages)
+    order = columns[sort].desc() if descending else columns[sort].asc()
+    rows = db.session.execute(
+        select(User, count.label("count"), stats.c.first)
+        .outerjoin(stats, stats.c.user_id == User.id)
+        .where(*where)
+        .order_by(order, User.id.desc() if descending else User.id.asc())
+        .limit(PER_PAGE)
+        .offset((page - 1) * PER_PAGE)
+    ).all()
+    everyone = total if not q else db.session.scalar(select(func.count(User.id)))
+    return render_template(
+        "admin/users.html",
+        rows=rows,
+        q=q,
+        sort=sort,
+        direction="desc" if descending else "asc",
+        page=page,
+        pages=pages,
+        total=total,
+        everyone=everyone,
+        per_page=PER_PAGE,
+        enroll_url=_enroll_url(),
+    )
+
+
+def _enroll_url():
+    """The enrollment wizard's address, if this app has one."""
+    return url_for("enroll.index") if "enroll.index" in current_app.view_functions else None
+
+
+def _render_person(user, form=None, status=200):
+    form = form or PersonForm(obj=user)
+    cam = camera.service()
+    return render_template(
+        "admin/person.html",
+        user=user,
+        form=form,
+        upload=UploadForm(),
+        camera_running=cam.running,
+    ), status
+
+
+@bp.get("/users/<int:user_id>")
+def person(user_id):
+    """A person's page: edit name and details, their samples, add or delete samples."""
+    return _render_person(_person_or_404(user_id))
+
+
+@bp.post("/users/<int:user_id>")
+def edit_person(user_id):
+    """Save a new name and details (the enrollment rules apply)."""
+    user = _person_or_404(user_id)
+    form = PersonForm()
+    if not form.validate_on_submit():
+        flash("The changes were not saved: see the messages below.", "error")
+        return _render_person(user, form, 400)
+    old_name = user.name
+    problems = []
+    for field, check in (
+        (form.name, lambda: check_name_free(clean_name(form.name.data), exclude_id=user.id)),
+        (form.details, lambda: clean_details(form.details.data)),
+    ):
+        try:
+            check()
+        except PersonError as exc:
+            field.errors = [*field.errors, str(exc)]
+            problems.append(str(exc))
+    if problems:
+        flash("The changes were not saved: " + " ".join(problems), "error")
+        return _render_person(user, form, 400)
+    update_person(user, form.name.data, form.details.data)
+    db.session.commit()
+    if user.name != old_name:
+        flash(
+            f"Renamed “{old_name}” to “{user.name}”. The live view uses the new name now.",
+            "success",
+        )
+    else:
+        flash(f"Saved the details of {user.name}.", "success")
+    return redirect(url_for("admin.person", user_id=user.id))
+
+
+@bp.post("/users/<int:user_id>/samples")
+def upload_samples(user_id):
+    """Add samples from uploaded photos, each checked like an enrollment photo."""
+    user = _person_or_404(user_id)
+    files = [f for f in request.files.getlist("photos") if f and f.filename]
+    if not files:
+        flash("Choose one or more photos to upload first.", "error")
+        return redirect(url_for("admin.person", user_id=user.id))
+    added = 0
+    for upload in files:
+        data = upload.read()
+        label = upload.filename
+        try:
+            face, content_hash = sample_from_upload(data)
+            add_sample(user, face, "upload", content_hash)
+        except (ImageError, FaceRejected, SampleRejected) as exc:
+            flash(f"{label}: {exc}", "error")
+            continue
+        added += 1
+    if added:
+        db.session.commit()
+        flash(f"Added {added} sample{'s' if added != 1 else ''} to {user.name}.", "success")
+    return redirect(url_for("admin.person", user_id=user.id))
+
+
+@bp.post("/users/<int:user_id>/snapshot")
+def snapshot_sample(user_id):
+    """Add a sample from the camera's current frame."""
+    user = _person_or_404(user_id)
+    shot = camera.service().snapshot()
+    if shot is None:
+        flash(
+            "The camera is not running. Start it on the live page, then take the snapshot.", "error"
+        )
+        return redirect(url_for("admin.person", user_id=user.id))
+    _index, rgb = shot
+    try:
+        add_sample(user, sample_from_snapshot(rgb), "camera")
+    except (FaceRejected, SampleRejected) as exc:
+        flash(f"Snapshot not added: {exc}", "error")
+    else:
+        db.session.commit()
+        flash(f"Added a camera snapshot to {user.name}.", "success")
+    return redirect(url_for("admin.person", user_id=user.id))
+
+
+@bp.post("/samples/<int:sample_id>/delete")
+def delete_sample(sample_id):
+    """Delete one sample (a person keeps at least one)."""
+    sample = db.session.get(FaceSample, sample_id)
+    if sample is None:
+        abort(404, description="There is no such sample (it may have been deleted).")
+    user = sample.user
+    if len(user.samples) <= 1:
+        flash(
+            f"This is the only sample of {user.name}; a person needs at least one. "
+            "Add another sample first, or delete the person.",
+            "error",
+        )
+        return redirect(url_for("admin.person", user_id=user.id))
+    user.samples.remove(sample)  # delete-orphan: the row goes, and the gallery version moves
+    db.session.commit()
+    flash(f"Deleted a sample of {user.name}.", "success")
+    return redirect(url_for("admin.person", user_id=user.id))
+
+
+@bp.get("/samples/<int:sample_id>/thumbnail.jpg")
+def sample_thumbnail(sample_id):
+    """A sample's face thumbnail (JPEG)."""
+    data = db.session.scalar(select(FaceSample.thumbnail).where(FaceSample.id == sample_id))
+    if data is None:
+        abort(404, description="There is no such sample.")
+    response = make_response(data)
+    response.mimetype = "image/jpeg"
+    response.headers["Cache-Control"] = "private, no-cache"
+    response.add_etag()
+    return response.make_conditional(request)
+
+
+@bp.route("/users/<int:user_id>/delete", methods=["GET", "POST"])
+def delete_person(user_id):
+    """GET asks for confirmation; POST deletes the person with every sample."""
+    user = _person_or_404(user_id)
+    if request.method == "GET":
+        return render_template("admin/delete.html", user=user)
+    name = user.name
+    db.session.delete(user)  # ORM delete: samples cascade and the gallery version moves on
+    db.session.commit()
+    flash(f"Deleted {name} and their samples. The live view no longer recognises them.", "success")
+    return redirect(url_for("admin.users"))

@@ -1,0 +1,30 @@
+from flask_wtf import FlaskForm
+from wtforms import HiddenField, PasswordField, StringField
+from wtforms.validators import DataRequired, EqualTo, Length
+
+from .accounts import PASSWORD_MAX, PASSWORD_MIN, USERNAME_MAX, AccountError, clean_username
+
+
+class LoginForm(FlaskForm):
+    username = StringField("Username", validators=[DataRequired(), Length(max=USERNAME_MAX)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=PASSWORD_MAX)])
+    next = HiddenField()
+
+
+class SetupForm(FlaskForm):
+    username = StringField("Username", validators=[DataRequired(), Length(max=USERNAME_MAX)])
+    password = PasswordField(
+        "Password",
+        validators=[DataRequired(), Length(min=PASSWORD_MIN, max=PASSWORD_MAX)],
+        description=f"At least {PASSWORD_MIN} characters.",
+    )
+    confirm = PasswordField(
+        "Repeat the password",
+        validators=[DataRequired(), EqualTo("password", message="The passwords do not match.")],
+    )
+
+    def validate_username(self, field):
+        try:
+            field.data = clean_username(field.data)
+        except AccountError as exc:
+            raise ValueError(str(exc)) from None

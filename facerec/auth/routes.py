@@ -1,0 +1,105 @@
+from flask import (
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_login import current_user, login_user, logout_user
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from ..extensions import db
+from ..models import utcnow
+from . import bp
+from .accounts import AccountError, any_account, create_account, find_account
+from .forms import LoginForm, SetupForm
+from .guard import safe_next
+
+_dummy_hash = None
+
+
+def _spend_password_check_time(password: str):
+    """Check against a throwaway hash so an unknown username takes as long as a known one."""
+    global _dummy_hash
+    if _dummy_hash is None:
+        _dummy_hash = generate_password_hash("not-a-real-password")
+    check_password_hash(_dummy_hash, password)
+
+
+def _after_login(target):
+    return redirect(safe_next(target) or url_for("stream.live"))
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    """Sign in with a username and password."""
+    if not any_account():
+        return redirect(url_for("auth.setup"))
+    form = LoginForm()
+    if request.method == "GET":
+        form.next.data = request.args.get("next", "")
+        if current_user.is_authenticated:
+            return _after_login(form.next.data)
+        return render_template("auth/login.html", form=form)
+
+    throttle = current_app.extensions["login_throttle"]
+    address = request.remote_addr or "unknown"
+    wait = throttle.retry_after(address)
+    if wait:
+        message = f"Too many failed sign-ins from your address. Try again in {wait} seconds."
+        response = current_app.make_response(
+            (render_template("auth/login.html", form=form, error=message), 429)
+        )
+        response.headers["Retry-After"] = str(wait)
+        return response
+    if not form.validate_on_submit():
+        return render_template("auth/login.html", form=form), 400
+
+    account = find_account(form.username.data)
+    if account is None:
+        _spend_password_check_time(form.password.data)
+    if account is None or not account.check_password(form.password.data):
+        throttle.failed(address)
+        return render_template("auth/login.html", form=form, error="Wrong username or password.")
+    session.clear()  # a fresh session (and CSRF token) for the signed-in user
+    login_user(account)
+    account.last_login_at = utcnow()
+    db.session.commit()
+    return _after_login(form.next.data)
+
+
+@bp.route("/setup", methods=["GET", "POST"])
+def setup():
+    """Create the first account; gone once any account exists."""
+    if any_account():
+        abort(404, description="Setup is done: an account already exists. Sign in instead.")
+    form = SetupForm()
+    if form.validate_on_submit():
+        try:
+            account = create_account(form.username.data, form.password.data)
+        except AccountError as exc:
+            form.username.errors.append(str(exc))
+        else:
+            db.session.commit()
+            session.clear()
+            login_user(account)
+            flash(f"Welcome, {account.username}. Your account is ready.", "success")
+            return redirect(url_for("stream.live"))
+    status = 400 if request.method == "POST" else 200
+    return render_template("auth/setup.html", form=form), status
+
+
+@bp.route("/logout", methods=["GET", "POST"])
+def logout():
+    """Sign out (POST); GET asks for confirmation."""
+    if not current_user.is_authenticated:
+        return redirect(url_for("auth.login"))
+    if request.method == "POST":
+        logout_user()
+        session.clear()
+        flash("You have signed out.", "success")
+        return redirect(url_for("auth.login"))
+    return render_template("auth/logout.html")
