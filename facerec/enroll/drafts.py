@@ -1,0 +1,151 @@
+"""Wizard state: one EnrollDraft row per browser session, found through a token in the session.
+
+The token is random and lives only in the signed session cookie, so two browsers (or two
+operators) never reach each other's draft. A draft also remembers the account that started
+it: signing in as someone else in the same browser starts afresh. Every step pushes the
+expiry back; expired drafts are deleted the next time any draft is started.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+
+import numpy as np
+from flask import current_app, session
+from flask_login import current_user
+from sqlalchemy import delete, select
+
+from .. import faces
+from ..extensions import db
+from ..models import EnrollDraft, EnrollDraftSample, utcnow
+
+SESSION_KEY = "enroll_draft"
+DEFAULT_TTL = 2 * 3600  # seconds a draft lives after its last step
+# Two samples of one face closer than this add nothing (same photo, same pose): the
+# wizard asks for another. Different photos of one person are usually 0.3-0.5 apart.
+NEAR_DUPLICATE = 0.15
+
+
+class DuplicateSample(ValueError):
+    """The face is (almost) the same as a sample already taken."""
+
+
+def ttl() -> timedelta:
+    return timedelta(seconds=float(current_app.config.get("FACEREC_ENROLL_TTL", DEFAULT_TTL)))
+
+
+def required() -> int:
+    """How many samples a person needs (FACEREC_SNAPSHOTS)."""
+    return max(1, int(current_app.config.get("FACEREC_SNAPSHOTS", 5)))
+
+
+def _account_id() -> int | None:
+    if getattr(current_user, "is_authenticated", False):
+        return int(current_user.get_id())
+    return None
+
+
+def current() -> tuple[EnrollDraft | None, bool]:
+    """This session's draft, or None; the flag says a draft existed but has expired."""
+    token = session.get(SESSION_KEY)
+    if not token:
+        return None, False
+    draft = db.session.get(EnrollDraft, token)
+    if draft is None or draft.account_id != _account_id():
+        session.pop(SESSION_KEY, None)
+        return None, draft is None
+    if draft.expires_at <= utcnow():
+        discard(draft)
+        db.session.commit()
+        return None, True
+    return draft, False
+
+
+def start(name: str, details: str) -> EnrollDraft:
+    """Create this session's draft (the caller commits)."""
+    purge_expired()
+    draft = EnrollDraft(
+        id=secrets.token_urlsafe(32),
+        account_id=_account_id(),
+        name=name,
+        details=details,
+        expires_at=utcnow() + ttl(),
+    )
+    db.session.add(draft)
+    session[SESSION_KEY] = draft.id
+    return draft
+
+
+def touch(draft: EnrollDraft):
+    draft.expires_at = utcnow() + ttl()
+
+
+def discard(draft: EnrollDraft, forget: bool = True):
+    """Delete the draft and its samples (the caller commits) and forget it in the session.
+
+    With ``forget=False`` the session keeps the token until the caller calls ``forget()``
+    after a successful commit, so a failed save leaves the wizard where it was.
+    """
+    db.session.delete(draft)
+    if forget:
+        forget_draft(draft.id)
+
+
+def forget_draft(draft_id: str):
+    if session.get(SESSION_KEY) == draft_id:
+        session.pop(SESSION_KEY, None)
+
+
+def purge_expired() -> int:
+    """Delete every expired draft (drafts are not gallery rows: a bulk delete is fine here)."""
+    expired = select(EnrollDraft.id).where(EnrollDraft.expires_at <= utcnow())
+    db.session.execute(delete(EnrollDraftSample).where(EnrollDraftSample.draft_id.in_(expired)))
+    result = db.session.execute(delete(EnrollDraft).where(EnrollDraft.expires_at <= utcnow()))
+    return result.rowcount
+
+
+def check_new_file(draft: EnrollDraft, content_hash: str | None):
+    """Raise DuplicateSample when this very file was added before."""
+    if content_hash and any(s.content_hash == content_hash for s in draft.samples):
+        raise DuplicateSample("This photo has already been added. Choose a different photo.")
+
+
+def check_not_duplicate(draft: EnrollDraft, sample: faces.Sample, content_hash: str | None = None):
+    """Raise DuplicateSample when ``sample`` adds no new view of the face."""
+    check_new_file(draft, content_hash)
+    if not draft.samples:
+        return
+    taken = np.stack([s.vector for s in draft.samples])
+    nearest = float(np.min(np.linalg.norm(taken - sample.encoding, axis=1)))
+    if nearest < NEAR_DUPLICATE:
+        raise DuplicateSample(
+            f"This is almost the same as a sample already taken (distance {nearest:.2f}). "
+            "Turn the head a little, change the expression or use a different photo, so the "
+            "samples show the face in different ways."
+        )
+
+
+def add_sample(
+    draft: EnrollDraft,
+    sample: faces.Sample,
+    source: str,
+    label: str,
+    content_hash: str | None = None,
+) -> EnrollDraftSample:
+    """Check for a near-duplicate and add ``sample`` to the draft (the caller commits)."""
+    check_not_duplicate(draft, sample, content_hash)
+    row = EnrollDraftSample(
+        thumbnail=sample.thumbnail, source=source, label=label[:255], content_hash=content_hash
+    )
+    row.vector = sample.encoding
+    draft.samples.append(row)
+    touch(draft)
+    return row
+
+
+def as_face_sample(row: EnrollDraftSample) -> faces.Sample:
+    """A draft row as the faces.Sample that people.sample_row() stores."""
+    return faces.Sample(
+        box=(0, 0, 0, 0), encoding=row.vector.copy(), thumbnail=row.thumbnail, sharpness=0.0
+    )

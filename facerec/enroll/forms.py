@@ -1,0 +1,57 @@
+"""Forms of the enrollment wizard. Every one carries the CSRF token, even a lone button."""
+
+from flask_wtf import FlaskForm
+from flask_wtf.file import MultipleFileField
+from wtforms import HiddenField, StringField, TextAreaField
+from wtforms.validators import AnyOf, Optional, ValidationError
+
+from .. import people
+from ..models import NAME_MAX
+
+
+class DetailsForm(FlaskForm):
+    """Step 1: who is being enrolled."""
+
+    name = StringField("Name", render_kw={"maxlength": NAME_MAX, "autocomplete": "off"})
+    details = TextAreaField(
+        "Details (optional)",
+        description="Address, role, notes: anything that helps the operators.",
+        render_kw={"maxlength": people.DETAILS_MAX},
+    )
+
+    def validate_name(self, field):
+        try:
+            field.data = people.clean_name(field.data)
+            people.check_name_free(field.data)
+        except people.PersonError as exc:
+            raise ValidationError(str(exc)) from None
+
+    def validate_details(self, field):
+        try:
+            field.data = people.clean_details(field.data)
+        except people.PersonError as exc:
+            raise ValidationError(str(exc)) from None
+
+
+class ButtonForm(FlaskForm):
+    """A form that is only a button: the snapshot, removing a sample, starting over."""
+
+
+class UploadForm(FlaskForm):
+    """Step 2, the other path: photos from disk, checked like snapshots."""
+
+    photos = MultipleFileField("Photos")
+
+    def validate_photos(self, field):
+        if not [f for f in field.data or [] if getattr(f, "filename", "")]:
+            raise ValidationError("Choose at least one photo.")
+
+
+ACTIONS = ("save", "save_anyway", "add", "cancel")
+
+
+class ReviewForm(FlaskForm):
+    """Step 3: the buttons are named ``action``; ``target`` is the look-alike's id for ``add``."""
+
+    action = StringField(validators=[AnyOf(ACTIONS, message="Unknown action.")])
+    target = HiddenField(validators=[Optional()])

@@ -1,0 +1,153 @@
+// Enrollment wizard, samples step: snapshot, remove and camera start without reloading the
+// page (the forms still work without scripts). Every POST carries the page's CSRF token.
+(function () {
+  "use strict";
+  const root = document.getElementById("enroll-samples");
+  if (!root) return;
+  const csrf = document.querySelector('meta[name="csrf-token"]').content;
+  const required = Number(root.dataset.required);
+  const els = {
+    count: document.getElementById("count"),
+    progress: document.getElementById("progress"),
+    thumbs: document.getElementById("thumbs"),
+    empty: document.getElementById("no-samples"),
+    review: document.getElementById("to-review"),
+    result: document.getElementById("snapshot-result"),
+    snapshotForm: document.getElementById("snapshot-form"),
+    snapshot: document.getElementById("snapshot"),
+    cameraOff: document.getElementById("camera-off"),
+    startForm: document.getElementById("start-camera"),
+    template: document.getElementById("thumb-template"),
+  };
+
+  async function post(url, body) {
+    const res = await fetch(url, {
+      method: "POST",
+      headers: { "X-CSRFToken": csrf, Accept: "application/json" },
+      body: body,
+      credentials: "same-origin",
+    });
+    let data = {};
+    try {
+      data = await res.json();
+    } catch (err) {
+      data = { error: "The server sent an unexpected answer (" + res.status + ")." };
+    }
+    return { ok: res.ok, status: res.status, data: data };
+  }
+
+  function say(message, good) {
+    els.result.textContent = message;
+    els.result.className = "check-result " + (good ? "good" : "bad");
+  }
+
+  function setCount(count) {
+    els.count.textContent = String(count);
+    els.progress.value = count;
+    els.progress.textContent = count + " of " + required;
+    els.empty.hidden = count > 0;
+    const ready = count >= required;
+    els.review.classList.toggle("disabled", !ready);
+    if (ready) els.review.removeAttribute("aria-disabled");
+    else els.review.setAttribute("aria-disabled", "true");
+  }
+
+  function addThumb(sample) {
+    const figure = els.template.content.firstElementChild.cloneNode(true);
+    figure.dataset.sampleId = sample.id;
+    const img = figure.querySelector("img");
+    img.src = sample.thumbnail_url;
+    img.alt = "Sample " + (els.thumbs.children.length + 1);
+    const caption = figure.querySelector("figcaption");
+    caption.textContent = sample.label;
+    caption.title = sample.label;
+    figure.querySelector("form").action = sample.remove_url;
+    els.thumbs.appendChild(figure);
+  }
+
+  if (els.snapshotForm) {
+    els.snapshotForm.addEventListener("submit", async function (event) {
+      event.preventDefault();
+      els.snapshot.disabled = true;
+      say("Checking the snapshot…", true);
+      try {
+        const { data } = await post(els.snapshotForm.action, new FormData(els.snapshotForm));
+        if (data.sample) addThumb(data.sample);
+        if (typeof data.count === "number") setCount(data.count);
+        say(data.message || data.error || "The snapshot could not be checked.", !!data.accepted);
+      } catch (err) {
+        say("The server could not be reached. Check the connection and try again.", false);
+      } finally {
+        els.snapshot.disabled = false;
+      }
+    });
+  }
+
+  els.thumbs.addEventListener("submit", async function (event) {
+    const form = event.target.closest("form.remove-sample");
+    if (!form) return;
+    event.preventDefault();
+    const button = form.querySelector("button");
+    button.disabled = true;
+    try {
+      const { ok, data } = await post(form.action, new FormData(form));
+      if (ok) {
+        form.closest("figure").remove();
+        setCount(data.count);
+        say(data.message, true);
+      } else {
+        say(data.error || "The sample could not be removed.", false);
+        button.disabled = false;
+      }
+    } catch (err) {
+      say("The server could not be reached. Check the connection and try again.", false);
+      button.disabled = false;
+    }
+  });
+
+  els.review.addEventListener("click", function (event) {
+    if (els.review.classList.contains("disabled")) {
+      event.preventDefault();
+      const missing = required - Number(els.count.textContent);
+      say(missing + " more sample" + (missing === 1 ? "" : "s") + " needed before the review.", false);
+    }
+  });
+
+  async function waitUntilRunning(statusUrl) {
+    for (let i = 0; i < 40; i++) {
+      const res = await fetch(statusUrl, { headers: { Accept: "application/json" } });
+      if (res.ok) {
+        const status = await res.json();
+        if (status.running && status.state === "running") return true;
+        if (status.state === "unavailable") {
+          say("The camera could not be opened: " + (status.error || "unknown error") + ".", false);
+          return false;
+        }
+      }
+      await new Promise(function (resolve) { setTimeout(resolve, 250); });
+    }
+    return false;
+  }
+
+  if (els.startForm) {
+    els.startForm.addEventListener("submit", async function (event) {
+      event.preventDefault();
+      const button = els.startForm.querySelector("button");
+      button.disabled = true;
+      say("Starting the camera…", true);
+      try {
+        const { ok, data } = await post(els.startForm.dataset.apiUrl);
+        if (!ok) {
+          say(data.error || "The camera could not be started.", false);
+        } else if (await waitUntilRunning(els.startForm.dataset.statusUrl)) {
+          els.cameraOff.hidden = true;
+          say("The camera is running. Take a snapshot when the face is in view.", true);
+        }
+      } catch (err) {
+        say("The server could not be reached. Check the connection and try again.", false);
+      } finally {
+        button.disabled = false;
+      }
+    });
+  }
+})();
