@@ -110,7 +110,7 @@ def delete_person(name, yes):
 
 def _new_password(password_stdin: bool) -> str:
     if password_stdin:
-        return click.get_text_stream("stdin").readline().rstrip("\r\n")
+        return sys.stdin.readline().rstrip("\r\n")
     return click.prompt("Password", hide_input=True, confirmation_prompt="Repeat the password")
 
 

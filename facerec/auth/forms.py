@@ -1,8 +1,15 @@
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, PasswordField, StringField
-from wtforms.validators import DataRequired, EqualTo, Length
+from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
 
-from .accounts import PASSWORD_MAX, PASSWORD_MIN, USERNAME_MAX, AccountError, clean_username
+from .accounts import (
+    PASSWORD_MAX,
+    PASSWORD_MIN,
+    USERNAME_MAX,
+    AccountError,
+    check_password_rules,
+    clean_username,
+)
 
 
 class LoginForm(FlaskForm):
@@ -15,7 +22,7 @@ class SetupForm(FlaskForm):
     username = StringField("Username", validators=[DataRequired(), Length(max=USERNAME_MAX)])
     password = PasswordField(
         "Password",
-        validators=[DataRequired(), Length(min=PASSWORD_MIN, max=PASSWORD_MAX)],
+        validators=[DataRequired()],
         description=f"At least {PASSWORD_MIN} characters.",
     )
     confirm = PasswordField(
@@ -23,8 +30,14 @@ class SetupForm(FlaskForm):
         validators=[DataRequired(), EqualTo("password", message="The passwords do not match.")],
     )
 
+    def validate_password(self, field):
+        try:
+            check_password_rules(field.data)
+        except AccountError as exc:
+            raise ValidationError(str(exc)) from None
+
     def validate_username(self, field):
         try:
             field.data = clean_username(field.data)
         except AccountError as exc:
-            raise ValueError(str(exc)) from None
+            raise ValidationError(str(exc)) from None
