@@ -1,0 +1,101 @@
+"""The enrollment wizard in a real browser (headless Chromium through Playwright)."""
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from .conftest import TEST_PASSWORD, create_account, screenshot
+
+pytestmark = pytest.mark.browser
+
+
+def test_can_an_operator_enroll_a_person_with_uploads_in_a_browser(
+    browser, app_factory, serve, data_dir
+):
+    # CSRF is on, as in production: every form and fetch() has to carry the token.
+    app = app_factory(FACEREC_SNAPSHOTS=2, WTF_CSRF_ENABLED=True)
+    create_account(app, "operator")
+    server = serve(app)
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    try:
+        page.goto(server.url + "/enroll/")
+        assert "/login" in page.url
+        page.fill("#username", "operator")
+        page.fill("#password", TEST_PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(re.compile(r"/enroll/$"))
+
+        # Step 1: details, first without a name.
+        page.click("text=Next: samples")
+        assert page.locator(".field .errors").inner_text() == "A name is required."
+        screenshot(page, "enroll-1-details-error")
+        page.fill("#name", "Barack Obama")
+        page.fill("#details", "44th President of the United States\nWashington, D.C.")
+        screenshot(page, "enroll-1-details")
+        page.click("text=Next: samples")
+        page.wait_for_url(re.compile(r"/enroll/samples$"), wait_until="domcontentloaded")
+
+        # Step 2: one good photo and one with two faces.
+        assert page.locator("h1").inner_text() == "Samples of Barack Obama"
+        assert "No camera is configured" in page.locator("#camera-off").inner_text()
+        page.set_input_files(
+            "#photos",
+            [str(data_dir / "known" / "obama.jpg"), str(data_dir / "unknown" / "two_people.jpg")],
+        )
+        page.click("text=Upload and check")
+        page.wait_for_selector(".flash-error", state="visible")
+        assert page.locator(".flash-success").inner_text() == "obama.jpg: accepted."
+        assert "two_people.jpg: 2 faces were found." in page.locator(".flash-error").inner_text()
+        assert page.locator("#count").inner_text() == "1"
+        assert "disabled" in page.locator("#to-review").get_attribute("class")
+        screenshot(page, "enroll-2-samples-rejected")
+
+        # Remove it again (a fetch() with the X-CSRFToken header), then upload two good ones.
+        page.click("#thumbs button:has-text('Remove')")
+        expect(page.locator("#count")).to_have_text("0")
+        assert page.locator("#thumbs figure").count() == 0
+        assert page.locator("#snapshot-result").inner_text() == "Sample removed."
+        page.set_input_files(
+            "#photos",
+            [str(data_dir / "known" / "obama.jpg"), str(data_dir / "unknown" / "obama2.jpg")],
+        )
+        page.click("text=Upload and check")
+        page.wait_for_selector("#thumbs figure >> nth=1")
+        assert page.locator("#count").inner_text() == "2"
+        assert page.locator("#thumbs img").evaluate_all(
+            "imgs => imgs.every(img => img.complete && img.naturalWidth === 112)"
+        )
+        screenshot(page, "enroll-2-samples")
+
+        # Step 3: review, then Save.
+        page.click("text=Next: review")
+        page.wait_for_url(re.compile(r"/enroll/review$"))
+        assert page.locator("#review-name").inner_text() == "Barack Obama"
+        assert page.locator(".review-thumbs img").count() == 2
+        assert page.locator("#look-alike").count() == 0
+        screenshot(page, "enroll-3-review")
+        page.click("text=Save Barack Obama")
+        page.wait_for_url(re.compile(r"/enroll/done/\d+$"))
+        assert page.locator("h1").inner_text() == "Barack Obama is enrolled"
+        assert page.locator("#sample-count").inner_text() == "2"
+        screenshot(page, "enroll-4-done")
+
+        # Listed among the people, and recognised in another photo of him.
+        page.click("text=All people")
+        page.wait_for_load_state()
+        assert page.locator("td", has_text="Barack Obama").count() >= 1
+        screenshot(page, "enroll-5-people")
+        token = page.locator('meta[name="csrf-token"]').get_attribute("content")
+        photo = (data_dir / "unknown" / "obama-480p.jpg").read_bytes()
+        response = page.request.post(
+            server.url + "/api/v1/recognize",
+            multipart={"image": {"name": "obama-480p.jpg", "mimeType": "image/jpeg",
+                                 "buffer": photo}},
+            headers={"X-CSRFToken": token},
+        )
+        assert response.status == 200, response.text()
+        assert [face["name"] for face in response.json()["faces"]] == ["Barack Obama"]
+    finally:
+        context.close()
