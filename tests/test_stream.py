@@ -301,8 +301,9 @@ def test_does_a_viewer_start_the_camera_and_an_idle_camera_stop(app_factory):
     assert wait_for(lambda: cam.state == "running")
     frames.close()
     # Nobody watches any more: after the idle timeout the device is released.
-    assert wait_for(lambda: not cam.running, timeout=10)
-    assert capture_threads() == [] and open_files(CLIP) == 0
+    assert wait_for(lambda: not cam.running and capture_threads() == [], timeout=10)
+    assert open_files(CLIP) == 0
+    assert cam.status()["state"] == "stopped"
 
 
 def test_does_a_viewer_not_restart_a_camera_an_operator_stopped(app_factory):
