@@ -65,6 +65,8 @@ def import_people(folder, jobs, dry_run):
         )
     for line in report.lines():
         click.echo(line)
+    if report.interrupted:
+        raise SystemExit(130)
     if report.failed:
         raise SystemExit(1)
 

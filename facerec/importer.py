@@ -60,7 +60,7 @@ class Skip:
 
     def line(self) -> str:
         word = "ignored" if self.ignored else "skipped"
-        detail = f" ({self.detail})" if self.detail else ""
+        detail = f" — {self.detail}" if self.detail else ""
         return f"{word}  {self.shown}: {self.reason}{detail}"
 
 
@@ -81,6 +81,7 @@ class Report:
     skipped: list[Skip] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)  # name -> error
     dry_run: bool = False
+    interrupted: bool = False
 
     @property
     def samples_added(self) -> int:
@@ -104,7 +105,12 @@ class Report:
         )
         if self.failed:
             summary += f", people failed: {len(self.failed)}"
-        if self.dry_run:
+        if self.interrupted:
+            yield (
+                f"Interrupted: {summary}. The people listed are fully imported; "
+                "run the command again to import the rest."
+            )
+        elif self.dry_run:
             yield f"Dry run, nothing was written. It would have been: {summary}."
         else:
             yield f"Done: {summary}."
@@ -334,10 +340,20 @@ def run_import(
     for photo in photos:
         remaining[photo.key] = remaining.get(photo.key, 0) + 1
         names.setdefault(photo.key, photo.name)
+
+    try:
+        _collect(encode_all(photos, jobs, known, max_pixels), report, names, remaining, progress)
+    except KeyboardInterrupt:
+        db.session.rollback()
+        report.interrupted = True
+    return report
+
+
+def _collect(results, report, names, remaining, progress):
+    """Sort each worker result into the report, writing each person once all theirs are in."""
     found: dict[str, list[tuple[Photo, Encoded]]] = {key: [] for key in remaining}
     first_of: dict[str, str] = {}  # content hash -> file shown, for duplicates within the run
-
-    for photo, result in encode_all(photos, jobs, known, max_pixels):
+    for photo, result in results:
         if result.sample is None:
             report.skipped.append(Skip(photo.shown, result.reason, result.detail))
         elif result.content_hash in first_of:
@@ -354,4 +370,3 @@ def run_import(
             _write_person(names[photo.key], found.pop(photo.key), report)
         if progress is not None:
             progress(1)
-    return report

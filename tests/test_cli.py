@@ -68,7 +68,7 @@ def test_does_importing_the_people_folder_enroll_them_once_and_recognise_them(
     again = import_dir(runner, data_dir / "people", "--jobs", "2")
     assert again.exit_code == 0, again.output
     assert "people added: 0, people extended: 0, samples added: 0, files skipped: 9" in again.output
-    assert "skipped  biden/biden2.jpg: already imported (as a sample of biden)" in again.output
+    assert "skipped  biden/biden2.jpg: already imported — as a sample of biden" in again.output
     assert sum(people_in(app).values()) == 9
 
     test = data_dir / "people-test"
@@ -81,10 +81,14 @@ def test_does_importing_the_people_folder_enroll_them_once_and_recognise_them(
     copy = tmp_path / "people"
     shutil.copytree(data_dir / "people", copy)
     shutil.copy(data_dir / "unknown" / "obama-480p.jpg", copy / "obama" / "new.jpg")
+    shutil.copy(data_dir / "unknown" / "obama-480p.jpg", copy / "obama" / "new2.jpg")
     (copy / "obama").rename(copy / "Obama")
     third = import_dir(runner, copy, "--jobs", "1")
     assert third.exit_code == 0, third.output
-    assert "people added: 0, people extended: 1, samples added: 1, files skipped: 9" in third.output
+    assert (
+        "people added: 0, people extended: 1, samples added: 1, files skipped: 10" in third.output
+    )
+    assert "skipped  Obama/new2.jpg: already imported — same file as Obama/new.jpg" in third.output
     assert "extended  obama: 1 sample more" in third.output
     assert people_in(app)["obama"] == 3
 
@@ -121,9 +125,9 @@ def test_are_bad_files_reported_with_their_reason_while_good_ones_are_imported(
     result = import_dir(runner, folder, "--jobs", "2")
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert "ignored  notes.txt: not an image (.txt file)" in lines
-    assert "skipped  empty.jpg: not an image (the file is empty)" in lines
-    assert any(line.startswith("skipped  two_people.jpg: several faces (2 faces") for line in lines)
+    assert "ignored  notes.txt: not an image — .txt file" in lines
+    assert "skipped  empty.jpg: not an image — the file is empty" in lines
+    assert any(line.startswith("skipped  two_people.jpg: several faces — 2 f") for line in lines)
     assert (
         "people added: 2, people extended: 0, samples added: 2, files skipped: 3" in result.output
     )
