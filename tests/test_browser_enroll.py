@@ -5,7 +5,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from .conftest import TEST_PASSWORD, create_account, screenshot
+from .conftest import CLIP, TEST_PASSWORD, create_account, login_client, screenshot
 
 pytestmark = pytest.mark.browser
 
@@ -91,11 +91,52 @@ def test_can_an_operator_enroll_a_person_with_uploads_in_a_browser(
         photo = (data_dir / "unknown" / "obama-480p.jpg").read_bytes()
         response = page.request.post(
             server.url + "/api/v1/recognize",
-            multipart={"image": {"name": "obama-480p.jpg", "mimeType": "image/jpeg",
-                                 "buffer": photo}},
+            multipart={
+                "image": {"name": "obama-480p.jpg", "mimeType": "image/jpeg", "buffer": photo}
+            },
             headers={"X-CSRFToken": token},
         )
         assert response.status == 200, response.text()
         assert [face["name"] for face in response.json()["faces"]] == ["Barack Obama"]
+    finally:
+        context.close()
+
+
+def test_can_an_operator_start_the_camera_and_take_a_snapshot_in_a_browser(
+    browser, app_factory, serve
+):
+    app = app_factory(FACEREC_CAMERA=str(CLIP), FACEREC_SNAPSHOTS=1, WTF_CSRF_ENABLED=True)
+    server = serve(app)
+    client = login_client(app, app.test_client())
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.add_cookies(
+        [{"name": "session", "value": client.get_cookie("session").value, "url": server.url}]
+    )
+    page = context.new_page()
+    try:
+        page.goto(server.url + "/enroll/", wait_until="domcontentloaded")
+        page.fill("#name", "Lin-Manuel Miranda")
+        page.click("text=Next: samples")
+        page.wait_for_url(re.compile(r"/enroll/samples$"), wait_until="domcontentloaded")
+        notice = page.locator("#camera-off")
+        assert "The camera is not running" in notice.inner_text()
+        screenshot(page, "enroll-2-camera-stopped")
+
+        page.click("text=Start camera")  # a fetch() to /api/v1/stream/start with the CSRF header
+        expect(notice).to_be_hidden(timeout=20_000)
+        messages = []
+        for _attempt in range(40):
+            page.click("#snapshot")
+            expect(page.locator("#snapshot")).to_be_enabled(timeout=30_000)
+            message = page.locator("#snapshot-result").inner_text()
+            messages.append(message)
+            if message == "Sample 1 of 1 accepted.":
+                break
+            page.wait_for_timeout(200)
+        assert messages[-1] == "Sample 1 of 1 accepted.", messages
+        expect(page.locator("#count")).to_have_text("1")
+        assert page.locator("#thumbs figure figcaption").inner_text().startswith("camera, frame")
+        assert "disabled" not in page.locator("#to-review").get_attribute("class")
+        screenshot(page, "enroll-2-camera-snapshot")
     finally:
         context.close()
