@@ -8,13 +8,11 @@ import numpy as np
 from flask import current_app
 
 from .. import engine, faces
+from ..enroll.drafts import NEAR_DUPLICATE  # the wizard's threshold: one rule everywhere
 from ..extensions import db
 from ..gallery import Gallery
 from ..models import User
 from ..people import sample_row
-
-# Closer than this to one of the person's samples adds nothing to recognition.
-NEAR_DUPLICATE = 0.1
 
 
 class SampleRejected(ValueError):
