@@ -301,3 +301,36 @@ def test_is_a_script_name_shown_as_text_on_every_page(app, data_dir):
         "after delete",
     ):
         assert escaped in pages[where], where
+
+
+# ---- the live stream follows every change -------------------------------------------------
+
+
+def test_does_the_live_stream_follow_a_rename_and_a_delete(clip_app, data_dir):
+    import time
+
+    from .test_stream import wait_for
+
+    cam = clip_app.extensions["camera"]
+    uid = enroll(clip_app, "lin", data_dir / "known/lin-manuel-miranda.png")
+    client = login_client(clip_app, clip_app.test_client())
+    cam.start()
+
+    def names():
+        return {f["name"] for f in cam.status()["faces"]}
+
+    assert wait_for(lambda: "lin" in names(), timeout=60)
+    started = time.monotonic()
+    client.post(f"/admin/users/{uid}", data={"name": "Lin-Manuel Miranda", "details": ""})
+    assert wait_for(lambda: "Lin-Manuel Miranda" in names(), timeout=20)
+    renamed_after = time.monotonic() - started
+
+    started = time.monotonic()
+    assert client.post(f"/admin/users/{uid}/delete").status_code == 302
+    # The face is still in view, now unknown: a detected face with no name.
+    assert wait_for(lambda: names() == {None}, timeout=20)
+    deleted_after = time.monotonic() - started
+    print(
+        f"\nlive stream: rename shown after {renamed_after:.2f}s, delete after {deleted_after:.2f}s"
+    )
+    assert cam._recognizer.restarts == 0
