@@ -1,4 +1,8 @@
-"""The enrollment wizard: details, samples (camera snapshots or uploads), review and save."""
+"""The enrollment wizard: details, samples (camera snapshots or uploads), review and save.
+
+CSRFProtect checks the token of every POST before a view runs (form field or X-CSRFToken
+header); the forms here render it, and a refusal is answered by ``csrf_error``.
+"""
 
 from __future__ import annotations
 
@@ -156,7 +160,6 @@ def snapshot():
     draft, response = _draft_or_redirect()
     if draft is None:
         return response
-    ButtonForm().validate_on_submit()  # CSRF is checked before the view; nothing else to read
     if len(draft.samples) >= drafts.required():
         return _answer(
             draft,
@@ -245,7 +248,6 @@ def remove_sample(sample_id):
     draft, response = _draft_or_redirect()
     if draft is None:
         return response
-    ButtonForm().validate_on_submit()
     row = next((s for s in draft.samples if s.id == sample_id), None)
     if row is None:
         abort(404, "This sample is not part of your enrollment.")
@@ -272,7 +274,6 @@ def draft_thumbnail(sample_id):
 @bp.post("/camera/start")
 def start_camera():
     """Start the camera (the form behind the Start button when scripts are off)."""
-    ButtonForm().validate_on_submit()
     camera.service().start()
     flash("The camera is starting.", "info")
     return redirect(url_for(".samples"), 303)
@@ -365,7 +366,6 @@ def _cancel(draft):
 @bp.post("/cancel")
 def cancel():
     """Discard the wizard's state and start over."""
-    ButtonForm().validate_on_submit()
     draft, _expired = drafts.current()
     if draft is None:
         return redirect(url_for(".index"), 303)

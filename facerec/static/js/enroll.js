@@ -47,9 +47,26 @@
     els.progress.textContent = count + " of " + required;
     els.empty.hidden = count > 0;
     const ready = count >= required;
+    setReviewStep(ready);
     els.review.classList.toggle("disabled", !ready);
     if (ready) els.review.removeAttribute("aria-disabled");
     else els.review.setAttribute("aria-disabled", "true");
+  }
+
+  // The "3 · Review" step becomes a link once enough samples are taken, and plain text again
+  // when one is removed.
+  function setReviewStep(ready) {
+    const step = document.querySelector(".steps li:nth-child(3)");
+    if (!step) return;
+    const link = step.querySelector("a");
+    if (ready && !link) {
+      const a = document.createElement("a");
+      a.href = els.review.getAttribute("href");
+      a.textContent = step.textContent.trim();
+      step.replaceChildren(a);
+    } else if (!ready && link) {
+      step.textContent = link.textContent;
+    }
   }
 
   function addThumb(sample) {
