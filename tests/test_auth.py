@@ -402,3 +402,19 @@ def test_does_the_tokens_page_refuse_an_empty_name(client, app):
     assert "A token name is required." in response.get_data(as_text=True)
     with app.app_context():
         assert db.session.scalar(select(func.count(ApiToken.id))) == 0
+
+
+def test_does_accounts_set_password_replace_the_password(app, runner):
+    create_account(app)
+    result = runner.invoke(
+        args=["accounts", "set-password", "TESTER", "--password-stdin"], input="new-password-1\n"
+    )
+    assert result.exit_code == 0, result.output
+    client = app.test_client()
+    old = client.post("/login", data={"username": "tester", "password": TEST_PASSWORD})
+    assert old.status_code == 200  # refused
+    new = client.post("/login", data={"username": "tester", "password": "new-password-1"})
+    assert new.status_code == 302
+    listed = runner.invoke(args=["accounts", "list"])
+    assert "tester" in listed.output
+    assert TEST_PASSWORD not in listed.output
