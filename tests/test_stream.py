@@ -326,3 +326,18 @@ def test_is_a_password_in_a_camera_url_never_shown(app_factory):
     assert "hunter2" not in status["source"]
     assert status["source"] == "rtsp://admin:***@127.0.0.1:9/stream"
     assert "hunter2" not in client.get("/").get_data(as_text=True)
+
+
+def test_can_an_anonymous_visitor_watch_a_public_stream_but_not_stop_it(app_factory):
+    app = app_factory(FACEREC_PUBLIC_STREAM=True)
+    visitor = app.test_client()
+    page = visitor.get("/")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert '<img id="stream"' in html and 'id="stop"' not in html
+    assert visitor.post("/api/v1/stream/stop").status_code == 401
+    response = visitor.get("/stream.mjpg")
+    try:
+        assert read_parts(response.response, 1, timeout=5)
+    finally:
+        response.close()

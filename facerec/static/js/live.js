@@ -62,8 +62,11 @@
     }
   }
 
-  document.getElementById("start").addEventListener("click", (e) => post(e.currentTarget));
-  document.getElementById("stop").addEventListener("click", (e) => post(e.currentTarget));
+  // Start/Stop are only on the page for signed-in operators (a public stream has none).
+  for (const id of ["start", "stop"]) {
+    const button = document.getElementById(id);
+    if (button) button.addEventListener("click", (e) => post(e.currentTarget));
+  }
 
   // A dropped stream (server restart, network blip) reconnects by itself.
   img.addEventListener("error", () => {
