@@ -10,11 +10,11 @@ from datetime import timedelta
 import numpy as np
 import pytest
 from PIL import Image
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, insert, select
 from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.test import encode_multipart
 
-from facerec import people
+from facerec import engine, people
 from facerec.extensions import db
 from facerec.gallery import Gallery
 from facerec.models import EnrollDraft, EnrollDraftSample, FaceSample, User, utcnow
@@ -288,6 +288,59 @@ def test_is_a_step_posted_without_the_csrf_token_refused(app_factory, data_dir):
         headers={"X-CSRFToken": token, "Accept": "application/json"},
     )
     assert response.status_code == 200 and response.get_json()["count"] == 0
+
+
+def meanwhile(app, monkeypatch, action):
+    """Run ``action(connection, draft_id)`` from 'another request' while a photo is checked."""
+    real = engine.sample_from_image
+
+    def checking(app_, data, **checks):
+        sample = real(app_, data, **checks)
+        with db.engine.begin() as connection:
+            draft_id = connection.execute(select(EnrollDraft.id)).scalar_one()
+            action(connection, draft_id)
+        return sample
+
+    monkeypatch.setattr(engine, "sample_from_image", checking)
+
+
+def test_can_racing_requests_not_take_more_samples_than_needed(app_factory, data_dir, monkeypatch):
+    app = app_factory(FACEREC_SNAPSHOTS=1)
+    client = login_client(app, app.test_client())
+    details(client)
+
+    def other_request_stores_one(connection, draft_id):
+        connection.execute(
+            insert(EnrollDraftSample).values(
+                draft_id=draft_id,
+                encoding=bytes(1024),
+                thumbnail=b"jpeg",
+                source="camera",
+                label="the other click",
+                created_at=utcnow(),
+            )
+        )
+
+    meanwhile(app, monkeypatch, other_request_stores_one)
+    page = upload(client, data_dir / "known" / "obama.jpg")
+    assert "obama.jpg: not needed, all the samples are taken." in text(page)
+    assert "Samples: 1 of 1" in text(page)
+    assert count(app, EnrollDraftSample) == 1
+
+
+def test_is_a_photo_checked_while_the_wizard_is_cancelled_elsewhere_dropped(
+    app, client, data_dir, monkeypatch
+):
+    details(client)
+
+    def other_tab_cancels(connection, draft_id):
+        connection.execute(delete(EnrollDraft).where(EnrollDraft.id == draft_id))
+
+    meanwhile(app, monkeypatch, other_tab_cancels)
+    page = upload(client, data_dir / "known" / "obama.jpg")
+    assert page.request.path == "/enroll/"
+    assert "This enrollment was cancelled or has expired meanwhile." in text(page)
+    assert count(app, EnrollDraftSample) == 0 and count(app, User) == 0
 
 
 # ---- look-alikes ----

@@ -14,7 +14,7 @@ from datetime import timedelta
 import numpy as np
 from flask import current_app, session
 from flask_login import current_user
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 
 from .. import faces
 from ..extensions import db
@@ -103,6 +103,12 @@ def purge_expired() -> int:
     db.session.execute(delete(EnrollDraftSample).where(EnrollDraftSample.draft_id.in_(expired)))
     result = db.session.execute(delete(EnrollDraft).where(EnrollDraft.expires_at <= utcnow()))
     return result.rowcount
+
+
+def stored_count(draft: EnrollDraft) -> int:
+    """Samples of the draft in the database (this transaction's included)."""
+    query = select(func.count()).where(EnrollDraftSample.draft_id == draft.id)
+    return db.session.scalar(query)
 
 
 def check_new_file(draft: EnrollDraft, content_hash: str | None):

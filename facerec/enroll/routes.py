@@ -35,6 +35,8 @@ from .forms import ButtonForm, DetailsForm, ReviewForm, UploadForm
 log = logging.getLogger(__name__)
 
 EXPIRED = "The enrollment in progress expired, so it was discarded. Please start again."
+FULL = "All the samples needed are taken. Remove one to replace it, or continue to the review."
+GONE = "This enrollment was cancelled or has expired meanwhile. Please start again."
 
 
 @bp.errorhandler(CSRFError)
@@ -92,6 +94,33 @@ def _answer(draft, accepted: bool, message: str, status: int, row=None):
         return jsonify(body), status
     flash(message, "success" if accepted else "error")
     return redirect(url_for(".samples"), 303)
+
+
+def _keep(draft) -> str | None:
+    """Commit the sample just added to ``draft``; the reason when it cannot be kept.
+
+    Checked after the flush, under the database's write lock: two snapshot requests racing
+    (a double click) cannot take the draft past the number required.
+    """
+    draft_id = draft.id
+    try:
+        db.session.flush()
+        if drafts.stored_count(draft) > drafts.required():
+            db.session.rollback()
+            return FULL
+        db.session.commit()
+    except SQLAlchemyError:  # the draft was deleted meanwhile (cancelled in another tab)
+        db.session.rollback()
+        drafts.forget_draft(draft_id)
+        return GONE
+    return None
+
+
+def _gone():
+    if wants_json():
+        return jsonify(error=GONE), 409
+    flash(GONE, "warning")
+    return redirect(url_for(".index"), 303)
 
 
 def _sentence(text: str) -> str:
@@ -161,13 +190,7 @@ def snapshot():
     if draft is None:
         return response
     if len(draft.samples) >= drafts.required():
-        return _answer(
-            draft,
-            False,
-            "All the samples needed are taken. Remove one to replace "
-            "it, or continue to the review.",
-            409,
-        )
+        return _answer(draft, False, FULL, 409)
     cam = camera.service()
     shot = cam.snapshot()
     if shot is None:
@@ -185,7 +208,11 @@ def snapshot():
     except (faces.FaceRejected, drafts.DuplicateSample) as exc:
         log.info("snapshot rejected in %.0f ms: %s", (time.perf_counter() - began) * 1000, exc)
         return _answer(draft, False, str(exc), 422)
-    db.session.commit()
+    problem = _keep(draft)
+    if problem == GONE:
+        return _gone()
+    if problem:
+        return _answer(draft, False, problem, 409)
     log.info("snapshot accepted in %.0f ms", (time.perf_counter() - began) * 1000)
     done = _progress(draft)
     return _answer(draft, True, f"Sample {done['count']} of {done['required']} accepted.", 201, row)
@@ -221,9 +248,13 @@ def upload():
         except (faces.FaceRejected, drafts.DuplicateSample) as exc:
             results.append((False, f"{label}: {exc}", None))
             continue
-        db.session.flush()
+        problem = _keep(draft)
+        if problem == GONE:
+            return _gone()
+        if problem:
+            results.append((False, f"{label}: not needed, all the samples are taken.", None))
+            continue
         results.append((True, f"{label}: accepted.", row))
-    db.session.commit()
     if wants_json():
         body = {
             "results": [
