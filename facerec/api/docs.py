@@ -9,13 +9,15 @@ from markupsafe import Markup, escape
 METHODS = ("get", "post", "put", "patch", "delete")
 
 
-def inline(text: str) -> Markup:
+def inline(text: str, paragraphs: bool = True) -> Markup:
     """The little Markdown the document uses: `code`, **bold** and paragraphs."""
     html = str(escape(text or ""))
     html = re.sub(r"`([^`]+)`", r"<code>\1</code>", html)
     html = re.sub(r"\*\*([^*]+)\*\*", r"<strong>\1</strong>", html)
-    paragraphs = [p.strip() for p in html.split("\n\n") if p.strip()]
-    return Markup("".join(f"<p>{p}</p>" for p in paragraphs))
+    if not paragraphs:
+        return Markup(html)
+    blocks = [p.strip() for p in html.split("\n\n") if p.strip()]
+    return Markup("".join(f"<p>{p}</p>" for p in blocks))
 
 
 def ref_name(ref: str) -> str:
@@ -143,7 +145,7 @@ def view(document: dict) -> dict:
         "description": inline(document["info"].get("description", "")),
         "tags": [tag for tag in tags.values() if tag["operations"]],
         "security": [
-            {"name": name, "description": inline(s.get("description", "")), **s}
+            {**s, "id": name, "description": inline(s.get("description", ""), False)}
             for name, s in schemes.items()
         ],
         "schemas": [
