@@ -330,7 +330,11 @@ def review():
             if match is None or str(match.user_id) != (form.target.data or ""):
                 flash("The look-alike changed since the page was shown; check again.", "warning")
                 return _render_review(draft, form, match, 409)
-            return _save(draft, form, match, into=db.session.get(User, match.user_id))
+            existing = db.session.get(User, match.user_id)
+            if existing is None:  # deleted since the gallery was read
+                flash("That person no longer exists; check again.", "warning")
+                return _render_review(draft, form, _look_alike(draft), 409)
+            return _save(draft, form, match, into=existing)
         if form.action.data == "save" and match is not None:
             return _render_review(draft, form, match, 409)
         return _save(draft, form, match)
