@@ -41,6 +41,8 @@ class Config:
     FACEREC_TOLERANCE = _env_number("FACEREC_TOLERANCE", 0.6)
     FACEREC_PUBLIC_STREAM = _env_bool("FACEREC_PUBLIC_STREAM")
     FACEREC_SNAPSHOTS = int(_env_number("FACEREC_SNAPSHOTS", 5, int))
+    # An enrollment wizard left alone this many seconds is thrown away.
+    FACEREC_ENROLL_TTL = _env_number("FACEREC_ENROLL_TTL", 7200.0)
     # Images above this many pixels are refused before they are decoded.
     FACEREC_MAX_PIXELS = int(_env_number("FACEREC_MAX_PIXELS", 40_000_000, int))
     # Live pipeline tuning.
