@@ -149,11 +149,39 @@ def test_is_a_tolerance_outside_0_to_1_refused_with_422(client, data_dir, tolera
     assert response.get_json() == {"error": "The tolerance must be a number from 0 to 1."}
 
 
-def test_is_a_body_over_the_10_mb_limit_refused_with_413_json(client):
+@pytest.mark.parametrize(
+    ("path", "field"),
+    [("recognize", "image"), ("users", "images"), ("users/{id}/samples", "image")],
+)
+def test_is_an_upload_over_the_10_mb_limit_refused_with_413_json(app, client, path, field):
+    user_id = enroll(app, "Ada")
     big = b"\xff\xd8" + bytes(10 * 1024 * 1024 + 1)
-    response = post_form(client, f"{API}/recognize", {"image": upload(big, "huge.jpg")})
+    url = f"{API}/{path.format(id=user_id)}"
+    response = post_form(client, url, {"name": "Grace", field: upload(big, "huge.jpg")})
     assert response.status_code == 413
     assert response.get_json() == {"error": "The request is too large: the limit is 10 MB."}
+    assert count(app, User) == 1
+
+
+def test_is_a_json_body_over_the_10_mb_limit_refused_with_413_json(app, client):
+    user_id = enroll(app, "Ada")
+    body = '{"details": "' + "x" * (10 * 1024 * 1024) + '"}'
+    response = client.patch(f"{API}/users/{user_id}", data=body, content_type="application/json")
+    assert response.status_code == 413
+    assert response.get_json() == {"error": "The request is too large: the limit is 10 MB."}
+
+
+def test_does_a_face_engine_that_does_not_answer_give_503_json(client, data_dir, monkeypatch):
+    from facerec import engine
+
+    def stalled(app, data):
+        raise TimeoutError
+
+    monkeypatch.setattr(engine, "faces_in_image", stalled)
+    photo = data_dir / "unknown" / "obama_small.jpg"
+    response = post_form(client, f"{API}/recognize", {"image": upload(photo)})
+    assert response.status_code == 503
+    assert response.get_json() == {"error": "The face engine is busy or restarting; try again."}
 
 
 # ---- listing people -----------------------------------------------------------------------
