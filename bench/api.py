@@ -283,6 +283,11 @@ def main():
             warm = load(port, token, 2, 2, 60)
             if warm["errors"]:
                 raise RuntimeError(f"recognize failed while warming up: {warm}")
+            # The same request with the camera off: what the live pipeline's CPU share costs.
+            control.call("POST", "stream/stop")
+            quiet = load(port, token, 1, args.requests // 2, args.seconds / 2)
+            control.call("POST", "stream/start")
+            time.sleep(3.0)
 
             viewer.start()
             time.sleep(2.0)  # connected and streaming
@@ -307,6 +312,7 @@ def main():
                 "cpus": os.cpu_count(),
                 "server": f"gunicorn gthread, 1 worker, {args.threads} threads",
                 "face_work_alone_p50_ms": floor_ms,
+                "one_client_with_camera_off": quiet,
                 "stream_fps_ratio_without_api_load": round(baseline / CLIP_FPS, 3),
                 "runs": runs,
                 "targets": {"p50_ms_1_client": 150, "stream_fps_ratio": 0.9},
