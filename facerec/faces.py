@@ -136,8 +136,15 @@ def _to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
-def detect(rgb: np.ndarray, upsample: int = 1, max_width: int | None = None) -> list[Box]:
-    """Face boxes in ``rgb`` (dlib HOG). With ``max_width``, detect on a downscaled copy."""
+def detect(rgb: np.ndarray, upsample: int | None = 1, max_width: int | None = None) -> list[Box]:
+    """Face boxes in ``rgb`` (dlib HOG). With ``max_width``, detect on a downscaled copy.
+
+    ``upsample=None`` is the setting for photos: look at the image as it is first (faces
+    down to about 40 px high, four times faster), and upsample once only if that finds
+    nothing. On every shared test photo it finds the same faces as upsampling always.
+    """
+    if upsample is None:
+        return detect(rgb, 0, max_width) or detect(rgb, 1, max_width)
     fr = _face_recognition()
     scale = 1.0
     image = rgb
@@ -167,7 +174,7 @@ def encode(rgb: np.ndarray, boxes: list[Box]) -> list[np.ndarray]:
     return [np.asarray(e, dtype=np.float64) for e in fr.face_encodings(rgb, boxes)]
 
 
-def analyze(rgb: np.ndarray, upsample: int = 1, max_width: int | None = None) -> list[Face]:
+def analyze(rgb: np.ndarray, upsample: int | None = 1, max_width: int | None = None) -> list[Face]:
     """Every face in the image with its encoding, largest first."""
     boxes = detect(rgb, upsample=upsample, max_width=max_width)
     boxes.sort(key=lambda b: (b[2] - b[0]) * (b[1] - b[3]), reverse=True)
@@ -211,7 +218,7 @@ def single_face_sample(
     rgb: np.ndarray,
     min_height: int = MIN_FACE_HEIGHT,
     min_sharpness: float = MIN_SHARPNESS,
-    upsample: int = 1,
+    upsample: int | None = None,
 ) -> Sample:
     """Check that ``rgb`` holds exactly one usable face and return it as a Sample.
 
@@ -248,6 +255,6 @@ def sample_from_image(data: bytes | str | Path, max_pixels: int = DEFAULT_MAX_PI
 
 
 def faces_in_image(data: bytes | str | Path, max_pixels: int = DEFAULT_MAX_PIXELS,
-                   upsample: int = 1) -> list[Face]:
+                   upsample: int | None = None) -> list[Face]:
     """load_image() then analyze(): every face of a photo, for recognition requests."""
     return analyze(load_image(data, max_pixels=max_pixels), upsample=upsample, max_width=1600)
