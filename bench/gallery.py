@@ -47,8 +47,9 @@ def measure(size: int, rng) -> dict:
 
 def main():
     rng = np.random.default_rng(0)
-    print(json.dumps({"benchmark": "gallery", "results": [measure(n, rng) for n in SIZES]},
-                     indent=2))
+    print(
+        json.dumps({"benchmark": "gallery", "results": [measure(n, rng) for n in SIZES]}, indent=2)
+    )
 
 
 if __name__ == "__main__":

@@ -94,12 +94,19 @@ def label_run(db_path: Path, truth: set[int]) -> dict:
     """Run the pipeline in-process and read what was drawn on every published frame."""
     from facerec import create_app
 
-    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{db_path}", "SECRET_KEY": "bench",
-                      "FACEREC_CAMERA": str(CLIP), "FACEREC_IDLE_TIMEOUT": 0})
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{db_path}",
+            "SECRET_KEY": "bench",
+            "FACEREC_CAMERA": str(CLIP),
+            "FACEREC_IDLE_TIMEOUT": 0,
+        }
+    )
     cam = app.extensions["camera"]
     published = []
-    cam.listeners.append(lambda info: published.append(
-        (info.frame_index, {face.name for face in info.faces})))
+    cam.listeners.append(
+        lambda info: published.append((info.frame_index, {face.name for face in info.faces}))
+    )
     cam.start()
     # Measure in steady state: from the first recognition result on, for two loops.
     deadline = time.monotonic() + 60
@@ -135,13 +142,29 @@ def free_port() -> int:
 
 
 def start_server(db_path: Path, port: int) -> subprocess.Popen:
-    env = dict(os.environ, DATABASE_URL=f"sqlite:///{db_path}", FACEREC_CAMERA=str(CLIP),
-               FACEREC_PUBLIC_STREAM="1", SECRET_KEY=secrets.token_hex(16),
-               FACEREC_IDLE_TIMEOUT="0")
-    cmd = [str(Path(sys.executable).parent / "gunicorn"), "--worker-class", "gthread",
-           "--workers", "1", "--threads", "100", "--bind", f"127.0.0.1:{port}", "wsgi:app"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    env = dict(
+        os.environ,
+        DATABASE_URL=f"sqlite:///{db_path}",
+        FACEREC_CAMERA=str(CLIP),
+        FACEREC_PUBLIC_STREAM="1",
+        SECRET_KEY=secrets.token_hex(16),
+        FACEREC_IDLE_TIMEOUT="0",
+    )
+    cmd = [
+        str(Path(sys.executable).parent / "gunicorn"),
+        "--worker-class",
+        "gthread",
+        "--workers",
+        "1",
+        "--threads",
+        "100",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "wsgi:app",
+    ]
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -154,8 +177,11 @@ def start_server(db_path: Path, port: int) -> subprocess.Popen:
 
 
 def api(port: int, token: str, path: str, method: str = "GET") -> dict:
-    request = urllib.request.Request(f"http://127.0.0.1:{port}/api/v1/{path}", method=method,
-                                     headers={"Authorization": f"Bearer {token}"})
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/api/v1/{path}",
+        method=method,
+        headers={"Authorization": f"Bearer {token}"},
+    )
     with urllib.request.urlopen(request, timeout=10) as response:
         return json.loads(response.read())
 
@@ -188,7 +214,7 @@ def watch(port: int, count: int, seconds: float, token: str) -> dict:
                 joined = data["tail"] + chunk
                 if data["counting"]:
                     data["frames"] += joined.count(BOUNDARY)
-                data["tail"] = joined[-(len(BOUNDARY) - 1):]
+                data["tail"] = joined[-(len(BOUNDARY) - 1) :]
 
     pump(time.monotonic() + 2.0)  # everyone connected and streaming
     for _, state in viewers:
@@ -227,8 +253,11 @@ def first_frame_ms(port: int, trials: int = 10) -> dict:
         times.append((time.perf_counter() - start) * 1000)
         sock.close()
         time.sleep(0.2)
-    return {"p50": round(statistics.median(times), 1), "max": round(max(times), 1),
-            "target_ms": 300}
+    return {
+        "p50": round(statistics.median(times), 1),
+        "max": round(max(times), 1),
+        "target_ms": 300,
+    }
 
 
 def main():
@@ -252,14 +281,19 @@ def main():
         finally:
             server.terminate()
             server.wait(10)
-    print(json.dumps({
-        "benchmark": "stream",
-        "clip": CLIP.name,
-        "labels": labels,
-        "viewers": viewers,
-        "targets": {"ratio_at_10": 0.95, "ratio_at_50": 0.9},
-        "first_frame_ms": first,
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "benchmark": "stream",
+                "clip": CLIP.name,
+                "labels": labels,
+                "viewers": viewers,
+                "targets": {"ratio_at_10": 0.95, "ratio_at_50": 0.9},
+                "first_frame_ms": first,
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

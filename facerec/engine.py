@@ -76,8 +76,13 @@ def workers_for(app) -> int:
 
 def sample_from_image(app, data, **checks) -> faces.Sample:
     """An uploaded photo checked for exactly one usable face, computed off the web process."""
-    return run(faces.sample_from_image, data, max_pixels=app.config["FACEREC_MAX_PIXELS"],
-               workers=workers_for(app), **checks)
+    return run(
+        faces.sample_from_image,
+        data,
+        max_pixels=app.config["FACEREC_MAX_PIXELS"],
+        workers=workers_for(app),
+        **checks,
+    )
 
 
 def sample_from_frame(app, rgb, **checks) -> faces.Sample:
@@ -87,8 +92,12 @@ def sample_from_frame(app, rgb, **checks) -> faces.Sample:
 
 def faces_in_image(app, data) -> list[faces.Face]:
     """Every face of a photo with its encoding, computed off the web process."""
-    return run(faces.faces_in_image, data, max_pixels=app.config["FACEREC_MAX_PIXELS"],
-               workers=workers_for(app))
+    return run(
+        faces.faces_in_image,
+        data,
+        max_pixels=app.config["FACEREC_MAX_PIXELS"],
+        workers=workers_for(app),
+    )
 
 
 @atexit.register

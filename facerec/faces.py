@@ -207,8 +207,9 @@ def thumbnail(rgb: np.ndarray, box: Box, size: int = THUMBNAIL_SIZE) -> bytes:
 
 
 def to_jpeg(rgb: np.ndarray, quality: int = 85) -> bytes:
-    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR),
-                           [cv2.IMWRITE_JPEG_QUALITY, quality])
+    ok, buf = cv2.imencode(
+        ".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality]
+    )
     if not ok:
         raise ImageError("could not encode a JPEG")
     return buf.tobytes()
@@ -248,13 +249,15 @@ def single_face_sample(
     return Sample(box=box, encoding=encoding, thumbnail=thumbnail(rgb, box), sharpness=score)
 
 
-def sample_from_image(data: bytes | str | Path, max_pixels: int = DEFAULT_MAX_PIXELS,
-                      **checks) -> Sample:
+def sample_from_image(
+    data: bytes | str | Path, max_pixels: int = DEFAULT_MAX_PIXELS, **checks
+) -> Sample:
     """load_image() then single_face_sample(): what an uploaded or imported photo goes through."""
     return single_face_sample(load_image(data, max_pixels=max_pixels), **checks)
 
 
-def faces_in_image(data: bytes | str | Path, max_pixels: int = DEFAULT_MAX_PIXELS,
-                   upsample: int | None = None) -> list[Face]:
+def faces_in_image(
+    data: bytes | str | Path, max_pixels: int = DEFAULT_MAX_PIXELS, upsample: int | None = None
+) -> list[Face]:
     """load_image() then analyze(): every face of a photo, for recognition requests."""
     return analyze(load_image(data, max_pixels=max_pixels), upsample=upsample, max_width=1600)

@@ -38,6 +38,21 @@ def name_key(name: str) -> str:
     return " ".join(name.split()).casefold()
 
 
+class EncodingMixin:
+    """``vector``: the ``encoding`` column (float64[128] bytes) as a numpy array."""
+
+    @property
+    def vector(self) -> np.ndarray:
+        return np.frombuffer(self.encoding, dtype="<f8")
+
+    @vector.setter
+    def vector(self, value):
+        array = np.asarray(value, dtype="<f8")
+        if array.shape != (ENCODING_SIZE,):
+            raise ValueError(f"a face encoding has {ENCODING_SIZE} values, got {array.shape}")
+        self.encoding = array.tobytes()
+
+
 class User(db.Model):
     """An enrolled person (not a login account: see Account)."""
 
@@ -66,7 +81,7 @@ class User(db.Model):
         return f"<User {self.id} {self.name!r}>"
 
 
-class FaceSample(db.Model):
+class FaceSample(EncodingMixin, db.Model):
     """One face of a person: its 128-d encoding and a small JPEG thumbnail."""
 
     __tablename__ = "face_samples"
@@ -82,17 +97,6 @@ class FaceSample(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
     user: Mapped[User] = relationship(back_populates="samples")
-
-    @property
-    def vector(self) -> np.ndarray:
-        return np.frombuffer(self.encoding, dtype="<f8")
-
-    @vector.setter
-    def vector(self, value):
-        array = np.asarray(value, dtype="<f8")
-        if array.shape != (ENCODING_SIZE,):
-            raise ValueError(f"a face encoding has {ENCODING_SIZE} values, got {array.shape}")
-        self.encoding = array.tobytes()
 
 
 class Account(UserMixin, db.Model):
@@ -174,7 +178,7 @@ class EnrollDraft(db.Model):
     )
 
 
-class EnrollDraftSample(db.Model):
+class EnrollDraftSample(EncodingMixin, db.Model):
     """A face accepted by the wizard, not yet part of the gallery."""
 
     __tablename__ = "enroll_draft_samples"
@@ -191,17 +195,6 @@ class EnrollDraftSample(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
     draft: Mapped[EnrollDraft] = relationship(back_populates="samples")
-
-    @property
-    def vector(self) -> np.ndarray:
-        return np.frombuffer(self.encoding, dtype="<f8")
-
-    @vector.setter
-    def vector(self, value):
-        array = np.asarray(value, dtype="<f8")
-        if array.shape != (ENCODING_SIZE,):
-            raise ValueError(f"a face encoding has {ENCODING_SIZE} values, got {array.shape}")
-        self.encoding = array.tobytes()
 
 
 def gallery_version(connection) -> int:

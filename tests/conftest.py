@@ -27,9 +27,7 @@ def data_dir() -> Path:
 
 
 def make_app(tmp_path, **overrides):
-    config = {
-        key: getattr(TestConfig, key) for key in dir(TestConfig) if key.isupper()
-    }
+    config = {key: getattr(TestConfig, key) for key in dir(TestConfig) if key.isupper()}
     config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{tmp_path / 'facerec-test.db'}"
     config.update(overrides)
     app = create_app(config)

@@ -41,9 +41,7 @@ def is_live_video(image):
     return not is_placeholder(image) and image.std() > 25
 
 
-def test_does_the_live_page_show_moving_frames_and_obey_stop_and_start(
-    browser, app_factory, serve
-):
+def test_does_the_live_page_show_moving_frames_and_obey_stop_and_start(browser, app_factory, serve):
     app = app_factory(FACEREC_CAMERA=str(CLIP))
     server = serve(app)
     page = signed_in_page(browser, app, server)

@@ -123,8 +123,15 @@ def test_does_the_status_name_lin_manuel_miranda_and_never_obama_or_biden(
     lin_seen_at = None
     while time.monotonic() < deadline:
         status = client.get("/api/v1/stream/status").get_json()
-        assert set(status) >= {"running", "source", "fps", "recognition_hz", "frame_index",
-                               "viewers", "faces"}
+        assert set(status) >= {
+            "running",
+            "source",
+            "fps",
+            "recognition_hz",
+            "frame_index",
+            "viewers",
+            "faces",
+        }
         for face in status["faces"]:
             seen.add(face["name"])
             assert set(face) == {"name", "user_id", "distance", "box"}

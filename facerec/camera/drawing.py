@@ -33,8 +33,9 @@ def annotate(frame: np.ndarray, faces) -> np.ndarray:
         (tw, th), base = cv2.getTextSize(label, FONT, scale, 1)
         y = bottom if bottom + th + base + 6 < height else max(0, top - th - base - 6)
         cv2.rectangle(out, (left, y), (left + tw + 8, y + th + base + 6), color, cv2.FILLED)
-        cv2.putText(out, label, (left + 4, y + th + 3), FONT, scale, (255, 255, 255), 1,
-                    cv2.LINE_AA)
+        cv2.putText(
+            out, label, (left + 4, y + th + 3), FONT, scale, (255, 255, 255), 1, cv2.LINE_AA
+        )
     return out
 
 

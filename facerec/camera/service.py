@@ -63,8 +63,16 @@ class FrameInfo:
 
 
 class CameraService:
-    def __init__(self, source: str, settings: WorkerSettings, *, delay: int = 3,
-                 jpeg_quality: int = 80, idle_timeout: float = 120.0, autostart: bool = True):
+    def __init__(
+        self,
+        source: str,
+        settings: WorkerSettings,
+        *,
+        delay: int = 3,
+        jpeg_quality: int = 80,
+        idle_timeout: float = 120.0,
+        autostart: bool = True,
+    ):
         self.source = source
         self.settings = settings
         self.delay = max(0, delay)
@@ -300,8 +308,15 @@ class CameraService:
                 self._faces = faces
                 self._faces_index = seq_index.get(rseq)
                 self._faces_at = time.monotonic()
-                results.append((rseq, [TrackedFace(tuple(f["box"]), f["user_id"], f["name"],
-                                                   f["distance"]) for f in faces]))
+                results.append(
+                    (
+                        rseq,
+                        [
+                            TrackedFace(tuple(f["box"]), f["user_id"], f["name"], f["distance"])
+                            for f in faces
+                        ],
+                    )
+                )
             recognizer.submit(seq, frame)
 
             held.append((seq, index, frame))
@@ -311,8 +326,9 @@ class CameraService:
                     rseq, tracked = results.popleft()
                     tracker.set_result(rseq, tracked)
                 faces = tracker.advance(out_seq)
-                self._publish(drawing.annotate(out_frame, faces),
-                              FrameInfo(0, out_index, list(faces)))
+                self._publish(
+                    drawing.annotate(out_frame, faces), FrameInfo(0, out_index, list(faces))
+                )
             if self._idle():
                 return "idle"
         return None

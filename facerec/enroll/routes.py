@@ -27,7 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from .. import camera, engine, faces, people
 from ..extensions import db
 from ..gallery import Gallery, Match
-from ..models import EnrollDraftSample, FaceSample, User
+from ..models import EnrollDraftSample, User
 from ..web import wants_json
 from . import bp, drafts
 from .forms import ButtonForm, DetailsForm, ReviewForm, UploadForm
@@ -412,15 +412,6 @@ def done(user_id):
     """The person as saved, with links onwards."""
     person = db.session.get(User, user_id) or abort(404)
     return render_template("enroll/done.html", person=person, step=4)
-
-
-@bp.get("/people/<int:user_id>/samples/<int:sample_id>.jpg")
-def saved_thumbnail(user_id, sample_id):
-    """The thumbnail of a stored sample (shown on the done page)."""
-    row = db.session.get(FaceSample, sample_id)
-    if row is None or row.user_id != user_id:
-        abort(404)
-    return _jpeg(row.thumbnail)
 
 
 def _jpeg(data: bytes) -> Response:

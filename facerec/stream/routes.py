@@ -22,9 +22,13 @@ def stream():
         try:
             for jpeg in frames:
                 yield (
-                    f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\n"
-                    f"Content-Length: {len(jpeg)}\r\n\r\n"
-                ).encode() + jpeg + b"\r\n"
+                    (
+                        f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\n"
+                        f"Content-Length: {len(jpeg)}\r\n\r\n"
+                    ).encode()
+                    + jpeg
+                    + b"\r\n"
+                )
         finally:
             frames.close()  # unregisters the viewer at once, even before the generator is collected
 
