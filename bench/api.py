@@ -23,44 +23,15 @@ import secrets
 import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-DATA = Path(os.environ.get("FACEREC_TEST_DATA") or ROOT.parent / "shared" / "faces").resolve()
-CLIP = DATA / "short_hamilton_clip.mp4"
+from common import BOUNDARY as MARK
+from common import CLIP_FPS, DATA, free_port, prepare_database, start_server
+
 PHOTO = DATA / "unknown" / "obama-480p.jpg"
-CLIP_FPS = 29.97
-MARK = b"--frame\r\n"
-
-
-def prepare_database(path: Path) -> str:
-    """The known/ people and an API token in a fresh database; returns the token."""
-    from facerec import create_app, faces
-    from facerec.extensions import db
-    from facerec.models import ApiToken, FaceSample, User
-
-    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}", "SECRET_KEY": "bench"})
-    token = "bench_" + secrets.token_urlsafe(24)
-    try:
-        with app.app_context():
-            db.create_all()
-            for photo in sorted((DATA / "known").iterdir()):
-                sample = faces.sample_from_image(photo)
-                row = FaceSample(thumbnail=sample.thumbnail, source="bench")
-                row.vector = sample.encoding
-                db.session.add(User(name=photo.stem, details="", samples=[row]))
-            db.session.add(
-                ApiToken(name="bench", token_hash=ApiToken.hash(token), prefix=token[:8])
-            )
-            db.session.commit()
-    finally:
-        app.extensions["camera"].close()
-    return token
 
 
 def in_process_ms(repeats: int = 7) -> float:
@@ -75,48 +46,6 @@ def in_process_ms(repeats: int = 7) -> float:
         faces.faces_in_image(data)
         times.append((time.perf_counter() - began) * 1000)
     return round(statistics.median(times), 1)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_server(db_path: Path, port: int, threads: int) -> subprocess.Popen:
-    env = dict(
-        os.environ,
-        DATABASE_URL=f"sqlite:///{db_path}",
-        FACEREC_CAMERA=str(CLIP),
-        FACEREC_PUBLIC_STREAM="1",  # the viewer needs no session
-        FACEREC_IDLE_TIMEOUT="0",
-        SECRET_KEY=secrets.token_hex(16),
-    )
-    gunicorn = Path(sys.executable).parent / "gunicorn"
-    cmd = [
-        str(gunicorn),
-        "--worker-class",
-        "gthread",
-        "--workers",
-        "1",
-        "--threads",
-        str(threads),
-        "--bind",
-        f"127.0.0.1:{port}",
-        "wsgi:app",
-    ]
-    log = open(os.environ.get("BENCH_API_LOG", os.devnull), "wb")  # noqa: SIM115
-    server = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=log)
-    log.close()
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return server
-        except OSError:
-            time.sleep(0.2)
-    server.kill()
-    raise RuntimeError("gunicorn did not start")
 
 
 class ApiClient:
@@ -269,7 +198,7 @@ def main():
         token = prepare_database(db_path)
         floor_ms = in_process_ms()
         port = free_port()
-        server = start_server(db_path, port, args.threads)
+        server = start_server(db_path, port, args.threads, os.environ.get("BENCH_API_LOG"))
         viewer = Viewer(port)
         try:
             control = ApiClient(port, token)

@@ -17,47 +17,20 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import selectors
 import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-DATA = Path(os.environ.get("FACEREC_TEST_DATA") or ROOT.parent / "shared" / "faces").resolve()
-CLIP = DATA / "short_hamilton_clip.mp4"
+from common import BOUNDARY, CLIP, DATA, ROOT, free_port, prepare_database, start_server
+
 OUT = ROOT / "bench" / "out"
 TARGET = "lin-manuel-miranda"
 VIEWER_COUNTS = (1, 10, 50)
 MEASURE_S = float(os.environ.get("BENCH_SECONDS", 10))
-BOUNDARY = b"--frame\r\n"
-
-
-def prepare_database(path: Path) -> str:
-    """A database with the four people of known/ and an API token; returns the token."""
-    from facerec import create_app, faces
-    from facerec.extensions import db
-    from facerec.models import ApiToken, FaceSample, User
-
-    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}", "SECRET_KEY": "bench"})
-    token = secrets.token_urlsafe(32)
-    with app.app_context():
-        db.create_all()
-        for photo in sorted((DATA / "known").iterdir()):
-            sample = faces.sample_from_image(photo)
-            row = FaceSample(thumbnail=sample.thumbnail, source="bench")
-            row.vector = sample.encoding
-            db.session.add(User(name=photo.stem, samples=[row]))
-        db.session.add(ApiToken(name="bench", token_hash=ApiToken.hash(token), prefix=token[:8]))
-        db.session.commit()
-    app.extensions["camera"].close()
-    return token
 
 
 def ground_truth() -> set[int]:
@@ -133,47 +106,6 @@ def label_run(db_path: Path, truth: set[int]) -> dict:
         "target_fraction": 0.95,
         "target_recognition_hz": 8,
     }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(db_path: Path, port: int) -> subprocess.Popen:
-    env = dict(
-        os.environ,
-        DATABASE_URL=f"sqlite:///{db_path}",
-        FACEREC_CAMERA=str(CLIP),
-        FACEREC_PUBLIC_STREAM="1",
-        SECRET_KEY=secrets.token_hex(16),
-        FACEREC_IDLE_TIMEOUT="0",
-    )
-    cmd = [
-        str(Path(sys.executable).parent / "gunicorn"),
-        "--worker-class",
-        "gthread",
-        "--workers",
-        "1",
-        "--threads",
-        "100",
-        "--bind",
-        f"127.0.0.1:{port}",
-        "wsgi:app",
-    ]
-    proc = subprocess.Popen(
-        cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return proc
-        except OSError:
-            time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError("gunicorn did not start")
 
 
 def api(port: int, token: str, path: str, method: str = "GET") -> dict:
