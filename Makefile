@@ -6,6 +6,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 # One worker process: it owns the camera and the recognition worker. Every MJPEG viewer
 # holds one thread for as long as it watches, so the thread count bounds the viewers.
+# Streams never end by themselves, so a stop waits only 5 s for them (--graceful-timeout).
 THREADS ?= 100
 STAMP  := $(VENV)/.installed-stamp
 CHROMIUM ?= /usr/bin/chromium
@@ -29,7 +30,7 @@ db: install
 
 run: db
 	$(BIN)/gunicorn --worker-class gthread --workers 1 --threads $(THREADS) \
-		--bind $(HOST):$(PORT) --access-logfile - wsgi:app
+		--graceful-timeout 5 --bind $(HOST):$(PORT) --access-logfile - wsgi:app
 
 dev: db
 	$(BIN)/flask run --debug --host $(HOST) --port $(PORT)

@@ -15,6 +15,7 @@ def create_app(config=None):
         logging.basicConfig(
             level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
         )
+        logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
     from . import camera, cli, models, web  # noqa: F401  (models: tables and events)
     from .extensions import csrf, db, login_manager, migrate
