@@ -54,11 +54,13 @@ def test_does_the_live_page_show_moving_frames_and_obey_stop_and_start(browser, 
     second = wait_until(page, is_live_video)
     assert np.abs(first.astype(int) - second.astype(int)).mean() > 1.0, "frames do not change"
     page.wait_for_function("document.getElementById('state').textContent === 'running'")
+    assert page.is_disabled("#start") and page.is_enabled("#stop")
     screenshot(page, "live-running")
 
     page.click("#stop")
     wait_until(page, is_placeholder)
     page.wait_for_function("document.getElementById('state').textContent === 'stopped'")
+    assert page.is_enabled("#start") and page.is_disabled("#stop")
     screenshot(page, "live-stopped")
 
     page.click("#start")

@@ -14,7 +14,13 @@
     source: document.getElementById("source"),
   };
 
+  const startButton = document.getElementById("start");
+  const stopButton = document.getElementById("stop");
+
   function render(status) {
+    // Only the button that would change something is enabled.
+    if (startButton) startButton.disabled = status.running;
+    if (stopButton) stopButton.disabled = !status.running;
     els.state.textContent = status.state;
     els.state.dataset.state = status.state;
     els.fps.textContent = status.fps.toFixed(1) + " fps";
@@ -56,15 +62,22 @@
         method: "POST",
         headers: { "X-CSRFToken": csrf, Accept: "application/json" },
       });
-      if (res.ok) render(await res.json());
-    } finally {
-      button.disabled = false;
+      if (res.ok) {
+        render(await res.json());
+        return;
+      }
+      const body = await res.json().catch(() => ({}));
+      els.error.hidden = false;
+      els.error.textContent = body.error || "The server refused: HTTP " + res.status;
+    } catch (err) {
+      els.error.hidden = false;
+      els.error.textContent = "The server cannot be reached.";
     }
+    button.disabled = false;
   }
 
   // Start/Stop are only on the page for signed-in operators (a public stream has none).
-  for (const id of ["start", "stop"]) {
-    const button = document.getElementById(id);
+  for (const button of [startButton, stopButton]) {
     if (button) button.addEventListener("click", (e) => post(e.currentTarget));
   }
 
