@@ -3,7 +3,8 @@
 from flask import jsonify, render_template, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, NotFound
+from werkzeug.routing import IntegerConverter
 
 
 @event.listens_for(Engine, "connect")
@@ -15,6 +16,26 @@ def _sqlite_pragmas(dbapi_connection, _record):
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=5000")
         cursor.close()
+
+
+# The largest id SQLite (and a BIGINT column) can hold.
+DATABASE_ID_MAX = 2**63 - 1
+
+
+class DatabaseIdConverter(IntegerConverter):
+    """``<int:...>`` in every route: a number beyond the database's range is a 404.
+
+    Without the bound, /admin/users/99999999999999999999 reaches the query and SQLite raises
+    OverflowError (a 500) instead of the 404 any other missing id gets. NotFound rather than
+    ValidationError: werkzeug answers a failed converter with 405 when a sibling rule takes
+    another method (GET /admin/users/<id> beside POST).
+    """
+
+    def to_python(self, value):
+        number = super().to_python(value)
+        if number > DATABASE_ID_MAX:
+            raise NotFound("There is nothing with this id.")
+        return number
 
 
 def wants_json() -> bool:
@@ -29,6 +50,9 @@ NAV = [("enroll.index", "Enroll"), ("admin.users", "People"), ("api.docs", "API"
 
 
 def init_app(app):
+    # Before the blueprints add their routes: a rule picks its converter when it is added.
+    app.url_map.converters["int"] = DatabaseIdConverter
+
     @app.context_processor
     def navigation():
         return {"nav_links": [(e, label) for e, label in NAV if e in app.view_functions]}

@@ -253,6 +253,30 @@ def test_does_a_snapshot_without_a_running_camera_say_so(client, app, data_dir):
     assert sample_count(app, obama) == 1
 
 
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("get", "/admin/users/{id}"),
+        ("post", "/admin/users/{id}"),
+        ("get", "/admin/users/{id}/delete"),
+        ("post", "/admin/users/{id}/delete"),
+        ("post", "/admin/users/{id}/samples"),
+        ("post", "/admin/users/{id}/snapshot"),
+        ("get", "/admin/samples/{id}/thumbnail.jpg"),
+        ("post", "/admin/samples/{id}/delete"),
+        ("post", "/admin/tokens/{id}/revoke"),
+        ("get", "/enroll/done/{id}"),
+    ],
+)
+def test_is_an_id_beyond_the_database_range_a_404_page_rather_than_a_server_error(
+    client, method, path
+):
+    # SQLite integers stop at 2**63 - 1; a bigger id in a hand-edited address exists nowhere.
+    response = getattr(client, method)(path.format(id=2**64))
+    assert response.status_code == 404
+    assert "404" in text(response)
+
+
 # ---- escaping -----------------------------------------------------------------------------
 
 
