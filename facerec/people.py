@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable
 
 from sqlalchemy import select
@@ -11,6 +12,7 @@ from .extensions import db
 from .models import NAME_MAX, FaceSample, User, name_key
 
 DETAILS_MAX = 2000
+DETAILS_WHITESPACE = "\t\n\r"  # the only control characters a textarea sends on purpose
 
 
 class PersonError(ValueError):
@@ -21,6 +23,12 @@ class DuplicateName(PersonError):
     pass
 
 
+def _has_control(text: str, allowed: str = "") -> bool:
+    # NUL and friends: PostgreSQL refuses NUL outright (a 500), OpenCV cuts the label drawn on
+    # the stream at it, and the JSON API already refuses it; one rule for every path.
+    return any(unicodedata.category(ch) == "Cc" and ch not in allowed for ch in text)
+
+
 def clean_name(raw: str | None) -> str:
     """Trim and fold inner white space; raise PersonError for an empty or too long name."""
     name = " ".join((raw or "").split())
@@ -28,6 +36,8 @@ def clean_name(raw: str | None) -> str:
         raise PersonError("A name is required.")
     if len(name) > NAME_MAX:
         raise PersonError(f"The name is too long ({len(name)} characters; at most {NAME_MAX}).")
+    if _has_control(name):
+        raise PersonError("The name must not contain control characters.")
     return name
 
 
@@ -35,6 +45,8 @@ def clean_details(raw: str | None) -> str:
     details = (raw or "").strip()
     if len(details) > DETAILS_MAX:
         raise PersonError(f"The details are too long (at most {DETAILS_MAX} characters).")
+    if _has_control(details, allowed=DETAILS_WHITESPACE):
+        raise PersonError("The details must not contain control characters.")
     return details
 
 

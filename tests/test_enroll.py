@@ -176,6 +176,8 @@ def test_does_the_review_wait_until_enough_samples_are_taken(app_factory, data_d
         ("   ", "A name is required."),
         ("x" * 101, "The name is too long (101 characters; at most 100)."),
         ("barack OBAMA", "A person named “Barack Obama” already exists."),
+        ("Ada\x00Lovelace", "The name must not contain control characters."),
+        ("Ada\x1bLovelace", "The name must not contain control characters."),
     ],
 )
 def test_is_a_bad_name_refused_with_its_reason(app, client, data_dir, name, message):
@@ -185,6 +187,14 @@ def test_is_a_bad_name_refused_with_its_reason(app, client, data_dir, name, mess
     assert message in text(response)
     assert count(app, EnrollDraft) == 0
     assert count(app, User) == 1
+
+
+def test_are_details_with_a_nul_character_refused_but_line_breaks_kept(app, client):
+    response = details(client, "Ada Lovelace", "Analyst\x00")
+    assert response.status_code == 422
+    assert "The details must not contain control characters." in text(response)
+    assert count(app, EnrollDraft) == 0
+    assert details(client, "Ada Lovelace", "Analyst\r\n\tEngine").status_code == 303
 
 
 def test_is_a_100_character_name_accepted(client):
