@@ -1,9 +1,11 @@
 """Cross-cutting web behaviour: database pragmas, error pages, security headers."""
 
+from concurrent.futures.process import BrokenProcessPool
+
 from flask import jsonify, render_template, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from werkzeug.exceptions import HTTPException, NotFound
+from werkzeug.exceptions import HTTPException, NotFound, ServiceUnavailable
 from werkzeug.routing import IntegerConverter
 
 
@@ -62,6 +64,16 @@ def init_app(app):
         if wants_json():
             return jsonify(error=exc.description or exc.name), exc.code
         return render_template("error.html", error=exc), exc.code
+
+    @app.errorhandler(TimeoutError)
+    @app.errorhandler(BrokenProcessPool)
+    def engine_unavailable(_exc):
+        """The face engine (facerec.engine) stalled or its workers died: 503, not a bare 500.
+
+        Uploads and snapshots on the admin pages and in the wizard; the API has its own
+        handler with the same words.
+        """
+        return http_error(ServiceUnavailable("The face engine is busy or restarting; try again."))
 
     @app.after_request
     def security_headers(response):

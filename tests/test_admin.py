@@ -3,6 +3,7 @@
 import html
 import io
 import re
+from concurrent.futures.process import BrokenProcessPool
 
 import pytest
 from sqlalchemy import func, select
@@ -250,6 +251,27 @@ def test_does_a_snapshot_without_a_running_camera_say_so(client, app, data_dir):
     assert "The camera is not running" in text(page)
     done = client.post(f"/admin/users/{obama}/snapshot", follow_redirects=True)
     assert "The camera is not running. Start it on the live page" in text(done)
+    assert sample_count(app, obama) == 1
+
+
+@pytest.mark.parametrize("failure", [TimeoutError, BrokenProcessPool])
+def test_does_an_upload_while_the_face_engine_is_down_say_so_with_503(
+    client, app, data_dir, monkeypatch, failure
+):
+    from facerec import engine
+
+    obama = enroll(app, "obama", data_dir / "known/obama.jpg")
+
+    def down(app, data, **checks):
+        raise failure()
+
+    monkeypatch.setattr(engine, "sample_from_image", down)
+    photo = (data_dir / "unknown/obama2.jpg").read_bytes()
+    page = client.post(
+        f"/admin/users/{obama}/samples", data={"photos": (io.BytesIO(photo), "o.jpg")}
+    )
+    assert page.status_code == 503
+    assert "The face engine is busy or restarting; try again." in text(page)
     assert sample_count(app, obama) == 1
 
 

@@ -225,6 +225,20 @@ def test_is_an_unusable_upload_refused_with_its_reason(app, client, data_dir, ph
     assert count(app, EnrollDraftSample) == 0
 
 
+def test_does_a_face_engine_that_does_not_answer_give_the_wizard_a_503_message(
+    app, client, data_dir, monkeypatch
+):
+    def stalled(app, data, **checks):
+        raise TimeoutError
+
+    monkeypatch.setattr(engine, "sample_from_image", stalled)
+    details(client)
+    response = upload(client, data_dir / "known" / "obama.jpg", json=True)
+    assert response.status_code == 503
+    assert response.get_json() == {"error": "The face engine is busy or restarting; try again."}
+    assert count(app, EnrollDraftSample) == 0
+
+
 def test_is_the_same_photo_twice_refused_but_another_photo_of_him_accepted(app, client, data_dir):
     details(client)
     obama = data_dir / "known" / "obama.jpg"
