@@ -61,7 +61,7 @@ class Skip:
     def line(self) -> str:
         word = "ignored" if self.ignored else "skipped"
         detail = f" — {self.detail}" if self.detail else ""
-        return f"{word}  {self.shown}: {self.reason}{detail}"
+        return printable(f"{word}  {self.shown}: {self.reason}{detail}")
 
 
 @dataclass(frozen=True)
@@ -114,6 +114,12 @@ class Report:
             yield f"Dry run, nothing was written. It would have been: {summary}."
         else:
             yield f"Done: {summary}."
+
+
+def printable(text: str) -> str:
+    """``text`` with the bytes of a non-UTF-8 file name shown as ``\\xe9``: a terminal (and
+    click.echo) cannot print the lone surrogates Python decodes them to."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def plural(count: int, word: str, words: str | None = None) -> str:

@@ -38,6 +38,12 @@ def clean_name(raw: str | None) -> str:
         raise PersonError(f"The name is too long ({len(name)} characters; at most {NAME_MAX}).")
     if _has_control(name):
         raise PersonError("The name must not contain control characters.")
+    try:
+        # A file name that is not UTF-8 (the importer) arrives with lone surrogates; the
+        # database driver would raise UnicodeEncodeError, which no caller expects.
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        raise PersonError("The name is not valid Unicode text.") from None
     return name
 
 

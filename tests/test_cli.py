@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 
 import pytest
@@ -132,6 +133,23 @@ def test_are_bad_files_reported_with_their_reason_while_good_ones_are_imported(
         "people added: 2, people extended: 0, samples added: 2, files skipped: 3" in result.output
     )
     assert people_in(app) == {"Barack Obama": 1, "rose_leslie": 1}
+
+
+def test_is_a_file_name_that_is_not_utf8_skipped_while_the_others_are_imported(
+    app, runner, data_dir, tmp_path
+):
+    # "René.jpg" written by a Latin-1 system: the byte 0xE9 is not UTF-8.
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    shutil.copy(data_dir / "known" / "obama.jpg", os.fsdecode(bytes(folder) + b"/Ren\xe9.jpg"))
+    shutil.copy(data_dir / "known" / "biden.jpg", folder / "biden.jpg")
+    result = import_dir(runner, folder, "--jobs", "1")
+    assert result.exit_code == 0, result.output
+    assert (
+        "skipped  Ren\\xe9.jpg: unusable person name — The name is not valid Unicode text."
+        in result.output.splitlines()
+    )
+    assert people_in(app) == {"biden": 1}
 
 
 def test_are_symbolic_links_leading_outside_the_folder_left_alone(app, runner, data_dir, tmp_path):
