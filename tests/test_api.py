@@ -525,3 +525,16 @@ def test_does_a_signed_in_browser_need_the_csrf_header_to_change_people(app_fact
     assert refused.status_code == 400
     assert "CSRF" in refused.get_json()["error"]
     assert accepted.status_code == 201
+
+
+def test_does_a_bogus_bearer_header_not_let_a_cookie_session_skip_the_csrf_check(app_factory):
+    from .conftest import login_client
+
+    app = app_factory(WTF_CSRF_ENABLED=True)
+    browser = login_client(app, app.test_client())
+    response = browser.post(
+        "/api/v1/users", json={"name": "Mallory"}, headers={"Authorization": "Bearer nonsense"}
+    )
+    assert response.status_code == 400
+    assert "CSRF" in response.get_json()["error"]
+    assert browser.get("/api/v1/users").get_json()["total"] == 0
