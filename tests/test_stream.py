@@ -326,13 +326,13 @@ def test_does_a_viewer_not_restart_a_camera_an_operator_stopped(app_factory):
     frames.close()
 
 
-def test_is_a_password_in_a_camera_url_never_shown(app_factory):
-    app = app_factory(FACEREC_CAMERA="rtsp://admin:hunter2@127.0.0.1:9/stream")
+def test_is_a_password_or_token_in_a_camera_url_never_shown(app_factory):
+    app = app_factory(FACEREC_CAMERA="rtsp://admin:hunter2@127.0.0.1:9/stream?token=s3cr3t&ch=1")
     client = login_client(app, app.test_client())
     status = client.get("/api/v1/stream/status").get_json()
-    assert "hunter2" not in status["source"]
-    assert status["source"] == "rtsp://admin:***@127.0.0.1:9/stream"
-    assert "hunter2" not in client.get("/").get_data(as_text=True)
+    assert status["source"] == "rtsp://admin:***@127.0.0.1:9/stream?token=***&ch=***"
+    page = client.get("/").get_data(as_text=True)
+    assert "hunter2" not in page and "s3cr3t" not in page
 
 
 def test_can_an_anonymous_visitor_watch_a_public_stream_but_not_stop_it(app_factory):

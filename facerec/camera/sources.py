@@ -9,7 +9,7 @@ import logging
 import os
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import cv2
 
@@ -23,7 +23,7 @@ class SourceError(RuntimeError):
 
 
 def describe(spec: str) -> str:
-    """The source as shown to users, with any password in a URL hidden."""
+    """The source as shown to users: a URL's password and query values (tokens) hidden."""
     spec = (spec or "").strip()
     if spec.lower().startswith(URL_SCHEMES):
         parts = urlsplit(spec)
@@ -31,7 +31,11 @@ def describe(spec: str) -> str:
             netloc = f"{parts.username}:***@{parts.hostname}"
             if parts.port:
                 netloc += f":{parts.port}"
-            return urlunsplit(parts._replace(netloc=netloc))
+            parts = parts._replace(netloc=netloc)
+        if parts.query:
+            keys = [key for key, _ in parse_qsl(parts.query, keep_blank_values=True)]
+            parts = parts._replace(query="&".join(f"{key}=***" for key in keys))
+        return urlunsplit(parts)
     return spec
 
 
