@@ -44,11 +44,16 @@ def _get_pool(workers: int) -> ProcessPoolExecutor:
         return _pool
 
 
-def _discard(pool):
+def _discard(pool, kill: bool = False):
     global _pool
     with _lock:
         if _pool is pool:
             _pool = None
+    if kill:
+        # A worker stuck in native code never returns its slot; the executor has no public
+        # way to stop it, so end its processes (calls still running there fail and retry).
+        for process in list((getattr(pool, "_processes", None) or {}).values()):
+            process.terminate()
     pool.shutdown(wait=False, cancel_futures=True)
 
 
@@ -56,12 +61,18 @@ def run(func, *args, workers: int = 2, timeout: float = 120, **kwargs):
     """Run ``func(*args, **kwargs)`` in a worker process and return its result.
 
     Exceptions raised by ``func`` (ImageError, FaceRejected...) are raised here unchanged.
-    A pool broken by a dead worker is replaced and the call tried once more.
+    A pool broken by a dead worker is replaced and the call tried once more; a call that
+    takes longer than ``timeout`` raises TimeoutError and its pool is replaced, so a hung
+    worker cannot hold its slot for ever.
     """
     for attempt in (1, 2):
         pool = _get_pool(workers)
         try:
             return pool.submit(func, *args, **kwargs).result(timeout=timeout)
+        except TimeoutError:
+            log.warning("face engine worker did not answer in %.0f s; replacing the pool", timeout)
+            _discard(pool, kill=True)
+            raise
         except BrokenProcessPool:
             log.warning("face engine worker died; starting a new pool (attempt %d)", attempt)
             _discard(pool)
