@@ -5,7 +5,12 @@ from concurrent.futures.process import BrokenProcessPool
 from flask import jsonify, render_template, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from werkzeug.exceptions import HTTPException, NotFound, ServiceUnavailable
+from werkzeug.exceptions import (
+    HTTPException,
+    NotFound,
+    RequestEntityTooLarge,
+    ServiceUnavailable,
+)
 from werkzeug.routing import IntegerConverter
 
 
@@ -48,6 +53,13 @@ def wants_json() -> bool:
     return best == "application/json" and accept[best] > accept["text/html"]
 
 
+def _size(n: int) -> str:
+    """A byte count as people say it: 10 MB, 512 KB."""
+    if n >= 1024 * 1024:
+        return f"{n / 1024 / 1024:g} MB"
+    return f"{max(1, round(n / 1024))} KB"
+
+
 NAV = [("enroll.index", "Enroll"), ("admin.users", "People"), ("api.docs", "API")]
 
 
@@ -61,6 +73,12 @@ def init_app(app):
 
     @app.errorhandler(HTTPException)
     def http_error(exc):
+        if isinstance(exc, RequestEntityTooLarge) and not request.path.startswith("/api/"):
+            limit = app.config.get("MAX_CONTENT_LENGTH") or 0
+            exc = RequestEntityTooLarge(
+                f"The upload is larger than the limit of {_size(limit)}. Nothing was saved: "
+                "go back and choose smaller or fewer files."
+            )
         if wants_json():
             return jsonify(error=exc.description or exc.name), exc.code
         return render_template("error.html", error=exc), exc.code

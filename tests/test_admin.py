@@ -380,3 +380,21 @@ def test_does_the_live_stream_follow_a_rename_and_a_delete(clip_app, data_dir):
         f"\nlive stream: rename shown after {renamed_after:.2f}s, delete after {deleted_after:.2f}s"
     )
     assert cam._recognizer.restarts == 0
+
+
+def test_does_an_oversized_upload_get_a_page_that_names_the_limit(app_factory, data_dir):
+    app = app_factory(MAX_CONTENT_LENGTH=64 * 1024)
+    client = login_client(app, app.test_client())
+    uid = enroll(app, "Barack Obama", data_dir / "known" / "obama.jpg")
+    photo = (data_dir / "known" / "obama.jpg").read_bytes()  # 280 KB
+    response = client.post(
+        f"/admin/users/{uid}/samples",
+        data={"photos": (io.BytesIO(photo), "obama.jpg")},
+        content_type="multipart/form-data",
+        headers={"Accept": "text/html"},
+    )
+    assert response.status_code == 413
+    page = response.get_data(as_text=True)
+    assert "larger than the limit of 64 KB" in page and "Nothing was saved" in page
+    with app.app_context():
+        assert len(db.session.get(User, uid).samples) == 1
