@@ -615,3 +615,22 @@ def test_is_lin_manuel_mirandas_face_taken_from_the_clip_and_saved(clip_app, dat
     stored = person(app, "lin-manuel miranda")
     assert [source for source, _v in stored["samples"]] == ["camera"]
     assert np.linalg.norm(stored["samples"][0][1] - lin) < 0.6
+
+
+def test_does_a_save_sent_twice_show_the_person_once_saved(app_factory, data_dir):
+    app = app_factory(FACEREC_SNAPSHOTS=1)
+    client = login_client(app, app.test_client())
+    details(client, "Barack Obama")
+    upload(client, data_dir / "known" / "obama.jpg")
+    before = client.get_cookie("session").value  # the cookie a double-click sends again
+
+    first = client.post("/enroll/review", data={"action": "save"})
+    assert first.status_code == 303
+    client.set_cookie("session", before)
+    second = client.post("/enroll/review", data={"action": "save"})
+    assert second.status_code == 303
+    assert second.headers["Location"] == first.headers["Location"]
+    page = client.get(second.headers["Location"])
+    assert "This enrollment was already saved." in text(page)
+    assert "expired" not in text(page)
+    assert count(app, User) == 1 and count(app, FaceSample) == 1

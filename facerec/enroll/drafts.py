@@ -9,6 +9,8 @@ expiry back; expired drafts are deleted the next time any draft is started.
 from __future__ import annotations
 
 import secrets
+import threading
+import time
 from datetime import timedelta
 
 import numpy as np
@@ -95,6 +97,33 @@ def discard(draft: EnrollDraft, forget: bool = True):
 def forget_draft(draft_id: str):
     if session.get(SESSION_KEY) == draft_id:
         session.pop(SESSION_KEY, None)
+
+
+# Drafts saved in the last few minutes, by token: a Save clicked twice (or resent by the
+# browser) finds its draft gone and is shown the person instead of "expired". In memory:
+# the single gunicorn worker sees every request; a restart forgets it, which only costs
+# the friendlier message.
+SAVED_MEMORY_S = 600
+_saved: dict[str, tuple[float, int]] = {}
+_saved_lock = threading.Lock()
+
+
+def remember_saved(draft_id: str, user_id: int):
+    now = time.monotonic()
+    with _saved_lock:
+        for token, (when, _uid) in list(_saved.items()):
+            if now - when > SAVED_MEMORY_S:
+                del _saved[token]
+        _saved[draft_id] = (now, user_id)
+
+
+def saved_as(draft_id: str | None) -> int | None:
+    """The person a recently saved draft became, or None."""
+    with _saved_lock:
+        entry = _saved.get(draft_id or "")
+    if entry is None or time.monotonic() - entry[0] > SAVED_MEMORY_S:
+        return None
+    return entry[1]
 
 
 def purge_expired() -> int:

@@ -19,6 +19,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    session,
     url_for,
 )
 from flask_wtf.csrf import CSRFError
@@ -55,7 +56,10 @@ def csrf_error(exc):
 
 def _draft_or_redirect(need_samples: bool = False):
     """(draft, None) when the wizard may be at this step, else (None, a redirect or JSON error)."""
+    token = session.get(drafts.SESSION_KEY)
     draft, expired = drafts.current()
+    if draft is None and (saved := drafts.saved_as(token)) is not None:
+        return None, _already_saved(saved)
     if draft is None:
         message = EXPIRED if expired else "Start by entering the person's name."
         if wants_json():
@@ -355,6 +359,7 @@ def _render_review(draft, form, match, status=200):
 def _save(draft, form, match, into: User | None = None):
     """One transaction: the person (or the look-alike) gains the samples; the draft goes."""
     count = len(draft.samples)
+    draft_id = draft.id
     try:
         rows = [
             people.sample_row(drafts.as_face_sample(s), s.source, s.content_hash)
@@ -365,9 +370,9 @@ def _save(draft, form, match, into: User | None = None):
         else:
             person = into
             person.samples.extend(rows)
-        draft_id = draft.id
         drafts.discard(draft, forget=False)
         db.session.commit()
+        drafts.remember_saved(draft_id, person.id)
         drafts.forget_draft(draft_id)
     except people.PersonError as exc:
         db.session.rollback()
@@ -375,6 +380,8 @@ def _save(draft, form, match, into: User | None = None):
         return _render_review(draft, form, match, 409)
     except SQLAlchemyError:
         db.session.rollback()
+        if (saved := drafts.saved_as(draft_id)) is not None:
+            return _already_saved(saved)  # a second Save raced the first one, which won
         log.exception("saving the enrollment of %r failed", draft.name)
         flash(
             "The person could not be saved because the database refused the change. "
@@ -389,6 +396,14 @@ def _save(draft, form, match, into: User | None = None):
     else:
         flash(f"{count} sample{'s' if count != 1 else ''} added to {person.name}.", "success")
     return redirect(url_for(".done", user_id=person.id), 303)
+
+
+def _already_saved(user_id: int):
+    message = "This enrollment was already saved."
+    if wants_json():
+        return jsonify(error=message, user_id=user_id), 409
+    flash(message, "info")
+    return redirect(url_for(".done", user_id=user_id), 303)
 
 
 def _cancel(draft):
