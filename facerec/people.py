@@ -5,10 +5,13 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Iterable
 
+import numpy as np
+from flask import current_app
 from sqlalchemy import select
 
 from . import faces
 from .extensions import db
+from .gallery import Gallery
 from .models import NAME_MAX, FaceSample, User, name_key
 
 DETAILS_MAX = 2000
@@ -21,6 +24,15 @@ class PersonError(ValueError):
 
 class DuplicateName(PersonError):
     pass
+
+
+class SampleRejected(ValueError):
+    """The face cannot be added to this person; the message says why."""
+
+
+# Two samples of one face closer than this add nothing (same photo, same pose). Different
+# photos of one person are usually 0.3-0.5 apart.
+NEAR_DUPLICATE = 0.15
 
 
 def _has_control(text: str, allowed: str = "") -> bool:
@@ -89,3 +101,30 @@ def update_person(user: User, name: str, details: str) -> User:
     user.name = name
     user.details = clean_details(details)
     return user
+
+
+def add_sample(user: User, face: faces.Sample, source: str, content_hash: str | None = None):
+    """Check ``face`` against the person and the gallery, then append it to ``user.samples``.
+
+    Refused (SampleRejected): the same file again, a near-duplicate of one of their samples,
+    or a face closer to someone else enrolled than to them.
+    """
+    if content_hash and any(s.content_hash == content_hash for s in user.samples):
+        raise SampleRejected(f"This photo is already one of {user.name}'s samples.")
+    encoding = np.asarray(face.encoding, dtype=np.float64)
+    own = min((float(np.linalg.norm(s.vector - encoding)) for s in user.samples), default=None)
+    if own is not None and own < NEAR_DUPLICATE:
+        raise SampleRejected(
+            f"This face is almost identical to a sample {user.name} already has "
+            f"(distance {own:.2f}). Use a different photo or pose."
+        )
+    tolerance = float(current_app.config["FACEREC_TOLERANCE"])
+    other = Gallery.load(db.session).nearest_person([encoding], exclude={user.id})
+    if other.known and other.distance <= tolerance and (own is None or other.distance < own):
+        raise SampleRejected(
+            f"This face looks like {other.name} (distance {other.distance:.2f}), who is already "
+            f"enrolled, more than like {user.name}. Check that the picture shows {user.name}."
+        )
+    row = sample_row(face, source, content_hash)
+    user.samples.append(row)
+    return row

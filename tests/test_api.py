@@ -468,6 +468,24 @@ def test_is_a_sample_photo_without_exactly_one_face_refused_with_400(
     assert count(app, FaceSample) == 0
 
 
+def test_are_the_same_photo_twice_and_someone_elses_face_refused_with_409(app, client, data_dir):
+    obama = enroll(app, "obama")
+    enroll(app, "biden", data_dir / "known" / "biden.jpg")
+    photo = data_dir / "unknown" / "obama-480p.jpg"
+    url = f"{API}/users/{obama}/samples"
+    assert post_form(client, url, {"image": upload(photo)}).status_code == 201
+
+    again = post_form(client, url, {"image": upload(photo)})  # a retried request
+    assert again.status_code == 409
+    assert "already one of obama's samples" in again.get_json()["error"]
+
+    biden = post_form(client, url, {"image": upload(data_dir / "people" / "biden" / "biden2.jpg")})
+    assert biden.status_code == 409
+    assert "looks like biden" in biden.get_json()["error"]
+    with app.app_context():
+        assert len(db.session.get(User, obama).samples) == 1
+
+
 def test_is_a_sample_for_an_unknown_person_answered_with_404(client):
     response = post_form(client, f"{API}/users/77/samples", {"image": upload(blank_png())})
     assert response.status_code == 404

@@ -18,10 +18,18 @@ from .. import camera
 from ..extensions import db
 from ..faces import FaceRejected, ImageError
 from ..models import FaceSample, User, name_key
-from ..people import PersonError, check_name_free, clean_details, clean_name, update_person
+from ..people import (
+    PersonError,
+    SampleRejected,
+    add_sample,
+    check_name_free,
+    clean_details,
+    clean_name,
+    update_person,
+)
 from . import bp
 from .forms import PersonForm, UploadForm
-from .samples import SampleRejected, add_sample, sample_from_snapshot, sample_from_upload
+from .samples import sample_from_snapshot, sample_from_upload
 
 PER_PAGE = 50
 SORT_KEYS = ("name", "created", "updated", "samples")

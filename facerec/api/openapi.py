@@ -461,13 +461,17 @@ PATHS = {
             "operationId": "addSample",
             "tags": ["People"],
             "summary": "Add a face sample from a photo",
-            "description": "The photo must hold exactly one usable face (big enough, sharp).",
+            "description": (
+                "The photo must hold exactly one usable face (big enough, sharp). 409 when it "
+                "is the same photo as one of the person's samples, almost the same face, or a "
+                "face closer to someone else enrolled."
+            ),
             "requestBody": _multipart(
                 {"type": "object", "required": ["image"], "properties": {"image": IMAGE_FILE}}
             ),
             "responses": {
                 "201": _json(_schema("Sample"), "The sample was added."),
-                **_errors(400, 401, 404, 413, 503),
+                **_errors(400, 401, 404, 409, 413, 503),
             },
         },
     },

@@ -206,7 +206,11 @@ def add_sample(user_id):
     user = get_or_404(user_id)
     data = image_field("image")
     sample = engine.sample_from_image(current_app, data)
-    row = people.sample_row(sample, "api", hashlib.sha256(data).hexdigest())
-    user.samples.append(row)
+    try:
+        # The same rules as the person page: not the same photo twice, not a near-duplicate,
+        # not someone else's face. A retried request therefore adds nothing twice.
+        row = people.add_sample(user, sample, "api", hashlib.sha256(data).hexdigest())
+    except people.SampleRejected as exc:
+        raise ApiError(409, str(exc)) from None
     commit()
     return jsonify(sample_json(row)), 201

@@ -18,15 +18,14 @@ from flask import current_app, session
 from flask_login import current_user
 from sqlalchemy import delete, func, select
 
-from .. import faces
+from .. import faces, people
 from ..extensions import db
 from ..models import EnrollDraft, EnrollDraftSample, utcnow
 
 SESSION_KEY = "enroll_draft"
 DEFAULT_TTL = 2 * 3600  # seconds a draft lives after its last step
-# Two samples of one face closer than this add nothing (same photo, same pose): the
-# wizard asks for another. Different photos of one person are usually 0.3-0.5 apart.
-NEAR_DUPLICATE = 0.15
+# Two samples of one face closer than this add nothing: the wizard asks for another.
+NEAR_DUPLICATE = people.NEAR_DUPLICATE
 
 
 class DuplicateSample(ValueError):
