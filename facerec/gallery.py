@@ -81,9 +81,6 @@ class Gallery:
             return Match(user_id, self.names.get(user_id), round(distance, 4))
         return Match(None, None, round(distance, 4))
 
-    def match_many(self, encodings, tolerance: float = 0.6) -> list[Match]:
-        return [self.match(e, tolerance) for e in encodings]
-
     def nearest_person(self, encodings, exclude: set[int] = frozenset()) -> Match:
         """The person closest to any of ``encodings`` (no tolerance applied)."""
         best = Match(None, None, None)
@@ -126,7 +123,3 @@ class GalleryCache:
                     self._gallery = Gallery.load(conn)
             self._checked = now
             return self._gallery
-
-    def invalidate(self):
-        with self._lock:
-            self._gallery = None
