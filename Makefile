@@ -38,7 +38,7 @@ dev: db
 # Browser tests drive Debian's Chromium; Playwright cannot download its own browser here.
 chromium:
 	@test -x $(CHROMIUM) || { \
-		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 		else sudo apt-get update -qq && sudo apt-get install -y -qq chromium >/dev/null; fi; }
 	@test -x $(CHROMIUM) || { echo "Chromium is required for the browser tests: apt-get install chromium"; exit 1; }
 
