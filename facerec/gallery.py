@@ -98,6 +98,30 @@ class Gallery:
         return best
 
 
+_app_lock = threading.Lock()
+
+
+def current() -> Gallery:
+    """The gallery of the app handling this request, reloaded when people or samples change.
+
+    One cache per app, shared by recognition requests, sample checks and the wizard, so a
+    request reads the encodings from the database only after they changed. The version is
+    checked on every call (one tiny query): a change is seen by the very next request.
+    """
+    from flask import current_app
+
+    from .extensions import db
+
+    extensions = current_app.extensions
+    cache = extensions.get("gallery")
+    if cache is None:
+        with _app_lock:
+            cache = extensions.get("gallery")
+            if cache is None:
+                cache = extensions["gallery"] = GalleryCache(db.engine.connect, 0.0)
+    return cache.get()
+
+
 class GalleryCache:
     """Holds the current Gallery and reloads it when the database version moves on.
 

@@ -9,9 +9,8 @@ import numpy as np
 from flask import current_app
 from sqlalchemy import select
 
-from . import faces
+from . import faces, gallery
 from .extensions import db
-from .gallery import Gallery
 from .models import NAME_MAX, FaceSample, User, name_key
 
 DETAILS_MAX = 2000
@@ -119,7 +118,7 @@ def add_sample(user: User, face: faces.Sample, source: str, content_hash: str | 
             f"(distance {own:.2f}). Use a different photo or pose."
         )
     tolerance = float(current_app.config["FACEREC_TOLERANCE"])
-    other = Gallery.load(db.session).nearest_person([encoding], exclude={user.id})
+    other = gallery.current().nearest_person([encoding], exclude={user.id})
     if other.known and other.distance <= tolerance and (own is None or other.distance < own):
         raise SampleRejected(
             f"This face looks like {other.name} (distance {other.distance:.2f}), who is already "

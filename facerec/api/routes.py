@@ -1,11 +1,8 @@
 import math
-import threading
 
 from flask import current_app, jsonify, render_template, request
 
-from .. import camera, engine
-from ..extensions import db
-from ..gallery import GalleryCache
+from .. import camera, engine, gallery
 from . import bp, docs, openapi
 from .errors import ApiError
 
@@ -30,23 +27,6 @@ def stream_stop():
     cam = camera.service()
     cam.stop()
     return jsonify(cam.status())
-
-
-_gallery_lock = threading.Lock()
-
-
-def gallery():
-    """The app's gallery for API requests, reloaded when people or samples change."""
-    extensions = current_app.extensions
-    cache = extensions.get("api_gallery")
-    if cache is None:
-        with _gallery_lock:
-            cache = extensions.get("api_gallery")
-            if cache is None:
-                # Checked on every request (one tiny query): a person added through the API
-                # must be recognised by the very next call.
-                cache = extensions["api_gallery"] = GalleryCache(db.engine.connect, 0.0)
-    return cache.get()
 
 
 def image_field(name: str = "image") -> bytes:
@@ -75,7 +55,7 @@ def recognize():
     data = image_field("image")
     tolerance = parse_tolerance(request.form.get("tolerance"))
     found = engine.faces_in_image(current_app, data)  # in the engine's processes, off the GIL
-    matcher = gallery()
+    matcher = gallery.current()
     return jsonify(
         faces=[
             {"box": list(face.box), **matcher.match(face.encoding, tolerance).as_dict()}

@@ -25,9 +25,9 @@ from flask import (
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import SQLAlchemyError
 
-from .. import camera, engine, faces, people
+from .. import camera, engine, faces, gallery, people
 from ..extensions import db
-from ..gallery import Gallery, Match
+from ..gallery import Match
 from ..models import EnrollDraftSample, User
 from ..web import wants_json
 from . import bp, drafts
@@ -137,8 +137,7 @@ def _look_alike(draft) -> Match | None:
     """The enrolled person the new samples match within the tolerance, if any."""
     if not draft.samples:
         return None
-    gallery = Gallery.load(db.session)
-    match = gallery.nearest_person([s.vector for s in draft.samples])
+    match = gallery.current().nearest_person([s.vector for s in draft.samples])
     tolerance = float(current_app.config["FACEREC_TOLERANCE"])
     if match.user_id is not None and match.distance <= tolerance:
         return match
