@@ -1,6 +1,7 @@
 """Accounts, sign-in, the login requirement of every route, API tokens, and their CLI."""
 
 import re
+import time
 
 import pytest
 from sqlalchemy import func, select
@@ -418,3 +419,32 @@ def test_does_accounts_set_password_replace_the_password(app, runner):
     listed = runner.invoke(args=["accounts", "list"])
     assert "tester" in listed.output
     assert TEST_PASSWORD not in listed.output
+
+
+def test_can_two_simultaneous_first_setups_create_only_one_account(app, monkeypatch):
+    import threading
+
+    from facerec.auth import routes
+
+    slow = routes.create_account
+
+    def create_slowly(*args):
+        time.sleep(0.3)  # both requests are past their first check by now
+        return slow(*args)
+
+    monkeypatch.setattr(routes, "create_account", create_slowly)
+    statuses = []
+
+    def submit(username):
+        client = app.test_client()
+        form = {"username": username, "password": "s3cret-pass", "confirm": "s3cret-pass"}
+        statuses.append(client.post("/setup", data=form).status_code)
+
+    threads = [threading.Thread(target=submit, args=(n,)) for n in ("alice", "mallory")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(statuses) == [302, 404]
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Account)) == 1

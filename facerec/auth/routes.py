@@ -1,3 +1,5 @@
+import threading
+
 from flask import (
     abort,
     current_app,
@@ -71,19 +73,29 @@ def login():
     return _after_login(form.next.data)
 
 
+SETUP_DONE = "Setup is done: an account already exists. Sign in instead."
+_setup_lock = threading.Lock()
+
+
 @bp.route("/setup", methods=["GET", "POST"])
 def setup():
     """Create the first account; gone once any account exists."""
     if any_account():
-        abort(404, description="Setup is done: an account already exists. Sign in instead.")
+        abort(404, description=SETUP_DONE)
     form = SetupForm()
     if form.validate_on_submit():
-        try:
-            account = create_account(form.username.data, form.password.data)
-        except AccountError as exc:
-            form.username.errors.append(str(exc))
-        else:
-            db.session.commit()
+        # Check and create under one lock: two first-run submissions at the same moment must
+        # not both find "no account yet" (one gunicorn worker serves every request).
+        with _setup_lock:
+            if any_account():
+                abort(404, description=SETUP_DONE)
+            try:
+                account = create_account(form.username.data, form.password.data)
+            except AccountError as exc:
+                form.username.errors.append(str(exc))
+            else:
+                db.session.commit()
+        if not form.username.errors:
             session.clear()
             login_user(account)
             flash(f"Welcome, {account.username}. Your account is ready.", "success")
