@@ -398,3 +398,20 @@ def test_does_an_oversized_upload_get_a_page_that_names_the_limit(app_factory, d
     assert "larger than the limit of 64 KB" in page and "Nothing was saved" in page
     with app.app_context():
         assert len(db.session.get(User, uid).samples) == 1
+
+
+def test_is_a_name_taken_by_someone_else_meanwhile_refused_without_a_500(app, client, monkeypatch):
+    from facerec import people
+    from facerec.admin import routes
+
+    ada = enroll(app, "Ada")
+    enroll(app, "Grace")
+    # The other operator's rename lands between this request's checks and its commit.
+    for module in (routes, people):
+        monkeypatch.setattr(module, "check_name_free", lambda *args, **kwargs: None)
+    response = client.post(f"/admin/users/{ada}", data={"name": "grace", "details": "x"})
+    assert response.status_code == 409
+    page = html.unescape(response.get_data(as_text=True))
+    assert "A person named “grace” already exists." in page
+    with app.app_context():
+        assert sorted(db.session.scalars(select(User.name))) == ["Ada", "Grace"]

@@ -13,6 +13,7 @@ from flask import (
     url_for,
 )
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from .. import camera
 from ..extensions import db
@@ -148,7 +149,16 @@ def edit_person(user_id):
         flash("The changes were not saved: " + " ".join(problems), "error")
         return _render_person(user, form, 400)
     update_person(user, form.name.data, form.details.data)
-    db.session.commit()
+    try:
+        db.session.commit()
+    except IntegrityError:
+        # Someone took the name between the check above and the commit: the unique index
+        # decided. Nothing was changed.
+        db.session.rollback()
+        message = f"A person named “{clean_name(form.name.data)}” already exists."
+        form.name.errors = [*form.name.errors, message]
+        flash(f"The changes were not saved: {message}", "error")
+        return _render_person(_person_or_404(user_id), form, 409)
     if user.name != old_name:
         flash(
             f"Renamed “{old_name}” to “{user.name}”. The live view uses the new name now.",
