@@ -1,5 +1,6 @@
 """The camera service, the MJPEG stream, and the stream's status/start/stop API."""
 
+import contextlib
 import itertools
 import os
 import socket
@@ -348,3 +349,72 @@ def test_can_an_anonymous_visitor_watch_a_public_stream_but_not_stop_it(app_fact
         assert read_parts(response.response, 1, timeout=5)
     finally:
         response.close()
+
+
+class Link:
+    """A TCP relay standing for the network between facerec and an IP camera.
+
+    ``cut()`` drops every connection at once, as a pulled cable or a rebooting camera would.
+    """
+
+    def __init__(self, target_port: int, port: int = 0):
+        self.target_port = target_port
+        self.listener = socket.create_server(("127.0.0.1", port))
+        self.listener.settimeout(0.2)
+        self.port = self.listener.getsockname()[1]
+        self.sockets: list[socket.socket] = []
+        self.running = True
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while self.running:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                continue
+            upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            self.sockets += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pump(source, sink):
+        try:
+            while chunk := source.recv(65536):
+                sink.sendall(chunk)
+        except OSError:
+            pass
+
+    def cut(self):
+        self.running = False
+        self.listener.close()
+        for sock in self.sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+
+
+def test_does_an_ip_camera_url_stream_and_survive_a_dropped_connection(app_factory, serve):
+    # The "IP camera" is another facerec serving the clip as MJPEG over HTTP.
+    upstream = app_factory(FACEREC_CAMERA=str(CLIP), FACEREC_PUBLIC_STREAM=True)
+    upstream.extensions["camera"].start()
+    server = serve(upstream)
+    link = Link(server.server.server_port)
+    app = app_factory(FACEREC_CAMERA=f"http://user:pw@127.0.0.1:{link.port}/stream.mjpg")
+    cam = app.extensions["camera"]
+    cam.start()
+    try:
+        assert wait_for(lambda: cam.state == "running" and cam.output_rate.rate() > 15, timeout=30)
+        assert not is_placeholder(decode(cam.latest()[1]))
+
+        link.cut()  # the network drops
+        assert wait_for(lambda: cam.state == "unavailable", timeout=30)
+        assert "stream" in cam.status()["error"] and "pw" not in cam.status()["error"]
+        assert is_placeholder(decode(cam.latest()[1]))
+
+        link = Link(server.server.server_port, link.port)  # the camera is back
+        assert wait_for(lambda: cam.state == "running" and cam.output_rate.rate() > 15, timeout=40)
+        assert cam.status()["error"] is None
+    finally:
+        cam.stop()
+        link.cut()
