@@ -406,6 +406,8 @@ def test_does_an_ip_camera_url_stream_and_survive_a_dropped_connection(app_facto
     try:
         assert wait_for(lambda: cam.state == "running" and cam.output_rate.rate() > 15, timeout=30)
         assert not is_placeholder(decode(cam.latest()[1]))
+        time.sleep(1)
+        assert 25 < cam.status()["source_fps"] < 35  # the rate frames arrive at, not a guess
 
         link.cut()  # the network drops
         assert wait_for(lambda: cam.state == "unavailable", timeout=30)

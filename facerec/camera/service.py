@@ -100,6 +100,8 @@ class CameraService:
         self._faces_index: int | None = None
         self._faces_at = 0.0
         self.output_rate = RateMeter()
+        self.capture_rate = RateMeter()
+        self._paced = True  # a file plays at its declared fps; live sources at their own
         self.recognition_rate = RateMeter()
         self.listeners: list = []  # callables(FrameInfo), called from the capture thread
         self._recognizer: RecognizerClient | None = None
@@ -167,12 +169,19 @@ class CameraService:
             "error": self.error,
             "source": describe(self.source),
             "fps": round(self.output_rate.rate(), 2) if self.running else 0.0,
-            "source_fps": round(self.source_fps, 2),
+            "source_fps": round(self._source_rate(), 2),
             "recognition_hz": round(self.recognition_rate.rate(), 2) if self.running else 0.0,
             "frame_index": self._faces_index if self.running else None,
             "viewers": self._viewers,
             "faces": list(self._faces) if (self.running and fresh) else [],
         }
+
+    def _source_rate(self) -> float:
+        """A file's declared fps; for a webcam or URL the rate frames really arrive at
+        (what FFmpeg declares for an HTTP MJPEG stream, say, is a guess)."""
+        if self._paced or not self.running:
+            return self.source_fps
+        return self.capture_rate.rate() or self.source_fps
 
     def snapshot(self):
         """The newest raw frame as ``(frame_index, rgb)``, or None when not capturing."""
@@ -253,6 +262,7 @@ class CameraService:
                 try:
                     log.info("camera %s opened (%.2f fps)", describe(self.source), source.fps)
                     self.source_fps = source.fps
+                    self._paced = source.kind == "file"
                     self.error = None
                     self.state = "running"
                     backoff = 1.0
@@ -272,6 +282,7 @@ class CameraService:
             self._raw = None
             self._faces = []
             self.output_rate.reset()
+            self.capture_rate.reset()
             self.recognition_rate.reset()
             self.state = "stopped"
             self._publish_placeholder(*reason)
@@ -293,6 +304,7 @@ class CameraService:
         seq_index: OrderedDict[int, int] = OrderedDict()
         seq = self._frame_seq
         for index, frame in source.frames(stop):
+            self.capture_rate.tick()
             seq += 1
             self._frame_seq = seq
             self._raw = (index, frame)
