@@ -30,6 +30,15 @@ class ImageError(ValueError):
     """The data is not an image we can use (not decodable, empty, too large)."""
 
 
+def sentence(message: str) -> str:
+    """Engine messages are written for logs ("the file is empty"); make them a sentence."""
+    message = message.strip()
+    if not message:
+        return message
+    message = message[0].upper() + message[1:]
+    return message if message.endswith((".", "!", "?")) else message + "."
+
+
 class FaceRejected(ValueError):
     """The image is fine but its faces do not make a usable sample."""
 

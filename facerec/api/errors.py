@@ -24,15 +24,6 @@ class ApiError(Exception):
         self.message = message
 
 
-def sentence(message: str) -> str:
-    """Engine messages are written for logs ("the file is empty"); make them a sentence."""
-    message = message.strip()
-    if not message:
-        return message
-    message = message[0].upper() + message[1:]
-    return message if message.endswith((".", "!", "?")) else message + "."
-
-
 def _error(status: int, message: str):
     return jsonify(error=message), status
 
@@ -45,7 +36,7 @@ def _api_error(exc: ApiError):
 @bp.errorhandler(faces.ImageError)
 @bp.errorhandler(faces.FaceRejected)
 def _bad_image(exc: ValueError):
-    return _error(400, sentence(str(exc)))
+    return _error(400, faces.sentence(str(exc)))
 
 
 @bp.errorhandler(DuplicateName)

@@ -18,7 +18,7 @@ from .. import engine, faces, people
 from ..extensions import db
 from ..models import FaceSample, User, name_key
 from . import bp
-from .errors import ApiError, sentence
+from .errors import ApiError
 from .openapi import ID_MAX, IMAGES_MAX, PAGE_MAX, PER_PAGE_DEFAULT, PER_PAGE_MAX, QUERY_MAX
 from .routes import image_field
 
@@ -118,7 +118,7 @@ def checked_samples(uploads) -> list[FaceSample]:
         try:
             sample = engine.sample_from_image(current_app, data)
         except (faces.ImageError, faces.FaceRejected) as exc:
-            raise ApiError(400, f"{label}: {sentence(str(exc))}") from None
+            raise ApiError(400, f"{label}: {faces.sentence(str(exc))}") from None
         rows.append(people.sample_row(sample, "api", hashlib.sha256(data).hexdigest()))
     return rows
 

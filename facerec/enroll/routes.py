@@ -127,12 +127,6 @@ def _gone():
     return redirect(url_for(".index"), 303)
 
 
-def _sentence(text: str) -> str:
-    text = text.strip()
-    text = text[:1].upper() + text[1:]
-    return text if text.endswith((".", "!", "?")) else text + "."
-
-
 def _look_alike(draft) -> Match | None:
     """The enrolled person the new samples match within the tolerance, if any."""
     if not draft.samples:
@@ -246,7 +240,7 @@ def upload():
             sample = engine.sample_from_image(current_app, data)
             row = drafts.add_sample(draft, sample, "upload", label, digest)
         except faces.ImageError as exc:
-            results.append((False, f"{label}: {_sentence(str(exc))}", None))
+            results.append((False, f"{label}: {faces.sentence(str(exc))}", None))
             continue
         except (faces.FaceRejected, drafts.DuplicateSample) as exc:
             results.append((False, f"{label}: {exc}", None))
