@@ -9,6 +9,7 @@ import numpy as np
 from flask_login import UserMixin
 from sqlalchemy import (
     DateTime,
+    Float,
     ForeignKey,
     Integer,
     LargeBinary,
@@ -197,6 +198,87 @@ class EnrollDraftSample(EncodingMixin, db.Model):
     draft: Mapped[EnrollDraft] = relationship(back_populates="samples")
 
 
+def iso(moment: datetime | None) -> str | None:
+    """A naive UTC datetime as ISO 8601 with a Z (``2026-11-24T18:41:59Z``)."""
+    if moment is None:
+        return None
+    return moment.replace(microsecond=0).isoformat() + "Z"
+
+
+class UnknownGroup(db.Model):
+    """Unknown sightings that look like one recurring visitor."""
+
+    __tablename__ = "unknown_groups"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # Dismissed groups are hidden from the unknowns inbox; their sightings stay in the history.
+    dismissed_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    sightings: Mapped[list[Sighting]] = relationship(back_populates="group")
+
+
+class Sighting(EncodingMixin, db.Model):
+    """One track: a face continuously in view on one camera, with one identity by consensus.
+
+    A person's sightings are deleted with the person (``ondelete=CASCADE``): the crop is their
+    face, so erasing a person must erase it too.
+    """
+
+    __tablename__ = "sightings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    camera: Mapped[str] = mapped_column(String(64), default="main", index=True)
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str | None] = mapped_column(String(NAME_MAX))  # the name at the time
+    started_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime)
+    frames: Mapped[int] = mapped_column(Integer, default=0)
+    distance: Mapped[float | None] = mapped_column(Float)  # best (smallest) distance seen
+    # The best face's encoding (float64[128] bytes) and a JPEG crop of it.
+    encoding: Mapped[bytes | None] = mapped_column(LargeBinary)
+    crop: Mapped[bytes | None] = mapped_column(LargeBinary)
+    group_id: Mapped[int | None] = mapped_column(
+        ForeignKey("unknown_groups.id", ondelete="SET NULL"), index=True
+    )
+
+    user: Mapped[User | None] = relationship()
+    group: Mapped[UnknownGroup | None] = relationship(back_populates="sightings")
+
+    def to_dict(self) -> dict:
+        """The sighting as the API returns it (S in DESIGN.md)."""
+        return {
+            "id": self.id,
+            "camera": self.camera,
+            "user_id": self.user_id,
+            "name": self.name,
+            "started_at": iso(self.started_at),
+            "ended_at": iso(self.ended_at),
+            "frames": self.frames,
+            "distance": self.distance,
+            "crop_url": f"/api/v1/sightings/{self.id}/crop.jpg" if self.crop else None,
+            "group_id": self.group_id,
+        }
+
+
+class NegativeSample(EncodingMixin, db.Model):
+    """A face that was wrongly given a person's name: "this is not them"."""
+
+    __tablename__ = "negative_samples"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    encoding: Mapped[bytes] = mapped_column(LargeBinary)
+    thumbnail: Mapped[bytes | None] = mapped_column(LargeBinary)
+    content_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    sighting_id: Mapped[int | None] = mapped_column(ForeignKey("sightings.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    user: Mapped[User] = relationship()
+
+
 def gallery_version(connection) -> int:
     value = connection.execute(select(GalleryState.version).where(GalleryState.id == 1)).scalar()
     return value or 0
@@ -206,7 +288,7 @@ def gallery_version(connection) -> int:
 def _bump_gallery_version(session, _flush_context, _instances):
     """Any change to people or samples, from any code path, moves the gallery version on."""
     touched = (*session.new, *session.dirty, *session.deleted)
-    if not any(isinstance(obj, User | FaceSample) for obj in touched):
+    if not any(isinstance(obj, User | FaceSample | NegativeSample) for obj in touched):
         return
     result = session.execute(
         update(GalleryState).where(GalleryState.id == 1).values(version=GalleryState.version + 1)
@@ -222,7 +304,11 @@ __all__ = [
     "EnrollDraftSample",
     "FaceSample",
     "GalleryState",
+    "NegativeSample",
+    "Sighting",
+    "UnknownGroup",
     "User",
     "gallery_version",
+    "iso",
     "name_key",
 ]
