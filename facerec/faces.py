@@ -1,12 +1,13 @@
-"""The face engine: load and validate images, detect, encode, check sample quality.
+"""Faces in images: load and validate images, detect, encode, check sample quality.
 
 The only module that calls ``face_recognition``. Its heavy functions (detection with
 upsampling, and above all encoding, which holds the GIL) run in worker processes:
-see ``facerec.engine`` and ``facerec.recognizer``.
+see ``facerec.face_jobs`` (one-off jobs) and ``facerec.recognizer`` (the camera's worker).
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import warnings
 from dataclasses import dataclass
@@ -77,9 +78,12 @@ class Sample:
     sharpness: float
 
 
-def _face_recognition():
-    # Imported lazily: it loads dlib's models (about a second), which only the worker
-    # processes need.
+def load_models():
+    """The ``face_recognition`` module with dlib's models loaded (about a second, once).
+
+    Imported lazily because only worker processes need it; they call this at start-up so
+    that the first face is not slowed down by the load.
+    """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         import face_recognition
@@ -87,6 +91,11 @@ def _face_recognition():
     # must be refused, not half-decoded into grey pixels.
     ImageFile.LOAD_TRUNCATED_IMAGES = False
     return face_recognition
+
+
+def photo_hash(data: bytes) -> str:
+    """The SHA-256 of a photo's bytes: how every path recognises the same file sent again."""
+    return hashlib.sha256(data).hexdigest()
 
 
 def load_image(source: bytes | str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
@@ -154,7 +163,7 @@ def detect(rgb: np.ndarray, upsample: int | None = 1, max_width: int | None = No
     """
     if upsample is None:
         return detect(rgb, 0, max_width) or detect(rgb, 1, max_width)
-    fr = _face_recognition()
+    fr = load_models()
     scale = 1.0
     image = rgb
     if max_width and rgb.shape[1] > max_width:
@@ -179,7 +188,7 @@ def encode(rgb: np.ndarray, boxes: list[Box]) -> list[np.ndarray]:
     """The 128-d encoding of each face box, in the same order. Holds the GIL: run it in a worker."""
     if not boxes:
         return []
-    fr = _face_recognition()
+    fr = load_models()
     return [np.asarray(e, dtype=np.float64) for e in fr.face_encodings(rgb, boxes)]
 
 

@@ -10,7 +10,6 @@ A sample remembers the SHA-256 of its file: importing the same folder again adds
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import multiprocessing
 import os
@@ -214,7 +213,7 @@ def encode_file(path: str, max_pixels: int = faces.DEFAULT_MAX_PIXELS) -> Encode
         data = Path(path).read_bytes()
     except OSError as exc:
         return Encoded(None, reason="cannot read the file", detail=exc.strerror or str(exc))
-    digest = hashlib.sha256(data).hexdigest()
+    digest = faces.photo_hash(data)
     if digest in _known:
         return Encoded(digest, reason=ALREADY_IMPORTED, detail=f"as a sample of {_known[digest]}")
     try:

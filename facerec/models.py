@@ -25,7 +25,6 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from .extensions import db
 
-ENCODING_DTYPE = np.float64
 ENCODING_SIZE = 128
 NAME_MAX = 100
 

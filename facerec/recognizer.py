@@ -33,7 +33,7 @@ def worker_main(conn, settings: WorkerSettings):
     from . import faces
     from .gallery import GalleryCache
 
-    faces._face_recognition()  # load the models before the first frame
+    faces.load_models()  # load the models before the first frame
     engine = create_engine(settings.database_uri, poolclass=NullPool)
     gallery = GalleryCache(engine.connect, check_interval=0.2)
     conn.send(("ready", None))
@@ -71,10 +71,8 @@ class RecognizerClient:
         self._process = None
         self._conn = None
         self._busy_since: float | None = None
-        self.ready = False
         self.restarts = 0
-        self.submitted = 0
-        self.dropped = 0
+        self.dropped = 0  # frames not looked at because the worker was busy
 
     def start(self):
         parent, child = self._ctx.Pipe()
@@ -85,10 +83,6 @@ class RecognizerClient:
         child.close()
         self._conn = parent
         self._busy_since = time.monotonic()  # busy until it says it is ready
-        self.ready = False
-
-    def alive(self) -> bool:
-        return self._process is not None and self._process.is_alive()
 
     @property
     def busy(self) -> bool:
@@ -106,7 +100,6 @@ class RecognizerClient:
             self._restart("could not send a frame")
             return False
         self._busy_since = time.monotonic()
-        self.submitted += 1
         return True
 
     def poll(self):
@@ -118,7 +111,6 @@ class RecognizerClient:
                 kind, payload = self._conn.recv()
                 self._busy_since = None
                 if kind == "ready":
-                    self.ready = True
                     continue
                 return payload
         except (EOFError, OSError):
@@ -143,7 +135,6 @@ class RecognizerClient:
         conn, process = self._conn, self._process
         self._conn = self._process = None
         self._busy_since = None
-        self.ready = False
         if conn is not None:
             with contextlib.suppress(BrokenPipeError, OSError):
                 conn.send(None)

@@ -86,7 +86,7 @@ def init_app(app):
     @app.errorhandler(TimeoutError)
     @app.errorhandler(BrokenProcessPool)
     def engine_unavailable(_exc):
-        """The face engine (facerec.engine) stalled or its workers died: 503, not a bare 500.
+        """The face job pool (facerec.face_jobs) stalled or its workers died: 503, not a bare 500.
 
         Uploads and snapshots on the admin pages and in the wizard; the API has its own
         handler with the same words.

@@ -258,14 +258,14 @@ def test_does_a_snapshot_without_a_running_camera_say_so(client, app, data_dir):
 def test_does_an_upload_while_the_face_engine_is_down_say_so_with_503(
     client, app, data_dir, monkeypatch, failure
 ):
-    from facerec import engine
+    from facerec import face_jobs
 
     obama = enroll(app, "obama", data_dir / "known/obama.jpg")
 
     def down(app, data, **checks):
         raise failure()
 
-    monkeypatch.setattr(engine, "sample_from_image", down)
+    monkeypatch.setattr(face_jobs, "sample_from_image", down)
     photo = (data_dir / "unknown/obama2.jpg").read_bytes()
     page = client.post(
         f"/admin/users/{obama}/samples", data={"photos": (io.BytesIO(photo), "o.jpg")}

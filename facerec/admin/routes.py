@@ -15,9 +15,9 @@ from flask import (
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from .. import camera
+from .. import camera, face_jobs
 from ..extensions import db
-from ..faces import FaceRejected, ImageError
+from ..faces import FaceRejected, ImageError, photo_hash
 from ..models import FaceSample, User, name_key
 from ..people import (
     PersonError,
@@ -30,7 +30,6 @@ from ..people import (
 )
 from . import bp
 from .forms import PersonForm, UploadForm
-from .samples import sample_from_snapshot, sample_from_upload
 
 PER_PAGE = 50
 SORT_KEYS = ("name", "created", "updated", "samples")
@@ -182,8 +181,8 @@ def upload_samples(user_id):
         data = upload.read()
         label = upload.filename
         try:
-            face, content_hash = sample_from_upload(data)
-            add_sample(user, face, "upload", content_hash)
+            face = face_jobs.sample_from_image(current_app, data)
+            add_sample(user, face, "upload", photo_hash(data))
         except (ImageError, FaceRejected, SampleRejected) as exc:
             flash(f"{label}: {exc}", "error")
             continue
@@ -206,7 +205,7 @@ def snapshot_sample(user_id):
         return redirect(url_for("admin.person", user_id=user.id))
     _index, rgb = shot
     try:
-        add_sample(user, sample_from_snapshot(rgb), "camera")
+        add_sample(user, face_jobs.sample_from_frame(current_app, rgb), "camera")
     except (FaceRejected, SampleRejected) as exc:
         flash(f"Snapshot not added: {exc}", "error")
     else:

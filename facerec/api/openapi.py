@@ -10,13 +10,7 @@ import copy
 
 from ..models import NAME_MAX
 from ..people import DETAILS_MAX
-
-PER_PAGE_MAX = 100
-PER_PAGE_DEFAULT = 20
-PAGE_MAX = 1_000_000
-ID_MAX = 2**63 - 1  # SQLite's INTEGER range: larger ids cannot exist
-QUERY_MAX = 100
-IMAGES_MAX = 20
+from .inputs import ID_MAX, IMAGES_MAX, PAGE_MAX, PER_PAGE_DEFAULT, PER_PAGE_MAX, QUERY_MAX
 
 
 def _schema(name: str) -> dict:
@@ -249,6 +243,11 @@ SCHEMAS = {
             "recognition_hz": {
                 "type": "number",
                 "description": "Recognition results per second.",
+            },
+            "recognition_skipped": {
+                "type": "integer",
+                "minimum": 0,
+                "description": "Frames recognition skipped while busy (dropped, never queued).",
             },
             "frame_index": {
                 "type": "integer",

@@ -1,10 +1,10 @@
-import math
+"""The stream, recognition and documentation endpoints of /api/v1."""
 
 from flask import current_app, jsonify, render_template, request
 
-from .. import camera, engine, gallery
+from .. import camera, face_jobs, gallery
 from . import bp, docs, openapi
-from .errors import ApiError
+from .inputs import image_field, parse_tolerance
 
 
 @bp.get("/stream/status")
@@ -29,32 +29,12 @@ def stream_stop():
     return jsonify(cam.status())
 
 
-def image_field(name: str = "image") -> bytes:
-    """The bytes of the uploaded file in multipart field ``name`` (400 when missing)."""
-    upload = request.files.get(name)
-    if upload is None:
-        raise ApiError(400, f"Send the photo as a file in the multipart field “{name}”.")
-    return upload.read()
-
-
-def parse_tolerance(raw: str | None) -> float:
-    if raw is None or raw.strip() == "":
-        return float(current_app.config["FACEREC_TOLERANCE"])
-    try:
-        value = float(raw)
-    except ValueError:
-        value = math.nan
-    if not 0.0 <= value <= 1.0:
-        raise ApiError(422, "The tolerance must be a number from 0 to 1.")
-    return value
-
-
 @bp.post("/recognize")
 def recognize():
     """Every face of the uploaded photo with the person it matches, if any."""
     data = image_field("image")
     tolerance = parse_tolerance(request.form.get("tolerance"))
-    found = engine.faces_in_image(current_app, data)  # in the engine's processes, off the GIL
+    found = face_jobs.faces_in_image(current_app, data)  # in the pool's processes, off the GIL
     matcher = gallery.current()
     return jsonify(
         faces=[
@@ -75,6 +55,3 @@ def docs_page():
     """The OpenAPI description rendered for people."""
     document = openapi.spec(current_app.config.get("MAX_CONTENT_LENGTH"))
     return render_template("api/docs.html", doc=docs.view(document))
-
-
-from . import users  # noqa: E402,F401  (the people endpoints)

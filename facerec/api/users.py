@@ -6,24 +6,29 @@ and through ORM objects, so the gallery version moves on and the live stream rel
 
 from __future__ import annotations
 
-import hashlib
-
 from flask import current_app, jsonify, request, url_for
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
-from werkzeug.exceptions import BadRequest
 
-from .. import engine, faces, people
+from .. import face_jobs, faces, people
 from ..extensions import db
 from ..models import FaceSample, User, name_key
 from . import bp
 from .errors import ApiError
-from .openapi import ID_MAX, IMAGES_MAX, PAGE_MAX, PER_PAGE_DEFAULT, PER_PAGE_MAX, QUERY_MAX
-from .routes import image_field
-
-FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
-USER_FIELDS = ("name", "details")
+from .inputs import (
+    FORM_TYPES,
+    ID_MAX,
+    IMAGES_MAX,
+    PAGE_MAX,
+    PER_PAGE_DEFAULT,
+    PER_PAGE_MAX,
+    QUERY_MAX,
+    image_field,
+    int_arg,
+    json_object,
+    text,
+)
 
 
 def timestamp(value) -> str:
@@ -58,48 +63,6 @@ def get_or_404(user_id: int) -> User:
     return user
 
 
-def int_arg(name: str, default: int, low: int, high: int) -> int:
-    raw = request.args.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        value = low - 1
-    if not low <= value <= high:
-        raise ApiError(422, f"“{name}” must be a whole number from {low} to {high}.")
-    return value
-
-
-def text(value, field: str) -> str:
-    """A text field as sent: a string, storable as UTF-8, without NUL characters."""
-    if not isinstance(value, str):
-        raise ApiError(422, f"“{field}” must be a string.")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ApiError(422, f"“{field}” is not valid Unicode text.") from None
-    if "\x00" in value:
-        raise ApiError(422, f"“{field}” must not contain NUL characters.")
-    return value
-
-
-def json_object() -> dict:
-    """The JSON body as an object holding only known person fields."""
-    if not request.is_json:
-        raise ApiError(415, "Send the fields as JSON (Content-Type: application/json).")
-    try:
-        body = request.get_json()
-    except BadRequest:
-        raise ApiError(400, "The request body is not valid JSON.") from None
-    if not isinstance(body, dict):
-        raise ApiError(422, 'The JSON body must be an object, such as {"name": "..."}.')
-    unknown = sorted(set(body) - set(USER_FIELDS))
-    if unknown:
-        raise ApiError(422, f"Unknown field: {', '.join(unknown)}.")
-    return body
-
-
 def commit():
     try:
         db.session.commit()
@@ -116,10 +79,10 @@ def checked_samples(uploads) -> list[FaceSample]:
         data = upload.read()
         label = upload.filename or f"image {number}"
         try:
-            sample = engine.sample_from_image(current_app, data)
+            sample = face_jobs.sample_from_image(current_app, data)
         except (faces.ImageError, faces.FaceRejected) as exc:
             raise ApiError(400, f"{label}: {faces.sentence(str(exc))}") from None
-        rows.append(people.sample_row(sample, "api", hashlib.sha256(data).hexdigest()))
+        rows.append(people.sample_row(sample, "api", faces.photo_hash(data)))
     return rows
 
 
@@ -205,11 +168,11 @@ def add_sample(user_id):
     """Add a face sample to a person from a photo with exactly one usable face."""
     user = get_or_404(user_id)
     data = image_field("image")
-    sample = engine.sample_from_image(current_app, data)
+    sample = face_jobs.sample_from_image(current_app, data)
     try:
         # The same rules as the person page: not the same photo twice, not a near-duplicate,
         # not someone else's face. A retried request therefore adds nothing twice.
-        row = people.add_sample(user, sample, "api", hashlib.sha256(data).hexdigest())
+        row = people.add_sample(user, sample, "api", faces.photo_hash(data))
     except people.SampleRejected as exc:
         raise ApiError(409, str(exc)) from None
     commit()

@@ -171,6 +171,8 @@ class CameraService:
             "fps": round(self.output_rate.rate(), 2) if self.running else 0.0,
             "source_fps": round(self._source_rate(), 2),
             "recognition_hz": round(self.recognition_rate.rate(), 2) if self.running else 0.0,
+            # Frames the recognition worker never saw because it was busy (dropped, not queued).
+            "recognition_skipped": self._recognizer.dropped if self._recognizer else 0,
             "frame_index": self._faces_index if self.running else None,
             "viewers": self._viewers,
             "faces": list(self._faces) if (self.running and fresh) else [],

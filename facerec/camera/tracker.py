@@ -24,14 +24,6 @@ class TrackedFace:
     name: str | None
     distance: float | None
 
-    def as_dict(self) -> dict:
-        return {
-            "name": self.name,
-            "user_id": self.user_id,
-            "distance": self.distance,
-            "box": [round(v) for v in self.box],
-        }
-
 
 _LK = {
     "winSize": (15, 15),

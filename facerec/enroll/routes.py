@@ -6,7 +6,6 @@ header); the forms here render it, and a refusal is answered by ``csrf_error``.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 
@@ -25,7 +24,7 @@ from flask import (
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import SQLAlchemyError
 
-from .. import camera, engine, faces, gallery, people
+from .. import camera, face_jobs, faces, gallery, people
 from ..extensions import db
 from ..gallery import Match
 from ..models import EnrollDraftSample, User
@@ -200,7 +199,7 @@ def snapshot():
     frame_index, rgb = shot
     began = time.perf_counter()
     try:
-        sample = engine.sample_from_frame(current_app, rgb)
+        sample = face_jobs.sample_from_frame(current_app, rgb)
         row = drafts.add_sample(draft, sample, "camera", f"camera, frame {frame_index}")
     except (faces.FaceRejected, drafts.DuplicateSample) as exc:
         log.info("snapshot rejected in %.0f ms: %s", (time.perf_counter() - began) * 1000, exc)
@@ -234,10 +233,10 @@ def upload():
             results.append((False, f"{label}: not needed, all the samples are taken.", None))
             continue
         data = storage.read()
-        digest = hashlib.sha256(data).hexdigest()
+        digest = faces.photo_hash(data)
         try:
             drafts.check_new_file(draft, digest)  # before the costly face check
-            sample = engine.sample_from_image(current_app, data)
+            sample = face_jobs.sample_from_image(current_app, data)
             row = drafts.add_sample(draft, sample, "upload", label, digest)
         except faces.ImageError as exc:
             results.append((False, f"{label}: {faces.sentence(str(exc))}", None))

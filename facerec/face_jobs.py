@@ -26,7 +26,7 @@ _pool_size = 0
 
 
 def _warm_up():
-    faces._face_recognition()
+    faces.load_models()
 
 
 def _get_pool(workers: int) -> ProcessPoolExecutor:
