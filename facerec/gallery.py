@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 from sqlalchemy import select
 
-from .models import ENCODING_SIZE, FaceSample, User, gallery_version
+from .models import ENCODING_SIZE, FaceSample, NegativeSample, User, gallery_version
 
 
 @dataclass(frozen=True)
@@ -26,15 +26,37 @@ class Match:
         return {"user_id": self.user_id, "name": self.name, "distance": self.distance}
 
 
+def _as_matrix(encodings) -> np.ndarray:
+    return np.ascontiguousarray(encodings, dtype=np.float32).reshape(-1, ENCODING_SIZE)
+
+
+def _from_rows(rows) -> tuple[np.ndarray, list[int]]:
+    """(matrix, user ids) from rows of (user_id, float64 encoding bytes)."""
+    if not rows:
+        return np.empty((0, ENCODING_SIZE)), []
+    matrix = np.frombuffer(b"".join(row.encoding for row in rows), dtype="<f8")
+    return matrix.reshape(-1, ENCODING_SIZE), [row.user_id for row in rows]
+
+
 class Gallery:
     """Every sample's encoding (float32, one row each) with the id of its person.
 
     A face matches the person of its nearest sample when that distance is within the
-    tolerance; otherwise it is unknown.
+    tolerance; otherwise it is unknown. Negative samples ("this face is not them") are kept
+    the same way: a person is refused for a face that is closer to one of their negatives
+    than to their nearest sample, and the face goes to the next person or stays unknown.
     """
 
-    def __init__(self, encodings, user_ids, names: dict[int, str], version: int = 0):
-        self.matrix = np.ascontiguousarray(encodings, dtype=np.float32).reshape(-1, ENCODING_SIZE)
+    def __init__(
+        self,
+        encodings,
+        user_ids,
+        names: dict[int, str],
+        version: int = 0,
+        negatives=None,
+        negative_user_ids=(),
+    ):
+        self.matrix = _as_matrix(encodings)
         self.user_ids = np.asarray(user_ids, dtype=np.int64)
         if len(self.user_ids) != len(self.matrix):
             raise ValueError("one user id per encoding is needed")
@@ -42,6 +64,17 @@ class Gallery:
         self.version = version
         # |m|^2 for every row, so a distance costs one matrix-vector product.
         self._sq_norms = np.einsum("ij,ij->i", self.matrix, self.matrix)
+        self.negatives = _as_matrix(negatives if negatives is not None else [])
+        self.negative_user_ids = np.asarray(negative_user_ids, dtype=np.int64)
+        if len(self.negative_user_ids) != len(self.negatives):
+            raise ValueError("one user id per negative encoding is needed")
+        # Row indices of each person's negatives, looked up only for a person about to win.
+        order = np.argsort(self.negative_user_ids, kind="stable")
+        ids, starts = np.unique(self.negative_user_ids[order], return_index=True)
+        ends = [*starts[1:], len(order)] if len(starts) else []
+        self._negatives_of = {
+            int(uid): order[start:end] for uid, start, end in zip(ids, starts, ends, strict=True)
+        }
 
     def __len__(self):
         return len(self.matrix)
@@ -54,13 +87,14 @@ class Gallery:
     def load(cls, connection) -> Gallery:
         """Build from the database (a Connection or Session)."""
         version = gallery_version(connection)
-        rows = connection.execute(select(FaceSample.user_id, FaceSample.encoding)).all()
+        samples = connection.execute(select(FaceSample.user_id, FaceSample.encoding)).all()
+        negatives = connection.execute(
+            select(NegativeSample.user_id, NegativeSample.encoding)
+        ).all()
         names = dict(connection.execute(select(User.id, User.name)).all())
-        if not rows:
-            return cls.empty(version)
-        buf = b"".join(row.encoding for row in rows)
-        matrix = np.frombuffer(buf, dtype="<f8").reshape(-1, ENCODING_SIZE)
-        return cls(matrix, [row.user_id for row in rows], names, version)
+        matrix, user_ids = _from_rows(samples)
+        negative_matrix, negative_ids = _from_rows(negatives)
+        return cls(matrix, user_ids, names, version, negative_matrix, negative_ids)
 
     def distances(self, encoding) -> np.ndarray:
         """Euclidean distance from ``encoding`` to every sample."""
@@ -68,18 +102,43 @@ class Gallery:
         sq = self._sq_norms - 2.0 * (self.matrix @ query) + float(query @ query)
         return np.sqrt(np.maximum(sq, 0.0))
 
+    def _exact(self, matrix: np.ndarray, row: int, encoding) -> float:
+        # Recompute a winner exactly: the expanded form loses a little precision.
+        return float(np.linalg.norm(matrix[row].astype(np.float64) - encoding))
+
+    def refuses(self, user_id: int, encoding, own_distance: float) -> bool:
+        """Whether the face is closer to one of the person's negatives than ``own_distance``."""
+        rows = self._negatives_of.get(user_id)
+        if rows is None:
+            return False
+        encoding = np.asarray(encoding, dtype=np.float64)
+        nearest = np.linalg.norm(self.negatives[rows].astype(np.float64) - encoding, axis=1).min()
+        return float(nearest) < own_distance
+
     def match(self, encoding, tolerance: float = 0.6) -> Match:
-        """The person whose nearest sample is within ``tolerance``, or an unknown Match."""
+        """The nearest person within ``tolerance`` who does not refuse the face, else unknown.
+
+        A person refuses a face closer to one of their negatives than to their nearest sample;
+        the next nearest person is tried. Without negatives this is one argmin.
+        """
         if len(self.matrix) == 0:
             return Match(None, None, None)
         distances = self.distances(encoding)
-        best = int(np.argmin(distances))
-        # Recompute the winner exactly: the expanded form loses a little precision.
-        distance = float(np.linalg.norm(self.matrix[best].astype(np.float64) - encoding))
-        user_id = int(self.user_ids[best])
-        if distance <= tolerance:
-            return Match(user_id, self.names.get(user_id), round(distance, 4))
-        return Match(None, None, round(distance, 4))
+        nearest = None
+        # At most one round per person with negatives, plus the final one.
+        for _ in range(len(self._negatives_of) + 1):
+            best = int(np.argmin(distances))
+            if not np.isfinite(distances[best]):
+                break
+            distance = self._exact(self.matrix, best, encoding)
+            nearest = distance if nearest is None else nearest
+            user_id = int(self.user_ids[best])
+            if distance > tolerance:
+                break
+            if not self.refuses(user_id, encoding, distance):
+                return Match(user_id, self.names.get(user_id), round(distance, 4))
+            distances[self.user_ids == user_id] = np.inf
+        return Match(None, None, None if nearest is None else round(nearest, 4))
 
     def nearest_person(self, encodings, exclude: set[int] = frozenset()) -> Match:
         """The person closest to any of ``encodings`` (no tolerance applied)."""

@@ -581,6 +581,13 @@ SPEC = {
 }
 
 
+from . import openapi_unknowns  # noqa: E402  (it builds on the helpers above)
+
+PATHS.update(openapi_unknowns.PATHS)
+SCHEMAS.update(openapi_unknowns.SCHEMAS)
+SPEC["tags"].extend(openapi_unknowns.TAGS)
+
+
 def spec(max_content_length: int | None = None) -> dict:
     """A copy of the document, with the body limit this server actually enforces."""
     document = copy.deepcopy(SPEC)
