@@ -39,7 +39,7 @@ def prepare_database(path: Path) -> str:
             )
             db.session.commit()
     finally:
-        app.extensions["camera"].close()
+        app.extensions["cameras"].close()
     return token
 
 

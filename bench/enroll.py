@@ -80,7 +80,7 @@ def main():
             "FACEREC_SNAPSHOTS": 1,
         }
     )
-    cam = app.extensions["camera"]
+    cam = app.extensions["cameras"].first()
     result = {"source": CLIP.name, "cpus": os.cpu_count()}
     try:
         with app.app_context():

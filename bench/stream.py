@@ -75,7 +75,7 @@ def label_run(db_path: Path, truth: set[int]) -> dict:
             "FACEREC_IDLE_TIMEOUT": 0,
         }
     )
-    cam = app.extensions["camera"]
+    cam = app.extensions["cameras"].first()
     published = []
     cam.listeners.append(
         lambda info: published.append((info.frame_index, {face.name for face in info.faces}))

@@ -52,6 +52,8 @@ class Config:
     FACEREC_JPEG_QUALITY = int(_env_number("FACEREC_JPEG_QUALITY", 80, int))
     FACEREC_IDLE_TIMEOUT = _env_number("FACEREC_IDLE_TIMEOUT", 120.0)
     FACEREC_AUTOSTART = _env_bool("FACEREC_AUTOSTART", True)
+    # Recognition processes shared by the cameras (0: one per core).
+    FACEREC_RECOGNITION_WORKERS = int(_env_number("FACEREC_RECOGNITION_WORKERS", 0, int))
     # Processes that encode uploaded photos, snapshots and API requests.
     FACEREC_ENGINE_WORKERS = int(_env_number("FACEREC_ENGINE_WORKERS", os.cpu_count() or 2, int))
 

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import numpy as np
 from flask_login import UserMixin
 from sqlalchemy import (
+    Boolean,
     DateTime,
     Float,
     ForeignKey,
@@ -278,6 +279,34 @@ class NegativeSample(EncodingMixin, db.Model):
     user: Mapped[User] = relationship()
 
 
+CAMERA_NAME_MAX = 64
+CAMERA_SOURCE_MAX = 2000
+
+
+class Camera(db.Model):
+    """A camera the server watches: a webcam index, a video file or a stream URL.
+
+    ``name`` is a slug (lower-case letters, digits, ``-`` and ``_``) used in URLs and written
+    on sightings. ``detect_width`` and ``tolerance`` override FACEREC_DETECT_WIDTH and
+    FACEREC_TOLERANCE for this camera when set. With no row at all, FACEREC_CAMERA defines one
+    camera named ``main``.
+    """
+
+    __tablename__ = "cameras"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(CAMERA_NAME_MAX), unique=True)
+    source: Mapped[str] = mapped_column(String(CAMERA_SOURCE_MAX))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    detect_width: Mapped[int | None] = mapped_column(Integer)
+    tolerance: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+    def __repr__(self):
+        return f"<Camera {self.id} {self.name!r}>"
+
+
 def gallery_version(connection) -> int:
     value = connection.execute(select(GalleryState.version).where(GalleryState.id == 1)).scalar()
     return value or 0
@@ -299,6 +328,7 @@ def _bump_gallery_version(session, _flush_context, _instances):
 __all__ = [
     "Account",
     "ApiToken",
+    "Camera",
     "EnrollDraft",
     "EnrollDraftSample",
     "FaceSample",

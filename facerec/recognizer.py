@@ -45,16 +45,18 @@ def worker_main(conn, settings: WorkerSettings):
                 break  # the web process is gone
             if message is None:
                 break
-            seq, frame_bgr = message
+            # (seq, frame) or (seq, frame, overrides): a camera's own detect width or tolerance
+            seq, frame_bgr, *rest = message
+            overrides = rest[0] if rest else {}
+            tolerance = overrides.get("tolerance") or settings.tolerance
+            detect_width = overrides.get("detect_width") or settings.detect_width
             started = time.perf_counter()
             rgb = frame_bgr[:, :, ::-1]
-            found = faces.analyze(
-                rgb.copy(), upsample=settings.upsample, max_width=settings.detect_width
-            )
+            found = faces.analyze(rgb.copy(), upsample=settings.upsample, max_width=detect_width)
             current = gallery.get()
             result = []
             for face in found:
-                match = current.match(face.encoding, settings.tolerance)
+                match = current.match(face.encoding, tolerance)
                 result.append({"box": list(face.box), **match.as_dict()})
             conn.send(("result", (seq, result, time.perf_counter() - started)))
     finally:

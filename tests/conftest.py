@@ -48,7 +48,7 @@ def app_factory(tmp_path):
 
     yield factory
     for app in made:
-        app.extensions["camera"].close()
+        app.extensions["cameras"].close()
         with app.app_context():
             db.session.remove()
             db.engine.dispose()

@@ -357,7 +357,7 @@ def test_does_the_live_stream_follow_a_rename_and_a_delete(clip_app, data_dir):
 
     from .test_stream import wait_for
 
-    cam = clip_app.extensions["camera"]
+    cam = clip_app.extensions["cameras"].first()
     uid = enroll(clip_app, "lin", data_dir / "known/lin-manuel-miranda.png")
     client = login_client(clip_app, clip_app.test_client())
     cam.start()

@@ -21,7 +21,7 @@ def test_does_flask_db_upgrade_on_an_empty_database_create_a_schema_matching_the
                 diff = compare_metadata(MigrationContext.configure(conn), db.metadata)
             engine.dispose()
     finally:
-        app.extensions["camera"].close()
+        app.extensions["cameras"].close()
     assert {"users", "face_samples", "accounts", "api_tokens", "gallery_state"} <= tables
     assert diff == []
 
@@ -30,12 +30,12 @@ def test_is_a_secret_key_generated_into_the_instance_folder_on_first_run(tmp_pat
     monkeypatch.delenv("SECRET_KEY", raising=False)
     app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'k.db'}"})
     app.instance_path  # noqa: B018
-    app.extensions["camera"].close()
+    app.extensions["cameras"].close()
     # The instance folder of the package is used; the key is long and random, never a default.
     key = app.config["SECRET_KEY"]
     assert isinstance(key, str) and len(key) >= 32
     again = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'k.db'}"})
-    again.extensions["camera"].close()
+    again.extensions["cameras"].close()
     assert again.config["SECRET_KEY"] == key
 
 

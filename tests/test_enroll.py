@@ -565,7 +565,7 @@ def test_does_the_start_camera_form_start_the_camera(clip_app):
     response = client.post("/enroll/camera/start", follow_redirects=True)
     assert response.request.path == "/enroll/samples"
     assert "The camera is starting." in text(response)
-    assert clip_app.extensions["camera"].running
+    assert clip_app.extensions["cameras"].first().running
 
 
 def test_is_lin_manuel_mirandas_face_taken_from_the_clip_and_saved(clip_app, data_dir):
@@ -583,7 +583,7 @@ def test_is_lin_manuel_mirandas_face_taken_from_the_clip_and_saved(clip_app, dat
     page = client.post("/enroll/samples/snapshot", follow_redirects=True)
     assert "The camera is not running. Start it, then take the snapshot again." in text(page)
 
-    camera = app.extensions["camera"]
+    camera = app.extensions["cameras"].first()
     camera.start()
     deadline = time.monotonic() + 30
     while camera.snapshot() is None and time.monotonic() < deadline:

@@ -86,7 +86,7 @@ def open_files(path):
 
 @pytest.fixture
 def cam(clip_app):
-    return clip_app.extensions["camera"]
+    return clip_app.extensions["cameras"].first()
 
 
 def test_does_a_viewer_get_30_consecutive_jpeg_frames_of_the_clip(clip_app, cam):
@@ -189,7 +189,7 @@ def test_do_20_concurrent_start_and_stop_calls_leave_exactly_one_capture_thread(
 
 def test_does_a_viewer_that_disconnects_leave_no_thread_or_subscriber_behind(app_factory, serve):
     app = app_factory(FACEREC_CAMERA=str(CLIP), FACEREC_PUBLIC_STREAM=True)
-    cam = app.extensions["camera"]
+    cam = app.extensions["cameras"].first()
     cam.start()
     server = serve(app)
     assert wait_for(lambda: cam.state == "running")
@@ -234,7 +234,7 @@ def test_does_a_missing_camera_show_the_placeholder_and_say_why(app_factory, sou
     app = app_factory(FACEREC_CAMERA=source)
     client = login_client(app, app.test_client())
     client.post("/api/v1/stream/start")
-    cam = app.extensions["camera"]
+    cam = app.extensions["cameras"].first()
     assert wait_for(lambda: cam.state == "unavailable", timeout=10)
 
     status = client.get("/api/v1/stream/status").get_json()
@@ -292,17 +292,18 @@ def test_does_the_live_worker_name_a_person_enrolled_while_it_runs(clip_app, cam
 def test_is_a_dead_recognition_worker_restarted(clip_app, cam):
     cam.start()
     assert wait_for(lambda: cam.recognition_rate.rate() > 0, timeout=40)
-    worker = cam._recognizer._process
+    pool = cam._recognizer.pool
+    worker = pool._workers[0].process
     worker.kill()
-    assert wait_for(lambda: cam._recognizer.restarts >= 1, timeout=10)
-    assert cam._recognizer._process is not worker
+    assert wait_for(lambda: pool.restarts >= 1, timeout=10)
+    assert all(w.process is not worker for w in pool._workers)
     cam.recognition_rate.reset()
     assert wait_for(lambda: cam.recognition_rate.rate() > 0, timeout=40)
 
 
 def test_does_a_viewer_start_the_camera_and_an_idle_camera_stop(app_factory):
     app = app_factory(FACEREC_CAMERA=str(CLIP), FACEREC_AUTOSTART=True, FACEREC_IDLE_TIMEOUT=1.0)
-    cam = app.extensions["camera"]
+    cam = app.extensions["cameras"].first()
     assert not cam.running
     frames = cam.frames()
     next(frames)
@@ -316,7 +317,7 @@ def test_does_a_viewer_start_the_camera_and_an_idle_camera_stop(app_factory):
 
 def test_does_a_viewer_not_restart_a_camera_an_operator_stopped(app_factory):
     app = app_factory(FACEREC_CAMERA=str(CLIP), FACEREC_AUTOSTART=True)
-    cam = app.extensions["camera"]
+    cam = app.extensions["cameras"].first()
     cam.start()
     assert wait_for(lambda: cam.state == "running")
     cam.stop()
@@ -397,11 +398,11 @@ class Link:
 def test_does_an_ip_camera_url_stream_and_survive_a_dropped_connection(app_factory, serve):
     # The "IP camera" is another facerec serving the clip as MJPEG over HTTP.
     upstream = app_factory(FACEREC_CAMERA=str(CLIP), FACEREC_PUBLIC_STREAM=True)
-    upstream.extensions["camera"].start()
+    upstream.extensions["cameras"].first().start()
     server = serve(upstream)
     link = Link(server.server.server_port)
     app = app_factory(FACEREC_CAMERA=f"http://user:pw@127.0.0.1:{link.port}/stream.mjpg")
-    cam = app.extensions["camera"]
+    cam = app.extensions["cameras"].first()
     cam.start()
     try:
         assert wait_for(lambda: cam.state == "running" and cam.output_rate.rate() > 15, timeout=30)

@@ -1,18 +1,36 @@
-"""Frame sources and the camera service thread. ``camera.service()`` is the app's instance."""
+"""Frame sources, the camera services and the registry of every camera.
+
+``camera.services()`` is every enabled camera, ``camera.get(name)`` one of them, and
+``camera.service()`` the first (what ``/stream.mjpg`` and ``/api/v1/stream/*`` show).
+"""
 
 import atexit
 
 from flask import current_app
 
 from ..recognizer import WorkerSettings
+from .recognition import RecognitionPool
+from .registry import CameraRegistry, CameraSpec
 from .service import CameraService
 from .sources import SourceError, describe, open_source
 
-__all__ = ["CameraService", "SourceError", "describe", "init_app", "open_source", "service"]
+__all__ = [
+    "CameraRegistry",
+    "CameraService",
+    "CameraSpec",
+    "SourceError",
+    "describe",
+    "get",
+    "init_app",
+    "open_source",
+    "registry",
+    "service",
+    "services",
+]
 
 
 def init_app(app):
-    """Create the app's camera service (nothing is opened until it is started)."""
+    """Create the app's camera registry (nothing is opened until a camera is started)."""
     cfg = app.config
     settings = WorkerSettings(
         database_uri=cfg["SQLALCHEMY_DATABASE_URI"],
@@ -20,18 +38,27 @@ def init_app(app):
         detect_width=int(cfg["FACEREC_DETECT_WIDTH"]),
         upsample=int(cfg["FACEREC_DETECT_UPSAMPLE"]),
     )
-    camera = CameraService(
-        str(cfg["FACEREC_CAMERA"]),
-        settings,
-        delay=int(cfg["FACEREC_STREAM_DELAY"]),
-        jpeg_quality=int(cfg["FACEREC_JPEG_QUALITY"]),
-        idle_timeout=float(cfg["FACEREC_IDLE_TIMEOUT"]),
-        autostart=bool(cfg["FACEREC_AUTOSTART"]),
-    )
-    app.extensions["camera"] = camera
-    atexit.register(camera.close)
-    return camera
+    pool = RecognitionPool(settings, int(cfg["FACEREC_RECOGNITION_WORKERS"]) or None)
+    cameras = CameraRegistry(app, settings, pool)
+    app.extensions["cameras"] = cameras
+    atexit.register(cameras.close)
+    return cameras
+
+
+def registry(app=None) -> CameraRegistry:
+    return (app or current_app).extensions["cameras"]
+
+
+def services() -> list[CameraService]:
+    """Every enabled camera's service, the first camera first."""
+    return registry().services()
+
+
+def get(name: str) -> CameraService | None:
+    """The service of the enabled camera ``name``, or None."""
+    return registry().get(name)
 
 
 def service() -> CameraService:
-    return current_app.extensions["camera"]
+    """The first camera (a service saying "no camera is configured" when there is none)."""
+    return registry().first()

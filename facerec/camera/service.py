@@ -15,6 +15,8 @@ import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 
+import cv2
+
 from ..recognizer import RecognizerClient, WorkerSettings
 from . import drawing
 from .sources import SourceError, describe, open_source
@@ -62,18 +64,27 @@ class FrameInfo:
     faces: list[TrackedFace] = field(default_factory=list)
 
 
+def _own_worker(service) -> RecognizerClient:
+    return RecognizerClient(service.settings)
+
+
 class CameraService:
     def __init__(
         self,
         source: str,
         settings: WorkerSettings,
         *,
+        camera: str = "main",
         delay: int = 3,
         jpeg_quality: int = 80,
         idle_timeout: float = 120.0,
         autostart: bool = True,
+        recognizer_factory=None,
     ):
+        self.camera = camera  # the camera's name: in URLs, on sightings, in log lines
         self.source = source
+        # Makes this camera's recognizer (submit/poll); by default a worker of its own.
+        self._recognizer_factory = recognizer_factory or _own_worker
         self.settings = settings
         self.delay = max(0, delay)
         self.jpeg_quality = jpeg_quality
@@ -88,6 +99,10 @@ class CameraService:
         self._cond = threading.Condition()
         self._frame_id = 0
         self._jpeg = b""
+        self._bgr = None  # the annotated frame behind _jpeg, for smaller widths
+        self._scaled: dict[int, tuple[int, bytes]] = {}  # width -> (frame_id, jpeg)
+        self._scale_locks: dict[int, threading.Lock] = {}
+        self._width_viewers: dict[int, int] = {}
         self._closed = False
         self._viewers = 0
         self._last_activity = time.monotonic()
@@ -128,7 +143,10 @@ class CameraService:
             self.state = "starting"
             self.error = None
             self._thread = threading.Thread(
-                target=self._run, args=(self._stop,), name="facerec-capture", daemon=True
+                target=self._run,
+                args=(self._stop,),
+                name="facerec-capture",
+                daemon=True,
             )
             self._thread.start()
             return True
@@ -147,6 +165,23 @@ class CameraService:
                 return True
             self._thread = None
             return True
+
+    def reconfigure(self, source: str, settings: WorkerSettings):
+        """Switch to another source or settings, keeping the viewers; restarts if running."""
+        with self._lock:
+            was_running, manual = self.running, self._manually_stopped
+        self.stop()
+        self.source, self.settings = source, settings
+        if self._recognizer is not None and hasattr(self._recognizer, "overrides"):
+            self._recognizer.overrides = {
+                "tolerance": settings.tolerance,
+                "detect_width": settings.detect_width,
+            }
+        if was_running:
+            self.start()
+        else:
+            self._manually_stopped = manual
+            self._publish_placeholder("Camera stopped", "Press Start to turn the camera on.")
 
     def close(self):
         """Stop everything, including the recognition worker (at shutdown)."""
@@ -197,14 +232,20 @@ class CameraService:
         with self._cond:
             return self._frame_id, self._jpeg
 
-    def frames(self, resend_after: float = 1.0):
+    def frames(self, resend_after: float = 1.0, width: int | None = None, fps: float | None = None):
         """Yield JPEG frames for one viewer: always the newest, never a backlog.
 
         With no new frame for ``resend_after`` seconds (camera stopped, source stalled)
-        the current frame is sent again so the page keeps showing it.
+        the current frame is sent again so the page keeps showing it. ``width`` downscales
+        (each width is encoded once per frame, shared by its viewers); ``fps`` caps the rate.
         """
+        width = width or None
+        period = 1.0 / fps if fps else 0.0
+        due = 0.0
         with self._cond:
             self._viewers += 1
+            if width:
+                self._width_viewers[width] = self._width_viewers.get(width, 0) + 1
         self._touch()
         if self.autostart and not self._manually_stopped and not self.running:
             self.start()
@@ -218,12 +259,48 @@ class CameraService:
                     )
                     if self._closed:
                         return
+                    fresh = self._frame_id != last
                     last, jpeg = self._frame_id, self._jpeg
+                if period:
+                    now = time.monotonic()
+                    if fresh and now < due:
+                        continue  # over this viewer's frame rate: skip to a later frame
+                    due = max(due + period, now - period) if fresh else due
+                if width:
+                    jpeg = self._scaled_jpeg(last, width) or jpeg
                 yield jpeg
         finally:
             with self._cond:
                 self._viewers -= 1
+                if width:
+                    self._width_viewers[width] -= 1
+                    if not self._width_viewers[width]:
+                        del self._width_viewers[width]
+                        self._scaled.pop(width, None)
             self._touch()
+
+    def _scaled_jpeg(self, frame_id: int, width: int) -> bytes | None:
+        """Frame ``frame_id`` at ``width`` pixels, encoded once for every viewer of that width.
+
+        None when the frame is not that wide (the full-size JPEG is sent) or has moved on.
+        """
+        with self._cond:
+            lock = self._scale_locks.setdefault(width, threading.Lock())
+        with lock:
+            with self._cond:
+                cached = self._scaled.get(width)
+                if cached and cached[0] >= frame_id:
+                    return cached[1]
+                current, frame = self._frame_id, self._bgr
+            if frame is None or width >= frame.shape[1]:
+                return None
+            height = max(1, round(frame.shape[0] * width / frame.shape[1]))
+            small = cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA)
+            jpeg = drawing.encode_jpeg(small, self.jpeg_quality)
+            with self._cond:
+                if width in self._width_viewers:
+                    self._scaled[width] = (current, jpeg)
+            return jpeg
 
     @property
     def viewers(self) -> int:
@@ -298,7 +375,7 @@ class CameraService:
 
     def _pump(self, source, stop) -> str | None:
         if self._recognizer is None:
-            self._recognizer = RecognizerClient(self.settings)
+            self._recognizer = self._recognizer_factory(self)
         recognizer = self._recognizer
         tracker = FaceTracker()
         held: deque = deque()  # frames waiting `delay` frames for their recognition result
@@ -352,6 +429,7 @@ class CameraService:
         with self._cond:
             self._frame_id += 1
             self._jpeg = jpeg
+            self._bgr = frame
             self._cond.notify_all()
         if info is not None:
             self.output_rate.tick()

@@ -1,0 +1,183 @@
+"""Every camera of the server, kept in step with the ``cameras`` table.
+
+The registry reads the table at most once a second (one small query) when someone asks for
+the cameras, and starts, reconfigures or closes camera services to match, so a camera added,
+changed, disabled or deleted by any process sharing the database (the admin page, the CLI,
+another server) takes effect without a restart. With no row at all, ``FACEREC_CAMERA``
+defines one camera named ``main``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+import time
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+
+from ..extensions import db
+from ..models import Camera
+from ..recognizer import WorkerSettings
+from .recognition import RecognitionPool
+from .service import CameraService
+from .sources import describe
+
+log = logging.getLogger(__name__)
+
+ENV_CAMERA = "main"
+
+
+@dataclass(frozen=True)
+class CameraSpec:
+    """What a camera service is built from (a row of the table, or FACEREC_CAMERA)."""
+
+    name: str
+    source: str
+    enabled: bool = True
+    detect_width: int | None = None
+    tolerance: float | None = None
+
+
+class CameraRegistry:
+    def __init__(self, app, settings: WorkerSettings, pool: RecognitionPool, check_interval=1.0):
+        self._app = app
+        self.settings = settings
+        self.pool = pool
+        self.check_interval = check_interval
+        cfg = app.config
+        self._service_options = {
+            "delay": int(cfg["FACEREC_STREAM_DELAY"]),
+            "jpeg_quality": int(cfg["FACEREC_JPEG_QUALITY"]),
+            "idle_timeout": float(cfg["FACEREC_IDLE_TIMEOUT"]),
+            "autostart": bool(cfg["FACEREC_AUTOSTART"]),
+        }
+        self._env_source = str(cfg.get("FACEREC_CAMERA") or "").strip()
+        self._lock = threading.RLock()
+        self._specs: list[CameraSpec] = []
+        self._services: dict[str, CameraService] = {}  # enabled cameras, in table order
+        self._unconfigured: CameraService | None = None
+        self._loaded: tuple | None = None
+        self._checked = -float("inf")
+        self._closed = False
+
+    # ---- what the app asks ------------------------------------------------------------------
+
+    def specs(self) -> list[CameraSpec]:
+        """Every camera, enabled or not, in order (the first one is the default camera)."""
+        self.refresh()
+        return list(self._specs)
+
+    def services(self) -> list[CameraService]:
+        """The service of every enabled camera, in order."""
+        self.refresh()
+        return list(self._services.values())
+
+    def get(self, name: str) -> CameraService | None:
+        self.refresh()
+        return self._services.get(name)
+
+    def first(self) -> CameraService:
+        """The first enabled camera; without any, a service that says none is configured."""
+        services = self.services()
+        if services:
+            return services[0]
+        with self._lock:
+            if self._unconfigured is None:
+                self._unconfigured = self._build(CameraSpec(ENV_CAMERA, ""))
+            return self._unconfigured
+
+    def refresh(self, force: bool = False):
+        """Compare the table with what runs (at most every ``check_interval`` seconds)."""
+        if not force and time.monotonic() - self._checked < self.check_interval:
+            return
+        with self._lock:
+            if self._closed:
+                return
+            if not force and time.monotonic() - self._checked < self.check_interval:
+                return
+            try:
+                with self._app.app_context(), db.engine.connect() as conn:
+                    rows = conn.execute(
+                        select(
+                            Camera.name,
+                            Camera.source,
+                            Camera.enabled,
+                            Camera.detect_width,
+                            Camera.tolerance,
+                        ).order_by(Camera.id)
+                    ).all()
+            except SQLAlchemyError as exc:  # no table yet (not migrated), database busy...
+                log.warning("cannot read the cameras table: %s", exc.__class__.__name__)
+                self._checked = time.monotonic()
+                return
+            self._checked = time.monotonic()
+            loaded = tuple(tuple(row) for row in rows)
+            if loaded == self._loaded:
+                return
+            self._loaded = loaded
+            specs = [CameraSpec(*row) for row in rows]
+            if not specs and self._env_source:
+                specs = [CameraSpec(ENV_CAMERA, self._env_source)]
+            self._apply(specs)
+
+    def close(self):
+        with self._lock:
+            self._closed = True
+            services = list(self._services.values())
+            if self._unconfigured is not None:
+                services.append(self._unconfigured)
+            self._services.clear()
+        for service in services:
+            service.close()
+        self.pool.close()
+
+    # ---- keeping the services in step -------------------------------------------------------
+
+    def _settings_for(self, spec: CameraSpec) -> WorkerSettings:
+        return dataclasses.replace(
+            self.settings,
+            tolerance=spec.tolerance or self.settings.tolerance,
+            detect_width=spec.detect_width or self.settings.detect_width,
+        )
+
+    def _build(self, spec: CameraSpec) -> CameraService:
+        return CameraService(
+            spec.source,
+            self._settings_for(spec),
+            camera=spec.name,
+            recognizer_factory=lambda svc: self.pool.client(
+                svc.camera,
+                tolerance=svc.settings.tolerance,
+                detect_width=svc.settings.detect_width,
+            ),
+            **self._service_options,
+        )
+
+    def _apply(self, specs: list[CameraSpec]):
+        old = {spec.name: spec for spec in self._specs}
+        wanted = {spec.name: spec for spec in specs if spec.enabled}
+        for name, service in list(self._services.items()):
+            spec = wanted.get(name)
+            if spec is None:
+                log.info("camera %s removed or disabled: stopping it", name)
+                del self._services[name]
+                service.close()
+            elif spec != old.get(name):
+                log.info("camera %s changed: now %s", name, describe(spec.source))
+                service.reconfigure(spec.source, self._settings_for(spec))
+        services = {}
+        for name, spec in wanted.items():
+            service = self._services.get(name)
+            if service is None:
+                log.info("camera %s added: %s", name, describe(spec.source))
+                service = self._build(spec)
+            services[name] = service
+        self._services = services
+        self._specs = specs
+        if services and self._unconfigured is not None:
+            # Its viewers' streams end; the pages reconnect to the camera now configured.
+            self._unconfigured.close()
+            self._unconfigured = None

@@ -1,0 +1,111 @@
+"""Cameras in the database: the rules for a name and a source, shared by the CLI and the pages.
+
+Every change goes through the ORM and a commit; each web process notices it on its next
+look at the table (see ``registry``), so nothing needs a restart.
+"""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import func, select
+
+from ..extensions import db
+from ..models import CAMERA_NAME_MAX, CAMERA_SOURCE_MAX, Camera
+
+NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]*")
+DETECT_WIDTH_MIN, DETECT_WIDTH_MAX = 160, 3840
+
+
+class CameraError(ValueError):
+    """A camera value breaks a rule; the message is written for the operator."""
+
+
+def clean_name(raw: str | None) -> str:
+    name = (raw or "").strip().lower()
+    if not name:
+        raise CameraError("A camera needs a name, such as front-door.")
+    if len(name) > CAMERA_NAME_MAX:
+        raise CameraError(f"The name is too long ({len(name)} characters; at most 64).")
+    if not NAME_RE.fullmatch(name):
+        raise CameraError(
+            "A camera name may hold only letters, digits, - and _, and starts with a letter "
+            "or digit (it is part of the camera's web address), such as front-door."
+        )
+    return name
+
+
+def clean_source(raw: str | None) -> str:
+    source = (raw or "").strip()
+    if not source:
+        raise CameraError(
+            "A camera needs a source: a webcam number (0), a video file path or a stream URL."
+        )
+    if len(source) > CAMERA_SOURCE_MAX:
+        raise CameraError(f"The source is too long (at most {CAMERA_SOURCE_MAX} characters).")
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in source):
+        raise CameraError("The source may not contain control characters or line breaks.")
+    return source
+
+
+def clean_detect_width(raw) -> int | None:
+    if raw is None or str(raw).strip() == "":
+        return None
+    try:
+        value = int(str(raw).strip())
+    except ValueError:
+        value = 0
+    if not DETECT_WIDTH_MIN <= value <= DETECT_WIDTH_MAX:
+        raise CameraError(
+            f"The detection width must be a whole number of pixels from {DETECT_WIDTH_MIN} "
+            f"to {DETECT_WIDTH_MAX}, or empty for the server's default."
+        )
+    return value
+
+
+def clean_tolerance(raw) -> float | None:
+    if raw is None or str(raw).strip() == "":
+        return None
+    try:
+        value = float(str(raw).strip())
+    except ValueError:
+        value = -1.0
+    if not 0.0 < value <= 1.0:
+        raise CameraError(
+            "The tolerance must be a number above 0 and at most 1 (0.6 is usual), or empty "
+            "for the server's default."
+        )
+    return value
+
+
+def all_cameras() -> list[Camera]:
+    return list(db.session.execute(select(Camera).order_by(Camera.id)).scalars())
+
+
+def find(name: str) -> Camera | None:
+    return db.session.execute(
+        select(Camera).where(Camera.name == (name or "").strip().lower())
+    ).scalar_one_or_none()
+
+
+def check_name_free(name: str, camera_id: int | None = None):
+    clash = db.session.execute(
+        select(func.count(Camera.id)).where(Camera.name == name, Camera.id != (camera_id or 0))
+    ).scalar()
+    if clash:
+        raise CameraError(f"A camera named “{name}” already exists.")
+
+
+def save(camera: Camera | None, *, name, source, enabled=True, detect_width=None, tolerance=None):
+    """Validate and store a new (``camera`` None) or changed camera; the caller commits."""
+    name = clean_name(name)
+    source = clean_source(source)
+    detect_width = clean_detect_width(detect_width)
+    tolerance = clean_tolerance(tolerance)
+    check_name_free(name, camera.id if camera else None)
+    if camera is None:
+        camera = Camera()
+        db.session.add(camera)
+    camera.name, camera.source, camera.enabled = name, source, bool(enabled)
+    camera.detect_width, camera.tolerance = detect_width, tolerance
+    return camera
