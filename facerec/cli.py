@@ -1,4 +1,4 @@
-"""Command-line interface: ``flask users ...``, ``flask accounts ...``, ``flask tokens ...``."""
+"""Command-line interface: ``flask users|accounts|tokens|cameras ...``."""
 
 import os
 import sys
@@ -226,8 +226,74 @@ def revoke_token_command(token_id):
     click.echo(f"Revoked token {row.id} “{row.name}” ({row.prefix}…).")
 
 
+# -- cameras ---------------------------------------------------------------------------------
+
+cameras = AppGroup("cameras", help="Manage the cameras the server watches.")
+
+
+@cameras.command("add")
+@click.argument("name")
+@click.argument("source")
+@click.option("--disabled", is_flag=True, help="Store the camera without starting it.")
+@click.option("--detect-width", metavar="PIXELS", help="Detection width for this camera.")
+@click.option("--tolerance", metavar="T", help="Match tolerance for this camera (0..1].")
+def add_camera_command(name, source, disabled, detect_width, tolerance):
+    """Add the camera NAME watching SOURCE (a webcam number, a video file or a URL)."""
+    from .camera import describe, store
+
+    try:
+        row = store.save(
+            None,
+            name=name,
+            source=source,
+            enabled=not disabled,
+            detect_width=detect_width,
+            tolerance=tolerance,
+        )
+        db.session.commit()
+    except store.CameraError as exc:
+        db.session.rollback()
+        raise click.ClickException(str(exc)) from None
+    state = "disabled" if disabled else "a running server picks it up within a second"
+    click.echo(f"Added the camera “{row.name}”: {describe(row.source)} ({state}).")
+
+
+@cameras.command("list")
+def list_cameras_command():
+    """List the cameras: name, state, source (credentials hidden)."""
+    from .camera import describe, store
+
+    rows = store.all_cameras()
+    if not rows:
+        env = str(current_app.config.get("FACEREC_CAMERA") or "").strip()
+        if env:
+            click.echo(f"No cameras stored; FACEREC_CAMERA defines “main”: {describe(env)}")
+        else:
+            click.echo("No cameras: add one with `flask cameras add NAME SOURCE`.")
+        return
+    width = max(4, *(len(row.name) for row in rows))
+    click.echo(f"{'name':<{width}}  state     source")
+    for row in rows:
+        state = "enabled" if row.enabled else "disabled"
+        click.echo(f"{row.name:<{width}}  {state:<8}  {describe(row.source)}")
+
+
+@cameras.command("remove")
+@click.argument("name")
+def remove_camera_command(name):
+    """Remove the camera NAME (its sightings stay in the history)."""
+    from .camera import store
+
+    row = store.find(name)
+    if row is None:
+        raise click.ClickException(f"No camera named “{name}”.")
+    db.session.delete(row)
+    db.session.commit()
+    click.echo(f"Removed the camera “{row.name}”.")
+
+
 def init_app(app):
-    for group in (users, accounts, tokens):
+    for group in (users, accounts, tokens, cameras):
         app.cli.add_command(group)
 
 

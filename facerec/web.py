@@ -60,7 +60,12 @@ def _size(n: int) -> str:
     return f"{max(1, round(n / 1024))} KB"
 
 
-NAV = [("enroll.index", "Enroll"), ("admin.users", "People"), ("api.docs", "API")]
+NAV = [
+    ("enroll.index", "Enroll"),
+    ("admin.users", "People"),
+    ("admin.cameras", "Cameras"),
+    ("api.docs", "API"),
+]
 
 
 def init_app(app):

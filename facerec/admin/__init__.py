@@ -7,4 +7,4 @@ from ..auth import require_login
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 bp.before_request(require_login)
 
-from . import negatives, routes, tokens  # noqa: E402,F401
+from . import cameras, negatives, routes, tokens  # noqa: E402,F401

@@ -1,6 +1,6 @@
 from flask_wtf import FlaskForm
 from flask_wtf.file import MultipleFileField
-from wtforms import StringField, TextAreaField
+from wtforms import BooleanField, StringField, TextAreaField
 from wtforms.validators import Length
 
 from ..models import NAME_MAX
@@ -27,4 +27,29 @@ class TokenForm(FlaskForm):
         "Name",
         validators=[Length(max=200)],
         description="What uses the token, e.g. “door display”.",
+    )
+
+
+class CameraForm(FlaskForm):
+    # The rules (and their messages) are in camera.store; these only stop absurd inputs early.
+    name = StringField(
+        "Name",
+        validators=[Length(max=200)],
+        description="Letters, digits, - and _; part of the camera's address (/cameras/NAME).",
+    )
+    source = StringField(
+        "Source",
+        validators=[Length(max=4000)],
+        description="A webcam number (0), a video file path, or an rtsp:// or http:// URL.",
+    )
+    enabled = BooleanField("Enabled", default=True)
+    detect_width = StringField(
+        "Detection width",
+        validators=[Length(max=20)],
+        description="Pixels; empty for the server's default (FACEREC_DETECT_WIDTH).",
+    )
+    tolerance = StringField(
+        "Tolerance",
+        validators=[Length(max=20)],
+        description="Above 0, at most 1; empty for the server's default (FACEREC_TOLERANCE).",
     )

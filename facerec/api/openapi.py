@@ -212,6 +212,7 @@ SCHEMAS = {
     "StreamStatus": {
         "type": "object",
         "required": [
+            "camera",
             "running",
             "state",
             "error",
@@ -224,6 +225,7 @@ SCHEMAS = {
             "faces",
         ],
         "properties": {
+            "camera": {"type": "string", "description": "The camera's name.", "example": "main"},
             "running": {"type": "boolean"},
             "state": {
                 "type": "string",
@@ -258,6 +260,55 @@ SCHEMAS = {
             "faces": {"type": "array", "items": _schema("StreamFace")},
         },
     },
+    "CameraSummary": {
+        "type": "object",
+        "required": [
+            "name",
+            "enabled",
+            "state",
+            "running",
+            "source",
+            "fps",
+            "recognition_hz",
+            "viewers",
+            "error",
+        ],
+        "properties": {
+            "name": {"type": "string", "example": "front-door"},
+            "enabled": {"type": "boolean", "description": "A disabled camera is never opened."},
+            "state": {
+                "type": "string",
+                "enum": ["stopped", "starting", "running", "unavailable", "disabled"],
+            },
+            "running": {"type": "boolean"},
+            "source": {
+                "type": "string",
+                "description": "The source with any credentials in it hidden.",
+            },
+            "fps": {"type": "number", "description": "Frames published per second."},
+            "recognition_hz": {"type": "number", "description": "Recognition results per second."},
+            "viewers": {"type": "integer", "minimum": 0},
+            "error": {
+                "type": "string",
+                "nullable": True,
+                "description": "Why the camera is unavailable (it is retried meanwhile).",
+            },
+        },
+    },
+    "CameraList": {
+        "type": "object",
+        "required": ["cameras"],
+        "properties": {
+            "cameras": {
+                "type": "array",
+                "items": _schema("CameraSummary"),
+                "description": (
+                    "Every camera, the first (default) one first: the one /stream.mjpg and "
+                    "/api/v1/stream/* show."
+                ),
+            }
+        },
+    },
 }
 
 
@@ -280,7 +331,9 @@ RESPONSES = {
     "Unauthorized": _error_response(
         "No credentials, or a bad or revoked token.", "Authentication required."
     ),
-    "NotFound": _error_response("No person with this id.", "No person with id 42."),
+    "NotFound": _error_response(
+        "No person with this id, or no enabled camera with this name.", "No person with id 42."
+    ),
     "Conflict": _error_response(
         "Another person already has this name (names are compared without regard to case).",
         "A person named “Ada Lovelace” already exists.",
@@ -310,6 +363,14 @@ USER_ID = {
     "required": True,
     "description": "The person's id.",
     "schema": {"type": "integer", "format": "int64", "minimum": 1, "maximum": ID_MAX},
+}
+
+CAMERA_NAME = {
+    "name": "name",
+    "in": "path",
+    "required": True,
+    "description": "The camera's name (GET /api/v1/cameras lists them).",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 64, "example": "front-door"},
 }
 
 
@@ -508,6 +569,54 @@ PATHS = {
             },
         }
     },
+    "/api/v1/cameras": {
+        "get": {
+            "operationId": "listCameras",
+            "tags": ["Cameras"],
+            "summary": "Every camera and its state",
+            "responses": {
+                "200": _json(_schema("CameraList"), "The cameras."),
+                **_errors(401),
+            },
+        }
+    },
+    "/api/v1/cameras/{name}/status": {
+        "parameters": [CAMERA_NAME],
+        "get": {
+            "operationId": "cameraStatus",
+            "tags": ["Cameras"],
+            "summary": "One camera's state and who is in view",
+            "responses": {
+                "200": _json(_schema("StreamStatus"), "The camera's state."),
+                **_errors(401, 404),
+            },
+        },
+    },
+    "/api/v1/cameras/{name}/start": {
+        "parameters": [CAMERA_NAME],
+        "post": {
+            "operationId": "cameraStart",
+            "tags": ["Cameras"],
+            "summary": "Start one camera (no change when running)",
+            "description": "A camera that cannot be opened is retried; see `state` and `error`.",
+            "responses": {
+                "200": _json(_schema("StreamStatus"), "The camera's state after the call."),
+                **_errors(400, 401, 404),
+            },
+        },
+    },
+    "/api/v1/cameras/{name}/stop": {
+        "parameters": [CAMERA_NAME],
+        "post": {
+            "operationId": "cameraStop",
+            "tags": ["Cameras"],
+            "summary": "Stop one camera and release its device",
+            "responses": {
+                "200": _json(_schema("StreamStatus"), "The camera's state after the call."),
+                **_errors(400, 401, 404),
+            },
+        },
+    },
     "/api/v1/openapi.json": {
         "get": {
             "operationId": "openapi",
@@ -556,7 +665,8 @@ SPEC = {
     "tags": [
         {"name": "Recognition", "description": "Who is in a photo."},
         {"name": "People", "description": "The enrolled people and their face samples."},
-        {"name": "Stream", "description": "The camera and the live recognition."},
+        {"name": "Stream", "description": "The first camera and its live recognition."},
+        {"name": "Cameras", "description": "Every camera, one at a time by name."},
         {"name": "Documentation", "description": "This description of the API."},
     ],
     "security": [{"bearerAuth": []}, {"session": []}],

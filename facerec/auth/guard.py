@@ -10,7 +10,15 @@ from ..web import wants_json
 
 # Open to anyone when FACEREC_PUBLIC_STREAM is on: the live page, its stream, and the
 # read-only status the live page polls for its "in view" list.
-PUBLIC_STREAM_RULES = {"/", "/stream.mjpg", "/api/v1/stream/status"}
+PUBLIC_STREAM_RULES = {
+    "/",
+    "/stream.mjpg",
+    "/api/v1/stream/status",
+    "/cameras/<name>",
+    "/cameras/<name>/stream.mjpg",
+    "/api/v1/cameras",
+    "/api/v1/cameras/<name>/status",
+}
 
 
 def require_login():

@@ -181,3 +181,48 @@ class CameraRegistry:
             # Its viewers' streams end; the pages reconnect to the camera now configured.
             self._unconfigured.close()
             self._unconfigured = None
+
+
+@dataclass
+class Probe:
+    """The result of opening a source once: a JPEG snapshot, or the reason it failed."""
+
+    jpeg: bytes | None = None
+    error: str | None = None
+    width: int = 0
+    height: int = 0
+
+
+def probe(source: str, running: CameraService | None = None, max_width: int = 640) -> Probe:
+    """Open ``source`` once and take one frame (or the running camera's newest frame)."""
+    import cv2
+
+    from . import drawing
+    from .sources import SourceError, open_source
+
+    frame = None
+    if running is not None and running.running and running.source == source:
+        shot = running.snapshot()  # the device is already open: do not open it twice
+        if shot is not None:
+            frame = shot[1][:, :, ::-1]
+    if frame is None:
+        stop = threading.Event()
+        opened = None
+        try:
+            opened = open_source(source)
+            frame = next(iter(opened.frames(stop)), (None, None))[1]
+        except SourceError as exc:
+            return Probe(error=str(exc))
+        except Exception as exc:  # an OpenCV error: say so rather than fail the page
+            log.warning("testing camera %s failed: %s", describe(source), exc)
+            return Probe(error=f"camera error: {exc}")
+        finally:
+            stop.set()
+            if opened is not None:
+                opened.release()
+        if frame is None:
+            return Probe(error="the source opened but delivered no frame")
+    height, width = frame.shape[:2]
+    if width > max_width:
+        frame = cv2.resize(frame, (max_width, round(height * max_width / width)))
+    return Probe(jpeg=drawing.encode_jpeg(frame, 85), width=width, height=height)

@@ -199,6 +199,7 @@ class CameraService:
         self._touch()
         fresh = time.monotonic() - self._faces_at < 2.0
         return {
+            "camera": self.camera,
             "running": self.running,
             "state": self.state,
             "error": self.error,

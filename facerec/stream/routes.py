@@ -1,22 +1,89 @@
-from flask import Response, render_template
+from flask import Response, abort, render_template, request, url_for
 
 from .. import camera
 from . import bp
 
 BOUNDARY = "frame"
+WIDTH_MIN, WIDTH_MAX = 16, 7680
+FPS_MIN, FPS_MAX = 0.1, 120.0
+
+
+def camera_or_404(name: str):
+    """The enabled camera ``name``, or a 404 that says whether it exists but is disabled."""
+    service = camera.get(name)
+    if service is not None:
+        return service
+    if any(spec.name == name for spec in camera.registry().specs()):
+        abort(404, description=f"The camera “{name}” is disabled.")
+    abort(404, description=f"There is no camera named “{name}”.")
+
+
+def stream_options() -> dict:
+    """``?width=`` (pixels) and ``?fps=`` (a cap) of a stream request; 400 when out of range."""
+    options = {}
+    width = request.args.get("width", "").strip()
+    if width:
+        if not width.isdigit() or not WIDTH_MIN <= int(width) <= WIDTH_MAX:
+            abort(400, description=f"width must be a whole number from {WIDTH_MIN} to {WIDTH_MAX}.")
+        options["width"] = int(width)
+    fps = request.args.get("fps", "").strip()
+    if fps:
+        try:
+            value = float(fps)
+        except ValueError:
+            value = -1.0
+        if not FPS_MIN <= value <= FPS_MAX:
+            abort(400, description=f"fps must be a number from {FPS_MIN:g} to {FPS_MAX:g}.")
+        options["fps"] = value
+    return options
+
+
+def _live_page(service, *, single: bool):
+    name = service.camera
+    configured = bool(camera.services())
+    if single:
+        urls = {
+            "stream": url_for("stream.camera_stream", name=name),
+            "status": url_for("api.camera_status", name=name),
+            "start": url_for("api.camera_start", name=name),
+            "stop": url_for("api.camera_stop", name=name),
+        }
+    else:
+        urls = {
+            "stream": url_for("stream.stream"),
+            "status": url_for("api.stream_status"),
+            "start": url_for("api.stream_start"),
+            "stop": url_for("api.stream_stop"),
+        }
+    return render_template(
+        "stream/live.html",
+        status=service.status(),
+        name=name if configured else None,
+        urls=urls,
+        others=[s.camera for s in camera.services()],
+    )
 
 
 @bp.get("/")
 def live():
-    """The live page: the stream, Start/Stop, and who is in view."""
-    cam = camera.service()
-    return render_template("stream/live.html", status=cam.status())
+    """The live page: a grid of every camera, or the only camera with its controls."""
+    services = camera.services()
+    if len(services) < 2:
+        return _live_page(camera.service(), single=False)
+    return render_template(
+        "stream/grid.html",
+        cameras=[(s.camera, s.status()) for s in services],
+    )
 
 
-@bp.get("/stream.mjpg")
-def stream():
-    """MJPEG: every viewer gets the newest annotated frame, or a placeholder without a camera."""
-    frames = camera.service().frames()
+@bp.get("/cameras/<name>")
+def camera_view(name):
+    """One camera: its stream, Start/Stop and who is in view (a bookmarkable address)."""
+    return _live_page(camera_or_404(name), single=True)
+
+
+def _mjpeg(service, **options):
+    frames = service.frames(**options)
 
     def parts():
         try:
@@ -37,3 +104,16 @@ def stream():
     response.headers["Pragma"] = "no-cache"
     response.headers["X-Accel-Buffering"] = "no"  # tell nginx-style proxies not to buffer
     return response
+
+
+@bp.get("/stream.mjpg")
+def stream():
+    """MJPEG of the first camera, or a placeholder without a camera (``?width=``, ``?fps=``)."""
+    return _mjpeg(camera.service(), **stream_options())
+
+
+@bp.get("/cameras/<name>/stream.mjpg")
+def camera_stream(name):
+    """MJPEG of one camera (``?width=W`` downscales, ``?fps=F`` caps the frame rate)."""
+    options = stream_options()
+    return _mjpeg(camera_or_404(name), **options)

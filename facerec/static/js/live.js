@@ -83,7 +83,11 @@
 
   // A dropped stream (server restart, network blip) reconnects by itself.
   img.addEventListener("error", () => {
-    setTimeout(() => { img.src = img.src.split("?")[0] + "?t=" + Date.now(); }, 2000);
+    setTimeout(() => {
+      const url = new URL(img.src);
+      url.searchParams.set("t", Date.now());
+      img.src = url.toString();
+    }, 2000);
   });
 
   refresh();

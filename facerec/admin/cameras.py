@@ -1,0 +1,181 @@
+"""The cameras page: add, edit, enable or disable, test and delete cameras."""
+
+from __future__ import annotations
+
+import base64
+
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from sqlalchemy.exc import IntegrityError
+
+from .. import camera
+from ..camera import store
+from ..camera.registry import ENV_CAMERA, Probe, probe
+from ..extensions import db
+from ..models import Camera
+from . import bp
+from .forms import CameraForm
+
+
+def _camera_or_404(camera_id: int) -> Camera:
+    row = db.session.get(Camera, camera_id)
+    if row is None:
+        abort(404, description="There is no such camera (it may have been deleted).")
+    return row
+
+
+def _probe_view(name: str, result: Probe) -> dict:
+    view = {"name": name, "error": result.error}
+    if result.jpeg:
+        view["image"] = "data:image/jpeg;base64," + base64.b64encode(result.jpeg).decode()
+        view["size"] = f"{result.width} x {result.height}"
+    return view
+
+
+def _render_list(form=None, tested=None, status=200):
+    registry = camera.registry()
+    registry.refresh(force=True)
+    rows = []
+    for row in store.all_cameras():
+        service = registry.get(row.name)
+        rows.append(
+            {
+                "row": row,
+                "source": camera.describe(row.source),
+                "status": service.status() if service is not None else None,
+            }
+        )
+    env_source = str(current_app.config.get("FACEREC_CAMERA") or "").strip()
+    return render_template(
+        "admin/cameras.html",
+        rows=rows,
+        form=form or CameraForm(formdata=None),
+        tested=tested,
+        env_camera=(ENV_CAMERA, camera.describe(env_source)) if env_source and not rows else None,
+    ), status
+
+
+def _save(form: CameraForm, row: Camera | None) -> tuple[Camera | None, str | None]:
+    """Store the form's camera; an empty source on an edit keeps the stored one."""
+    source = form.source.data
+    if row is not None and not (source or "").strip():
+        source = row.source
+    try:
+        saved = store.save(
+            row,
+            name=form.name.data,
+            source=source,
+            enabled=form.enabled.data,
+            detect_width=form.detect_width.data,
+            tolerance=form.tolerance.data,
+        )
+        db.session.commit()
+    except store.CameraError as exc:
+        db.session.rollback()
+        return None, str(exc)
+    except IntegrityError:  # another request took the name between the check and the save
+        db.session.rollback()
+        return None, f"A camera named “{store.clean_name(form.name.data)}” already exists."
+    camera.registry().refresh(force=True)
+    return saved, None
+
+
+def _test_form(form: CameraForm, row: Camera | None):
+    """The Test button of a form: open the typed source (or the stored one) once."""
+    source = (form.source.data or "").strip() or (row.source if row else "")
+    try:
+        source = store.clean_source(source)
+    except store.CameraError as exc:
+        return _probe_view(form.name.data or "new camera", Probe(error=str(exc)))
+    running = camera.get(row.name) if row else None
+    label = form.name.data or (row.name if row else "new camera")
+    return _probe_view(label, probe(source, running))
+
+
+@bp.get("/cameras")
+def cameras():
+    """Every camera with its state; a form to add one."""
+    return _render_list()
+
+
+@bp.post("/cameras")
+def add_camera():
+    """Add a camera (or, with the Test button, try its source without saving)."""
+    form = CameraForm()
+    if not form.validate_on_submit():
+        return _render_list(form, status=400)
+    if request.form.get("action") == "test":
+        return _render_list(form, tested=_test_form(form, None))
+    saved, error = _save(form, None)
+    if error:
+        form.name.errors = [*form.name.errors, error]
+        return _render_list(form, status=400)
+    flash(f"Added the camera “{saved.name}”.", "success")
+    return redirect(url_for("admin.cameras"), 303)
+
+
+def _render_edit(row: Camera, form: CameraForm, tested=None, status=200):
+    return render_template(
+        "admin/camera.html",
+        row=row,
+        form=form,
+        source=camera.describe(row.source),
+        tested=tested,
+    ), status
+
+
+@bp.get("/cameras/<int:camera_id>")
+def edit_camera(camera_id):
+    """A camera's settings (the stored source is never sent back: it may hold a password)."""
+    row = _camera_or_404(camera_id)
+    form = CameraForm(formdata=None, obj=row)
+    form.source.data = ""
+    form.detect_width.data = row.detect_width or ""
+    form.tolerance.data = "" if row.tolerance is None else f"{row.tolerance:g}"
+    return _render_edit(row, form)
+
+
+@bp.post("/cameras/<int:camera_id>")
+def update_camera(camera_id):
+    """Save a camera's settings; it restarts with them without a server restart."""
+    row = _camera_or_404(camera_id)
+    form = CameraForm()
+    if not form.validate_on_submit():
+        return _render_edit(row, form, status=400)
+    if request.form.get("action") == "test":
+        return _render_edit(row, form, tested=_test_form(form, row))
+    saved, error = _save(form, row)
+    if error:
+        form.name.errors = [*form.name.errors, error]
+        return _render_edit(row, form, status=400)
+    flash(f"Saved the camera “{saved.name}”.", "success")
+    return redirect(url_for("admin.cameras"), 303)
+
+
+@bp.post("/cameras/<int:camera_id>/toggle")
+def toggle_camera(camera_id):
+    """Enable a disabled camera, or disable (stop and release) an enabled one."""
+    row = _camera_or_404(camera_id)
+    row.enabled = not row.enabled
+    db.session.commit()
+    camera.registry().refresh(force=True)
+    flash(f"{'Enabled' if row.enabled else 'Disabled'} the camera “{row.name}”.", "success")
+    return redirect(url_for("admin.cameras"), 303)
+
+
+@bp.post("/cameras/<int:camera_id>/test")
+def test_camera(camera_id):
+    """Open the camera's source once and show a snapshot, or the reason it failed."""
+    row = _camera_or_404(camera_id)
+    return _render_list(tested=_probe_view(row.name, probe(row.source, camera.get(row.name))))
+
+
+@bp.post("/cameras/<int:camera_id>/delete")
+def delete_camera(camera_id):
+    """Delete a camera: it stops at once (its sightings stay in the history)."""
+    row = _camera_or_404(camera_id)
+    name = row.name
+    db.session.delete(row)
+    db.session.commit()
+    camera.registry().refresh(force=True)
+    flash(f"Deleted the camera “{name}”.", "success")
+    return redirect(url_for("admin.cameras"), 303)

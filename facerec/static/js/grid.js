@@ -1,0 +1,42 @@
+// Live page with several cameras: each tile's state, frame rate and error from the cameras API.
+(function () {
+  "use strict";
+  const grid = document.getElementById("camera-grid");
+
+  function render(cameras) {
+    for (const cam of cameras) {
+      const tile = grid.querySelector('[data-camera="' + CSS.escape(cam.name) + '"]');
+      if (!tile) continue;
+      const state = tile.querySelector(".tile-state");
+      state.textContent = cam.state;
+      state.dataset.state = cam.state;
+      tile.querySelector(".tile-fps").textContent = cam.fps.toFixed(1) + " fps";
+      const error = tile.querySelector(".tile-error");
+      error.hidden = !cam.error;
+      error.textContent = cam.error || "";
+    }
+  }
+
+  async function refresh() {
+    try {
+      const res = await fetch(grid.dataset.statusUrl, { headers: { Accept: "application/json" } });
+      if (res.ok) render((await res.json()).cameras);
+    } catch (err) {
+      /* the next refresh tries again */
+    }
+  }
+
+  // A dropped stream (server restart, camera reconfigured) reconnects by itself.
+  for (const img of grid.querySelectorAll("img.tile-stream")) {
+    img.addEventListener("error", () => {
+      setTimeout(() => {
+        const url = new URL(img.src);
+        url.searchParams.set("t", Date.now());
+        img.src = url.toString();
+      }, 2000);
+    });
+  }
+
+  refresh();
+  setInterval(refresh, 2000);
+})();
