@@ -208,3 +208,48 @@ def screenshot(page, name: str):
     """Save a full-page screenshot under tests/artifacts/ (git-ignored) for people to look at."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def write_photo_video(path: Path, photo: Path, size=(640, 360), fps=15.0, seconds=3.0) -> Path:
+    """A short video of ``photo`` drifting a little from side to side (every frame differs)."""
+    import cv2
+    import numpy as np
+
+    width, height = size
+    image = cv2.imread(str(photo))
+    scale = max(width / image.shape[1], height / image.shape[0])
+    image = cv2.resize(image, (round(image.shape[1] * scale), round(image.shape[0] * scale)))
+    top = (image.shape[0] - height) // 2
+    left = (image.shape[1] - width) // 2
+    image = image[top : top + height, left : left + width]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
+    assert writer.isOpened(), "OpenCV cannot write an mp4v video here"
+    count = round(fps * seconds)
+    for i in range(count):
+        shift = round(12 * np.sin(2 * np.pi * i / count))
+        frame = np.zeros_like(image)
+        if shift >= 0:
+            frame[:, shift:] = image[:, : width - shift]
+        else:
+            frame[:, :shift] = image[:, -shift:]
+        writer.write(frame)
+    writer.release()
+    return path
+
+
+@pytest.fixture(scope="session")
+def photo_video(tmp_path_factory, data_dir) -> Path:
+    """A 640x360, 15 fps video of biden and obama (unknown/two_people.jpg), built once."""
+    folder = tmp_path_factory.mktemp("video")
+    return write_photo_video(folder / "two_people.mp4", data_dir / "unknown" / "two_people.jpg")
+
+
+def add_camera(app, name: str, source: str, **options):
+    """Store a camera the way the admin page and the CLI do; the app sees it at once."""
+    from facerec.camera import store
+
+    with app.app_context():
+        store.save(None, name=name, source=str(source), **options)
+        db.session.commit()
+    app.extensions["cameras"].refresh(force=True)
+    return app.extensions["cameras"].get(name)
