@@ -60,7 +60,7 @@ def two_cameras(app_factory, photo_video, enroll_known):
 
 
 def test_do_two_cameras_each_stream_their_own_video(two_cameras, photo_video):
-    app, client = two_cameras
+    _app, client = two_cameras
     hamilton = frames_of(client, "/cameras/hamilton/stream.mjpg", 12)[-6:]
     office = frames_of(client, "/cameras/office/stream.mjpg", 12)[-6:]
     assert not any(is_placeholder(f) for f in hamilton + office)
@@ -219,9 +219,11 @@ def test_does_a_missing_device_or_dead_url_show_its_reason_on_that_camera_only(a
         client.post(f"/api/v1/cameras/{name}/start")
     registry = app.extensions["cameras"]
     assert wait_for(
-        lambda: registry.get("webcam").state == "unavailable"
-        and registry.get("ipcam").state == "unavailable"
-        and registry.get("clip").state == "running"
+        lambda: (
+            registry.get("webcam").state == "unavailable"
+            and registry.get("ipcam").state == "unavailable"
+            and registry.get("clip").state == "running"
+        )
     )
     cams = listed(client)
     assert "no webcam at index 7" in cams["webcam"]["error"]

@@ -578,7 +578,9 @@ def test_is_lin_manuel_mirandas_face_taken_from_the_clip_and_saved(clip_app, dat
     assert "The camera is not running" in text(page) and "Start camera" in text(page)
     # The live stream is shown beside the snapshot button.
     assert re.search(
-        r'<img id="stream" src="/stream.mjpg".*Take snapshot', page.get_data(as_text=True), re.S
+        r'<img id="stream" src="/cameras/main/stream.mjpg".*Take snapshot',
+        page.get_data(as_text=True),
+        re.S,
     )
     page = client.post("/enroll/samples/snapshot", follow_redirects=True)
     assert "The camera is not running. Start it, then take the snapshot again." in text(page)
@@ -608,7 +610,7 @@ def test_is_lin_manuel_mirandas_face_taken_from_the_clip_and_saved(clip_app, dat
         client.post(body["sample"]["remove_url"])  # the other face in the clip: not him
     assert accepted is not None, reasons
     assert accepted["message"] == "Sample 1 of 1 accepted."
-    assert accepted["sample"]["label"].startswith("camera, frame ")
+    assert accepted["sample"]["label"].startswith("camera main, frame ")
 
     response = client.post("/enroll/review", data={"action": "save"}, follow_redirects=True)
     assert "Lin-Manuel Miranda is enrolled with 1 sample." in text(response)

@@ -109,13 +109,14 @@ def _enroll_url():
 
 def _render_person(user, form=None, status=200):
     form = form or PersonForm(obj=user)
-    cam = camera.service()
+    cameras = [(cam.camera, cam.running) for cam in camera.services()]
     return render_template(
         "admin/person.html",
         user=user,
         form=form,
         upload=UploadForm(),
-        camera_running=cam.running,
+        cameras=cameras,
+        camera_running=any(running for _name, running in cameras),
     ), status
 
 
@@ -197,10 +198,17 @@ def upload_samples(user_id):
 def snapshot_sample(user_id):
     """Add a sample from the camera's current frame."""
     user = _person_or_404(user_id)
-    shot = camera.service().snapshot()
+    name = request.form.get("camera")
+    cam = camera.get(name) if name else camera.service()
+    if cam is None:
+        flash(f"There is no enabled camera named “{name}”.", "error")
+        return redirect(url_for("admin.person", user_id=user.id))
+    shot = cam.snapshot()
     if shot is None:
+        which = f"camera “{cam.camera}”" if len(camera.services()) > 1 else "camera"
         flash(
-            "The camera is not running. Start it on the live page, then take the snapshot.", "error"
+            f"The {which} is not running. Start it on the live page, then take the snapshot.",
+            "error",
         )
         return redirect(url_for("admin.person", user_id=user.id))
     _index, rgb = shot

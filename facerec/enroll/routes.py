@@ -168,15 +168,22 @@ def samples():
     draft, response = _draft_or_redirect()
     if draft is None:
         return response
+    cam = _chosen_camera(request.args.get("camera"))
     return render_template(
         "enroll/samples.html",
         draft=draft,
         step=2,
-        camera=camera.service().status(),
+        camera=cam.status(),
+        cameras=[s.camera for s in camera.services()],
         button=ButtonForm(),
         upload=UploadForm(),
         **_progress(draft),
     )
+
+
+def _chosen_camera(name: str | None):
+    """The camera the operator picked (by name), else the first camera."""
+    return (camera.get(name) if name else None) or camera.service()
 
 
 @bp.post("/samples/snapshot")
@@ -187,7 +194,7 @@ def snapshot():
         return response
     if len(draft.samples) >= drafts.required():
         return _answer(draft, False, FULL, 409)
-    cam = camera.service()
+    cam = _chosen_camera(request.form.get("camera"))
     shot = cam.snapshot()
     if shot is None:
         state = cam.status()["state"]
@@ -200,7 +207,8 @@ def snapshot():
     began = time.perf_counter()
     try:
         sample = face_jobs.sample_from_frame(current_app, rgb)
-        row = drafts.add_sample(draft, sample, "camera", f"camera, frame {frame_index}")
+        label = f"camera {cam.camera}, frame {frame_index}"
+        row = drafts.add_sample(draft, sample, "camera", label)
     except (faces.FaceRejected, drafts.DuplicateSample) as exc:
         log.info("snapshot rejected in %.0f ms: %s", (time.perf_counter() - began) * 1000, exc)
         return _answer(draft, False, str(exc), 422)
@@ -301,9 +309,11 @@ def draft_thumbnail(sample_id):
 @bp.post("/camera/start")
 def start_camera():
     """Start the camera (the form behind the Start button when scripts are off)."""
-    camera.service().start()
+    cam = _chosen_camera(request.form.get("camera"))
+    cam.start()
     flash("The camera is starting.", "info")
-    return redirect(url_for(".samples"), 303)
+    chosen = request.form.get("camera") and cam.camera
+    return redirect(url_for(".samples", camera=chosen or None), 303)
 
 
 # ---- step 3: review and save -----------------------------------------------------------------
