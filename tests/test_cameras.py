@@ -372,3 +372,100 @@ def test_can_an_anonymous_visitor_neither_manage_nor_watch_cameras(app, anon_cli
         assert anon_client.get(url).status_code == 302
     assert anon_client.get("/api/v1/cameras").status_code == 401
     assert anon_client.post("/api/v1/cameras/clip/start").status_code == 401
+
+
+SECRETS = ("Pa55word-A", "T0kenValue42", "Dvr5ecret77")
+
+
+def credential_sources(port: int) -> dict:
+    """The three ways credentials end up in camera URLs, each with its own secret."""
+    return {
+        "userpass": f"rtsp://admin:Pa55word-A@127.0.0.1:{port}/stream1",
+        "query": f"http://127.0.0.1:{port}/video.mjpg?user=admin&token=T0kenValue42",
+        "dvr": f"http://127.0.0.1:{port}/user=admin&password=Dvr5ecret77/video.mjpg",
+    }
+
+
+def test_do_camera_credentials_never_appear_in_a_page_an_answer_or_a_log(app, caplog):
+    caplog.set_level("INFO")
+    client = login_client(app, app.test_client())
+    runner = app.test_cli_runner()
+    sources = credential_sources(closed_port())
+    bodies = []
+    for name, source in sources.items():
+        if name == "dvr":  # one through the page, the others through the CLI
+            response = client.post("/admin/cameras", data={"name": name, "source": source})
+            assert response.status_code == 303
+        else:
+            result = runner.invoke(args=["cameras", "add", name, source])
+            assert result.exit_code == 0, result.output
+            bodies.append(result.output)
+    bodies.append(runner.invoke(args=["cameras", "list"]).output)
+    for name in sources:
+        bodies.append(client.post(f"/api/v1/cameras/{name}/start").get_data(as_text=True))
+    registry = app.extensions["cameras"]
+    assert wait_for(lambda: all(s.state == "unavailable" for s in registry.services()))
+    for name, source in sources.items():
+        cam_id = camera_id(app, name)
+        bodies += [
+            client.get(f"/api/v1/cameras/{name}/status").get_data(as_text=True),
+            client.get(f"/cameras/{name}").get_data(as_text=True),
+            client.get(f"/admin/cameras/{cam_id}").get_data(as_text=True),
+            client.post(f"/admin/cameras/{cam_id}/test").get_data(as_text=True),
+            # A refused edit and a Test of the typed source do not echo it back either.
+            client.post(
+                f"/admin/cameras/{cam_id}", data={"name": name, "source": source, "tolerance": "9"}
+            ).get_data(as_text=True),
+            client.post(
+                f"/admin/cameras/{cam_id}", data={"name": name, "source": source, "action": "test"}
+            ).get_data(as_text=True),
+            client.post(
+                "/admin/cameras", data={"name": "bad name!", "source": source}
+            ).get_data(as_text=True),
+        ]
+        bodies.append(client.post(f"/api/v1/cameras/{name}/stop").get_data(as_text=True))
+    bodies += [
+        client.get(url).get_data(as_text=True)
+        for url in ("/", "/admin/cameras", "/api/v1/cameras", "/api/v1/stream/status")
+    ]
+    bodies.append(caplog.text)
+    everything = "\n".join(bodies)
+    assert "cannot open the stream" in everything  # the reasons are there, masked
+    for secret in SECRETS:
+        assert secret not in everything
+
+
+def test_does_one_worker_serve_three_cameras_in_turn(app, data_dir):
+    """More cameras than workers: each camera's newest frame is recognised in turn."""
+    import cv2
+
+    from facerec.camera.recognition import RecognitionPool
+    from facerec.recognizer import WorkerSettings
+
+    frame = cv2.imread(str(data_dir / "unknown" / "obama-480p.jpg"))
+    pool = RecognitionPool(WorkerSettings(app.config["SQLALCHEMY_DATABASE_URI"]), max_workers=1)
+    clients = [pool.client(name) for name in ("a", "b", "c")]
+    results = {client.camera: [] for client in clients}
+    seq = 0
+    try:
+        deadline = time.monotonic() + 120
+        while min(len(r) for r in results.values()) < 3 and time.monotonic() < deadline:
+            for client in clients:  # three capture loops offering frames at their own pace
+                seq += 1
+                client.submit(seq, frame)
+                result = client.poll()
+                if result is not None:
+                    results[client.camera].append(result)
+            time.sleep(0.01)
+        assert pool.workers == 1
+    finally:
+        for client in clients:
+            client.close()
+        pool.close()
+    counts = sorted(len(r) for r in results.values())
+    assert counts[0] >= 3, results
+    assert counts[-1] - counts[0] <= 1  # strictly in turn: none is served twice ahead
+    for got in results.values():
+        _seq, faces, _seconds = got[-1]
+        assert len(faces) == 1 and faces[0]["box"]
+    assert all(client.dropped > 0 for client in clients)  # older frames were replaced, not queued

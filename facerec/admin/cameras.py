@@ -31,7 +31,20 @@ def _probe_view(name: str, result: Probe) -> dict:
     return view
 
 
+def _without_credentials(form: CameraForm | None):
+    """A form sent back never repeats a source holding credentials (it is typed again)."""
+    if form is not None and form.source.data:
+        if camera.describe(form.source.data) != form.source.data.strip():
+            form.source.data = ""
+            form.source.errors = [
+                *form.source.errors,
+                "The source is not shown again because it holds credentials: type it again.",
+            ]
+    return form
+
+
 def _render_list(form=None, tested=None, status=200):
+    _without_credentials(form)
     registry = camera.registry()
     registry.refresh(force=True)
     rows = []
@@ -114,6 +127,7 @@ def add_camera():
 
 
 def _render_edit(row: Camera, form: CameraForm, tested=None, status=200):
+    _without_credentials(form)
     return render_template(
         "admin/camera.html",
         row=row,
