@@ -135,7 +135,8 @@ def test_can_an_operator_start_the_camera_and_take_a_snapshot_in_a_browser(
             page.wait_for_timeout(200)
         assert messages[-1] == "Sample 1 of 1 accepted.", messages
         expect(page.locator("#count")).to_have_text("1")
-        assert page.locator("#thumbs figure figcaption").inner_text().startswith("camera main, frame")
+        caption = page.locator("#thumbs figure figcaption").inner_text()
+        assert caption.startswith("camera main, frame")
         assert "disabled" not in page.locator("#to-review").get_attribute("class")
         assert page.locator(".steps a", has_text="3 · Review").count() == 1
         screenshot(page, "enroll-2-camera-snapshot")

@@ -419,9 +419,9 @@ def test_do_camera_credentials_never_appear_in_a_page_an_answer_or_a_log(app, ca
             client.post(
                 f"/admin/cameras/{cam_id}", data={"name": name, "source": source, "action": "test"}
             ).get_data(as_text=True),
-            client.post(
-                "/admin/cameras", data={"name": "bad name!", "source": source}
-            ).get_data(as_text=True),
+            client.post("/admin/cameras", data={"name": "bad name!", "source": source}).get_data(
+                as_text=True
+            ),
         ]
         bodies.append(client.post(f"/api/v1/cameras/{name}/stop").get_data(as_text=True))
     bodies += [

@@ -33,13 +33,13 @@ def _probe_view(name: str, result: Probe) -> dict:
 
 def _without_credentials(form: CameraForm | None):
     """A form sent back never repeats a source holding credentials (it is typed again)."""
-    if form is not None and form.source.data:
-        if camera.describe(form.source.data) != form.source.data.strip():
-            form.source.data = ""
-            form.source.errors = [
-                *form.source.errors,
-                "The source is not shown again because it holds credentials: type it again.",
-            ]
+    source = form.source.data if form is not None else None
+    if source and camera.describe(source) != source.strip():
+        form.source.data = ""
+        form.source.errors = [
+            *form.source.errors,
+            "The source is not shown again because it holds credentials: type it again.",
+        ]
     return form
 
 
