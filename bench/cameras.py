@@ -1,0 +1,253 @@
+"""Several cameras benchmark: gunicorn as `make run` starts it, cameras changed in the database.
+
+The benchmark makes its cameras in a temporary folder: the test clip (640x360, 29.97 fps) and
+the clip upscaled to 1280x720. One server runs throughout; each scenario rewrites the
+``cameras`` table and the server picks the change up without a restart. Prints JSON with
+- ``two_cameras``: 640x360 and 1280x720, 10 MJPEG viewers each: every viewer's frames per
+  second as a ratio of its camera's source fps (target >= 0.9), recognition Hz per camera
+  (target >= 4);
+- ``four_cameras``: four 640x360 cameras, 10 viewers each: the same figures;
+- ``cpu_per_camera``: one camera and one viewer, at 640x360 and at 1280x720: CPU seconds per
+  second of video, for the web process and for the recognition workers.
+``--long`` measures each scenario for 60 s instead of 10.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import selectors
+import socket
+import statistics
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from common import BOUNDARY, CLIP, free_port, prepare_database, start_server
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def upscale(source: Path, target: Path, size=(1280, 720)) -> Path:
+    import cv2
+
+    capture = cv2.VideoCapture(str(source))
+    fps = capture.get(cv2.CAP_PROP_FPS)
+    writer = cv2.VideoWriter(str(target), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        writer.write(cv2.resize(frame, size, interpolation=cv2.INTER_CUBIC))
+    capture.release()
+    writer.release()
+    return target
+
+
+def set_cameras(db_path: Path, cameras: list[tuple[str, str]]):
+    """Replace the cameras table (as the admin page or the CLI would, from another process)."""
+    import sqlite3
+
+    with sqlite3.connect(db_path) as conn:
+        conn.execute("DELETE FROM cameras")
+        conn.executemany(
+            "INSERT INTO cameras (name, source, enabled, created_at, updated_at) "
+            "VALUES (?, ?, 1, datetime('now'), datetime('now'))",
+            cameras,
+        )
+
+
+def api(port: int, token: str, path: str, method: str = "GET") -> dict:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/api/v1/{path}",
+        method=method,
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())
+
+
+def wait_until_recognising(port, token, names, timeout=120):
+    deadline = time.monotonic() + timeout
+    while True:
+        cams = {c["name"]: c for c in api(port, token, "cameras")["cameras"]}
+        if set(names) <= set(cams) and all(cams[n]["recognition_hz"] > 0 for n in names):
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"recognition did not start on every camera: {cams}")
+        for name in names:
+            if name in cams and not cams[name]["running"]:
+                api(port, token, f"cameras/{name}/start", "POST")
+        time.sleep(0.5)
+
+
+def process_tree_cpu(root_pid: int) -> float:
+    """CPU seconds (user + system) of ``root_pid`` and every descendant now alive."""
+    parents, times = {}, {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        parents[int(entry)] = int(fields[1])
+        times[int(entry)] = (int(fields[11]) + int(fields[12])) / TICKS
+    tree, frontier = {root_pid}, [root_pid]
+    while frontier:
+        pid = frontier.pop()
+        children = [child for child, parent in parents.items() if parent == pid]
+        tree.update(children)
+        frontier.extend(children)
+    return sum(times.get(pid, 0.0) for pid in tree)
+
+
+def worker_pid(server_pid: int) -> int:
+    """gunicorn's (only) worker process: the child of the master that serves requests."""
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            fields = stat[stat.rindex(")") + 2 :].split()
+            if int(fields[1]) == server_pid and "gunicorn" in stat:
+                return int(entry)
+    raise RuntimeError("no gunicorn worker")
+
+
+def own_cpu(pid: int) -> float:
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def watch(port, token, per_camera: dict[str, int], seconds: float) -> dict:
+    """``per_camera[name]`` viewers on each camera's stream; frames/s of every viewer."""
+    selector = selectors.DefaultSelector()
+    viewers = []
+    for name, count in per_camera.items():
+        for _ in range(count):
+            sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+            request = f"GET /cameras/{name}/stream.mjpg HTTP/1.1\r\nHost: bench\r\n\r\n"
+            sock.sendall(request.encode())
+            sock.setblocking(False)
+            state = {"camera": name, "frames": 0, "tail": b"", "counting": False}
+            selector.register(sock, selectors.EVENT_READ, state)
+            viewers.append((sock, state))
+
+    def pump(until):
+        while time.monotonic() < until:
+            for key, _ in selector.select(timeout=0.2):
+                try:
+                    chunk = key.fileobj.recv(1 << 18)
+                except BlockingIOError:
+                    continue
+                data = key.data
+                joined = data["tail"] + chunk
+                if data["counting"]:
+                    data["frames"] += joined.count(BOUNDARY)
+                data["tail"] = joined[-(len(BOUNDARY) - 1) :]
+
+    pump(time.monotonic() + 2.0)
+    for _, state in viewers:
+        state["counting"] = True
+    hz = {name: [] for name in per_camera}
+    start = time.monotonic()
+    for _ in range(int(seconds)):
+        pump(time.monotonic() + 1.0)
+        for cam in api(port, token, "cameras")["cameras"]:
+            if cam["name"] in hz:
+                hz[cam["name"]].append(cam["recognition_hz"])
+    elapsed = time.monotonic() - start
+    for sock, _ in viewers:
+        selector.unregister(sock)
+        sock.close()
+    result = {}
+    for name in per_camera:
+        source_fps = api(port, token, f"cameras/{name}/status")["source_fps"]
+        fps = [s["frames"] / elapsed for _, s in viewers if s["camera"] == name]
+        result[name] = {
+            "viewers": len(fps),
+            "source_fps": source_fps,
+            "fps_per_viewer_min": round(min(fps), 2),
+            "ratio_min": round(min(fps) / source_fps, 3),
+            "ratio_mean": round(statistics.mean(fps) / source_fps, 3),
+            "recognition_hz_median": round(statistics.median(hz[name]), 2),
+        }
+    return result
+
+
+def cpu_per_camera(port, token, server_pid, db_path, name, source, seconds) -> dict:
+    set_cameras(db_path, [(name, source)])
+    wait_until_recognising(port, token, [name])
+    web = worker_pid(server_pid)
+    selector_watch_start = (process_tree_cpu(web), own_cpu(web), time.monotonic())
+    watch(port, token, {name: 1}, seconds)
+    total, own, started = selector_watch_start
+    wall = time.monotonic() - started
+    total_after, own_after = process_tree_cpu(web), own_cpu(web)
+    web_cpu = (own_after - own) / wall
+    workers_cpu = (total_after - total - (own_after - own)) / wall
+    return {
+        "web_process": round(web_cpu, 3),
+        "recognition_workers": round(workers_cpu, 3),
+        "total": round(web_cpu + workers_cpu, 3),
+        "unit": "CPU seconds per second of video",
+    }
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--long", action="store_true", help="measure 60 s per scenario")
+    seconds = 60 if parser.parse_args().long else 10
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        clip720 = str(upscale(CLIP, tmp / "clip-1280x720.mp4"))
+        db_path = tmp / "bench.db"
+        token = prepare_database(db_path)
+        port = free_port()
+        set_cameras(db_path, [("small", str(CLIP)), ("large", clip720)])
+        server = start_server(db_path, port, threads=100)
+        try:
+            wait_until_recognising(port, token, ["small", "large"])
+            two = watch(port, token, {"small": 10, "large": 10}, seconds)
+
+            four_names = ["cam1", "cam2", "cam3", "cam4"]
+            set_cameras(db_path, [(name, str(CLIP)) for name in four_names])
+            time.sleep(1.5)  # the server notices the new table within a second
+            wait_until_recognising(port, token, four_names)
+            four = watch(port, token, dict.fromkeys(four_names, 10), seconds)
+
+            cpu = {
+                "640x360": cpu_per_camera(
+                    port, token, server.pid, db_path, "small", str(CLIP), seconds
+                ),
+                "1280x720": cpu_per_camera(
+                    port, token, server.pid, db_path, "large", clip720, seconds
+                ),
+            }
+        finally:
+            server.terminate()
+            server.wait(10)
+    print(
+        json.dumps(
+            {
+                "benchmark": "cameras",
+                "cores": os.cpu_count(),
+                "seconds_per_scenario": seconds,
+                "two_cameras": two,
+                "four_cameras": four,
+                "cpu_per_camera": cpu,
+                "targets": {"ratio_min": 0.9, "recognition_hz_two_cameras": 4},
+            },
+            indent=2,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
