@@ -14,7 +14,7 @@ CHROMIUM ?= /usr/bin/chromium
 export FLASK_APP := facerec
 export FACEREC_TEST_DATA ?= $(abspath ../shared/faces)
 
-.PHONY: install db run dev test bench lint chromium clean
+.PHONY: install db run dev test bench lint chromium postgresql clean
 
 install: $(STAMP)
 
@@ -42,7 +42,16 @@ chromium:
 		else sudo apt-get update -qq && sudo apt-get install -y -qq chromium >/dev/null; fi; }
 	@test -x $(CHROMIUM) || { echo "Chromium is required for the browser tests: apt-get install chromium"; exit 1; }
 
-test: install chromium
+# The suite also runs on a real PostgreSQL server, started by a test fixture as an
+# unprivileged user in a temporary directory: only Debian's server programs are needed.
+postgresql:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || [ -x "$$FACEREC_PG_BINDIR/initdb" ] || { \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+		else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; fi; }
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || [ -x "$$FACEREC_PG_BINDIR/initdb" ] || { \
+		echo "PostgreSQL is required for the database tests: apt-get install postgresql"; exit 1; }
+
+test: install chromium postgresql
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: install

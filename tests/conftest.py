@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine
 
 from facerec import create_app, faces
 from facerec.config import TestConfig
@@ -26,9 +28,9 @@ def data_dir() -> Path:
     return DATA
 
 
-def make_app(tmp_path, **overrides):
+def make_app(tmp_path, database_url: str | None = None, **overrides):
     config = {key: getattr(TestConfig, key) for key in dir(TestConfig) if key.isupper()}
-    config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{tmp_path / 'facerec-test.db'}"
+    config["SQLALCHEMY_DATABASE_URI"] = database_url or f"sqlite:///{tmp_path / 'facerec-test.db'}"
     config.update(overrides)
     app = create_app(config)
     with app.app_context():
@@ -36,13 +38,118 @@ def make_app(tmp_path, **overrides):
     return app
 
 
+# The suite on both databases. Every test that builds an app (through ``app_factory``, so
+# also ``app``, ``client``, ``runner``...) runs twice, as test[sqlite] and test[postgresql],
+# each on a fresh database: a file for SQLite, a database copied from a template on one
+# throwaway PostgreSQL server for the session. ``--db=sqlite`` (or FACEREC_TEST_DB=sqlite)
+# runs the SQLite half alone, ``--db=postgresql`` the PostgreSQL half.
+# Run on SQLite alone, to keep the suite's time (see the README's Development section):
+# browser tests, tests of the camera pipeline on the clip (``clip_app``) unless marked
+# ``both_databases``, and tests marked ``sqlite_only``. Tests marked ``postgresql_only`` run
+# on PostgreSQL alone. A test that needs a database without the schema (migrations) asks
+# for ``empty_database_url`` instead of ``database_url``.
+DATABASES = ("sqlite", "postgresql")
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--db",
+        choices=("both", *DATABASES),
+        default=os.environ.get("FACEREC_TEST_DB") or "both",
+        help="the databases the database tests run on (default: both)",
+    )
+
+
+def _wanted_databases(config) -> tuple[str, ...]:
+    choice = config.getoption("--db")
+    return DATABASES if choice == "both" else (choice,)
+
+
+def pytest_generate_tests(metafunc):
+    marked = metafunc.definition.get_closest_marker
+    backends = DATABASES
+    if marked("postgresql_only"):
+        backends = ("postgresql",)
+    elif marked("sqlite_only") or marked("browser"):
+        backends = ("sqlite",)
+    elif "clip_app" in metafunc.fixturenames and not marked("both_databases"):
+        backends = ("sqlite",)  # the camera pipeline's time is spent on video, not queries
+    for fixture in ("database_url", "empty_database_url"):
+        if fixture in metafunc.fixturenames:
+            metafunc.parametrize(fixture, backends, indirect=True)
+
+
+def pytest_collection_modifyitems(config, items):
+    """``--db`` keeps the tests of the chosen database(s); tests without one count as SQLite."""
+    wanted = _wanted_databases(config)
+    if wanted == DATABASES:
+        return
+    keep, drop = [], []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        backend = callspec.params.get("database_url", "sqlite") if callspec else "sqlite"
+        (keep if backend in wanted else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory):
+    """One throwaway PostgreSQL server for the session, and a template with the schema."""
+    from tests.pgserver import PostgresServer
+
+    server = PostgresServer().start()
+    try:
+        server.create_database(PG_TEMPLATE)
+        engine = create_engine(server.url(PG_TEMPLATE))
+        db.metadata.create_all(engine)
+        engine.dispose()
+        yield server
+    finally:
+        server.stop()
+
+
+PG_TEMPLATE = "facerec_template"
+_pg_databases = itertools.count(1)
+
+
 @pytest.fixture
-def app_factory(tmp_path):
-    """Build apps with config overrides; each is shut down (camera, worker) after the test."""
+def database_url(request, tmp_path):
+    """A fresh database for one test: ``sqlite:///...`` or ``postgresql+psycopg://...``."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'facerec-test.db'}"
+        return
+    server = request.getfixturevalue("postgres_server")
+    name = f"facerec_test_{next(_pg_databases)}"
+    server.create_database(name, template=PG_TEMPLATE)
+    yield server.url(name)
+    server.drop_database(name)
+
+
+@pytest.fixture
+def empty_database_url(request, tmp_path):
+    """Like ``database_url``, but without the schema (for migrations)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'empty.db'}"
+        return
+    server = request.getfixturevalue("postgres_server")
+    name = f"facerec_empty_{next(_pg_databases)}"
+    server.create_database(name)
+    yield server.url(name)
+    server.drop_database(name)
+
+
+@pytest.fixture
+def app_factory(tmp_path, database_url):
+    """Build apps with config overrides; each is shut down (camera, worker) after the test.
+
+    Every app of one test shares one database (as several servers share one in production).
+    """
     made = []
 
     def factory(**overrides):
-        app = make_app(tmp_path, **overrides)
+        app = make_app(tmp_path, database_url, **overrides)
         made.append(app)
         return app
 

@@ -2,27 +2,59 @@
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from flask_migrate import upgrade
+from flask_migrate import downgrade, upgrade
 from sqlalchemy import create_engine, inspect
 
 from facerec import create_app
 from facerec.extensions import db
 
 
-def test_does_flask_db_upgrade_on_an_empty_database_create_a_schema_matching_the_models(tmp_path):
-    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+def _schema_differences(url):
+    """What alembic's autogenerate finds between the database at ``url`` and the models."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            tables = set(inspect(conn).get_table_names())
+            context = MigrationContext.configure(
+                conn, opts={"compare_type": True, "compare_server_default": True}
+            )
+            return tables, compare_metadata(context, db.metadata)
+    finally:
+        engine.dispose()
+
+
+def test_does_flask_db_upgrade_on_an_empty_database_create_a_schema_matching_the_models(
+    empty_database_url,
+):
+    """Every migration, everyone's new ones too, on SQLite and on PostgreSQL."""
+    url = empty_database_url
     app = create_app({"TESTING": True, "SECRET_KEY": "x", "SQLALCHEMY_DATABASE_URI": url})
     try:
         with app.app_context():
             upgrade(directory="migrations")
-            engine = create_engine(url)
-            with engine.connect() as conn:
-                tables = set(inspect(conn).get_table_names())
-                diff = compare_metadata(MigrationContext.configure(conn), db.metadata)
-            engine.dispose()
+            tables, diff = _schema_differences(url)
+            db.engine.dispose()
     finally:
         app.extensions["cameras"].close()
     assert {"users", "face_samples", "accounts", "api_tokens", "gallery_state"} <= tables
+    assert diff == []
+
+
+def test_do_the_migrations_go_down_to_nothing_and_up_again(empty_database_url):
+    url = empty_database_url
+    app = create_app({"TESTING": True, "SECRET_KEY": "x", "SQLALCHEMY_DATABASE_URI": url})
+    try:
+        with app.app_context():
+            upgrade(directory="migrations")
+            downgrade(directory="migrations", revision="base")
+            left, _ = _schema_differences(url)
+            upgrade(directory="migrations")
+            tables, diff = _schema_differences(url)
+            db.engine.dispose()
+    finally:
+        app.extensions["camera"].close()
+    assert left <= {"alembic_version"}
+    assert "users" in tables
     assert diff == []
 
 

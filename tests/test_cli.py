@@ -94,6 +94,7 @@ def test_does_importing_the_people_folder_enroll_them_once_and_recognise_them(
     assert people_in(app)["obama"] == 3
 
 
+@pytest.mark.sqlite_only  # files and faces; the database part is incidental
 def test_does_importing_one_photo_per_person_name_them_after_the_files(app, runner, data_dir):
     result = import_dir(runner, data_dir / "known", "--jobs", "2")
     assert result.exit_code == 0, result.output
@@ -106,6 +107,7 @@ def test_does_importing_one_photo_per_person_name_them_after_the_files(app, runn
     assert "people added: 4" in result.output
 
 
+@pytest.mark.sqlite_only  # files and faces; the database part is incidental
 def test_are_bad_files_reported_with_their_reason_while_good_ones_are_imported(
     app, runner, data_dir, tmp_path
 ):
@@ -135,6 +137,7 @@ def test_are_bad_files_reported_with_their_reason_while_good_ones_are_imported(
     assert people_in(app) == {"Barack Obama": 1, "rose_leslie": 1}
 
 
+@pytest.mark.sqlite_only  # files and faces; the database part is incidental
 def test_is_a_file_name_that_is_not_utf8_skipped_while_the_others_are_imported(
     app, runner, data_dir, tmp_path
 ):
