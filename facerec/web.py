@@ -25,15 +25,17 @@ def _sqlite_pragmas(dbapi_connection, _record):
         cursor.close()
 
 
-# The largest id SQLite (and a BIGINT column) can hold.
-DATABASE_ID_MAX = 2**63 - 1
+# The largest id every supported database holds: ids are INTEGER columns, which PostgreSQL
+# stores in 32 bits (SQLite in up to 64). A larger number cannot be anyone's id.
+DATABASE_ID_MAX = 2**31 - 1
 
 
 class DatabaseIdConverter(IntegerConverter):
     """``<int:...>`` in every route: a number beyond the database's range is a 404.
 
     Without the bound, /admin/users/99999999999999999999 reaches the query and SQLite raises
-    OverflowError (a 500) instead of the 404 any other missing id gets. NotFound rather than
+    OverflowError (PostgreSQL "integer out of range" from 2**31 on), a 500 instead of the
+    404 any other missing id gets. NotFound rather than
     ValidationError: werkzeug answers a failed converter with 405 when a sibling rule takes
     another method (GET /admin/users/<id> beside POST).
     """

@@ -17,7 +17,7 @@ from .errors import ApiError
 PER_PAGE_MAX = 100
 PER_PAGE_DEFAULT = 20
 PAGE_MAX = 1_000_000
-ID_MAX = 2**63 - 1  # SQLite's INTEGER range: larger ids cannot exist
+ID_MAX = 2**31 - 1  # ids are INTEGER columns (32 bits on PostgreSQL): larger ids cannot exist
 QUERY_MAX = 100
 IMAGES_MAX = 20
 

@@ -362,7 +362,7 @@ USER_ID = {
     "in": "path",
     "required": True,
     "description": "The person's id.",
-    "schema": {"type": "integer", "format": "int64", "minimum": 1, "maximum": ID_MAX},
+    "schema": {"type": "integer", "format": "int32", "minimum": 1, "maximum": ID_MAX},
 }
 
 CAMERA_NAME = {
