@@ -21,6 +21,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship, validates
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -312,6 +313,9 @@ def gallery_version(connection) -> int:
     return value or 0
 
 
+UPSERT = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+
+
 @event.listens_for(Session, "before_flush")
 def _bump_gallery_version(session, _flush_context, _instances):
     """Any change to people or samples, from any code path, moves the gallery version on."""
@@ -322,7 +326,17 @@ def _bump_gallery_version(session, _flush_context, _instances):
         update(GalleryState).where(GalleryState.id == 1).values(version=GalleryState.version + 1)
     )
     if result.rowcount == 0:
-        session.execute(insert(GalleryState).values(id=1, version=1))
+        # The first change ever. Two servers sharing a database may both get here: with an
+        # upsert the second waits for the first and then counts on, instead of failing.
+        dialect = session.get_bind().dialect.name
+        if dialect in UPSERT:
+            stmt = UPSERT[dialect](GalleryState).values(id=1, version=1)
+            stmt = stmt.on_conflict_do_update(
+                index_elements=[GalleryState.id], set_={"version": GalleryState.version + 1}
+            )
+        else:
+            stmt = insert(GalleryState).values(id=1, version=1)
+        session.execute(stmt)
 
 
 __all__ = [

@@ -3,6 +3,7 @@ from logging.config import fileConfig
 
 from alembic import context
 from flask import current_app
+from sqlalchemy import text
 
 # this is the Alembic Config object, which provides
 # access to the values within the .ini file in use.
@@ -12,6 +13,9 @@ config = context.config
 # This line sets up loggers basically.
 fileConfig(config.config_file_name)
 logger = logging.getLogger('alembic.env')
+
+# Any fixed number: the PostgreSQL advisory lock that serialises concurrent upgrades.
+MIGRATION_LOCK = 0x66616365  # "face"
 
 
 def get_engine():
@@ -98,6 +102,11 @@ def run_migrations_online():
         )
 
         with context.begin_transaction():
+            if connection.dialect.name == "postgresql":
+                # Several servers on one database may start (and upgrade) at the same
+                # moment: one migrates, the others wait here, then find nothing to do.
+                lock = text("SELECT pg_advisory_xact_lock(:key)")
+                connection.execute(lock, {"key": MIGRATION_LOCK})
             context.run_migrations()
 
 
