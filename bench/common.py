@@ -18,18 +18,27 @@ CLIP_FPS = 29.97
 BOUNDARY = b"--frame\r\n"
 
 
-def prepare_database(path: Path) -> str:
-    """The people of known/ (named after their files) and an API token; returns the token."""
+def database_url(database: Path | str) -> str:
+    """A SQLite file's path, or already a database URL (``postgresql+psycopg://...``)."""
+    return database if isinstance(database, str) else f"sqlite:///{database}"
+
+
+def prepare_database(database: Path | str, people: bool = True) -> str:
+    """The people of known/ (named after their files) and an API token; returns the token.
+
+    ``database`` is a SQLite file or a database URL; ``people=False`` leaves nobody enrolled.
+    """
     from facerec import create_app, faces
     from facerec.extensions import db
     from facerec.models import ApiToken, FaceSample, User
 
-    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}", "SECRET_KEY": "bench"})
+    url = database_url(database)
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench"})
     token = "bench_" + secrets.token_urlsafe(24)
     try:
         with app.app_context():
             db.create_all()
-            for photo in sorted((DATA / "known").iterdir()):
+            for photo in sorted((DATA / "known").iterdir()) if people else ():
                 sample = faces.sample_from_image(photo)
                 row = FaceSample(thumbnail=sample.thumbnail, source="bench")
                 row.vector = sample.encoding
@@ -38,6 +47,7 @@ def prepare_database(path: Path) -> str:
                 ApiToken(name="bench", token_hash=ApiToken.hash(token), prefix=token[:8])
             )
             db.session.commit()
+            db.engine.dispose()
     finally:
         app.extensions["cameras"].close()
     return token
@@ -49,15 +59,18 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(db_path: Path, port: int, threads: int = 100, log: str | None = None):
+def start_server(
+    database: Path | str, port: int, threads: int = 100, log: str | None = None, camera=CLIP
+):
     """gunicorn as `make run` starts it (one gthread worker), the clip as the camera.
 
     The stream is public so that viewers need no session; the API takes the bearer token.
+    ``database`` is a SQLite file or a database URL; ``camera=""`` runs without a camera.
     """
     env = dict(
         os.environ,
-        DATABASE_URL=f"sqlite:///{db_path}",
-        FACEREC_CAMERA=str(CLIP),
+        DATABASE_URL=database_url(database),
+        FACEREC_CAMERA=str(camera),
         FACEREC_PUBLIC_STREAM="1",
         FACEREC_IDLE_TIMEOUT="0",
         SECRET_KEY=secrets.token_hex(16),
