@@ -30,12 +30,24 @@ def _as_matrix(encodings) -> np.ndarray:
     return np.ascontiguousarray(encodings, dtype=np.float32).reshape(-1, ENCODING_SIZE)
 
 
-def _from_rows(rows) -> tuple[np.ndarray, list[int]]:
-    """(matrix, user ids) from rows of (user_id, float64 encoding bytes)."""
-    if not rows:
-        return np.empty((0, ENCODING_SIZE)), []
-    matrix = np.frombuffer(b"".join(row.encoding for row in rows), dtype="<f8")
-    return matrix.reshape(-1, ENCODING_SIZE), [row.user_id for row in rows]
+# Rows read from the database at a time when the gallery loads: only one chunk of rows is
+# ever held as Python objects (a server-side cursor on PostgreSQL), so loading N encodings
+# needs about 2.5 times the gallery's own memory, not 5 to 6 times (bench/gallery_database.py).
+LOAD_CHUNK = 5_000
+
+
+def _read_encodings(connection, statement) -> tuple[np.ndarray, np.ndarray]:
+    """(float32 matrix, user ids) from a query of (user_id, float64 encoding bytes)."""
+    matrices, user_ids = [], []
+    result = connection.execute(statement, execution_options={"yield_per": LOAD_CHUNK})
+    for rows in result.partitions():
+        buf = b"".join(row.encoding for row in rows)
+        matrices.append(np.frombuffer(buf, dtype="<f8").astype(np.float32))
+        user_ids.append(np.fromiter((row.user_id for row in rows), np.int64, len(rows)))
+    if not matrices:
+        return np.empty((0, ENCODING_SIZE), np.float32), np.empty(0, np.int64)
+    matrix = np.concatenate(matrices).reshape(-1, ENCODING_SIZE)
+    return matrix, np.concatenate(user_ids)
 
 
 class Gallery:
@@ -87,13 +99,13 @@ class Gallery:
     def load(cls, connection) -> Gallery:
         """Build from the database (a Connection or Session)."""
         version = gallery_version(connection)
-        samples = connection.execute(select(FaceSample.user_id, FaceSample.encoding)).all()
-        negatives = connection.execute(
-            select(NegativeSample.user_id, NegativeSample.encoding)
-        ).all()
+        matrix, user_ids = _read_encodings(
+            connection, select(FaceSample.user_id, FaceSample.encoding)
+        )
+        negative_matrix, negative_ids = _read_encodings(
+            connection, select(NegativeSample.user_id, NegativeSample.encoding)
+        )
         names = dict(connection.execute(select(User.id, User.name)).all())
-        matrix, user_ids = _from_rows(samples)
-        negative_matrix, negative_ids = _from_rows(negatives)
         return cls(matrix, user_ids, names, version, negative_matrix, negative_ids)
 
     def distances(self, encoding) -> np.ndarray:

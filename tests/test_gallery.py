@@ -58,3 +58,35 @@ def test_does_the_cache_pick_up_a_new_person_and_a_deletion_without_a_restart(ap
         db.session.commit()
         assert cache.get().match(face.encoding).name is None
         assert len(cache.get()) == 0
+
+
+def test_does_a_gallery_larger_than_one_read_load_every_encoding_with_its_person(app, monkeypatch):
+    """The encodings are read a chunk at a time (a server-side cursor on PostgreSQL)."""
+    from facerec import gallery as gallery_module
+    from facerec.models import FaceSample, NegativeSample
+
+    rng = np.random.default_rng(7)
+    vectors = rng.normal(0, 0.1, size=(11, 128))
+    with app.app_context():
+        people = [User(name=f"p{i}", details="") for i in range(3)]
+        for i, vector in enumerate(vectors):
+            sample = FaceSample(thumbnail=b"", source="test")
+            sample.vector = vector
+            people[i % 3].samples.append(sample)
+        db.session.add_all(people)
+        db.session.flush()
+        negative = NegativeSample(user_id=people[0].id)
+        negative.vector = vectors[1]
+        db.session.add(negative)
+        db.session.commit()
+        expected_ids = [people[i % 3].id for i in range(11)]
+        monkeypatch.setattr(gallery_module, "LOAD_CHUNK", 4)
+        with db.engine.connect() as conn:
+            loaded = Gallery.load(conn)
+    assert len(loaded) == 11
+    # Every encoding with its own person (in whatever order the database returns them).
+    owner = {vectors[i].astype(np.float32).tobytes(): expected_ids[i] for i in range(11)}
+    pairs = zip(loaded.matrix, loaded.user_ids, strict=True)
+    assert {row.tobytes(): int(uid) for row, uid in pairs} == owner
+    assert loaded.negative_user_ids.tolist() == [expected_ids[0]]
+    assert loaded.match(vectors[5]).name == "p2"
