@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import dataclass
 
 import numpy as np
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
 from .models import ENCODING_SIZE, FaceSample, NegativeSample, User, gallery_version
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -197,24 +201,46 @@ class GalleryCache:
     """Holds the current Gallery and reloads it when the database version moves on.
 
     ``connect`` returns a context manager yielding a Connection (e.g. ``engine.connect``).
-    The version is checked at most every ``check_interval`` seconds.
+    The version is checked at most every ``check_interval`` seconds. While the database
+    cannot be reached (a PostgreSQL server restarting, the network between the servers
+    down), the gallery loaded last stays in use and the database is tried again every
+    ``retry_interval`` seconds: recognition goes on instead of failing frame after frame.
     """
 
-    def __init__(self, connect, check_interval: float = 0.25):
+    def __init__(self, connect, check_interval: float = 0.25, retry_interval: float = 2.0):
         self._connect = connect
         self._interval = check_interval
+        self._retry = retry_interval
         self._gallery: Gallery | None = None
-        self._checked = 0.0
+        self._next_check = 0.0
+        self._unreachable = False
         self._lock = threading.Lock()
 
     def get(self) -> Gallery:
         with self._lock:
             now = time.monotonic()
-            if self._gallery is not None and now - self._checked < self._interval:
+            if self._gallery is not None and now < self._next_check:
                 return self._gallery
-            with self._connect() as conn:
-                version = gallery_version(conn)
-                if self._gallery is None or version != self._gallery.version:
-                    self._gallery = Gallery.load(conn)
-            self._checked = now
+            try:
+                with self._connect() as conn:
+                    version = gallery_version(conn)
+                    if self._gallery is None or version != self._gallery.version:
+                        self._gallery = Gallery.load(conn)
+            except SQLAlchemyError as exc:
+                if self._gallery is None:
+                    raise
+                if not self._unreachable:
+                    log.warning(
+                        "gallery: the database cannot be reached (%s); matching with the "
+                        "gallery loaded last (version %d) until it can",
+                        getattr(exc, "orig", None) or exc,
+                        self._gallery.version,
+                    )
+                self._unreachable = True
+                self._next_check = time.monotonic() + self._retry
+                return self._gallery
+            if self._unreachable:
+                log.warning("gallery: the database can be reached again")
+                self._unreachable = False
+            self._next_check = now + self._interval
             return self._gallery

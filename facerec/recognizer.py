@@ -25,16 +25,27 @@ class WorkerSettings:
     upsample: int = 1
 
 
+def worker_engine_options(url: str) -> dict:
+    """The worker's database connection: one, kept open and checked before each use.
+
+    A PostgreSQL server that does not answer within 2 s counts as unreachable, and the
+    gallery cache goes on matching with the gallery it loaded last.
+    """
+    options = {"pool_size": 1, "pool_pre_ping": True}
+    if url.startswith("postgresql"):
+        options["connect_args"] = {"connect_timeout": 2}
+    return options
+
+
 def worker_main(conn, settings: WorkerSettings):
     """Entry point of the worker process: answer frames until told to stop."""
     from sqlalchemy import create_engine
-    from sqlalchemy.pool import NullPool
 
     from . import faces
     from .gallery import GalleryCache
 
     faces.load_models()  # load the models before the first frame
-    engine = create_engine(settings.database_uri, poolclass=NullPool)
+    engine = create_engine(settings.database_uri, **worker_engine_options(settings.database_uri))
     gallery = GalleryCache(engine.connect, check_interval=0.2)
     conn.send(("ready", None))
     try:

@@ -90,3 +90,28 @@ def test_does_a_gallery_larger_than_one_read_load_every_encoding_with_its_person
     assert {row.tobytes(): int(uid) for row, uid in pairs} == owner
     assert loaded.negative_user_ids.tolist() == [expected_ids[0]]
     assert loaded.match(vectors[5]).name == "p2"
+
+
+def test_does_the_cache_keep_matching_while_the_database_cannot_be_reached(app, data_dir):
+    """A PostgreSQL server restarting must not stop recognition on the other servers."""
+    from sqlalchemy.exc import OperationalError
+
+    enroll(app, "obama", data_dir / "known" / "obama.jpg")
+    with app.app_context():
+        engine = db.engine
+    down = False
+
+    def connect():
+        if down:
+            raise OperationalError("SELECT 1", {}, ConnectionRefusedError("connection refused"))
+        return engine.connect()
+
+    cache = GalleryCache(connect, check_interval=0, retry_interval=0)
+    obama = photo_samples(data_dir / "unknown" / "obama-480p.jpg")[0].encoding
+    assert cache.get().match(obama).name == "obama"
+    down = True
+    assert cache.get().match(obama).name == "obama"  # the last gallery, not an error
+    enroll(app, "biden", data_dir / "known" / "biden.jpg")
+    assert len(cache.get()) == 1
+    down = False
+    assert len(cache.get()) == 2  # reloaded once the database answers again
