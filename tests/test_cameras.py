@@ -468,3 +468,13 @@ def test_does_one_worker_serve_three_cameras_in_turn(app, data_dir):
         _seq, faces, _seconds = got[-1]
         assert len(faces) == 1 and faces[0]["box"]
     assert all(client.dropped > 0 for client in clients)  # older frames were replaced, not queued
+
+
+def test_is_code_that_hangs_off_every_camera_told_of_cameras_added_later(app):
+    registry = app.extensions["cameras"]
+    first = add_camera(app, "one", CLIP)
+    told = []
+    registry.on_service(told.append)
+    assert told == [first]
+    second = add_camera(app, "two", CLIP)
+    assert told == [first, second]

@@ -49,16 +49,20 @@ def registry(app=None) -> CameraRegistry:
     return (app or current_app).extensions["cameras"]
 
 
-def services() -> list[CameraService]:
-    """Every enabled camera's service, the first camera first."""
-    return registry().services()
+def services(app=None) -> list[CameraService]:
+    """Every enabled camera's service, the first camera first.
+
+    Cameras come and go with the table: to hang something off every camera, use
+    ``registry(app).on_service(callback)``.
+    """
+    return registry(app).services()
 
 
-def get(name: str) -> CameraService | None:
+def get(name: str, app=None) -> CameraService | None:
     """The service of the enabled camera ``name``, or None."""
-    return registry().get(name)
+    return registry(app).get(name)
 
 
-def service() -> CameraService:
+def service(app=None) -> CameraService:
     """The first camera (a service saying "no camera is configured" when there is none)."""
-    return registry().first()
+    return registry(app).first()

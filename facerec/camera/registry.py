@@ -62,6 +62,21 @@ class CameraRegistry:
         self._loaded: tuple | None = None
         self._checked = -float("inf")
         self._closed = False
+        self._watchers: list = []  # callables(CameraService), told of every service built
+
+    def on_service(self, callback):
+        """Call ``callback(service)`` for every camera service, now and whenever one is built.
+
+        For code that hangs off every camera (the sightings writer, metrics): cameras come
+        and go with the table, so attaching to ``services()`` once is not enough.
+        """
+        with self._lock:
+            self._watchers.append(callback)
+            current = list(self._services.values())
+            if self._unconfigured is not None:
+                current.append(self._unconfigured)
+        for service in current:
+            callback(service)
 
     # ---- what the app asks ------------------------------------------------------------------
 
@@ -144,7 +159,7 @@ class CameraRegistry:
         )
 
     def _build(self, spec: CameraSpec) -> CameraService:
-        return CameraService(
+        service = CameraService(
             spec.source,
             self._settings_for(spec),
             camera=spec.name,
@@ -155,6 +170,12 @@ class CameraRegistry:
             ),
             **self._service_options,
         )
+        for callback in list(self._watchers):
+            try:
+                callback(service)
+            except Exception:  # one watcher's bug must not keep a camera from starting
+                log.exception("camera watcher %r failed", callback)
+        return service
 
     def _apply(self, specs: list[CameraSpec]):
         old = {spec.name: spec for spec in self._specs}
