@@ -59,6 +59,7 @@ def two_cameras(app_factory, photo_video, enroll_known):
     return app, client
 
 
+@pytest.mark.sqlite_only  # video and streams; the database part is incidental
 def test_do_two_cameras_each_stream_their_own_video(two_cameras, photo_video):
     _app, client = two_cameras
     hamilton = frames_of(client, "/cameras/hamilton/stream.mjpg", 12)[-6:]
@@ -75,6 +76,7 @@ def test_do_two_cameras_each_stream_their_own_video(two_cameras, photo_video):
     assert cams[1]["source"] == str(photo_video)
 
 
+@pytest.mark.sqlite_only  # video and streams; the database part is incidental
 def test_does_each_camera_status_name_the_people_in_its_own_video(two_cameras):
     _app, client = two_cameras
     seen = {"hamilton": set(), "office": set()}
@@ -141,6 +143,7 @@ def test_does_a_camera_added_disabled_and_deleted_on_the_admin_page_take_effect_
     assert capture_threads() == []
 
 
+@pytest.mark.sqlite_only  # video and streams; the database part is incidental
 def test_does_editing_a_camera_switch_its_source_without_a_restart(app, photo_video):
     client = login_client(app, app.test_client())
     add_camera(app, "door", CLIP)
@@ -164,6 +167,7 @@ def test_does_editing_a_camera_switch_its_source_without_a_restart(app, photo_vi
     assert "The tolerance must be a number above 0" in bad.get_data(as_text=True)
 
 
+@pytest.mark.sqlite_only  # video and streams; the database part is incidental
 @pytest.mark.parametrize(
     ("name", "source", "message"),
     [
@@ -184,6 +188,7 @@ def test_does_the_cameras_page_refuse_a_bad_camera_and_say_why(app, name, source
     assert list(listed(client)) == ["taken"]
 
 
+@pytest.mark.sqlite_only  # video and streams; the database part is incidental
 def test_does_the_test_button_show_a_snapshot_or_the_reason(app):
     client = login_client(app, app.test_client())
     add_camera(app, "clip", CLIP)
@@ -210,6 +215,7 @@ def test_does_the_test_button_show_a_snapshot_or_the_reason(app):
     assert "new" not in listed(client)
 
 
+@pytest.mark.sqlite_only  # video and streams; the database part is incidental
 def test_does_a_missing_device_or_dead_url_show_its_reason_on_that_camera_only(app):
     client = login_client(app, app.test_client())
     add_camera(app, "clip", CLIP)
@@ -237,6 +243,7 @@ def test_does_a_missing_device_or_dead_url_show_its_reason_on_that_camera_only(a
     assert grid.count('class="camera-tile') == 3 and "no webcam at index 7" in grid
 
 
+@pytest.mark.sqlite_only  # video and streams; the database part is incidental
 def test_are_frames_of_a_width_320_stream_320_pixels_wide(app):
     client = login_client(app, app.test_client())
     add_camera(app, "clip", CLIP)
@@ -259,6 +266,7 @@ def test_is_a_bad_width_or_fps_refused_with_a_reason(app, query):
     assert query.split("=")[0] + " must be" in response.get_data(as_text=True)
 
 
+@pytest.mark.sqlite_only  # video and streams; the database part is incidental
 def test_is_each_width_encoded_once_per_frame_for_all_its_viewers(app, monkeypatch):
     from facerec.camera import drawing
 
@@ -288,6 +296,7 @@ def test_is_each_width_encoded_once_per_frame_for_all_its_viewers(app, monkeypat
     assert encoded.count(320) <= published + 2 < 60
 
 
+@pytest.mark.sqlite_only  # video and streams; the database part is incidental
 def test_does_an_fps_5_stream_deliver_about_5_frames_a_second(app):
     client = login_client(app, app.test_client())
     service = add_camera(app, "clip", CLIP)
@@ -318,6 +327,7 @@ def test_does_another_process_sharing_the_database_see_a_new_camera(app_factory)
     assert wait_for(lambda: listed(client) == {}, timeout=5)
 
 
+@pytest.mark.sqlite_only  # video and streams; the database part is incidental
 def test_does_facerec_camera_define_main_until_a_camera_is_stored(app_factory):
     app = app_factory(FACEREC_CAMERA=str(CLIP))
     client = login_client(app, app.test_client())
@@ -329,6 +339,7 @@ def test_does_facerec_camera_define_main_until_a_camera_is_stored(app_factory):
     assert client.get("/api/v1/stream/status").get_json()["camera"] == "garage"
 
 
+@pytest.mark.sqlite_only  # video and streams; the database part is incidental
 def test_does_the_grid_link_every_camera_to_its_bookmarkable_view(two_cameras):
     _app, client = two_cameras
     page = client.get("/").get_data(as_text=True)
@@ -434,6 +445,7 @@ def test_do_camera_credentials_never_appear_in_a_page_an_answer_or_a_log(app, ca
         assert secret not in everything
 
 
+@pytest.mark.sqlite_only  # video and streams; the database part is incidental
 def test_does_one_worker_serve_three_cameras_in_turn(app, data_dir):
     """More cameras than workers: each camera's newest frame is recognised in turn."""
     import cv2
@@ -470,6 +482,7 @@ def test_does_one_worker_serve_three_cameras_in_turn(app, data_dir):
     assert all(client.dropped > 0 for client in clients)  # older frames were replaced, not queued
 
 
+@pytest.mark.sqlite_only  # video and streams; the database part is incidental
 def test_is_code_that_hangs_off_every_camera_told_of_cameras_added_later(app):
     registry = app.extensions["cameras"]
     first = add_camera(app, "one", CLIP)
