@@ -52,7 +52,7 @@ def test_do_the_migrations_go_down_to_nothing_and_up_again(empty_database_url):
             tables, diff = _schema_differences(url)
             db.engine.dispose()
     finally:
-        app.extensions["camera"].close()
+        app.extensions["cameras"].close()
     assert left <= {"alembic_version"}
     assert "users" in tables
     assert diff == []
