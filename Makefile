@@ -10,11 +10,12 @@ PORT   ?= 8000
 THREADS ?= 100
 STAMP  := $(VENV)/.installed-stamp
 CHROMIUM ?= /usr/bin/chromium
+MOSQUITTO ?= /usr/sbin/mosquitto
 
 export FLASK_APP := facerec
 export FACEREC_TEST_DATA ?= $(abspath ../shared/faces)
 
-.PHONY: install db run dev test bench lint chromium postgresql clean
+.PHONY: install db run dev test bench lint chromium postgresql mosquitto clean
 
 install: $(STAMP)
 
@@ -51,7 +52,14 @@ postgresql:
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || [ -x "$$FACEREC_PG_BINDIR/initdb" ] || { \
 		echo "PostgreSQL is required for the database tests: apt-get install postgresql"; exit 1; }
 
-test: install chromium postgresql
+# The MQTT tests run a real broker (Debian's mosquitto) on a free port; no service is enabled.
+mosquitto:
+	@test -x $(MOSQUITTO) || { \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto >/dev/null; \
+		else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto >/dev/null; fi; }
+	@test -x $(MOSQUITTO) || { echo "mosquitto is required for the MQTT tests: apt-get install mosquitto"; exit 1; }
+
+test: install chromium postgresql mosquitto
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: install

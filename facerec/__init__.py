@@ -17,7 +17,7 @@ def create_app(config=None):
         )
         logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
-    from . import camera, cli, models, web  # noqa: F401  (models: tables and events)
+    from . import camera, cli, events, models, monitoring, web  # noqa: F401  (models: tables)
     from .extensions import csrf, db, login_manager, migrate
 
     db.init_app(app)
@@ -25,6 +25,8 @@ def create_app(config=None):
     csrf.init_app(app)
     login_manager.init_app(app)
     camera.init_app(app)
+    events.init_app(app)
+    monitoring.init_app(app)
     cli.init_app(app)
     web.init_app(app)
 
@@ -32,8 +34,9 @@ def create_app(config=None):
     from .api import bp as api_bp
     from .auth import bp as auth_bp
     from .enroll import bp as enroll_bp
+    from .monitoring import bp as monitoring_bp
     from .stream import bp as stream_bp
 
-    for blueprint in (stream_bp, auth_bp, enroll_bp, admin_bp, api_bp):
+    for blueprint in (stream_bp, auth_bp, enroll_bp, admin_bp, api_bp, monitoring_bp):
         app.register_blueprint(blueprint)
     return app

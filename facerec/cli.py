@@ -1,4 +1,4 @@
-"""Command-line interface: ``flask users|accounts|tokens|cameras ...``."""
+"""Command-line interface: ``flask users|accounts|tokens|cameras|webhooks ...``."""
 
 import os
 import sys
@@ -16,6 +16,7 @@ from .models import FaceSample, User
 users = AppGroup("users", help="Manage enrolled people.")
 accounts = AppGroup("accounts", help="Manage sign-in accounts.")
 tokens = AppGroup("tokens", help="Manage API tokens.")
+webhooks = AppGroup("webhooks", help="Manage the URLs that receive sighting events.")
 
 
 # -- users: enrolled people ----------------------------------------------------------------
@@ -292,8 +293,73 @@ def remove_camera_command(name):
     click.echo(f"Removed the camera “{row.name}”.")
 
 
+# -- webhooks: URLs that receive sighting events -------------------------------------------
+
+
+@webhooks.command("add")
+@click.argument("url")
+@click.option("--secret", help="Sign every body with HMAC-SHA256 under this secret.")
+@click.option(
+    "--events",
+    "event_names",
+    metavar="LIST",
+    help="Comma-separated events to send (default: all): "
+    "sighting.started,sighting.updated,sighting.ended.",
+)
+def add_webhook_command(url, secret, event_names):
+    """Send sighting events to URL (http:// or https://) as signed JSON POSTs."""
+    from .events.webhooks import WebhookError, add_webhook
+
+    try:
+        hook = add_webhook(url, secret=secret, events=event_names)
+    except WebhookError as exc:
+        raise click.ClickException(str(exc)) from None
+    db.session.commit()
+    click.echo(f"Webhook {hook.id} added: {hook.url} ({hook.events or 'every event'}).")
+    click.echo("facerec will send people's names to this URL.", err=True)
+
+
+@webhooks.command("list")
+def list_webhooks_command():
+    """List webhooks and how their last delivery went."""
+    from .models import Webhook
+
+    rows = db.session.execute(select(Webhook).order_by(Webhook.id)).scalars().all()
+    if not rows:
+        click.echo("No webhooks: add one with `flask webhooks add URL`.")
+        return
+    click.echo("id  state     signed  last delivery              events  url")
+    for hook in rows:
+        last = hook.deliveries[0] if hook.deliveries else None
+        if last is None:
+            outcome = "none yet"
+        else:
+            outcome = f"{last.created_at:%Y-%m-%d %H:%M} {last.status_code or last.error or ''}"
+        state = "enabled" if hook.enabled else "disabled"
+        signed = "yes" if hook.secret else "no"
+        click.echo(
+            f"{hook.id:<3} {state:<9} {signed:<7} {outcome[:26]:<26} "
+            f"{hook.events or 'all'}  {hook.url}"
+        )
+
+
+@webhooks.command("remove")
+@click.argument("webhook_id", metavar="ID", type=int)
+def remove_webhook_command(webhook_id):
+    """Remove webhook ID (see `flask webhooks list`) and its delivery log."""
+    from .models import Webhook
+
+    hook = db.session.get(Webhook, webhook_id)
+    if hook is None:
+        raise click.ClickException(f"No webhook with id {webhook_id}.")
+    url = hook.url
+    db.session.delete(hook)
+    db.session.commit()
+    click.echo(f"Removed webhook {webhook_id} ({url}).")
+
+
 def init_app(app):
-    for group in (users, accounts, tokens, cameras):
+    for group in (users, accounts, tokens, cameras, webhooks):
         app.cli.add_command(group)
 
 

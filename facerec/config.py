@@ -56,6 +56,15 @@ class Config:
     FACEREC_RECOGNITION_WORKERS = int(_env_number("FACEREC_RECOGNITION_WORKERS", 0, int))
     # Processes that encode uploaded photos, snapshots and API requests.
     FACEREC_ENGINE_WORKERS = int(_env_number("FACEREC_ENGINE_WORKERS", os.cpu_count() or 2, int))
+    # Events out (facerec.events): the queue between capture and delivery, webhooks, MQTT.
+    FACEREC_EVENT_QUEUE = int(_env_number("FACEREC_EVENT_QUEUE", 1000, int))
+    FACEREC_WEBHOOK_TIMEOUT = _env_number("FACEREC_WEBHOOK_TIMEOUT", 10.0)
+    # Seconds before each retry of a failed delivery: 4 attempts over about 6 minutes.
+    FACEREC_WEBHOOK_BACKOFF = os.environ.get("FACEREC_WEBHOOK_BACKOFF", "10,60,300")
+    FACEREC_MQTT_URL = os.environ.get("FACEREC_MQTT_URL", "")
+    FACEREC_MQTT_DISCOVERY_PREFIX = os.environ.get("FACEREC_MQTT_DISCOVERY_PREFIX", "homeassistant")
+    FACEREC_PRESENCE_TIMEOUT = _env_number("FACEREC_PRESENCE_TIMEOUT", 300.0)
+    FACEREC_METRICS_PUBLIC = _env_bool("FACEREC_METRICS_PUBLIC")
 
 
 class TestConfig(Config):
@@ -67,6 +76,8 @@ class TestConfig(Config):
     FACEREC_CAMERA = os.environ.get("FACEREC_TEST_CAMERA", "")
     FACEREC_AUTOSTART = False
     FACEREC_ENGINE_WORKERS = 1
+    FACEREC_MQTT_URL = ""
+    FACEREC_METRICS_PUBLIC = False
 
 
 def configure(app, config=None):

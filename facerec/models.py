@@ -308,6 +308,63 @@ class Camera(db.Model):
         return f"<Camera {self.id} {self.name!r}>"
 
 
+EVENT_NAMES = ("sighting.started", "sighting.updated", "sighting.ended")
+WEBHOOK_URL_MAX = 2000
+
+
+class Webhook(db.Model):
+    """A URL that receives every sighting event (or those in ``events``) as a JSON POST."""
+
+    __tablename__ = "webhooks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    url: Mapped[str] = mapped_column(String(WEBHOOK_URL_MAX))
+    # Signs each body (HMAC-SHA256). Stored as given: facerec needs it to sign.
+    secret: Mapped[str | None] = mapped_column(String(200))
+    # Comma-separated event names; empty means every event.
+    events: Mapped[str] = mapped_column(String(200), default="")
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    deliveries: Mapped[list[WebhookDelivery]] = relationship(
+        back_populates="webhook",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        order_by="WebhookDelivery.id.desc()",
+    )
+
+    @property
+    def event_list(self) -> list[str]:
+        return [name for name in (self.events or "").split(",") if name]
+
+    def wants(self, event: str) -> bool:
+        names = self.event_list
+        return not names or event in names
+
+
+class WebhookDelivery(db.Model):
+    """One attempt to deliver an event to a webhook: what the receiver answered, or why not."""
+
+    __tablename__ = "webhook_deliveries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    webhook_id: Mapped[int] = mapped_column(
+        ForeignKey("webhooks.id", ondelete="CASCADE"), index=True
+    )
+    event: Mapped[str] = mapped_column(String(40))
+    attempt: Mapped[int] = mapped_column(Integer, default=1)
+    status_code: Mapped[int | None] = mapped_column(Integer)  # None: no HTTP answer
+    error: Mapped[str | None] = mapped_column(String(500))
+    duration_ms: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    webhook: Mapped[Webhook] = relationship(back_populates="deliveries")
+
+    @property
+    def ok(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
 def gallery_version(connection) -> int:
     value = connection.execute(select(GalleryState.version).where(GalleryState.id == 1)).scalar()
     return value or 0
@@ -340,6 +397,7 @@ def _bump_gallery_version(session, _flush_context, _instances):
 
 
 __all__ = [
+    "EVENT_NAMES",
     "Account",
     "ApiToken",
     "Camera",
@@ -351,6 +409,8 @@ __all__ = [
     "Sighting",
     "UnknownGroup",
     "User",
+    "Webhook",
+    "WebhookDelivery",
     "gallery_version",
     "iso",
     "name_key",

@@ -8,6 +8,7 @@ sequence number. It is a process, not a thread: dlib's encoder holds the GIL.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import logging
 import multiprocessing
@@ -74,6 +75,33 @@ def worker_main(conn, settings: WorkerSettings):
         engine.dispose()
 
 
+# Upper bounds (seconds) of the recognition latency buckets shown by /metrics.
+LATENCY_BUCKETS = (0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1.0, 2.0, 5.0)
+
+
+class LatencyStats:
+    """A histogram of seconds from a frame sent to the worker to its result coming back."""
+
+    def __init__(self, buckets=LATENCY_BUCKETS):
+        self.buckets = tuple(buckets)
+        self.counts = [0] * (len(self.buckets) + 1)  # the last one is +Inf
+        self.total = 0.0
+        self.count = 0
+
+    def observe(self, seconds: float):
+        self.counts[bisect.bisect_left(self.buckets, seconds)] += 1
+        self.total += seconds
+        self.count += 1
+
+    def cumulative(self) -> list[tuple[str, int]]:
+        """``[(le, count)]`` as Prometheus wants them, ending with ``+Inf``."""
+        running, out = 0, []
+        for bound, count in zip((*self.buckets, float("inf")), self.counts, strict=True):
+            running += count
+            out.append(("+Inf" if bound == float("inf") else repr(bound), running))
+        return out
+
+
 class RecognizerClient:
     """Owns one worker process; ``submit()`` never blocks and drops frames while it is busy."""
 
@@ -86,6 +114,7 @@ class RecognizerClient:
         self._busy_since: float | None = None
         self.restarts = 0
         self.dropped = 0  # frames not looked at because the worker was busy
+        self.latency = LatencyStats()
 
     def start(self):
         parent, child = self._ctx.Pipe()
@@ -96,6 +125,11 @@ class RecognizerClient:
         child.close()
         self._conn = parent
         self._busy_since = time.monotonic()  # busy until it says it is ready
+
+    def alive(self) -> bool:
+        """The worker process is running (health checks)."""
+        process = self._process
+        return process is not None and process.is_alive()
 
     @property
     def busy(self) -> bool:
@@ -122,9 +156,11 @@ class RecognizerClient:
         try:
             while self._conn.poll():
                 kind, payload = self._conn.recv()
-                self._busy_since = None
+                sent_at, self._busy_since = self._busy_since, None
                 if kind == "ready":
                     continue
+                if sent_at is not None:
+                    self.latency.observe(time.monotonic() - sent_at)
                 return payload
         except (EOFError, OSError):
             self._restart("the worker connection broke")

@@ -1,9 +1,11 @@
 from flask_wtf import FlaskForm
 from flask_wtf.file import MultipleFileField
-from wtforms import BooleanField, StringField, TextAreaField
+from wtforms import BooleanField, SelectMultipleField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length
+from wtforms.widgets import CheckboxInput, ListWidget
 
-from ..models import NAME_MAX
+from ..models import EVENT_NAMES, NAME_MAX
 from ..people import DETAILS_MAX
 
 
@@ -52,4 +54,26 @@ class CameraForm(FlaskForm):
         "Tolerance",
         validators=[Length(max=20)],
         description="Above 0, at most 1; empty for the server's default (FACEREC_TOLERANCE).",
+    )
+
+
+class WebhookForm(FlaskForm):
+    # Checked by events.webhooks.clean_* (the same sentences as the CLI).
+    url = StringField(
+        "URL",
+        validators=[Length(max=4000)],
+        description="http:// or https://; facerec POSTs each event here as JSON.",
+    )
+    secret = StringField(
+        "Secret",
+        validators=[Length(max=400)],
+        description="Optional. Each body is signed: X-Facerec-Signature: sha256=<HMAC>.",
+    )
+    events = SelectMultipleField(
+        "Events",
+        choices=[SelectChoice(name) for name in EVENT_NAMES],
+        widget=ListWidget(prefix_label=False),
+        option_widget=CheckboxInput(),
+        validate_choice=True,
+        description="None ticked: every event.",
     )

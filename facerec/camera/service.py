@@ -307,6 +307,11 @@ class CameraService:
     def viewers(self) -> int:
         return self._viewers
 
+    @property
+    def recognizer(self) -> RecognizerClient | None:
+        """The recognition worker's client (None until the camera first runs)."""
+        return self._recognizer
+
     # ---- capture thread ------------------------------------------------------------------
 
     def _touch(self):

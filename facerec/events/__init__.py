@@ -1,0 +1,199 @@
+"""Sighting events out of facerec: a bounded queue, one dispatcher thread, webhooks and MQTT.
+
+The capture side calls ``publish()``, which only appends to a bounded queue (when it is full
+the oldest event is dropped and counted): nothing a receiver or a broker does can slow
+recognition or the streams. One dispatcher thread per app hands each event to the sinks
+(webhooks, MQTT, the metrics counters); each sink does its own slow work off that thread.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+
+from flask import current_app
+
+from ..models import iso, utcnow
+
+log = logging.getLogger(__name__)
+
+EVENTS = ("sighting.started", "sighting.updated", "sighting.ended")
+TEST_EVENT = "webhook.test"
+
+
+@dataclass(frozen=True)
+class Event:
+    """One event: its name, when it happened, and the sighting (S in DESIGN.md)."""
+
+    name: str
+    time: str
+    sighting: dict | None = field(default=None)
+
+    def as_dict(self) -> dict:
+        return {"event": self.name, "time": self.time, "sighting": self.sighting}
+
+    def body(self) -> bytes:
+        """The JSON body every receiver gets (the bytes that are signed)."""
+        return json.dumps(self.as_dict(), separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def make_event(name: str, sighting: dict | None) -> Event:
+    return Event(name, iso(utcnow()), dict(sighting) if sighting is not None else None)
+
+
+class EventBus:
+    """A bounded queue of events and the thread that hands them to the sinks.
+
+    ``publish()`` never blocks: it takes a lock for an append. The dispatcher thread starts
+    on the first event and ends after ``idle`` seconds without one (apps made by the test
+    suite leave no threads behind).
+    """
+
+    def __init__(self, maxsize: int = 1000, idle: float = 30.0):
+        self.maxsize = max(1, maxsize)
+        self.idle = idle
+        self.sinks: list = []  # objects with handle(event); called on the dispatcher thread
+        self.published = 0
+        self.dropped = 0
+        self.failures = 0  # sink errors (each one is logged)
+        self.started = {"known": 0, "unknown": 0}  # sighting.started by identity
+        self._queue: deque[Event] = deque()
+        self._cond = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._closed = False
+
+    def publish(self, name: str, sighting: dict | None) -> Event:
+        """Queue an event for every sink; on overflow the oldest queued event is dropped."""
+        event = make_event(name, sighting)
+        with self._cond:
+            if self._closed:
+                return event
+            if len(self._queue) >= self.maxsize:
+                self._queue.popleft()
+                self.dropped += 1
+            self._queue.append(event)
+            self.published += 1
+            if name == "sighting.started":
+                known = bool(sighting and sighting.get("user_id") is not None)
+                self.started["known" if known else "unknown"] += 1
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="facerec-events", daemon=True
+                )
+                self._thread.start()
+            self._cond.notify()
+        return event
+
+    @property
+    def pending(self) -> int:
+        return len(self._queue)
+
+    def _run(self):
+        while True:
+            with self._cond:
+                if not self._cond.wait_for(lambda: self._queue or self._closed, self.idle):
+                    self._thread = None  # idle: the next publish starts a new thread
+                    return
+                if not self._queue:
+                    self._thread = None
+                    return
+                event = self._queue.popleft()
+            for sink in list(self.sinks):
+                try:
+                    sink.handle(event)
+                except Exception:
+                    self.failures += 1
+                    log.exception("event sink %s failed on %s", type(sink).__name__, event.name)
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Wait until the queue is empty (tests, shutdown). True if it emptied in time."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self._queue:
+                return True
+            time.sleep(0.01)
+        return not self._queue
+
+    def close(self):
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        for sink in self.sinks:
+            close = getattr(sink, "close", None)
+            if close is not None:
+                close()
+
+
+def init_app(app):
+    """Create the app's event bus and its sinks (webhooks always, MQTT when configured)."""
+    import atexit
+
+    from .webhooks import WebhookSender
+
+    cfg = app.config
+    bus = EventBus(int(cfg["FACEREC_EVENT_QUEUE"]))
+    sender = WebhookSender(
+        app,
+        timeout=float(cfg["FACEREC_WEBHOOK_TIMEOUT"]),
+        backoff=parse_backoff(cfg["FACEREC_WEBHOOK_BACKOFF"]),
+    )
+    bus.sinks.append(sender)
+    app.extensions["events"] = bus
+    app.extensions["webhooks"] = sender
+    if cfg.get("FACEREC_MQTT_URL"):
+        from .mqtt import MqttPublisher
+
+        publisher = MqttPublisher(
+            app,
+            cfg["FACEREC_MQTT_URL"],
+            presence_timeout=float(cfg["FACEREC_PRESENCE_TIMEOUT"]),
+            discovery_prefix=cfg["FACEREC_MQTT_DISCOVERY_PREFIX"],
+        )
+        bus.sinks.append(publisher)
+        app.extensions["mqtt"] = publisher
+        publisher.start()
+    atexit.register(bus.close)
+    return bus
+
+
+def parse_backoff(value) -> tuple[float, ...]:
+    """``"10,60,300"`` (or a sequence) as the delays before each retry, in seconds."""
+    if isinstance(value, str):
+        parts = [part.strip() for part in value.split(",") if part.strip()]
+    else:
+        parts = list(value)
+    try:
+        delays = tuple(float(part) for part in parts)
+    except ValueError:
+        raise RuntimeError(
+            f"FACEREC_WEBHOOK_BACKOFF={value!r}: give seconds like 10,60,300"
+        ) from None
+    if any(delay < 0 for delay in delays):
+        raise RuntimeError("FACEREC_WEBHOOK_BACKOFF: delays cannot be negative")
+    return delays
+
+
+def bus(app=None) -> EventBus:
+    return (app or current_app).extensions["events"]
+
+
+def publish(name: str, sighting: dict | None, app=None) -> Event:
+    """Send an event to every webhook and the MQTT broker, without ever waiting for them."""
+    if name not in EVENTS:
+        raise ValueError(f"unknown event {name!r}; one of {', '.join(EVENTS)}")
+    return bus(app).publish(name, sighting)
+
+
+def close(app):
+    """Stop the app's dispatcher, delivery threads and MQTT client (shutdown, tests)."""
+    events = app.extensions.get("events")
+    if events is not None:
+        events.close()
+
+
+__all__ = ["EVENTS", "TEST_EVENT", "Event", "EventBus", "bus", "close", "init_app", "publish"]

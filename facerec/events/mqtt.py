@@ -1,0 +1,284 @@
+"""MQTT: every event on ``facerec/events``, presence per person, Home Assistant discovery.
+
+paho-mqtt's network thread owns the connection and reconnects by itself (1 s doubling to
+30 s); ``publish()`` only queues a message, so a broker that is down never blocks the
+dispatcher. Presence: a person is ``home`` while one of their sightings is open on any camera
+and for ``presence_timeout`` seconds after the last one ended, then ``not_home``. Both the
+state and the discovery config are retained, and both are sent again after every (re)connect
+(a broker restarted without persistence has forgotten them).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import secrets
+import ssl
+import threading
+import time
+import unicodedata
+from dataclasses import dataclass, field
+from urllib.parse import unquote, urlsplit
+
+import paho.mqtt.client as mqtt
+from sqlalchemy import select
+
+from ..extensions import db
+from ..models import User, iso, utcnow
+from . import Event
+
+log = logging.getLogger(__name__)
+
+EVENTS_TOPIC = "facerec/events"
+STATUS_TOPIC = "facerec/status"  # retained online/offline (the will): HA's availability
+HOME, NOT_HOME = "home", "not_home"
+
+
+class MqttUrlError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class BrokerAddress:
+    host: str
+    port: int
+    tls: bool
+    username: str | None = None
+    password: str | None = None
+
+
+def parse_url(url: str) -> BrokerAddress:
+    """``mqtt://[user:pass@]host[:port]`` (1883) or ``mqtts://...`` (TLS, 8883)."""
+    parts = urlsplit((url or "").strip())
+    scheme = parts.scheme.lower()
+    if scheme not in ("mqtt", "mqtts"):
+        raise MqttUrlError("FACEREC_MQTT_URL must start with mqtt:// or mqtts://")
+    if not parts.hostname:
+        raise MqttUrlError("FACEREC_MQTT_URL has no host name")
+    try:
+        port = parts.port
+    except ValueError:
+        raise MqttUrlError("FACEREC_MQTT_URL has a port that is not a number") from None
+    return BrokerAddress(
+        host=parts.hostname,
+        port=port or (8883 if scheme == "mqtts" else 1883),
+        tls=scheme == "mqtts",
+        username=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password else None,
+    )
+
+
+def slug(name: str, fallback: str = "person") -> str:
+    """A topic- and Home-Assistant-safe id: ``Lin-Manuel Miranda`` -> ``lin_manuel_miranda``."""
+    ascii_name = unicodedata.normalize("NFKD", name or "").encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "_", ascii_name.lower()).strip("_") or fallback
+
+
+@dataclass
+class Presence:
+    user_id: int
+    name: str
+    open: set = field(default_factory=set)  # ids of this person's sightings still in view
+    last_seen: float = 0.0  # monotonic
+    state: str = NOT_HOME
+    camera: str | None = None
+    seen_at: str | None = None
+
+
+class MqttPublisher:
+    """The MQTT sink of the event bus."""
+
+    def __init__(self, app, url: str, *, presence_timeout=300.0, discovery_prefix="homeassistant"):
+        self.app = app
+        self.address = parse_url(url)
+        self.presence_timeout = presence_timeout
+        self.discovery_prefix = discovery_prefix.strip("/") or "homeassistant"
+        self.connected = False
+        self.sent = 0
+        self.failed = 0
+        self.connects = 0
+        self._people: dict[int, Presence] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._timer: threading.Thread | None = None
+        self.client = self._make_client()
+
+    def _make_client(self):
+        client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2,
+            client_id=f"facerec-{secrets.token_hex(4)}",
+            protocol=mqtt.MQTTv311,
+        )
+        address = self.address
+        if address.username:
+            client.username_pw_set(address.username, address.password)
+        if address.tls:
+            client.tls_set(cert_reqs=ssl.CERT_REQUIRED)
+        client.will_set(STATUS_TOPIC, "offline", qos=1, retain=True)
+        client.reconnect_delay_set(min_delay=1, max_delay=30)
+        client.max_queued_messages_set(1000)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        return client
+
+    def start(self):
+        """Connect in the background; paho keeps retrying until the broker answers."""
+        self.client.connect_async(self.address.host, self.address.port, keepalive=30)
+        self.client.loop_start()
+        self._timer = threading.Thread(
+            target=self._expire_loop, name="facerec-presence", daemon=True
+        )
+        self._timer.start()
+
+    def close(self):
+        self._stop.set()
+        try:
+            if self.connected:
+                self._publish(STATUS_TOPIC, "offline", retain=True)
+            self.client.disconnect()
+        finally:
+            self.client.loop_stop()
+
+    # ---- connection ----------------------------------------------------------------------
+
+    def _on_connect(self, client, _userdata, _flags, reason_code, _properties):
+        if reason_code.is_failure:
+            log.warning("MQTT broker refused the connection: %s", reason_code)
+            return
+        self.connected = True
+        self.connects += 1
+        log.info("MQTT connected to %s:%s", self.address.host, self.address.port)
+        self._publish(STATUS_TOPIC, "online", retain=True)
+        try:
+            with self.app.app_context():
+                try:
+                    people = db.session.execute(select(User.id, User.name)).all()
+                finally:
+                    db.session.remove()
+        except Exception:
+            log.exception("MQTT: could not read the people for discovery")
+            people = []
+        with self._lock:
+            for user_id, name in people:
+                self._people.setdefault(user_id, Presence(user_id, name))
+            known = list(self._people.values())
+        for person in known:
+            self._announce(person)
+            self._send_state(person)
+
+    def _on_disconnect(self, _client, _userdata, _flags, reason_code, _properties):
+        if self.connected:
+            log.warning("MQTT disconnected (%s); reconnecting", reason_code)
+        self.connected = False
+
+    def _publish(self, topic: str, payload, *, retain=False, qos=1):
+        if isinstance(payload, dict):
+            payload = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+        try:
+            info = self.client.publish(topic, payload, qos=qos, retain=retain)
+        except (ValueError, RuntimeError) as exc:
+            self.failed += 1
+            log.warning("MQTT publish to %s failed: %s", topic, exc)
+            return
+        if info.rc in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
+            # NO_CONN: queued by paho and sent after the reconnect.
+            self.sent += 1
+        else:
+            self.failed += 1
+            log.warning("MQTT publish to %s failed: %s", topic, mqtt.error_string(info.rc))
+
+    # ---- the sink ------------------------------------------------------------------------
+
+    def handle(self, event: Event):
+        self._publish(EVENTS_TOPIC, event.as_dict())
+        sighting = event.sighting or {}
+        sighting_id = sighting.get("id")
+        user_id = sighting.get("user_id")
+        now = time.monotonic()
+        changed = []
+        with self._lock:
+            # An identity change moves the sighting from one person to another.
+            for person in self._people.values():
+                if sighting_id in person.open and person.user_id != user_id:
+                    person.open.discard(sighting_id)
+                    person.last_seen = now
+            if user_id is not None:
+                person = self._people.get(user_id)
+                if person is None:
+                    person = self._people[user_id] = Presence(user_id, sighting.get("name") or "")
+                    changed.append(("announce", person))
+                if sighting.get("name"):
+                    person.name = sighting["name"]
+                if event.name == "sighting.ended":
+                    person.open.discard(sighting_id)
+                else:
+                    person.open.add(sighting_id)
+                person.last_seen = now
+                person.camera = sighting.get("camera")
+                person.seen_at = event.time or iso(utcnow())
+                person.state = HOME
+                changed.append(("state", person))
+        for kind, person in changed:
+            if kind == "announce":
+                self._announce(person)
+            else:
+                self._send_state(person)
+
+    def _expire_loop(self):
+        tick = min(1.0, max(0.05, self.presence_timeout / 4))
+        while not self._stop.wait(tick):
+            now = time.monotonic()
+            expired = []
+            with self._lock:
+                for person in self._people.values():
+                    if (
+                        person.state == HOME
+                        and not person.open
+                        and now - person.last_seen >= self.presence_timeout
+                    ):
+                        person.state = NOT_HOME
+                        expired.append(person)
+            for person in expired:
+                self._send_state(person)
+
+    # ---- topics --------------------------------------------------------------------------
+
+    def state_topic(self, person: Presence) -> str:
+        return f"facerec/people/{slug(person.name, f'person_{person.user_id}')}/state"
+
+    def discovery_topic(self, person: Presence) -> str:
+        return f"{self.discovery_prefix}/device_tracker/facerec_person_{person.user_id}/config"
+
+    def _send_state(self, person: Presence):
+        self._publish(self.state_topic(person), person.state, retain=True)
+        base = self.state_topic(person).rsplit("/", 1)[0]
+        self._publish(
+            f"{base}/attributes",
+            {"user_id": person.user_id, "camera": person.camera, "last_seen": person.seen_at},
+            retain=True,
+        )
+
+    def _announce(self, person: Presence):
+        """Home Assistant discovery: one device_tracker per person, no YAML needed."""
+        base = self.state_topic(person).rsplit("/", 1)[0]
+        self._publish(
+            self.discovery_topic(person),
+            {
+                "name": person.name,
+                "unique_id": f"facerec_person_{person.user_id}",
+                "state_topic": f"{base}/state",
+                "json_attributes_topic": f"{base}/attributes",
+                "payload_home": HOME,
+                "payload_not_home": NOT_HOME,
+                "source_type": "router",
+                "availability_topic": STATUS_TOPIC,
+                "device": {
+                    "identifiers": ["facerec"],
+                    "name": "facerec",
+                    "manufacturer": "facerec",
+                    "model": "face recognition",
+                },
+            },
+            retain=True,
+        )

@@ -1,0 +1,358 @@
+"""Webhooks: each event as a signed JSON POST, retried with backoff, every attempt logged.
+
+Each webhook has a thread of its own (started when it has something to send, gone when idle)
+and every request has a timeout: a receiver that is slow, dead or never answers holds only its
+own thread, never the dispatcher, another webhook, the capture thread or a stream. Pending
+deliveries are bounded like the event queue: when full, the oldest is dropped and counted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import hmac
+import http.client
+import itertools
+import logging
+import ssl
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from sqlalchemy import delete, select
+
+from ..extensions import db
+from ..models import WEBHOOK_URL_MAX, Webhook, WebhookDelivery
+from . import EVENTS, TEST_EVENT, Event, make_event
+
+log = logging.getLogger(__name__)
+
+USER_AGENT = "facerec-webhook/1"
+KEEP_DELIVERIES = 50  # per webhook, in the delivery log
+RETRY_STATUSES = {408, 425, 429}  # and every 5xx
+SECRET_MAX = 200
+
+
+class WebhookError(ValueError):
+    """A webhook setting that cannot be used (said in a sentence for the page or the CLI)."""
+
+
+def clean_url(raw: str | None) -> str:
+    url = (raw or "").strip()
+    if not url:
+        raise WebhookError("Enter the URL facerec should send events to.")
+    if len(url) > WEBHOOK_URL_MAX:
+        raise WebhookError(f"The URL is longer than {WEBHOOK_URL_MAX} characters.")
+    if any(ch.isspace() or ord(ch) < 32 for ch in url):
+        raise WebhookError("The URL cannot contain spaces or control characters.")
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https"):
+        raise WebhookError("Only http:// and https:// URLs can receive webhooks.")
+    try:
+        port = parts.port
+    except ValueError:
+        raise WebhookError("The URL's port is not a number from 1 to 65535.") from None
+    if not parts.hostname:
+        raise WebhookError("The URL has no host name.")
+    if parts.username or parts.password:
+        raise WebhookError(
+            "Put no user name or password in the URL: set a secret, and check the signature."
+        )
+    if port == 0:
+        raise WebhookError("The URL's port is not a number from 1 to 65535.")
+    return url
+
+
+def clean_events(raw) -> str:
+    """``"sighting.started,sighting.ended"`` (or a list) checked; empty means every event."""
+    if raw is None:
+        return ""
+    items = raw.split(",") if isinstance(raw, str) else list(raw)
+    names = []
+    for item in items:
+        name = item.strip()
+        if not name:
+            continue
+        if name not in EVENTS:
+            raise WebhookError(f"“{name[:50]}” is not an event; choose from {', '.join(EVENTS)}.")
+        if name not in names:
+            names.append(name)
+    return ",".join(names)
+
+
+def clean_secret(raw: str | None) -> str | None:
+    secret = (raw or "").strip()
+    if len(secret) > SECRET_MAX:
+        raise WebhookError(f"The secret is longer than {SECRET_MAX} characters.")
+    return secret or None
+
+
+def signature(secret: str, body: bytes) -> str:
+    """The ``X-Facerec-Signature`` value: ``sha256=`` and the hex HMAC-SHA256 of the body."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def add_webhook(url, secret=None, events=None, enabled=True) -> Webhook:
+    """Validate and add (not committed) a webhook."""
+    hook = Webhook(
+        url=clean_url(url),
+        secret=clean_secret(secret),
+        events=clean_events(events),
+        enabled=enabled,
+    )
+    db.session.add(hook)
+    return hook
+
+
+@dataclass(order=True)
+class Delivery:
+    due: float
+    seq: int
+    webhook_id: int = field(compare=False)
+    url: str = field(compare=False)
+    secret: str | None = field(compare=False)
+    event: Event = field(compare=False)
+    body: bytes = field(compare=False)
+    delivery_id: str = field(compare=False)
+    attempt: int = field(default=1, compare=False)
+
+
+@dataclass
+class Outcome:
+    status_code: int | None
+    error: str | None
+    seconds: float
+
+    @property
+    def ok(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+    @property
+    def retryable(self) -> bool:
+        code = self.status_code
+        return code is None or code >= 500 or code in RETRY_STATUSES
+
+
+def post(url: str, body: bytes, headers: dict, timeout: float) -> Outcome:
+    """POST ``body`` once; never raises (a failure is an Outcome with an error)."""
+    started = time.perf_counter()
+    parts = urlsplit(url)
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    try:
+        if parts.scheme.lower() == "https":
+            conn = http.client.HTTPSConnection(
+                parts.hostname, parts.port, timeout=timeout, context=ssl.create_default_context()
+            )
+        else:
+            conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+        try:
+            conn.request("POST", path, body=body, headers=headers)
+            response = conn.getresponse()
+            response.read(64 * 1024)  # a receiver's answer is not needed beyond its status
+            status = response.status
+        finally:
+            conn.close()
+    except TimeoutError:
+        return Outcome(None, f"no answer within {timeout:g} s", time.perf_counter() - started)
+    except (OSError, http.client.HTTPException) as exc:
+        return Outcome(None, _describe(exc), time.perf_counter() - started)
+    error = None if 200 <= status < 300 else f"HTTP {status}"
+    return Outcome(status, error, time.perf_counter() - started)
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(exc, ssl.SSLError):
+        return f"TLS error: {exc.reason or exc}"
+    text = str(exc) or type(exc).__name__
+    return text[:300]
+
+
+class WebhookSender:
+    """The webhook sink of the event bus: per webhook, a bounded schedule and one thread.
+
+    Each webhook has its own lane, so a receiver that never answers delays only its own
+    deliveries, never another webhook's; within a lane events go out in order.
+    """
+
+    def __init__(self, app, *, timeout=10.0, backoff=(10.0, 60.0, 300.0), maxsize=1000):
+        self.app = app
+        self.timeout = timeout
+        self.backoff = tuple(backoff)
+        self.maxsize = maxsize  # pending deliveries per webhook
+        self.idle = 30.0
+        self.delivered = 0
+        self.failed = 0  # attempts that failed (each retry counts)
+        self.gave_up = 0  # deliveries abandoned after the last attempt
+        self.dropped = 0
+        self._lanes: dict[int, list[Delivery]] = {}  # webhook id -> heap by due time
+        self._threads: dict[int, threading.Thread] = {}
+        self._seq = itertools.count()
+        self._cond = threading.Condition()
+        self._closed = False
+
+    # ---- the sink ------------------------------------------------------------------------
+
+    def handle(self, event: Event):
+        """Schedule ``event`` for every enabled webhook that wants it (dispatcher thread)."""
+        with self.app.app_context():
+            try:
+                hooks = db.session.execute(select(Webhook).where(Webhook.enabled)).scalars().all()
+                targets = [(h.id, h.url, h.secret) for h in hooks if h.wants(event.name)]
+            finally:
+                db.session.remove()
+        if not targets:
+            return
+        body = event.body()
+        for hook_id, url, secret in targets:
+            self._schedule(
+                Delivery(0.0, 0, hook_id, url, secret, event, body, str(uuid.uuid4())), delay=0
+            )
+
+    def _schedule(self, delivery: Delivery, delay: float):
+        with self._cond:
+            if self._closed:
+                return
+            lane = self._lanes.setdefault(delivery.webhook_id, [])
+            if len(lane) >= self.maxsize:
+                lane.remove(min(lane, key=lambda d: d.seq))
+                heapq.heapify(lane)
+                self.dropped += 1
+            delivery.due = time.monotonic() + delay
+            delivery.seq = next(self._seq)
+            heapq.heappush(lane, delivery)
+            if delivery.webhook_id not in self._threads:
+                thread = threading.Thread(
+                    target=self._work,
+                    args=(delivery.webhook_id,),
+                    name=f"facerec-webhook-{delivery.webhook_id}",
+                    daemon=True,
+                )
+                self._threads[delivery.webhook_id] = thread
+                thread.start()
+            self._cond.notify_all()
+
+    def _next(self, hook_id: int) -> Delivery | None:
+        with self._cond:
+            idle_since = time.monotonic()
+            while not self._closed:
+                lane = self._lanes.get(hook_id) or []
+                now = time.monotonic()
+                if lane and lane[0].due <= now:
+                    return heapq.heappop(lane)
+                if not lane and now - idle_since > self.idle:
+                    break
+                wait = lane[0].due - now if lane else self.idle
+                self._cond.wait(max(0.001, min(wait, self.idle)))
+            self._threads.pop(hook_id, None)
+            if not self._lanes.get(hook_id):
+                self._lanes.pop(hook_id, None)
+            return None
+
+    def _work(self, hook_id: int):
+        while (delivery := self._next(hook_id)) is not None:
+            try:
+                self._attempt(delivery)
+            except Exception:
+                log.exception("webhook delivery to %s failed unexpectedly", delivery.url)
+
+    def _attempt(self, delivery: Delivery):
+        outcome = post(delivery.url, delivery.body, self._headers(delivery), self.timeout)
+        if outcome.ok:
+            self.delivered += 1
+        else:
+            self.failed += 1
+        self._log(delivery, outcome)
+        if outcome.ok or not outcome.retryable:
+            return
+        if delivery.attempt > len(self.backoff):
+            self.gave_up += 1
+            log.warning(
+                "webhook %s: giving up on %s after %d attempts (%s)",
+                delivery.webhook_id,
+                delivery.event.name,
+                delivery.attempt,
+                outcome.error,
+            )
+            return
+        delay = self.backoff[delivery.attempt - 1]
+        delivery.attempt += 1
+        self._schedule(delivery, delay)
+
+    @staticmethod
+    def _headers(delivery: Delivery) -> dict:
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": USER_AGENT,
+            "X-Facerec-Event": delivery.event.name,
+            "X-Facerec-Delivery": delivery.delivery_id,
+            "X-Facerec-Attempt": str(delivery.attempt),
+        }
+        if delivery.secret:
+            headers["X-Facerec-Signature"] = signature(delivery.secret, delivery.body)
+        return headers
+
+    def _log(self, delivery: Delivery, outcome: Outcome):
+        """Write the attempt to the delivery log and keep the newest KEEP_DELIVERIES."""
+        with self.app.app_context():
+            try:
+                if db.session.get(Webhook, delivery.webhook_id) is None:
+                    return  # removed while the delivery was under way
+                db.session.add(
+                    WebhookDelivery(
+                        webhook_id=delivery.webhook_id,
+                        event=delivery.event.name,
+                        attempt=delivery.attempt,
+                        status_code=outcome.status_code,
+                        error=(outcome.error or None) and outcome.error[:500],
+                        duration_ms=round(outcome.seconds * 1000),
+                    )
+                )
+                db.session.flush()
+                keep = (
+                    select(WebhookDelivery.id)
+                    .where(WebhookDelivery.webhook_id == delivery.webhook_id)
+                    .order_by(WebhookDelivery.id.desc())
+                    .limit(KEEP_DELIVERIES)
+                )
+                db.session.execute(
+                    delete(WebhookDelivery).where(
+                        WebhookDelivery.webhook_id == delivery.webhook_id,
+                        WebhookDelivery.id.not_in(keep.scalar_subquery()),
+                    )
+                )
+                db.session.commit()
+            except Exception:
+                db.session.rollback()
+                log.exception("could not log a webhook delivery")
+            finally:
+                db.session.remove()
+
+    # ---- for the admin page and the CLI --------------------------------------------------
+
+    def send_test(self, hook: Webhook) -> Outcome:
+        """Deliver a ``webhook.test`` event now, once, and log it (the **Send test** button)."""
+        event = make_event(TEST_EVENT, None)
+        delivery = Delivery(
+            0.0, 0, hook.id, hook.url, hook.secret, event, event.body(), str(uuid.uuid4())
+        )
+        outcome = post(hook.url, delivery.body, self._headers(delivery), min(self.timeout, 10.0))
+        if outcome.ok:
+            self.delivered += 1
+        else:
+            self.failed += 1
+        self._log(delivery, outcome)
+        return outcome
+
+    @property
+    def pending(self) -> int:
+        return sum(len(lane) for lane in list(self._lanes.values()))
+
+    def close(self):
+        with self._cond:
+            self._closed = True
+            self._lanes.clear()
+            self._cond.notify_all()

@@ -1,0 +1,80 @@
+"""The checks behind /healthz. Anonymous: states and short reasons, never a name or a path."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from sqlalchemy import text
+
+from ..camera.sources import URL_SCHEMES
+from ..extensions import db
+
+
+def checks() -> dict:
+    from . import camera_name, cameras
+
+    services = [(camera_name(cam), cam) for cam in cameras()]
+    return {
+        "database": _database(),
+        "recognizer": _recognizer([cam for _, cam in services]),
+        "cameras": {name: _camera(cam) for name, cam in services},
+    }
+
+
+def _database() -> dict:
+    try:
+        db.session.execute(text("SELECT 1"))
+        return {"status": "ok"}
+    except Exception:
+        db.session.rollback()
+        return {"status": "failing", "reason": "the database does not answer"}
+
+
+def _recognizer(services) -> dict:
+    """The recognition workers of the running cameras: alive, or being (re)started."""
+    running = [cam for cam in services if cam.running]
+    restarts = sum(cam.recognizer.restarts for cam in services if cam.recognizer)
+    if not running:
+        return {"status": "ok", "state": "idle", "restarts": restarts}
+    states = []
+    for cam in running:
+        recognizer = cam.recognizer
+        if recognizer is None:
+            states.append("starting")
+        elif recognizer.alive():
+            states.append("running")
+        else:
+            states.append("down")
+    if "down" in states:
+        return {"status": "failing", "state": "down", "restarts": restarts}
+    state = "starting" if "starting" in states else "running"
+    return {"status": "ok", "state": state, "restarts": restarts}
+
+
+def _camera(cam) -> dict:
+    state = cam.state
+    if state == "unavailable":
+        return {"status": "failing", "state": state, "reason": "the source cannot be opened"}
+    if state in ("running", "starting"):
+        return {"status": "ok", "state": state}
+    reason = _source_problem(cam.source)
+    if reason:
+        return {"status": "failing", "state": state, "reason": reason}
+    return {"status": "ok", "state": state}
+
+
+def _source_problem(spec: str) -> str | None:
+    """Why a stopped camera could not start, when that can be told without opening it."""
+    spec = (spec or "").strip()
+    if not spec:
+        return "no camera is configured"
+    if spec.isdigit():
+        if os.name == "posix" and not Path(f"/dev/video{int(spec)}").exists():
+            return "the webcam is not connected"
+        return None
+    if spec.lower().startswith(URL_SCHEMES):
+        return None  # only opening the stream tells; it is checked while the camera runs
+    if not Path(spec).expanduser().is_file():
+        return "the video file does not exist"
+    return None

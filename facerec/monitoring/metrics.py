@@ -1,0 +1,188 @@
+"""Prometheus metrics: one CollectorRegistry per app (the test suite makes many apps).
+
+Request counts and latencies are observed as requests finish. Everything else (cameras, the
+recognition worker, events, webhooks, MQTT) is read from the objects that already count it,
+at scrape time, by one collector: nothing on the capture path knows about Prometheus.
+"""
+
+from __future__ import annotations
+
+import time
+
+from flask import current_app, g, request
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+
+from ..recognizer import LatencyStats
+
+REQUEST_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class FacerecCollector:
+    """Reads the app's cameras, recognizers, event bus and sinks when /metrics is scraped."""
+
+    def __init__(self, app):
+        self.app = app
+
+    def describe(self):
+        return []  # collected on demand; nothing to check at registration
+
+    def collect(self):
+        from . import camera_name, cameras
+
+        with self.app.app_context():
+            services = [(camera_name(cam), cam) for cam in cameras()]
+            events = self.app.extensions.get("events")
+            webhooks = self.app.extensions.get("webhooks")
+            mqtt = self.app.extensions.get("mqtt")
+        yield from self._cameras(services)
+        if events is not None:
+            yield _counter(
+                "facerec_events_published", "Events queued for delivery.", events.published
+            )
+            yield _counter(
+                "facerec_events_dropped",
+                "Events dropped because the event queue was full.",
+                events.dropped,
+            )
+            started = CounterMetricFamily(
+                "facerec_sightings_started",
+                "Sightings started, by whether the face was a known person.",
+                labels=["identity"],
+            )
+            for identity, count in events.started.items():
+                started.add_metric([identity], count)
+            yield started
+        if webhooks is not None:
+            deliveries = CounterMetricFamily(
+                "facerec_webhook_deliveries",
+                "Webhook delivery attempts by result (each retry is an attempt).",
+                labels=["result"],
+            )
+            deliveries.add_metric(["success"], webhooks.delivered)
+            deliveries.add_metric(["failure"], webhooks.failed)
+            yield deliveries
+            yield _counter(
+                "facerec_webhook_abandoned",
+                "Webhook deliveries given up after the last retry.",
+                webhooks.gave_up,
+            )
+            yield _counter(
+                "facerec_webhook_dropped",
+                "Webhook deliveries dropped because too many were pending.",
+                webhooks.dropped,
+            )
+            yield _gauge(
+                "facerec_webhook_pending", "Deliveries waiting or being retried.", webhooks.pending
+            )
+        messages = CounterMetricFamily(
+            "facerec_mqtt_messages", "MQTT messages by result.", labels=["result"]
+        )
+        messages.add_metric(["success"], mqtt.sent if mqtt else 0)
+        messages.add_metric(["failure"], mqtt.failed if mqtt else 0)
+        yield messages
+        yield _gauge(
+            "facerec_mqtt_connected",
+            "1 while connected to the MQTT broker (0 when not configured).",
+            1 if mqtt and mqtt.connected else 0,
+        )
+
+    def _cameras(self, services):
+        gauges = {
+            "source_fps": ("facerec_camera_source_fps", "Frames per second the source delivers."),
+            "fps": ("facerec_camera_output_fps", "Annotated frames per second sent to viewers."),
+            "recognition_hz": (
+                "facerec_camera_recognition_rate",
+                "Recognition results per second.",
+            ),
+            "viewers": ("facerec_camera_viewers", "Viewers of the camera's stream."),
+            "running": ("facerec_camera_running", "1 while the camera is capturing."),
+        }
+        families = {
+            key: GaugeMetricFamily(name, text, labels=["camera"])
+            for key, (name, text) in gauges.items()
+        }
+        dropped = CounterMetricFamily(
+            "facerec_recognizer_dropped_frames",
+            "Frames not recognised because the worker was busy (by design: never queued).",
+            labels=["camera"],
+        )
+        restarts = CounterMetricFamily(
+            "facerec_recognizer_restarts", "Recognition worker restarts.", labels=["camera"]
+        )
+        latency = HistogramMetricFamily(
+            "facerec_recognition_latency_seconds",
+            "Seconds from a frame sent to the recognition worker to its result.",
+            labels=["camera"],
+        )
+        for name, cam in services:
+            status = cam.status()
+            for key, family in families.items():
+                family.add_metric([name], float(status.get(key) or 0))
+            recognizer = cam.recognizer
+            dropped.add_metric([name], recognizer.dropped if recognizer else 0)
+            restarts.add_metric([name], recognizer.restarts if recognizer else 0)
+            stats = recognizer.latency if recognizer is not None else LatencyStats()
+            latency.add_metric([name], stats.cumulative(), sum_value=stats.total)
+        yield from families.values()
+        yield dropped
+        yield restarts
+        yield latency
+
+
+def _counter(name, text, value):
+    family = CounterMetricFamily(name, text)
+    family.add_metric([], value)
+    return family
+
+
+def _gauge(name, text, value):
+    family = GaugeMetricFamily(name, text)
+    family.add_metric([], value)
+    return family
+
+
+class Metrics:
+    """The app's registry and its request metrics."""
+
+    def __init__(self, app):
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.requests = Counter(
+            "facerec_http_requests",
+            "HTTP requests by endpoint, method and status.",
+            ["endpoint", "method", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "facerec_http_request_duration_seconds",
+            "Seconds to answer a request (to the first byte for streams).",
+            ["endpoint", "method"],
+            buckets=REQUEST_BUCKETS,
+            registry=self.registry,
+        )
+        self.registry.register(FacerecCollector(app))
+
+
+def init_app(app):
+    metrics = Metrics(app)
+    app.extensions["metrics"] = metrics
+
+    @app.before_request
+    def _start_timer():
+        g._metrics_started = time.perf_counter()
+
+    @app.after_request
+    def _observe(response):
+        started = g.pop("_metrics_started", None)
+        endpoint = request.endpoint or "unmatched"
+        if started is not None and endpoint != "static":
+            method = request.method
+            metrics.requests.labels(endpoint, method, str(response.status_code)).inc()
+            metrics.latency.labels(endpoint, method).observe(time.perf_counter() - started)
+        return response
+
+    return metrics
+
+
+def registry():
+    return current_app.extensions["metrics"].registry

@@ -1,0 +1,368 @@
+"""Events out over webhooks: the bounded queue, signed deliveries, retries, the page, the CLI."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import threading
+import time
+
+import pytest
+from sqlalchemy import select
+
+from facerec import events
+from facerec.events import EventBus
+from facerec.extensions import db
+from facerec.models import Webhook, WebhookDelivery
+
+from .receivers import Receiver, SilentReceiver, closed_port_url
+
+SIGHTING = {
+    "id": 7,
+    "camera": "main",
+    "user_id": 3,
+    "name": "lin-manuel-miranda",
+    "started_at": "2026-11-26T06:00:00Z",
+    "ended_at": None,
+    "frames": 12,
+    "distance": 0.41,
+    "crop_url": "/api/v1/sightings/7/crop.jpg",
+    "group_id": None,
+}
+
+
+@pytest.fixture
+def receiver():
+    server = Receiver()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def hook_app(app_factory):
+    """An app whose failed deliveries are retried after 0.2 s and 0.4 s (not minutes)."""
+    app = app_factory(FACEREC_WEBHOOK_BACKOFF="0.2,0.4", FACEREC_WEBHOOK_TIMEOUT=2.0)
+    yield app
+    events.close(app)
+
+
+def add_hook(app, url, secret=None, events_filter=None, enabled=True) -> int:
+    from facerec.events.webhooks import add_webhook
+
+    with app.app_context():
+        hook = add_webhook(url, secret=secret, events=events_filter, enabled=enabled)
+        db.session.commit()
+        return hook.id
+
+
+def deliveries(app, hook_id):
+    with app.app_context():
+        return (
+            db.session.execute(
+                select(WebhookDelivery)
+                .where(WebhookDelivery.webhook_id == hook_id)
+                .order_by(WebhookDelivery.id)
+            )
+            .scalars()
+            .all()
+        )
+
+
+def wait_for(predicate, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if value := predicate():
+            return value
+        time.sleep(0.05)
+    return predicate()
+
+
+# ---- the queue -----------------------------------------------------------------------------
+
+
+def test_does_a_full_event_queue_drop_the_oldest_event_and_count_it():
+    gate, busy = threading.Event(), threading.Event()
+    seen = []
+
+    class SlowSink:
+        def handle(self, event):
+            busy.set()
+            gate.wait(5)
+            seen.append(event.sighting["id"])
+
+    bus = EventBus(maxsize=3)
+    bus.sinks.append(SlowSink())
+    started = time.perf_counter()
+    bus.publish("sighting.started", {**SIGHTING, "id": 0})
+    assert busy.wait(5)
+    for number in range(1, 10):
+        bus.publish("sighting.started", {**SIGHTING, "id": number})
+    assert time.perf_counter() - started < 0.5, "publish waited for a slow sink"
+    gate.set()
+    assert bus.flush(5)
+    wait_for(lambda: len(seen) >= 4, 5)
+    # The first went straight to the sink; of the other nine only the newest three were kept.
+    assert seen == [0, 7, 8, 9]
+    assert bus.dropped == 6
+    assert bus.published == 10
+    bus.close()
+
+
+def test_is_an_unknown_event_name_refused(app):
+    with pytest.raises(ValueError, match="unknown event"):
+        events.publish("sighting.exploded", SIGHTING, app=app)
+
+
+# ---- deliveries ----------------------------------------------------------------------------
+
+
+def test_does_a_receiver_get_a_signed_json_post_of_the_event(hook_app, receiver):
+    add_hook(hook_app, receiver.url, secret="s3cret")
+    events.publish("sighting.started", SIGHTING, app=hook_app)
+    (request,) = receiver.wait(1)
+    headers = request["headers"]
+    assert headers["X-Facerec-Event"] == "sighting.started"
+    assert headers["Content-Type"] == "application/json"
+    expected = hmac.new(b"s3cret", request["body"], hashlib.sha256).hexdigest()
+    assert headers["X-Facerec-Signature"] == f"sha256={expected}"
+    body = json.loads(request["body"])
+    assert body["event"] == "sighting.started"
+    assert body["sighting"] == SIGHTING
+    assert body["time"].endswith("Z")
+
+
+def test_is_a_delivery_without_a_secret_sent_unsigned(hook_app, receiver):
+    add_hook(hook_app, receiver.url)
+    events.publish("sighting.ended", SIGHTING, app=hook_app)
+    (request,) = receiver.wait(1)
+    assert "X-Facerec-Signature" not in request["headers"]
+
+
+def test_does_a_webhook_get_only_the_events_it_asked_for(hook_app, receiver):
+    add_hook(hook_app, receiver.url, events_filter="sighting.ended")
+    disabled = Receiver()
+    try:
+        add_hook(hook_app, disabled.url, enabled=False)
+        for name in ("sighting.started", "sighting.updated", "sighting.ended"):
+            events.publish(name, SIGHTING, app=hook_app)
+        receiver.wait(1)
+        time.sleep(0.5)
+        assert [r["headers"]["X-Facerec-Event"] for r in receiver.requests] == ["sighting.ended"]
+        assert disabled.requests == []
+    finally:
+        disabled.close()
+
+
+def test_is_a_receiver_answering_500_retried_and_the_failure_logged(hook_app, receiver):
+    receiver.status = 500
+    hook_id = add_hook(hook_app, receiver.url, secret="k")
+    events.publish("sighting.started", SIGHTING, app=hook_app)
+    requests = receiver.wait(3, timeout=10)
+    assert len(requests) == 3  # the first attempt and the two retries of the test backoff
+    assert [r["headers"]["X-Facerec-Attempt"] for r in requests] == ["1", "2", "3"]
+    # A retry is the same delivery: same id, same body, same signature.
+    assert len({r["headers"]["X-Facerec-Delivery"] for r in requests}) == 1
+    assert len({r["body"] for r in requests}) == 1
+    rows = wait_for(
+        lambda: len(deliveries(hook_app, hook_id)) == 3 and deliveries(hook_app, hook_id)
+    )
+    assert [(r.attempt, r.status_code, r.error) for r in rows] == [
+        (1, 500, "HTTP 500"),
+        (2, 500, "HTTP 500"),
+        (3, 500, "HTTP 500"),
+    ]
+    assert wait_for(lambda: hook_app.extensions["webhooks"].gave_up == 1)
+
+
+def test_is_a_receiver_that_recovers_sent_the_event_on_a_retry(hook_app, receiver):
+    receiver.status = 503
+    hook_id = add_hook(hook_app, receiver.url)
+    events.publish("sighting.started", SIGHTING, app=hook_app)
+    receiver.wait(1)
+    receiver.status = 204
+    receiver.wait(2)
+    rows = wait_for(
+        lambda: len(deliveries(hook_app, hook_id)) == 2 and deliveries(hook_app, hook_id)
+    )
+    assert [(r.attempt, r.status_code) for r in rows] == [(1, 503), (2, 204)]
+    time.sleep(0.8)
+    assert len(receiver.requests) == 2, "a delivered event was sent again"
+
+
+def test_is_a_receiver_answering_400_not_retried(hook_app, receiver):
+    receiver.status = 400
+    add_hook(hook_app, receiver.url)
+    events.publish("sighting.started", SIGHTING, app=hook_app)
+    receiver.wait(1)
+    time.sleep(1.0)
+    assert len(receiver.requests) == 1
+
+
+def test_does_a_refused_connection_show_as_an_error_in_the_log(hook_app):
+    hook_id = add_hook(hook_app, closed_port_url())
+    events.publish("sighting.started", SIGHTING, app=hook_app)
+    rows = wait_for(lambda: deliveries(hook_app, hook_id))
+    assert rows[0].status_code is None and rows[0].error == "connection refused"
+
+
+def test_does_a_receiver_that_never_answers_leave_publish_and_other_webhooks_unaffected(
+    app_factory, receiver
+):
+    app = app_factory(FACEREC_WEBHOOK_TIMEOUT=3.0, FACEREC_WEBHOOK_BACKOFF="")
+    silent = SilentReceiver()
+    try:
+        for _ in range(5):
+            add_hook(app, silent.url)
+        add_hook(app, receiver.url)
+        started = time.perf_counter()
+        for number in range(20):
+            events.publish("sighting.started", {**SIGHTING, "id": number}, app=app)
+        assert time.perf_counter() - started < 0.2
+        # The healthy receiver gets every event even though four delivery threads are hung.
+        assert len(receiver.wait(20, timeout=30)) == 20
+    finally:
+        events.close(app)
+        silent.close()
+
+
+# ---- validation, the CLI, the page ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url, message",
+    [
+        ("", "Enter the URL"),
+        ("ftp://example.net/x", "Only http:// and https://"),
+        ("file:///etc/passwd", "Only http:// and https://"),
+        ("javascript:alert(1)", "Only http:// and https://"),
+        ("https://", "no host"),
+        ("http://user:pw@example.net/", "no user name or password"),
+        ("http://example.net:99999/", "port"),
+        ("http://exa mple.net/", "spaces"),
+        ("https://example.net/" + "a" * 2100, "longer than"),
+    ],
+)
+def test_is_a_webhook_url_that_is_not_http_refused_with_a_reason(runner, url, message):
+    result = runner.invoke(args=["webhooks", "add", url])
+    assert result.exit_code != 0
+    assert message in result.output
+
+
+def test_can_the_cli_add_list_and_remove_a_webhook(app, runner):
+    result = runner.invoke(
+        args=[
+            "webhooks",
+            "add",
+            "https://hooks.example.net/facerec",
+            "--secret",
+            "abc",
+            "--events",
+            "sighting.started, sighting.ended",
+        ]
+    )
+    assert result.exit_code == 0, result.output
+    assert "Webhook 1 added" in result.output
+    with app.app_context():
+        hook = db.session.get(Webhook, 1)
+        assert (hook.url, hook.secret, hook.events) == (
+            "https://hooks.example.net/facerec",
+            "abc",
+            "sighting.started,sighting.ended",
+        )
+    listing = runner.invoke(args=["webhooks", "list"])
+    assert "https://hooks.example.net/facerec" in listing.output
+    assert "abc" not in listing.output  # the secret is never printed
+    assert runner.invoke(args=["webhooks", "remove", "1"]).exit_code == 0
+    assert "No webhooks" in runner.invoke(args=["webhooks", "list"]).output
+    missing = runner.invoke(args=["webhooks", "remove", "1"])
+    assert missing.exit_code != 0 and "No webhook with id 1" in missing.output
+
+
+def test_is_an_unknown_event_in_the_filter_refused(runner):
+    result = runner.invoke(args=["webhooks", "add", "http://x.example/", "--events", "everything"])
+    assert result.exit_code != 0 and "is not an event" in result.output
+
+
+def test_can_an_anonymous_visitor_open_the_webhooks_page(anon_client):
+    response = anon_client.get("/admin/webhooks")
+    assert response.status_code == 302 and "/login" in response.location
+
+
+def test_does_the_page_add_a_webhook_and_warn_that_names_are_sent(app, client):
+    page = client.get("/admin/webhooks").get_data(as_text=True)
+    assert "No webhooks yet" in page
+    assert "sends people&#39;s names" in page or "sends people's names" in page
+    response = client.post(
+        "/admin/webhooks",
+        data={"url": "https://hooks.example.net/a", "secret": "", "events": ["sighting.started"]},
+        follow_redirects=True,
+    )
+    assert response.status_code == 200
+    assert "https://hooks.example.net/a" in response.get_data(as_text=True)
+    with app.app_context():
+        (hook,) = db.session.execute(select(Webhook)).scalars().all()
+        assert hook.events == "sighting.started" and hook.secret is None and hook.enabled
+
+
+def test_does_the_page_refuse_a_bad_url_and_keep_what_was_typed(app, client):
+    response = client.post("/admin/webhooks", data={"url": "gopher://x.example/", "secret": "s"})
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert "Only http:// and https://" in page and "gopher://x.example/" in page
+    with app.app_context():
+        assert db.session.execute(select(Webhook)).first() is None
+
+
+def test_does_the_page_need_a_csrf_token(app_factory):
+    from .conftest import login_client
+
+    app = app_factory(WTF_CSRF_ENABLED=True)
+    client = login_client(app, app.test_client())
+    response = client.post("/admin/webhooks", data={"url": "https://x.example/"})
+    assert response.status_code == 400
+    with app.app_context():
+        assert db.session.execute(select(Webhook)).first() is None
+
+
+def test_does_send_test_deliver_now_and_show_the_answer(hook_app, receiver):
+    from .conftest import login_client
+
+    client = login_client(hook_app, hook_app.test_client())
+    hook_id = add_hook(hook_app, receiver.url, secret="t")
+    page = client.post(f"/admin/webhooks/{hook_id}/test", follow_redirects=True)
+    text = page.get_data(as_text=True)
+    assert "Test delivered" in text and "answered 200" in text
+    (request,) = receiver.requests
+    assert request["headers"]["X-Facerec-Event"] == "webhook.test"
+    assert json.loads(request["body"])["sighting"] is None
+
+
+def test_does_the_page_show_a_failed_delivery_with_its_status_and_error(hook_app, receiver):
+    from .conftest import login_client
+
+    receiver.status = 500
+    client = login_client(hook_app, hook_app.test_client())
+    hook_id = add_hook(hook_app, receiver.url)
+    events.publish("sighting.started", SIGHTING, app=hook_app)
+    wait_for(lambda: len(deliveries(hook_app, hook_id)) == 3)
+    text = client.get("/admin/webhooks").get_data(as_text=True)
+    assert text.count("HTTP 500") == 3
+    assert 'data-state="unavailable">500<' in text
+    flashed = client.post(f"/admin/webhooks/{hook_id}/test", follow_redirects=True)
+    assert "Test failed" in flashed.get_data(as_text=True)
+
+
+def test_can_the_page_disable_enable_and_remove_a_webhook(app, client, receiver):
+    hook_id = add_hook(app, receiver.url)
+    client.post(f"/admin/webhooks/{hook_id}/toggle")
+    with app.app_context():
+        assert db.session.get(Webhook, hook_id).enabled is False
+    client.post(f"/admin/webhooks/{hook_id}/toggle")
+    with app.app_context():
+        assert db.session.get(Webhook, hook_id).enabled is True
+    response = client.post(f"/admin/webhooks/{hook_id}/delete", follow_redirects=True)
+    assert "Removed the webhook" in response.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.get(Webhook, hook_id) is None
+    assert client.post(f"/admin/webhooks/{hook_id}/delete").status_code == 404
