@@ -156,7 +156,7 @@ def init_app(app):
         )
         bus.sinks.append(publisher)
         app.extensions["mqtt"] = publisher
-        publisher.start()
+        app.before_request(publisher.start)
     atexit.register(bus.close)
     return bus
 

@@ -102,6 +102,7 @@ class MqttPublisher:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._timer: threading.Thread | None = None
+        self._started = False
         self.client = self._make_client()
 
     def _make_client(self):
@@ -123,7 +124,15 @@ class MqttPublisher:
         return client
 
     def start(self):
-        """Connect in the background; paho keeps retrying until the broker answers."""
+        """Connect in the background; paho keeps retrying until the broker answers.
+
+        Called on the app's first request or event, not when the app is made: a ``flask``
+        command has nothing to publish, and the tables exist by then.
+        """
+        with self._lock:
+            if self._started:
+                return
+            self._started = True
         self.client.connect_async(self.address.host, self.address.port, keepalive=30)
         self.client.loop_start()
         self._timer = threading.Thread(
@@ -133,6 +142,8 @@ class MqttPublisher:
 
     def close(self):
         self._stop.set()
+        if not self._started:
+            return
         try:
             if self.connected:
                 self._publish(STATUS_TOPIC, "offline", retain=True)
@@ -168,7 +179,7 @@ class MqttPublisher:
             self._send_state(person)
 
     def _on_disconnect(self, _client, _userdata, _flags, reason_code, _properties):
-        if self.connected:
+        if self.connected and not self._stop.is_set():
             log.warning("MQTT disconnected (%s); reconnecting", reason_code)
         self.connected = False
 
@@ -191,6 +202,7 @@ class MqttPublisher:
     # ---- the sink ------------------------------------------------------------------------
 
     def handle(self, event: Event):
+        self.start()
         self._publish(EVENTS_TOPIC, event.as_dict())
         sighting = event.sighting or {}
         sighting_id = sighting.get("id")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from flask import current_app
 from sqlalchemy import text
 
 from ..camera.sources import URL_SCHEMES
@@ -15,11 +16,23 @@ def checks() -> dict:
     from . import camera_name, cameras
 
     services = [(camera_name(cam), cam) for cam in cameras()]
-    return {
+    result = {
         "database": _database(),
         "recognizer": _recognizer([cam for _, cam in services]),
         "cameras": {name: _camera(cam) for name, cam in services},
     }
+    publisher = current_app.extensions.get("mqtt")
+    if publisher is not None:
+        result["mqtt"] = (
+            {"status": "ok", "state": "connected"}
+            if publisher.connected
+            else {
+                "status": "failing",
+                "state": "disconnected",
+                "reason": "the broker is not reachable",
+            }
+        )
+    return result
 
 
 def _database() -> dict:

@@ -1,0 +1,272 @@
+"""MQTT against a real broker (Debian's mosquitto on a free port): events, presence, discovery."""
+
+from __future__ import annotations
+
+import json
+import queue
+import shutil
+import socket
+import subprocess
+import threading
+import time
+
+import paho.mqtt.client as mqtt
+import pytest
+
+from facerec import events
+from facerec.events.mqtt import MqttUrlError, parse_url, slug
+
+from .test_webhooks import SIGHTING
+
+MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Broker:
+    """mosquitto on a free loopback port with a throwaway config; stop() and start() again."""
+
+    def __init__(self, directory):
+        self.port = free_port()
+        self.config = directory / "mosquitto.conf"
+        self.config.write_text(
+            f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+        )
+        self.log = directory / "mosquitto.log"
+        self.process = None
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://127.0.0.1:{self.port}"
+
+    def start(self):
+        with open(self.log, "ab") as log:
+            self.process = subprocess.Popen(
+                [MOSQUITTO, "-c", str(self.config)], stdout=log, stderr=subprocess.STDOUT
+            )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return
+            except OSError:
+                assert self.process.poll() is None, self.log.read_text()
+                time.sleep(0.05)
+        raise RuntimeError(f"mosquitto did not listen on {self.port}: {self.log.read_text()}")
+
+    def stop(self):
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(10)
+            self.process = None
+
+
+@pytest.fixture
+def broker(tmp_path):
+    server = Broker(tmp_path)
+    server.start()
+    yield server
+    server.stop()
+
+
+class Subscriber:
+    """A paho client of our own that records every message of ``topics``."""
+
+    def __init__(self, port, topics=("#",)):
+        self.messages: list[tuple[str, str, bool]] = []
+        self._cond = threading.Condition()
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="facerec-test-sub")
+        self.client.on_message = self._on_message
+        subscribed = queue.Queue()
+        self.client.on_connect = lambda c, *_a: [c.subscribe(t, qos=1) for t in topics] and None
+        self.client.on_subscribe = lambda *_a: subscribed.put(True)
+        self.client.connect("127.0.0.1", port)
+        self.client.loop_start()
+        for _ in topics:
+            subscribed.get(timeout=10)
+
+    def _on_message(self, _client, _userdata, msg):
+        with self._cond:
+            self.messages.append((msg.topic, msg.payload.decode(), bool(msg.retain)))
+            self._cond.notify_all()
+
+    def on(self, topic, payload=None) -> list:
+        return [m for m in self.messages if m[0] == topic and payload in (None, m[1])]
+
+    def wait(self, topic, payload=None, timeout=10.0):
+        """The first message on ``topic`` (with ``payload`` if given) within ``timeout`` s."""
+        with self._cond:
+            if not self._cond.wait_for(lambda: self.on(topic, payload), timeout):
+                raise AssertionError(f"no message on {topic} ({payload!r}) within {timeout} s")
+            return self.on(topic, payload)[0]
+
+    def close(self):
+        self.client.loop_stop()
+        self.client.disconnect()
+
+
+@pytest.fixture
+def mqtt_app(app_factory, broker, enroll_known):
+    """An app publishing to the test broker with a 1 s presence timeout."""
+    app = app_factory(FACEREC_MQTT_URL=broker.url, FACEREC_PRESENCE_TIMEOUT=1.0)
+    people = enroll_known(app)
+    app.test_client().get("/healthz")  # the first request connects
+    publisher = app.extensions["mqtt"]
+    deadline = time.monotonic() + 10
+    while not publisher.connected and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert publisher.connected, "facerec did not connect to the broker"
+    app.people = people
+    yield app
+    events.close(app)
+
+
+def lin(people):
+    return {**SIGHTING, "user_id": people["lin-manuel-miranda"], "name": "lin-manuel-miranda"}
+
+
+def test_does_a_subscriber_see_the_event_on_facerec_events(mqtt_app, broker):
+    sub = Subscriber(broker.port, ["facerec/events"])
+    try:
+        events.publish("sighting.started", lin(mqtt_app.people), app=mqtt_app)
+        _topic, payload, _retain = sub.wait("facerec/events")
+        body = json.loads(payload)
+        assert body["event"] == "sighting.started"
+        assert body["sighting"]["name"] == "lin-manuel-miranda"
+    finally:
+        sub.close()
+
+
+def test_is_a_seen_person_home_then_not_home_after_the_timeout(mqtt_app, broker):
+    sighting = lin(mqtt_app.people)
+    topic = "facerec/people/lin_manuel_miranda/state"
+    events.publish("sighting.started", sighting, app=mqtt_app)
+    # A subscriber arriving later still gets the state: it is retained.
+    time.sleep(0.3)
+    sub = Subscriber(broker.port, [topic])
+    try:
+        assert sub.wait(topic, "home") == (topic, "home", True)
+        # Still in view (the sighting has not ended): home for longer than the timeout.
+        time.sleep(1.5)
+        assert [payload for _t, payload, _r in sub.on(topic)] == ["home"]
+        events.publish(
+            "sighting.ended", {**sighting, "ended_at": "2026-11-26T06:01:00Z"}, app=mqtt_app
+        )
+        started = time.monotonic()
+        sub.wait(topic, "not_home", timeout=5)
+        assert time.monotonic() - started >= 0.9  # not before the presence timeout
+    finally:
+        sub.close()
+
+
+def test_is_an_unknown_face_published_without_a_presence_state(mqtt_app, broker):
+    sub = Subscriber(broker.port, ["facerec/#"])
+    try:
+        events.publish(
+            "sighting.started", {**SIGHTING, "user_id": None, "name": None}, app=mqtt_app
+        )
+        sub.wait("facerec/events")
+        time.sleep(0.3)
+        topics = {topic for topic, _p, retain in sub.messages if not retain}
+        assert not any(topic.endswith("/state") for topic in topics)
+    finally:
+        sub.close()
+
+
+def test_does_home_assistant_find_every_person_by_discovery(mqtt_app, broker):
+    user_id = mqtt_app.people["lin-manuel-miranda"]
+    topic = f"homeassistant/device_tracker/facerec_person_{user_id}/config"
+    sub = Subscriber(broker.port, ["homeassistant/#"])
+    try:
+        _t, payload, retain = sub.wait(topic)
+        assert retain
+        config = json.loads(payload)
+        assert config["name"] == "lin-manuel-miranda"
+        assert config["state_topic"] == "facerec/people/lin_manuel_miranda/state"
+        assert (config["payload_home"], config["payload_not_home"]) == ("home", "not_home")
+        assert config["unique_id"] == f"facerec_person_{user_id}"
+        assert config["availability_topic"] == "facerec/status"
+    finally:
+        sub.close()
+
+
+def test_does_publishing_resume_after_the_broker_restarts(mqtt_app, broker):
+    publisher = mqtt_app.extensions["mqtt"]
+    broker.stop()
+    deadline = time.monotonic() + 10
+    while publisher.connected and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not publisher.connected
+    # With the broker down, publishing returns at once.
+    started = time.perf_counter()
+    events.publish("sighting.updated", lin(mqtt_app.people), app=mqtt_app)
+    assert time.perf_counter() - started < 0.1
+    broker.start()
+    deadline = time.monotonic() + 40
+    while not publisher.connected and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert publisher.connected, "facerec did not reconnect"
+    sub = Subscriber(broker.port, ["facerec/#"])
+    try:
+        # The retained state and the status came back with the reconnect (no persistence).
+        sub.wait("facerec/people/lin_manuel_miranda/state", "home")
+        sub.wait("facerec/status", "online")
+        events.publish("sighting.ended", lin(mqtt_app.people), app=mqtt_app)
+        _t, payload, _r = sub.wait("facerec/events")
+        assert json.loads(payload)["event"] in ("sighting.updated", "sighting.ended")
+    finally:
+        sub.close()
+
+
+def test_does_a_broker_that_is_down_at_start_block_nothing(app_factory, tmp_path):
+    broker = Broker(tmp_path)  # configured, not started
+    started = time.perf_counter()
+    app = app_factory(FACEREC_MQTT_URL=broker.url)
+    try:
+        events.publish("sighting.started", SIGHTING, app=app)
+        health = app.test_client().get("/healthz")
+        assert time.perf_counter() - started < 5
+        assert health.status_code == 503
+        assert health.json["checks"]["mqtt"] == {
+            "status": "failing",
+            "state": "disconnected",
+            "reason": "the broker is not reachable",
+        }
+        broker.start()
+        publisher = app.extensions["mqtt"]
+        deadline = time.monotonic() + 40
+        while not publisher.connected and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert publisher.connected
+    finally:
+        events.close(app)
+        broker.stop()
+
+
+@pytest.mark.parametrize(
+    "url, expected",
+    [
+        ("mqtt://broker.lan", ("broker.lan", 1883, False, None, None)),
+        ("mqtts://u:p%40ss@broker.lan:8884", ("broker.lan", 8884, True, "u", "p@ss")),
+        ("mqtts://broker.lan", ("broker.lan", 8883, True, None, None)),
+    ],
+)
+def test_are_mqtt_urls_read_with_their_credentials_and_default_ports(url, expected):
+    address = parse_url(url)
+    assert (address.host, address.port, address.tls, address.username, address.password) == expected
+
+
+@pytest.mark.parametrize("url", ["http://broker.lan", "mqtt://", "mqtt://host:port"])
+def test_is_a_bad_mqtt_url_refused_at_start(url):
+    with pytest.raises(MqttUrlError):
+        parse_url(url)
+
+
+def test_do_names_become_topic_safe_slugs():
+    assert slug("Lin-Manuel Miranda") == "lin_manuel_miranda"
+    assert slug("Zoë O'Brien") == "zoe_o_brien"
+    assert slug("李") == "person"
