@@ -11,7 +11,8 @@ from facerec.models import Account, ApiToken
 
 from .conftest import TEST_PASSWORD, create_account, login_client
 
-OPEN_ENDPOINTS = {"static", "auth.login", "auth.setup"}
+# /healthz is anonymous by contract; /metrics answers scrapers 401 (tests/test_monitoring.py).
+OPEN_ENDPOINTS = {"static", "auth.login", "auth.setup", "monitoring.healthz", "monitoring.metrics"}
 
 
 def routes_to_check(app):

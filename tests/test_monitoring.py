@@ -44,6 +44,11 @@ def test_is_anonymous_metrics_refused(anon_client):
     assert "facerec_" not in response.get_data(as_text=True)
 
 
+def test_is_a_browser_opening_metrics_sent_to_sign_in(anon_client):
+    response = anon_client.get("/metrics", headers={"Accept": "text/html"})
+    assert response.status_code == 302 and response.location.startswith("/login")
+
+
 def test_can_anyone_read_metrics_made_public(app_factory):
     app = app_factory(FACEREC_METRICS_PUBLIC=True)
     samples = scrape(app.test_client())

@@ -3,6 +3,7 @@ from flask_login import current_user
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from ..auth.accounts import active_token
+from ..extensions import login_manager
 from . import bp
 from .health import checks
 from .metrics import registry
@@ -19,6 +20,9 @@ def _metrics_allowed() -> bool:
 def metrics():
     """Prometheus metrics; an API token or a signed-in session unless made public."""
     if not _metrics_allowed():
+        accept = request.accept_mimetypes
+        if "text/html" in accept.values() and accept["text/html"] > accept["text/plain"]:
+            return login_manager.unauthorized()  # a person opening it: the sign-in page
         return Response(
             "Authentication required: send 'Authorization: Bearer <API token>' "
             "(or set FACEREC_METRICS_PUBLIC=1).\n",
