@@ -110,7 +110,7 @@ def test_is_the_service_healthy_while_the_clip_plays(clip_app):
     clip_app.extensions["camera"].start()
     client = clip_app.test_client()  # anonymous
     cam = clip_app.extensions["camera"]
-    assert wait_for(lambda: cam.recognizer is not None and cam.recognizer.ready)
+    assert wait_for(lambda: cam.recognizer is not None and cam.recognizer.latency.count >= 1)
     response = client.get("/healthz")
     assert response.status_code == 200
     assert response.json == {
@@ -157,7 +157,7 @@ def test_does_health_name_nobody(clip_app, enroll_known):
 def test_does_health_count_a_restarted_recognition_worker(clip_app):
     cam = clip_app.extensions["camera"]
     cam.start()
-    assert wait_for(lambda: cam.recognizer is not None and cam.recognizer.ready)
+    assert wait_for(lambda: cam.recognizer is not None and cam.recognizer.latency.count >= 1)
     process = cam.recognizer._process
     process.kill()
     process.join(5)
