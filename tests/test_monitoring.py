@@ -76,7 +76,7 @@ def test_does_an_api_token_open_metrics_and_a_revoked_one_not(app):
 def test_do_the_metrics_move_while_the_clip_plays(clip_app, enroll_known):
     enroll_known(clip_app)
     client = login_client(clip_app, clip_app.test_client())
-    cam = clip_app.extensions["camera"]
+    cam = clip_app.extensions["cameras"].first()
     client.post("/api/v1/stream/start")
     assert wait_for(lambda: cam.recognizer is not None and cam.recognizer.latency.count >= 3)
     before = scrape(client)
@@ -107,9 +107,9 @@ def test_do_the_metrics_move_while_the_clip_plays(clip_app, enroll_known):
 
 
 def test_is_the_service_healthy_while_the_clip_plays(clip_app):
-    clip_app.extensions["camera"].start()
+    clip_app.extensions["cameras"].first().start()
     client = clip_app.test_client()  # anonymous
-    cam = clip_app.extensions["camera"]
+    cam = clip_app.extensions["cameras"].first()
     assert wait_for(lambda: cam.recognizer is not None and cam.recognizer.latency.count >= 1)
     response = client.get("/healthz")
     assert response.status_code == 200
@@ -134,7 +134,7 @@ def test_is_a_stopped_camera_with_its_file_present_healthy(clip_app):
 def test_is_the_service_degraded_when_the_camera_source_is_missing(app_factory, tmp_path, running):
     app = app_factory(FACEREC_CAMERA=str(tmp_path / "gone.mp4"))
     if running:
-        cam = app.extensions["camera"]
+        cam = app.extensions["cameras"].first()
         cam.start()
         assert wait_for(lambda: cam.state == "unavailable", 10)
     response = app.test_client().get("/healthz")
@@ -155,12 +155,11 @@ def test_does_health_name_nobody(clip_app, enroll_known):
 
 
 def test_does_health_count_a_restarted_recognition_worker(clip_app):
-    cam = clip_app.extensions["camera"]
+    cam = clip_app.extensions["cameras"].first()
     cam.start()
     assert wait_for(lambda: cam.recognizer is not None and cam.recognizer.latency.count >= 1)
-    process = cam.recognizer._process
-    process.kill()
-    process.join(5)
-    assert wait_for(lambda: cam.recognizer.restarts >= 1, 20)
+    pool = cam.recognizer.pool
+    pool._workers[0].process.kill()
+    assert wait_for(lambda: pool.restarts >= 1, 20)
     assert wait_for(lambda: clip_app.test_client().get("/healthz").status_code == 200, 30)
     assert clip_app.test_client().get("/healthz").json["checks"]["recognizer"]["restarts"] >= 1

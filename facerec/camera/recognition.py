@@ -20,7 +20,7 @@ import os
 import threading
 import time
 
-from ..recognizer import WorkerSettings, worker_main
+from ..recognizer import LatencyStats, WorkerSettings, worker_main
 
 log = logging.getLogger(__name__)
 
@@ -127,6 +127,7 @@ class RecognitionPool:
                 if camera is not None:
                     camera._in_flight = False
                     camera._result = payload
+                    camera.latency.observe(time.monotonic() - camera._served_at)
         except (EOFError, OSError):
             self._replace(worker, "its connection broke")
 
@@ -181,10 +182,16 @@ class CameraRecognizer:
         self.submitted = 0
         self.dropped = 0
         self.restarts = 0
+        self.latency = LatencyStats()  # frame handed to a worker -> its result (/metrics)
 
     @property
     def ready(self) -> bool:
         return any(w.ready for w in self.pool._workers)
+
+    def alive(self) -> bool:
+        """A worker process is running, or none was needed yet (health checks)."""
+        workers = list(self.pool._workers)
+        return not workers or any(w.process.is_alive() for w in workers)
 
     @property
     def busy(self) -> bool:

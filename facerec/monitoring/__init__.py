@@ -8,12 +8,12 @@ bp = Blueprint("monitoring", __name__)
 
 
 def cameras() -> list:
-    """Every camera service. The one place to switch to ``camera.services()`` (several cameras)."""
-    return [camera.service()]
+    """Every enabled camera's service; without any, the one saying none is configured."""
+    return camera.services() or [camera.service()]
 
 
 def camera_name(service) -> str:
-    return getattr(service, "name", None) or "main"
+    return service.camera or "main"
 
 
 from . import routes  # noqa: E402,F401

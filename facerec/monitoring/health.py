@@ -8,6 +8,7 @@ from pathlib import Path
 from flask import current_app
 from sqlalchemy import text
 
+from .. import camera
 from ..camera.sources import URL_SCHEMES
 from ..extensions import db
 
@@ -47,7 +48,7 @@ def _database() -> dict:
 def _recognizer(services) -> dict:
     """The recognition workers of the running cameras: alive, or being (re)started."""
     running = [cam for cam in services if cam.running]
-    restarts = sum(cam.recognizer.restarts for cam in services if cam.recognizer)
+    restarts = camera.registry().pool.restarts
     if not running:
         return {"status": "ok", "state": "idle", "restarts": restarts}
     states = []

@@ -13,6 +13,7 @@ from flask import current_app, g, request
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 
+from .. import camera
 from ..recognizer import LatencyStats
 
 REQUEST_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -32,10 +33,21 @@ class FacerecCollector:
 
         with self.app.app_context():
             services = [(camera_name(cam), cam) for cam in cameras()]
+            pool = camera.registry().pool
             events = self.app.extensions.get("events")
             webhooks = self.app.extensions.get("webhooks")
             mqtt = self.app.extensions.get("mqtt")
         yield from self._cameras(services)
+        yield _gauge(
+            "facerec_recognition_workers",
+            "Recognition worker processes (shared by the cameras).",
+            pool.workers,
+        )
+        yield _counter(
+            "facerec_recognition_worker_restarts",
+            "Recognition worker processes replaced after dying or hanging (all cameras).",
+            pool.restarts,
+        )
         if events is not None:
             yield _counter(
                 "facerec_events_published", "Events queued for delivery.", events.published
@@ -108,7 +120,9 @@ class FacerecCollector:
             labels=["camera"],
         )
         restarts = CounterMetricFamily(
-            "facerec_recognizer_restarts", "Recognition worker restarts.", labels=["camera"]
+            "facerec_recognizer_restarts",
+            "Recognition worker restarts that lost one of this camera's frames.",
+            labels=["camera"],
         )
         latency = HistogramMetricFamily(
             "facerec_recognition_latency_seconds",
