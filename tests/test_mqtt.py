@@ -18,6 +18,9 @@ from facerec.events.mqtt import MqttUrlError, parse_url, slug
 
 from .test_webhooks import SIGHTING
 
+# The broker is what these tests are about; the database is only read for the people.
+pytestmark = pytest.mark.sqlite_only
+
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 
 
