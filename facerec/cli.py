@@ -265,10 +265,14 @@ def list_cameras_command():
     from .camera import describe, store
 
     rows = store.all_cameras()
+    server = store.this_server()
+    if server:  # several servers share the database: each lists (and runs) its own
+        click.echo(f"Cameras of the server “{server}” (FACEREC_SERVER):")
     if not rows:
         env = str(current_app.config.get("FACEREC_CAMERA") or "").strip()
         if env:
-            click.echo(f"No cameras stored; FACEREC_CAMERA defines “main”: {describe(env)}")
+            name = server or "main"
+            click.echo(f"No cameras stored; FACEREC_CAMERA defines “{name}”: {describe(env)}")
         else:
             click.echo("No cameras: add one with `flask cameras add NAME SOURCE`.")
         return

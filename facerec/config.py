@@ -1,10 +1,12 @@
 """Configuration: environment variables first, then instance/config.py, then defaults."""
 
 import os
+import re
 import secrets
 from pathlib import Path
 
 MB = 1024 * 1024
+SERVER_NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 
 
 def _env_bool(name, default=False):
@@ -38,6 +40,9 @@ class Config:
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
 
     FACEREC_CAMERA = os.environ.get("FACEREC_CAMERA", "0")
+    # This server's name among several sharing one database: it opens only the cameras
+    # stored under this name (empty: the only server).
+    FACEREC_SERVER = os.environ.get("FACEREC_SERVER", "")
     FACEREC_TOLERANCE = _env_number("FACEREC_TOLERANCE", 0.6)
     FACEREC_PUBLIC_STREAM = _env_bool("FACEREC_PUBLIC_STREAM")
     FACEREC_SNAPSHOTS = int(_env_number("FACEREC_SNAPSHOTS", 5, int))
@@ -97,6 +102,13 @@ def configure(app, config=None):
         app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{instance / 'facerec.db'}"
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _generated_secret_key(instance / "config.py")
+    server = str(app.config.get("FACEREC_SERVER") or "").strip().lower()
+    if server and not SERVER_NAME_RE.fullmatch(server):
+        raise RuntimeError(
+            f"FACEREC_SERVER={server!r} is not a valid server name: use 1-64 letters, digits, "
+            "- and _, starting with a letter or digit (such as entrance-a)."
+        )
+    app.config["FACEREC_SERVER"] = server
 
 
 def _generated_secret_key(path):

@@ -291,6 +291,9 @@ class Camera(db.Model):
     on sightings. ``detect_width`` and ``tolerance`` override FACEREC_DETECT_WIDTH and
     FACEREC_TOLERANCE for this camera when set. With no row at all, FACEREC_CAMERA defines one
     camera named ``main``.
+
+    ``server`` is the FACEREC_SERVER of the server that owns the camera: several servers
+    sharing one database each open only their own cameras (one server alone: all are "").
     """
 
     __tablename__ = "cameras"
@@ -301,6 +304,7 @@ class Camera(db.Model):
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     detect_width: Mapped[int | None] = mapped_column(Integer)
     tolerance: Mapped[float | None] = mapped_column(Float)
+    server: Mapped[str] = mapped_column(String(CAMERA_NAME_MAX), default="", index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 

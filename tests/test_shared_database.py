@@ -21,7 +21,7 @@ from sqlalchemy import create_engine, select, text
 
 from facerec import camera
 from facerec.extensions import db
-from facerec.models import FaceSample, GalleryState, User
+from facerec.models import Camera, FaceSample, GalleryState, User
 from tests.conftest import CLIP, ROOT, enroll, login_client
 from tests.test_api import post_form, upload
 from tests.test_stream import wait_for
@@ -217,3 +217,37 @@ def test_does_an_import_with_two_jobs_store_on_postgresql_what_it_stores_on_sqli
         results[url.split(":")[0]] = (first.stdout, _people(url))
     assert results["postgresql+psycopg"] == results["sqlite"]
     assert len(results["sqlite"][1]) == 4
+
+
+def test_does_each_server_run_and_manage_only_its_own_cameras(app_factory):
+    """People are shared; cameras belong to the server named by FACEREC_SERVER."""
+    entrance = app_factory(FACEREC_SERVER="entrance")
+    yard = app_factory(FACEREC_SERVER="yard")
+    added = entrance.test_cli_runner().invoke(args=["cameras", "add", "door", str(CLIP)])
+    assert added.exit_code == 0, added.output
+    runner = yard.test_cli_runner()
+    assert runner.invoke(args=["cameras", "add", "gate", "0", "--disabled"]).exit_code == 0
+
+    for app, mine in ((entrance, ["door"]), (yard, ["gate"])):
+        with app.app_context():
+            registry = camera.registry()
+            registry.refresh(force=True)
+            assert [spec.name for spec in registry.specs()] == mine
+        cameras = login_client(app, app.test_client()).get(f"{API}/cameras").get_json()
+        assert [c["name"] for c in cameras["cameras"]] == mine
+    with entrance.app_context():
+        assert [s.camera for s in camera.services()] == ["door"]  # opened by this server only
+        door = db.session.scalar(select(Camera.id).where(Camera.name == "door"))
+
+    listed = runner.invoke(args=["cameras", "list"]).output
+    assert "gate" in listed and "door" not in listed
+    # Names stay unique over every server: the shared history names cameras.
+    taken = runner.invoke(args=["cameras", "add", "door", "1"])
+    assert taken.exit_code == 1 and "on the server “entrance”" in taken.output
+    # The yard's operators cannot change or delete the entrance's camera.
+    on_yard = login_client(yard, yard.test_client())
+    assert on_yard.get(f"/admin/cameras/{door}").status_code == 404
+    assert on_yard.post(f"/admin/cameras/{door}/delete").status_code == 404
+    assert runner.invoke(args=["cameras", "remove", "door"]).exit_code == 1
+    with entrance.app_context():
+        assert db.session.get(Camera, door) is not None

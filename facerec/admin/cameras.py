@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 
 from .. import camera
 from ..camera import store
-from ..camera.registry import ENV_CAMERA, Probe, probe
+from ..camera.registry import Probe, probe
 from ..extensions import db
 from ..models import Camera
 from . import bp
@@ -17,7 +17,7 @@ from .forms import CameraForm
 
 
 def _camera_or_404(camera_id: int) -> Camera:
-    row = db.session.get(Camera, camera_id)
+    row = store.get(camera_id)  # another server's camera is not this server's to change
     if row is None:
         abort(404, description="There is no such camera (it may have been deleted).")
     return row
@@ -63,7 +63,9 @@ def _render_list(form=None, tested=None, status=200):
         rows=rows,
         form=form or CameraForm(formdata=None),
         tested=tested,
-        env_camera=(ENV_CAMERA, camera.describe(env_source)) if env_source and not rows else None,
+        env_camera=(registry.env_name, camera.describe(env_source))
+        if env_source and not rows
+        else None,
     ), status
 
 

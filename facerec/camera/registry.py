@@ -55,6 +55,10 @@ class CameraRegistry:
             "autostart": bool(cfg["FACEREC_AUTOSTART"]),
         }
         self._env_source = str(cfg.get("FACEREC_CAMERA") or "").strip()
+        # Several servers on one database each run the cameras stored under their name; the
+        # FACEREC_CAMERA camera of a named server takes the server's name.
+        self.server = str(cfg.get("FACEREC_SERVER") or "")
+        self.env_name = self.server or ENV_CAMERA
         self._lock = threading.RLock()
         self._specs: list[CameraSpec] = []
         self._services: dict[str, CameraService] = {}  # enabled cameras, in table order
@@ -101,7 +105,7 @@ class CameraRegistry:
             return services[0]
         with self._lock:
             if self._unconfigured is None:
-                self._unconfigured = self._build(CameraSpec(ENV_CAMERA, ""))
+                self._unconfigured = self._build(CameraSpec(self.env_name, ""))
             return self._unconfigured
 
     def refresh(self, force: bool = False):
@@ -122,7 +126,9 @@ class CameraRegistry:
                             Camera.enabled,
                             Camera.detect_width,
                             Camera.tolerance,
-                        ).order_by(Camera.id)
+                        )
+                        .where(Camera.server == self.server)
+                        .order_by(Camera.id)
                     ).all()
             except SQLAlchemyError as exc:  # no table yet (not migrated), database busy...
                 log.warning("cannot read the cameras table: %s", exc.__class__.__name__)
@@ -135,7 +141,7 @@ class CameraRegistry:
             self._loaded = loaded
             specs = [CameraSpec(*row) for row in rows]
             if not specs and self._env_source:
-                specs = [CameraSpec(ENV_CAMERA, self._env_source)]
+                specs = [CameraSpec(self.env_name, self._env_source)]
             self._apply(specs)
 
     def close(self):

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import func, select
+from flask import current_app
+from sqlalchemy import select
 
 from ..extensions import db
 from ..models import CAMERA_NAME_MAX, CAMERA_SOURCE_MAX, Camera
@@ -78,22 +79,38 @@ def clean_tolerance(raw) -> float | None:
     return value
 
 
+def this_server() -> str:
+    """FACEREC_SERVER: the cameras of this server are the rows stored under it."""
+    return current_app.config.get("FACEREC_SERVER") or ""
+
+
 def all_cameras() -> list[Camera]:
-    return list(db.session.execute(select(Camera).order_by(Camera.id)).scalars())
+    """This server's cameras (other servers sharing the database keep theirs)."""
+    stmt = select(Camera).where(Camera.server == this_server()).order_by(Camera.id)
+    return list(db.session.execute(stmt).scalars())
 
 
 def find(name: str) -> Camera | None:
     return db.session.execute(
-        select(Camera).where(Camera.name == (name or "").strip().lower())
+        select(Camera).where(
+            Camera.name == (name or "").strip().lower(), Camera.server == this_server()
+        )
     ).scalar_one_or_none()
 
 
+def get(camera_id: int) -> Camera | None:
+    row = db.session.get(Camera, camera_id)
+    return row if row is not None and row.server == this_server() else None
+
+
 def check_name_free(name: str, camera_id: int | None = None):
+    """Names are unique over every server: the shared history records sightings by name."""
     clash = db.session.execute(
-        select(func.count(Camera.id)).where(Camera.name == name, Camera.id != (camera_id or 0))
+        select(Camera.server).where(Camera.name == name, Camera.id != (camera_id or 0))
     ).scalar()
-    if clash:
-        raise CameraError(f"A camera named “{name}” already exists.")
+    if clash is not None:
+        where = f" on the server “{clash}”" if clash != this_server() else ""
+        raise CameraError(f"A camera named “{name}” already exists{where}.")
 
 
 def save(camera: Camera | None, *, name, source, enabled=True, detect_width=None, tolerance=None):
@@ -104,7 +121,7 @@ def save(camera: Camera | None, *, name, source, enabled=True, detect_width=None
     tolerance = clean_tolerance(tolerance)
     check_name_free(name, camera.id if camera else None)
     if camera is None:
-        camera = Camera()
+        camera = Camera(server=this_server())
         db.session.add(camera)
     camera.name, camera.source, camera.enabled = name, source, bool(enabled)
     camera.detect_width, camera.tolerance = detect_width, tolerance
