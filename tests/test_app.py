@@ -77,3 +77,24 @@ def test_does_every_response_carry_the_security_headers(client):
     assert "script-src 'self'" in response.headers["Content-Security-Policy"]
     assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
     assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_do_the_migrations_form_one_chain_with_unique_numbers():
+    """Two branches landing the same number (or two heads) would break `flask db upgrade`."""
+    import ast
+    from pathlib import Path
+
+    found = {}
+    for path in sorted(Path(__file__).parent.parent.glob("migrations/versions/*.py")):
+        values = {
+            node.targets[0].id: node.value.value
+            for node in ast.parse(path.read_text()).body
+            if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant)
+            if isinstance(node.targets[0], ast.Name)
+        }
+        assert values["revision"] not in found, f"{path.name} reuses {values['revision']}"
+        assert path.name.startswith(values["revision"] + "_"), path.name
+        found[values["revision"]] = values["down_revision"]
+    parents = list(found.values())
+    assert sorted(parents, key=str) == sorted([None, *list(found)[:-1]], key=str)
+    assert len(set(parents)) == len(parents), "two migrations follow the same one"
