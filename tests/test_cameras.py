@@ -491,3 +491,25 @@ def test_is_code_that_hangs_off_every_camera_told_of_cameras_added_later(app):
     assert told == [first]
     second = add_camera(app, "two", CLIP)
     assert told == [first, second]
+
+
+@pytest.mark.sqlite_only
+def test_does_facerec_camera_work_when_asked_before_the_tables_exist(tmp_path):
+    from facerec import create_app
+    from facerec.config import TestConfig
+
+    config = {key: getattr(TestConfig, key) for key in dir(TestConfig) if key.isupper()}
+    config.update(
+        SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'fresh.db'}", FACEREC_CAMERA=str(CLIP)
+    )
+    app = create_app(config)
+    registry = app.extensions["cameras"]
+    try:
+        assert registry.services() == []  # no table yet: nothing, and no error
+        with app.app_context():
+            db.create_all()
+        assert [s.camera for s in registry.services()] == ["main"]  # at once, not a second later
+    finally:
+        registry.close()
+        with app.app_context():
+            db.engine.dispose()

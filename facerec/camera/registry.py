@@ -66,6 +66,7 @@ class CameraRegistry:
         self._loaded: tuple | None = None
         self._checked = -float("inf")
         self._closed = False
+        self._failing = False
         self._watchers: list = []  # callables(CameraService), told of every service built
 
     def on_service(self, callback):
@@ -130,10 +131,14 @@ class CameraRegistry:
                         .where(Camera.server == self.server)
                         .order_by(Camera.id)
                     ).all()
-            except SQLAlchemyError as exc:  # no table yet (not migrated), database busy...
-                log.warning("cannot read the cameras table: %s", exc.__class__.__name__)
-                self._checked = time.monotonic()
+            except SQLAlchemyError as exc:  # no table yet (not migrated), database down...
+                # Asked again on the next call: a table created a moment later (a test's
+                # create_all, a migration) must not wait for the interval.
+                if not self._failing:
+                    log.warning("cannot read the cameras table: %s", exc.__class__.__name__)
+                self._failing = True
                 return
+            self._failing = False
             self._checked = time.monotonic()
             loaded = tuple(tuple(row) for row in rows)
             if loaded == self._loaded:
