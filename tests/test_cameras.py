@@ -513,3 +513,29 @@ def test_does_facerec_camera_work_when_asked_before_the_tables_exist(tmp_path):
         registry.close()
         with app.app_context():
             db.engine.dispose()
+
+
+@pytest.mark.sqlite_only
+def test_is_a_worker_still_loading_its_models_left_to_start(app):
+    """Loading dlib's models outlasts a result's timeout on a busy machine: not a stuck worker."""
+    from facerec.camera.recognition import RecognitionPool
+    from facerec.recognizer import WorkerSettings
+
+    settings = WorkerSettings(app.config["SQLALCHEMY_DATABASE_URI"])
+    pool = RecognitionPool(settings, max_workers=1, result_timeout=5)
+    client = pool.client("door")
+    try:
+        client.submit(1, np.zeros((48, 64, 3), np.uint8))  # starts the worker
+        (worker,) = pool._workers
+        with pool._lock:
+            worker.busy_since = time.monotonic() - 10  # starting for longer than result_timeout
+            pool._service()
+        assert pool.restarts == 0 and pool._workers == [worker]
+        assert wait_for(lambda: client.poll() is not None or worker.ready, timeout=120)
+        with pool._lock:
+            worker.busy_since = time.monotonic() - 10  # a ready worker that stopped answering
+            pool._service()
+        assert pool.restarts == 1 and worker not in pool._workers
+    finally:
+        client.close()
+        pool.close()

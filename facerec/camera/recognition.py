@@ -70,11 +70,15 @@ class RecognitionPool:
         max_workers: int | None = None,
         *,
         result_timeout: float = 20.0,
+        start_timeout: float = 180.0,
         nice: int = 0,
     ):
         self.settings = settings
         self.max_workers = max(1, max_workers or default_workers())
         self.result_timeout = result_timeout
+        # Loading dlib's models takes seconds, and much longer while other workers start too
+        # on a busy machine: a starting worker is not "stuck" after result_timeout.
+        self.start_timeout = start_timeout
         self.nice = nice
         self._ctx = multiprocessing.get_context("spawn")
         self._lock = threading.Lock()
@@ -111,8 +115,10 @@ class RecognitionPool:
         for worker in list(self._workers):
             if not worker.process.is_alive():
                 self._replace(worker, f"exited with code {worker.process.exitcode}")
-            elif worker.busy_since and now - worker.busy_since > self.result_timeout:
-                self._replace(worker, "stopped answering")
+            elif worker.busy_since is not None:
+                limit = self.result_timeout if worker.ready else self.start_timeout
+                if now - worker.busy_since > limit:
+                    self._replace(worker, "stopped answering" if worker.ready else "did not start")
         self._dispatch()
 
     def _collect(self, worker: _Worker):
