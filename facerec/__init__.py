@@ -25,10 +25,11 @@ def create_app(config=None):
     csrf.init_app(app)
     login_manager.init_app(app)
     camera.init_app(app)
-    events.init_app(app)
-    monitoring.init_app(app)
     cli.init_app(app)
     web.init_app(app)
+    # Last: the event bus subscribes to whatever records sightings, metrics read everything.
+    events.init_app(app)
+    monitoring.init_app(app)
 
     from .admin import bp as admin_bp
     from .api import bp as api_bp

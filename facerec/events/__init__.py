@@ -130,7 +130,10 @@ class EventBus:
 
 
 def init_app(app):
-    """Create the app's event bus and its sinks (webhooks always, MQTT when configured)."""
+    """The app's event bus, fed by its sightings writer, and the sinks (webhooks; MQTT if set).
+
+    Runs after the app's other extensions, so that the sightings writer exists to subscribe to.
+    """
     import atexit
 
     from .webhooks import WebhookSender
@@ -157,6 +160,11 @@ def init_app(app):
         bus.sinks.append(publisher)
         app.extensions["mqtt"] = publisher
         app.before_request(publisher.start)
+    if "sightings" in app.extensions:
+        # The sightings writer calls us after each commit, on its own thread: queue, return.
+        from .. import sightings
+
+        sightings.subscribe(bus.publish, app)
     atexit.register(bus.close)
     return bus
 
