@@ -87,8 +87,18 @@ def init_app(app):
                 "go back and choose smaller or fewer files."
             )
         if wants_json():
-            return jsonify(error=exc.description or exc.name), exc.code
-        return render_template("error.html", error=exc), exc.code
+            response = jsonify(error=exc.description or exc.name)
+        else:
+            response = app.make_response(render_template("error.html", error=exc))
+        response.status_code = exc.code
+        # The headers HTTP requires of the error: Allow on 405, Retry-After on 429/503,
+        # WWW-Authenticate on 401 (werkzeug puts them on the exception).
+        for name, value in exc.get_headers():
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        if exc.code in (429, 503) and "Retry-After" not in response.headers:
+            response.headers["Retry-After"] = "5"
+        return response
 
     @app.errorhandler(TimeoutError)
     @app.errorhandler(BrokenProcessPool)

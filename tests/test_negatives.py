@@ -152,9 +152,10 @@ def test_is_a_negative_for_nobody_or_without_a_photo_refused(app, client, data_d
     x = enroll(app, "alex", data_dir / "known" / "alex-lacamoire.png")
     photo = upload(data_dir / "people-test" / "johnsnow_test1.jpg")
     assert post_form(client, f"{API}/users/999/negatives", {"image": photo}).status_code == 404
-    missing = post_form(client, f"{API}/users/{x}/negatives", {"other": "x"})
-    assert missing.status_code == 400
-    assert "image" in missing.get_json()["error"]
+    missing = post_form(client, f"{API}/users/{x}/negatives", {})
+    assert missing.status_code == 422
+    assert missing.get_json()["fields"] == {"image": [missing.get_json()["fields"]["image"][0]]}
+    assert missing.get_json()["error"].startswith("“image” is required")
 
 
 def test_is_an_anonymous_negative_refused(app, anon_client, data_dir):

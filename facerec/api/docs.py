@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+import shlex
 
 from markupsafe import Markup, escape
 
@@ -18,6 +20,15 @@ def inline(text: str, paragraphs: bool = True) -> Markup:
         return Markup(html)
     blocks = [p.strip() for p in html.split("\n\n") if p.strip()]
     return Markup("".join(f"<p>{p}</p>" for p in blocks))
+
+
+def number(value) -> str:
+    """1000000 as 1,000,000 and 0.60 as 0.6 (never 1e+06)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, float) and not value.is_integer():
+        return f"{value:g}"
+    return f"{int(value):,}"
 
 
 def ref_name(ref: str) -> str:
@@ -43,15 +54,17 @@ def describe(schema: dict) -> dict:
     parts = [kind + (f" ({schema['format']})" if schema.get("format") else "")]
     low, high = schema.get("minimum"), schema.get("maximum")
     if low is not None and high is not None:
-        parts.append(f"{low:g} to {high:g}" if high < 1e9 else f"≥ {low:g}")
+        parts.append(f"{number(low)} to {number(high)}" if high < 1e12 else f"≥ {number(low)}")
     elif low is not None:
-        parts.append(f"≥ {low:g}")
+        parts.append(f"≥ {number(low)}")
     if "minLength" in schema or "maxLength" in schema:
         parts.append(f"{schema.get('minLength', 0)} to {schema.get('maxLength', '…')} characters")
     if "enum" in schema:
         parts.append("one of " + ", ".join(map(str, schema["enum"])))
-    if "default" in schema:
-        parts.append(f"default {schema['default']}")
+    if schema.get("pattern"):
+        parts.append("see pattern")
+    if "default" in schema and schema["default"] != "":
+        parts.append(f"default {number(schema['default'])}")
     label = ", ".join(parts)
     if schema.get("nullable"):
         label += " or null"
@@ -79,7 +92,66 @@ def _resolve(document: dict, item: dict) -> dict:
     return item
 
 
-def _operation(document: dict, path: str, method: str, op: dict, shared_params: list) -> dict:
+def _resolve_schema(document: dict, schema: dict) -> dict:
+    if "$ref" in schema:
+        return document["components"]["schemas"][ref_name(schema["$ref"])]
+    return schema
+
+
+def curl(document: dict, base: str, path: str, method: str, op: dict) -> str:
+    """A curl command line calling the operation with the document's example values."""
+    params = op.get("parameters", [])
+    for p in params:
+        if p["in"] == "path":
+            path = path.replace("{" + p["name"] + "}", str(p.get("example", 1)))
+    query = [
+        f"{p['name']}={p.get('example', p.get('schema', {}).get('example'))}"
+        for p in params
+        if p["in"] == "query"
+        and (p.get("required") or "example" in p or "example" in p.get("schema", {}))
+    ]
+    url = base + path + ("?" + "&".join(query) if query else "")
+    words = ["curl"]
+    content = op.get("requestBody", {}).get("content", {})
+    media_type = next(iter(content), None)
+    if method != "get" and (media_type is None or method != "post"):
+        words += ["-X", method.upper()]
+    words += ["-H", '"Authorization: Bearer $TOKEN"']
+    if media_type == "application/json":
+        body = content[media_type].get("example", {})
+        words += ["-H", shlex.quote("Content-Type: application/json")]
+        words += ["-d", shlex.quote(json.dumps(body, ensure_ascii=False))]
+    elif media_type is not None:
+        schema = _resolve_schema(document, content[media_type].get("schema", {}))
+        for name, prop in schema.get("properties", {}).items():
+            item = prop.get("items", prop)
+            if item.get("format") == "binary":
+                words += ["-F", f"{name}=@photo.jpg"]
+            elif name in schema.get("required", []) or "example" in prop:
+                words += ["-F", shlex.quote(f"{name}={prop.get('example', '')}")]
+    words.append(shlex.quote(url))
+    return " ".join(words)
+
+
+def response_example(document: dict, op: dict) -> dict | None:
+    """The first success answer: its status and an example body (JSON, pretty)."""
+    for code, response in op.get("responses", {}).items():
+        if not code.startswith("2"):
+            continue
+        response = _resolve(document, response)
+        content = response.get("content", {})
+        body = content.get("application/json")
+        if body is None:
+            text = f"({next(iter(content))})" if content else "(no body)"
+        else:
+            text = json.dumps(body.get("example"), indent=2, ensure_ascii=False)
+        return {"code": code, "description": response.get("description", ""), "body": text}
+    return None
+
+
+def _operation(
+    document: dict, path: str, method: str, op: dict, shared_params: list, base: str = ""
+) -> dict:
     params = [
         {
             "name": p["name"],
@@ -93,12 +165,11 @@ def _operation(document: dict, path: str, method: str, op: dict, shared_params: 
     bodies = []
     for media_type, content in op.get("requestBody", {}).get("content", {}).items():
         schema = content.get("schema", {})
-        inline_schema = "$ref" not in schema
         bodies.append(
             {
                 "media_type": media_type,
                 "type": describe(schema),
-                "fields": fields(schema) if inline_schema else [],
+                "fields": fields(_resolve_schema(document, schema)),
             }
         )
     responses = []
@@ -109,9 +180,11 @@ def _operation(document: dict, path: str, method: str, op: dict, shared_params: 
         responses.append(
             {
                 "code": code,
-                "description": response.get("description", ""),
+                "description": inline(response.get("description", ""), False),
                 "media_type": media_type,
                 "type": describe(body["schema"]) if body.get("schema") else None,
+                "headers": list(response.get("headers", {})),
+                "error": (body.get("example") or {}).get("error") if code >= "400" else None,
             }
         )
     return {
@@ -123,10 +196,12 @@ def _operation(document: dict, path: str, method: str, op: dict, shared_params: 
         "params": params,
         "bodies": bodies,
         "responses": responses,
+        "curl": curl(document, base, path, method, op),
+        "example": response_example(document, op),
     }
 
 
-def view(document: dict) -> dict:
+def view(document: dict, base: str = "") -> dict:
     """Everything the docs template needs, in display order."""
     tags = {tag["name"]: {**tag, "operations": []} for tag in document.get("tags", [])}
     for path, item in document["paths"].items():
@@ -136,7 +211,7 @@ def view(document: dict) -> dict:
                 op = item[method]
                 tag = (op.get("tags") or ["Other"])[0]
                 tags.setdefault(tag, {"name": tag, "description": "", "operations": []})
-                tags[tag]["operations"].append(_operation(document, path, method, op, shared))
+                tags[tag]["operations"].append(_operation(document, path, method, op, shared, base))
     schemes = document["components"].get("securitySchemes", {})
     return {
         "title": document["info"]["title"],

@@ -16,21 +16,34 @@ from .. import faces
 from ..people import DuplicateName, PersonError
 from . import bp
 
+# Seconds a client should wait after a 503 (the face engine restarts its pool in about this).
+RETRY_AFTER = 5
+
 
 class ApiError(Exception):
-    def __init__(self, status: int, message: str):
+    """A refusal: ``{"error": message}`` (and ``fields`` for validation) with ``status``."""
+
+    def __init__(self, status: int, message: str, fields: dict | None = None, headers=None):
         super().__init__(message)
         self.status = status
         self.message = message
+        self.fields = fields
+        self.headers = dict(headers or {})
 
 
-def _error(status: int, message: str):
-    return jsonify(error=message), status
+def _error(status: int, message: str, headers=None, **extra):
+    response = jsonify(error=message, **extra)
+    response.status_code = status
+    if status in (429, 503):
+        response.headers["Retry-After"] = str(RETRY_AFTER)
+    response.headers.update(headers or {})
+    return response
 
 
 @bp.errorhandler(ApiError)
 def _api_error(exc: ApiError):
-    return _error(exc.status, exc.message)
+    extra = {"fields": exc.fields} if exc.fields else {}
+    return _error(exc.status, exc.message, exc.headers, **extra)
 
 
 @bp.errorhandler(faces.ImageError)

@@ -2,15 +2,31 @@
 
 from __future__ import annotations
 
-import hashlib
-
+import marshmallow as ma
 from flask import current_app, jsonify
 
-from .. import face_jobs, negatives, people
+from .. import face_jobs, faces, negatives, people
 from . import bp
+from .contract import ENGINE_BUSY, File, FormBody, operation
 from .errors import ApiError
-from .inputs import image_field
-from .users import commit, get_or_404
+from .schemas import IMAGE
+from .users import NO_PERSON, PERSON, commit, get_or_404
+
+
+class NegativeUpload(FormBody):
+    image = File(
+        required=True,
+        metadata={
+            "description": IMAGE + " It must hold exactly one face (no size or sharpness minimum)."
+        },
+    )
+
+
+class Negative(ma.Schema):
+    id = ma.fields.Integer(required=True, metadata={"example": 1})
+    user_id = ma.fields.Integer(
+        required=True, metadata={"description": "The person this face is not.", "example": 3}
+    )
 
 
 def negative_json(row) -> dict:
@@ -18,16 +34,50 @@ def negative_json(row) -> dict:
 
 
 @bp.post("/users/<int:user_id>/negatives")
-def add_negative(user_id):
+@operation(
+    "addNegative",
+    tag="Corrections",
+    summary="Say that a face is not this person (a negative sample)",
+    description=(
+        "The photo must hold exactly one face (no size or sharpness minimum). From then on the "
+        "person is refused for any face closer to one of their negatives than to their nearest "
+        "sample; such a face goes to the next nearest person within the tolerance or stays "
+        "unknown. The same photo or face again changes nothing (200 with the existing "
+        "negative)."
+    ),
+    path=PERSON,
+    body={"multipart/form-data": NegativeUpload},
+    responses={
+        200: ("This face was already a negative of this person.", Negative),
+        201: ("The negative sample was added.", Negative),
+    },
+    errors={
+        400: (
+            "The file is not an image, is larger than ${max_pixels}, or does not hold exactly "
+            "one face.",
+            "2 faces were found. Only the person being enrolled may be in the picture.",
+        ),
+        404: NO_PERSON,
+        409: (
+            "The face is almost identical to one of the person's own samples: as a negative it "
+            "would stop them being recognised.",
+            "This face is almost identical to one of Ada Lovelace's own samples (distance "
+            "0.08); as a negative it would stop Ada Lovelace being recognised. Delete that "
+            "sample instead if it is not them.",
+        ),
+        503: ENGINE_BUSY,
+    },
+)
+def add_negative(user_id, body):
     """Add a negative sample: the photo's one face was wrongly given this person's name."""
     user = get_or_404(user_id)
-    data = image_field("image")
+    data = body["image"].read()
     # Exactly one face, but no size or sharpness minimum: the wrongly named faces are often
     # small camera faces, and the rule only needs their encoding.
     face = face_jobs.sample_from_image(current_app, data, min_height=1, min_sharpness=0.0)
     try:
         row, created = negatives.add_negative(
-            user, face.encoding, face.thumbnail, hashlib.sha256(data).hexdigest()
+            user, face.encoding, face.thumbnail, faces.photo_hash(data)
         )
     except people.SampleRejected as exc:
         raise ApiError(409, str(exc)) from None

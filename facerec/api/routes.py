@@ -4,16 +4,33 @@ from flask import current_app, jsonify, render_template, request
 
 from .. import camera, face_jobs, gallery
 from . import bp, docs, openapi
-from .inputs import image_field, parse_tolerance
+from .contract import ENGINE_BUSY, operation
+from .schemas import Recognition, RecognizeForm, StreamStatus
+
+STATUS = ("The camera's state after the call.", StreamStatus)
 
 
 @bp.get("/stream/status")
+@operation(
+    "streamStatus",
+    tag="Stream",
+    summary="The camera's state and who is in view",
+    description="Open to anyone when FACEREC_PUBLIC_STREAM is on (the live page polls it).",
+    responses={200: ("The camera's state.", StreamStatus)},
+)
 def stream_status():
     """The camera's state and the faces of the latest recognition result."""
     return jsonify(camera.service().status())
 
 
 @bp.post("/stream/start")
+@operation(
+    "streamStart",
+    tag="Stream",
+    summary="Start the camera (no change when running)",
+    description="A camera that cannot be opened is retried; see `state` and `error`.",
+    responses={200: STATUS},
+)
 def stream_start():
     """Start the camera (no-op when running)."""
     cam = camera.service()
@@ -22,6 +39,12 @@ def stream_start():
 
 
 @bp.post("/stream/stop")
+@operation(
+    "streamStop",
+    tag="Stream",
+    summary="Stop the camera and release the device",
+    responses={200: STATUS},
+)
 def stream_stop():
     """Stop the camera and release the device."""
     cam = camera.service()
@@ -30,11 +53,31 @@ def stream_stop():
 
 
 @bp.post("/recognize")
-def recognize():
+@operation(
+    "recognize",
+    tag="Recognition",
+    summary="Who is in this photo?",
+    description=(
+        "Finds every face of the photo and matches each against the enrolled people. The photo "
+        "is encoded in the face engine's worker processes, never in the web process, so API "
+        "load does not slow the live stream down. A photo with no face gives an empty list."
+    ),
+    body={"multipart/form-data": RecognizeForm},
+    responses={200: ("The faces found.", Recognition)},
+    errors={
+        400: (
+            "The file is not an image facerec reads, or is larger than ${max_pixels}.",
+            "The file is not an image in a format facerec reads.",
+        ),
+        503: ENGINE_BUSY,
+    },
+)
+def recognize(body):
     """Every face of the uploaded photo with the person it matches, if any."""
-    data = image_field("image")
-    tolerance = parse_tolerance(request.form.get("tolerance"))
-    found = face_jobs.faces_in_image(current_app, data)  # in the pool's processes, off the GIL
+    tolerance = body.get("tolerance")
+    if tolerance is None:
+        tolerance = float(current_app.config["FACEREC_TOLERANCE"])
+    found = face_jobs.faces_in_image(current_app, body["image"].read())  # off the GIL
     matcher = gallery.current()
     return jsonify(
         faces=[
@@ -45,13 +88,25 @@ def recognize():
 
 
 @bp.get("/openapi.json")
+@operation(
+    "openapi",
+    tag="Documentation",
+    summary="This document",
+    responses={200: ("The OpenAPI 3 document.", {"type": "object"})},
+)
 def openapi_document():
     """The OpenAPI 3 description of this API."""
-    return jsonify(openapi.spec(current_app.config.get("MAX_CONTENT_LENGTH")))
+    return jsonify(openapi.spec(current_app))
 
 
 @bp.get("/docs", endpoint="docs")
+@operation(
+    "docs",
+    tag="Documentation",
+    summary="This document as a web page",
+    responses={200: ("An HTML page.", {"type": "string"}, "text/html")},
+)
 def docs_page():
     """The OpenAPI description rendered for people."""
-    document = openapi.spec(current_app.config.get("MAX_CONTENT_LENGTH"))
-    return render_template("api/docs.html", doc=docs.view(document))
+    base = request.url_root.rstrip("/")
+    return render_template("api/docs.html", doc=docs.view(openapi.spec(current_app), base))

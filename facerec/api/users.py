@@ -6,28 +6,34 @@ and through ORM objects, so the gallery version moves on and the live stream rel
 
 from __future__ import annotations
 
-from flask import current_app, jsonify, request, url_for
+from flask import current_app, jsonify, url_for
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.exc import StaleDataError
 
 from .. import face_jobs, faces, people
 from ..extensions import db
 from ..models import FaceSample, User, name_key
 from . import bp
+from .contract import ENGINE_BUSY, operation
 from .errors import ApiError
-from .inputs import (
-    FORM_TYPES,
-    ID_MAX,
-    IMAGES_MAX,
-    PAGE_MAX,
-    PER_PAGE_DEFAULT,
-    PER_PAGE_MAX,
-    QUERY_MAX,
-    image_field,
-    int_arg,
-    json_object,
-    text,
+from .schemas import (
+    Sample,
+    SampleUpload,
+    UserCreate,
+    UserCreateForm,
+    UserList,
+    UserQuery,
+    UserUpdate,
+)
+from .schemas import User as UserSchema
+
+PERSON = {"user_id": "The person's id."}
+NO_PERSON = ("No person with this id.", "No person with id 42.")
+TAKEN = (
+    "Another person already has this name (names are compared without regard to case).",
+    "A person named “Ada Lovelace” already exists.",
 )
 
 
@@ -57,7 +63,7 @@ def user_json(user: User) -> dict:
 
 
 def get_or_404(user_id: int) -> User:
-    user = db.session.get(User, user_id) if user_id <= ID_MAX else None
+    user = db.session.get(User, user_id)
     if user is None:
         raise ApiError(404, f"No person with id {user_id}.")
     return user
@@ -70,6 +76,10 @@ def commit():
         # Two requests raced for the same name; the unique index decided.
         db.session.rollback()
         raise ApiError(409, "A person with this name already exists.") from None
+    except StaleDataError:
+        # Deleted by another request between this one's read and its write.
+        db.session.rollback()
+        raise ApiError(404, "This person was deleted meanwhile.") from None
 
 
 def checked_samples(uploads) -> list[FaceSample]:
@@ -87,16 +97,20 @@ def checked_samples(uploads) -> list[FaceSample]:
 
 
 @bp.get("/users")
-def list_users():
+@operation(
+    "listUsers",
+    tag="People",
+    summary="List people",
+    description="People in name order, a page at a time, optionally filtered by name.",
+    query=UserQuery,
+    responses={200: ("One page of people.", UserList)},
+)
+def list_users(query):
     """People in name order, a page at a time, optionally filtered by name."""
-    page = int_arg("page", 1, 1, PAGE_MAX)
-    per_page = int_arg("per_page", PER_PAGE_DEFAULT, 1, PER_PAGE_MAX)
-    query = request.args.get("q", "")
-    if len(query) > QUERY_MAX:
-        raise ApiError(422, f"“q” is too long (at most {QUERY_MAX} characters).")
+    page, per_page = query["page"], query["per_page"]
     stmt = select(User)
-    if name_key(query):
-        stmt = stmt.where(User.name_key.contains(name_key(query), autoescape=True))
+    if name_key(query["q"]):
+        stmt = stmt.where(User.name_key.contains(name_key(query["q"]), autoescape=True))
     total = db.session.scalar(select(func.count()).select_from(stmt.subquery()))
     users = db.session.scalars(
         stmt.options(selectinload(User.samples))
@@ -110,52 +124,96 @@ def list_users():
 
 
 @bp.post("/users")
-def create_user():
+@operation(
+    "createUser",
+    tag="People",
+    summary="Add a person",
+    description=(
+        "JSON with a name and details, or multipart/form-data with the same fields and "
+        "optionally photos in `images`. Every photo must hold exactly one usable face (big "
+        "enough, sharp); if one is refused nothing is created and the error names the file."
+    ),
+    body={
+        "application/json": UserCreate,
+        "multipart/form-data": UserCreateForm,
+        "application/x-www-form-urlencoded": UserCreate,
+    },
+    responses={201: ("The person was created.", UserSchema)},
+    headers={201: {"Location": ("The new person's URL.", True)}},
+    links={
+        201: {
+            name: (target, {"user_id": "$response.body#/id"})
+            for name, target in (
+                ("GetUser", "getUser"),
+                ("UpdateUser", "updateUser"),
+                ("AddSample", "addSample"),
+                ("DeleteUser", "deleteUser"),
+            )
+        }
+    },
+    errors={
+        400: (
+            "A photo is not an image, is larger than ${max_pixels}, or does not hold exactly "
+            "one usable face.",
+            "ada.jpg: No face was found.",
+        ),
+        409: TAKEN,
+        503: ENGINE_BUSY,
+    },
+)
+def create_user(body):
     """Add a person from JSON, or from a form with optional photos (all must pass or none)."""
-    if request.is_json:
-        body = json_object()
-        if "name" not in body:
-            raise ApiError(422, "A name is required.")
-        name = text(body["name"], "name")
-        details = text(body.get("details", ""), "details")
-        uploads = []
-    elif request.mimetype in FORM_TYPES:
-        name = text(request.form.get("name", ""), "name")
-        details = text(request.form.get("details", ""), "details")
-        # A browser form with no file chosen sends one empty, nameless part: not a photo.
-        uploads = [f for f in request.files.getlist("images") if f.filename or f.content_length]
-    else:
-        raise ApiError(415, "Send application/json, or multipart/form-data to include photos.")
     # The cheap checks first: a bad or taken name must not cost an encoding per photo.
-    name = people.clean_name(name)
-    details = people.clean_details(details)
+    name = people.clean_name(body["name"])
+    details = people.clean_details(body["details"])
     people.check_name_free(name)
-    if len(uploads) > IMAGES_MAX:
-        raise ApiError(422, f"Too many photos ({len(uploads)}; at most {IMAGES_MAX}).")
-    user = people.create_person(name, details, checked_samples(uploads))
+    user = people.create_person(name, details, checked_samples(body.get("images", [])))
     commit()
     return jsonify(user_json(user)), 201, {"Location": url_for(".get_user", user_id=user.id)}
 
 
 @bp.get("/users/<int:user_id>")
+@operation(
+    "getUser",
+    tag="People",
+    summary="One person",
+    path=PERSON,
+    responses={200: ("The person.", UserSchema)},
+    errors={404: NO_PERSON},
+)
 def get_user(user_id):
     """One person with their samples."""
     return jsonify(user_json(get_or_404(user_id)))
 
 
 @bp.patch("/users/<int:user_id>")
-def update_user(user_id):
+@operation(
+    "updateUser",
+    tag="People",
+    summary="Change a person's name or details",
+    description="Only the fields sent change; the others keep their value.",
+    path=PERSON,
+    body=UserUpdate,
+    responses={200: ("The person, changed.", UserSchema)},
+    errors={404: NO_PERSON, 409: TAKEN},
+)
+def update_user(user_id, body):
     """Change the fields sent (name, details); the others keep their value."""
     user = get_or_404(user_id)
-    body = json_object()
-    name = text(body["name"], "name") if "name" in body else user.name
-    details = text(body["details"], "details") if "details" in body else user.details
-    people.update_person(user, name, details)
+    people.update_person(user, body.get("name", user.name), body.get("details", user.details))
     commit()
     return jsonify(user_json(user))
 
 
 @bp.delete("/users/<int:user_id>")
+@operation(
+    "deleteUser",
+    tag="People",
+    summary="Delete a person and their samples",
+    path=PERSON,
+    responses={204: ("Deleted; the live stream stops recognising them.", None)},
+    errors={404: NO_PERSON},
+)
 def delete_user(user_id):
     """Delete a person and their samples."""
     db.session.delete(get_or_404(user_id))
@@ -164,10 +222,37 @@ def delete_user(user_id):
 
 
 @bp.post("/users/<int:user_id>/samples")
-def add_sample(user_id):
+@operation(
+    "addSample",
+    tag="People",
+    summary="Add a face sample from a photo",
+    description=(
+        "The photo must hold exactly one usable face (big enough, sharp). 409 when it is the "
+        "same photo as one of the person's samples, almost the same face, or a face closer to "
+        "someone else enrolled."
+    ),
+    path=PERSON,
+    body={"multipart/form-data": SampleUpload},
+    responses={201: ("The sample was added.", Sample)},
+    errors={
+        400: (
+            "The file is not an image, is larger than ${max_pixels}, or does not hold exactly "
+            "one usable face.",
+            "No face was found.",
+        ),
+        404: NO_PERSON,
+        409: (
+            "The person already has this photo or almost the same face, or the face is closer "
+            "to someone else.",
+            "This photo is already one of Ada Lovelace's samples.",
+        ),
+        503: ENGINE_BUSY,
+    },
+)
+def add_sample(user_id, body):
     """Add a face sample to a person from a photo with exactly one usable face."""
     user = get_or_404(user_id)
-    data = image_field("image")
+    data = body["image"].read()
     sample = face_jobs.sample_from_image(current_app, data)
     try:
         # The same rules as the person page: not the same photo twice, not a near-duplicate,
