@@ -343,6 +343,7 @@ def declared(app) -> set[tuple[str, str]]:
     return {(method, rule.rule) for rule, method, _op in contract.declared(app)}
 
 
+@pytest.mark.sqlite_only  # the contract does not change with the database; it is a long run
 @pytest.mark.timeout(900)
 def test_does_schemathesis_find_nothing_with_a_token(live_app, serve, tmp_path):
     report = run_schemathesis(live_app, serve, tmp_path, AUTH)
@@ -357,6 +358,7 @@ def test_does_schemathesis_find_nothing_with_a_token(live_app, serve, tmp_path):
     assert answered(live_app, 2) | photos == declared(live_app)
 
 
+@pytest.mark.sqlite_only
 @pytest.mark.timeout(900)
 def test_does_schemathesis_find_nothing_without_credentials(live_app, serve, tmp_path):
     report = run_schemathesis(live_app, serve, tmp_path, {})
