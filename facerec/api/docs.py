@@ -58,11 +58,10 @@ def describe(schema: dict) -> dict:
     elif low is not None:
         parts.append(f"≥ {number(low)}")
     if "minLength" in schema or "maxLength" in schema:
-        parts.append(f"{schema.get('minLength', 0)} to {schema.get('maxLength', '…')} characters")
+        low, high = number(schema.get("minLength", 0)), number(schema.get("maxLength", "…"))
+        parts.append(f"{low} to {high} characters")
     if "enum" in schema:
         parts.append("one of " + ", ".join(map(str, schema["enum"])))
-    if schema.get("pattern"):
-        parts.append("see pattern")
     if "default" in schema and schema["default"] != "":
         parts.append(f"default {number(schema['default'])}")
     label = ", ".join(parts)
@@ -130,7 +129,25 @@ def curl(document: dict, base: str, path: str, method: str, op: dict) -> str:
             elif name in schema.get("required", []) or "example" in prop:
                 words += ["-F", shlex.quote(f"{name}={prop.get('example', '')}")]
     words.append(shlex.quote(url))
-    return " ".join(words)
+    return _wrap(words)
+
+
+def _wrap(words: list[str], width: int = 88) -> str:
+    """The command on lines of about ``width``, each option with its value (continued lines)."""
+    lines, line = [], words[0]
+    index = 1
+    while index < len(words):
+        chunk = words[index]
+        if chunk.startswith("-") and index + 1 < len(words):  # an option and its value
+            chunk, index = f"{chunk} {words[index + 1]}", index + 1
+        index += 1
+        if len(line) + 1 + len(chunk) > width:
+            lines.append(line + " \\")
+            line = "     " + chunk
+        else:
+            line += " " + chunk
+    lines.append(line)
+    return "\n".join(lines)
 
 
 def response_example(document: dict, op: dict) -> dict | None:

@@ -66,7 +66,7 @@ def details_field(**kwargs):
         ],
         metadata={
             "description": (
-                f"Free text shown to operators, at most {DETAILS_MAX} characters; line breaks "
+                f"Free text shown to operators, at most {DETAILS_MAX:,} characters; line breaks "
                 "and tabs are the only control characters allowed."
             ),
             "example": "Visitor badge 12",
