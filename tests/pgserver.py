@@ -52,13 +52,15 @@ def find_bindir() -> Path:
     raise RuntimeError(INSTALL_HINT)
 
 
+PR_SET_PDEATHSIG = 1
+# Looked up here, in the parent: the child between fork and exec only calls it (no dlopen
+# there, which another thread of the test process might have been holding a lock of).
+_prctl = ctypes.CDLL(None, use_errno=True).prctl
+
+
 def _die_with_parent():
     """In the child before exec: SIGQUIT (immediate shutdown) when the test process dies."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGQUIT)
-
-
-PR_SET_PDEATHSIG = 1
+    _prctl(PR_SET_PDEATHSIG, signal.SIGQUIT)
 
 
 def free_port() -> int:
