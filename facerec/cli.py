@@ -2,6 +2,7 @@
 
 import os
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -34,33 +35,47 @@ webhooks = AppGroup("webhooks", help="Manage the URLs that receive sighting even
     help="Processes that encode the photos (default: the number of cores).",
 )
 @click.option("--dry-run", is_flag=True, help="Report what would be imported; write nothing.")
-def import_people(folder, jobs, dry_run):
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Leave out a new person who looks like someone already enrolled (default: warn).",
+)
+def import_people(folder, jobs, dry_run, strict):
     """Enroll people from a folder: DIR/<name>/<photos> or DIR/<name>.jpg."""
     photos, skipped = importer.scan(folder)
     jobs = min(jobs or os.cpu_count() or 1, max(1, len(photos)))
+    # Everything but the report goes to stderr, so stdout stays clean for a pipe.
     if photos:
         count = len({photo.key for photo in photos})
         click.echo(
             f"{importer.plural(len(photos), 'photo')} of "
             f"{importer.plural(count, 'person', 'people')} in {folder}; encoding with "
             f"{importer.plural(jobs, 'process', 'processes')}"
-            + (" (dry run: nothing will be written)." if dry_run else ".")
+            + (" (dry run: nothing will be written)." if dry_run else "."),
+            err=True,
         )
     else:
-        click.echo(f"No photos to import in {folder}.")
+        click.echo(f"No photos to import in {folder}.", err=True)
+    eta = TimeLeft(len(photos))
     with click.progressbar(
         length=len(photos),
         label="Encoding",
         show_pos=True,
-        show_eta=True,
-        file=sys.stderr,  # the report on stdout stays clean for a pipe
+        item_show_func=eta.text,
+        file=sys.stderr,
     ) as bar:
+
+        def progress(n):
+            eta.done(n)
+            bar.update(n, current_item=True)
+
         report = importer.run_import(
             folder,
             jobs=jobs,
             dry_run=dry_run,
+            strict=strict,
             max_pixels=current_app.config["FACEREC_MAX_PIXELS"],
-            progress=bar.update,
+            progress=progress,
             photos=photos,
             skipped=skipped,
         )
@@ -70,6 +85,32 @@ def import_people(folder, jobs, dry_run):
         raise SystemExit(130)
     if report.failed:
         raise SystemExit(1)
+
+
+class TimeLeft:
+    """The time an import has left, from the pace since its first file was done.
+
+    Click's own estimate counts the workers' start-up (loading dlib's models, seconds) as if
+    every file took that long, and showed a minute for a 14-second job.
+    """
+
+    def __init__(self, total: int):
+        self.total = total
+        self.count = 0
+        self.first_at: float | None = None
+
+    def done(self, n: int):
+        self.count += n
+        if self.first_at is None:
+            self.first_at = time.monotonic()
+            self.first_count = self.count
+
+    def text(self, _item=None) -> str:
+        if self.first_at is None or self.count - self.first_count < 2:
+            return "estimating time left…"
+        pace = (time.monotonic() - self.first_at) / (self.count - self.first_count)
+        left = round(pace * (self.total - self.count))
+        return f"about {left // 60}:{left % 60:02d} left"
 
 
 @users.command("list")

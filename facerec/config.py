@@ -45,7 +45,9 @@ class Config:
     FACEREC_SERVER = os.environ.get("FACEREC_SERVER", "")
     FACEREC_TOLERANCE = _env_number("FACEREC_TOLERANCE", 0.6)
     FACEREC_PUBLIC_STREAM = _env_bool("FACEREC_PUBLIC_STREAM")
+    # The wizard takes between FACEREC_SNAPSHOTS_MIN and FACEREC_SNAPSHOTS samples.
     FACEREC_SNAPSHOTS = int(_env_number("FACEREC_SNAPSHOTS", 5, int))
+    FACEREC_SNAPSHOTS_MIN = int(_env_number("FACEREC_SNAPSHOTS_MIN", 1, int))
     # An enrollment wizard left alone this many seconds is thrown away.
     FACEREC_ENROLL_TTL = _env_number("FACEREC_ENROLL_TTL", 7200.0)
     # Images above this many pixels are refused before they are decoded.

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import io
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -23,6 +23,8 @@ MIN_FACE_HEIGHT = 80
 # webcam frames score in the hundreds; motion blur and out-of-focus faces fall under this.
 MIN_SHARPNESS = 25.0
 THUMBNAIL_SIZE = 112
+# What load_image() reads, as every page and message names it.
+PHOTO_FORMATS = "JPEG, PNG, WebP, BMP, GIF or TIFF"
 
 Box = tuple[int, int, int, int]  # top, right, bottom, left (face_recognition's order)
 
@@ -70,12 +72,16 @@ class Face:
 
 @dataclass(frozen=True)
 class Sample:
-    """A face that passed the enrollment checks, ready to be stored."""
+    """A face that passed the enrollment checks: the one sample type from upload to save.
 
-    box: Box
+    ``content_hash`` is the photo's ``photo_hash()`` (None for a camera frame), so that the
+    same file sent twice is recognised. Stored rows (a draft's, a person's) convert to and
+    from it at the edges: ``people.sample_row()`` and ``people.as_sample()``.
+    """
+
     encoding: np.ndarray
     thumbnail: bytes
-    sharpness: float
+    content_hash: str | None = None
 
 
 def load_models():
@@ -104,13 +110,7 @@ def load_image(source: bytes | str | Path, max_pixels: int = DEFAULT_MAX_PIXELS)
     Raises ImageError for anything that is not a decodable image or is over ``max_pixels``;
     the size is checked from the header, before any pixel is decoded.
     """
-    if isinstance(source, str | Path):
-        try:
-            data = Path(source).read_bytes()
-        except OSError as exc:
-            raise ImageError(f"cannot read the file: {exc.strerror or exc}") from None
-    else:
-        data = bytes(source)
+    data = _read(source)
     if not data:
         raise ImageError("the file is empty")
     try:
@@ -141,6 +141,15 @@ def load_image(source: bytes | str | Path, max_pixels: int = DEFAULT_MAX_PIXELS)
     if array.ndim != 3 or min(array.shape[:2]) < 1:
         raise ImageError("the image has no pixels")
     return np.ascontiguousarray(array)
+
+
+def _read(source: bytes | str | Path) -> bytes:
+    if isinstance(source, str | Path):
+        try:
+            return Path(source).read_bytes()
+        except OSError as exc:
+            raise ImageError(f"cannot read the file: {exc.strerror or exc}") from None
+    return bytes(source)
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:
@@ -264,14 +273,19 @@ def single_face_sample(
             "Hold still and make sure the camera is in focus."
         )
     (encoding,) = encode(rgb, [box])
-    return Sample(box=box, encoding=encoding, thumbnail=thumbnail(rgb, box), sharpness=score)
+    return Sample(encoding=encoding, thumbnail=thumbnail(rgb, box))
 
 
 def sample_from_image(
     data: bytes | str | Path, max_pixels: int = DEFAULT_MAX_PIXELS, **checks
 ) -> Sample:
-    """load_image() then single_face_sample(): what an uploaded or imported photo goes through."""
-    return single_face_sample(load_image(data, max_pixels=max_pixels), **checks)
+    """load_image() then single_face_sample(): what an uploaded or imported photo goes through.
+
+    The sample carries the photo's hash.
+    """
+    data = _read(data)
+    sample = single_face_sample(load_image(data, max_pixels=max_pixels), **checks)
+    return replace(sample, content_hash=photo_hash(data))
 
 
 def faces_in_image(

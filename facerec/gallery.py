@@ -16,6 +16,15 @@ from .models import ENCODING_SIZE, FaceSample, NegativeSample, User, gallery_ver
 log = logging.getLogger(__name__)
 
 
+def distance_text(distance: float, tolerance: float) -> str:
+    """A distance as people read it everywhere: "0.41 of 0.60, lower is closer".
+
+    Pages use the ``distance`` template filter (facerec.web), which passes the configured
+    FACEREC_TOLERANCE; messages built in Python (people, importer, API) call this directly.
+    """
+    return f"{distance:.2f} of {tolerance:.2f}, lower is closer"
+
+
 @dataclass(frozen=True)
 class Match:
     user_id: int | None

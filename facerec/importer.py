@@ -33,6 +33,10 @@ _SUFFIXES = (".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".bmp", ".gif", ".tif", "
 IMAGE_SUFFIXES = frozenset((*_SUFFIXES, ".webp", ".ppm", ".pgm", ".pbm", ".pnm"))
 SOURCE = "import"
 ALREADY_IMPORTED = "already imported"
+LOOK_ALIKE_ADVICE = (
+    "The live view may confuse them. If it is the same person, put the photos in the "
+    "folder of {other} instead; --strict leaves such people out."
+)
 
 
 @dataclass(frozen=True)
@@ -71,6 +75,7 @@ class Encoded:
     sample: faces.Sample | None = None
     reason: str = ""
     detail: str = ""
+    before: bool = False  # imported by an earlier run: nothing to do, not a problem
 
 
 @dataclass
@@ -79,7 +84,10 @@ class Report:
     extended: dict[str, int] = field(default_factory=dict)
     skipped: list[Skip] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)  # name -> error
+    warnings: list[str] = field(default_factory=list)  # look-alikes imported anyway
+    unchanged: dict[str, int] = field(default_factory=dict)  # name -> files imported before
     dry_run: bool = False
+    strict: bool = False
     interrupted: bool = False
 
     @property
@@ -90,6 +98,10 @@ class Report:
         """The report: skipped files (in path order), people written, then the summary."""
         for skip in sorted(self.skipped, key=lambda s: s.shown):
             yield skip.line()
+        for warning in sorted(self.warnings):
+            yield printable(f"warning  {warning}")
+        for name, count in sorted(self.unchanged.items()):
+            yield printable(f"unchanged  {name}: {plural(count, 'photo')} imported before")
         verb = "would add" if self.dry_run else "added"
         for name, count in sorted(self.added.items()):
             yield f"{verb}  {name}: {plural(count, 'sample')}"
@@ -102,8 +114,14 @@ class Report:
             f"people added: {len(self.added)}, people extended: {len(self.extended)}, "
             f"samples added: {self.samples_added}, files skipped: {len(self.skipped)}"
         )
+        before = sum(self.unchanged.values())
+        if before:
+            summary += f", imported before: {before}"
         if self.failed:
             summary += f", people failed: {len(self.failed)}"
+        if not self.added and not self.extended and not self.skipped and before:
+            yield f"Nothing new: all {plural(before, 'photo')} were imported before. {summary}."
+            return
         if self.interrupted:
             yield (
                 f"Interrupted: {summary}. The people listed are fully imported; "
@@ -215,7 +233,7 @@ def encode_file(path: str, max_pixels: int = faces.DEFAULT_MAX_PIXELS) -> Encode
         return Encoded(None, reason="cannot read the file", detail=exc.strerror or str(exc))
     digest = faces.photo_hash(data)
     if digest in _known:
-        return Encoded(digest, reason=ALREADY_IMPORTED, detail=f"as a sample of {_known[digest]}")
+        return Encoded(digest, reason=ALREADY_IMPORTED, detail=_known[digest], before=True)
     try:
         sample = faces.sample_from_image(data, max_pixels=max_pixels)
     except faces.ImageError as exc:
@@ -295,18 +313,39 @@ def known_hashes() -> dict[str, str]:
 
 
 def _write_person(name: str, found: list[tuple[Photo, Encoded]], report: Report):
-    """Add or extend one person with its new samples in one transaction."""
+    """Add or extend one person with its new samples in one transaction.
+
+    Each photo must pass ``people.check_sample`` (not the same face twice, not someone
+    else's face); a new person who looks like someone enrolled is reported with the
+    wizard's words, and left out with ``--strict``.
+    """
     found.sort(key=lambda item: item[0].shown)
     try:
         user = people.find_by_name(name)
+        accepted: list[tuple[Photo, faces.Sample]] = []
+        for photo, encoded in found:
+            try:
+                people.check_sample(user, encoded.sample, [s for _, s in accepted], name=name)
+            except people.SampleRejected as exc:
+                report.skipped.append(Skip(photo.shown, exc.reason, str(exc)))
+                continue
+            accepted.append((photo, encoded.sample))
+        if not accepted:
+            return
+        if user is None and (match := people.look_alike([s.encoding for _, s in accepted])):
+            warning = people.look_alike_warning(name, match)
+            if report.strict:
+                reason = "looks like someone enrolled (--strict)"
+                report.skipped.extend(Skip(p.shown, reason, warning) for p, _ in accepted)
+                return
+            report.warnings.append(f"{warning} {LOOK_ALIKE_ADVICE.format(other=match.name)}")
+        rows = [people.sample_row(sample, SOURCE) for _, sample in accepted]
         if report.dry_run:
             pass
         elif user is None:
-            rows = [people.sample_row(e.sample, SOURCE, e.content_hash) for _, e in found]
             people.create_person(name, samples=rows)
         else:
-            rows = [people.sample_row(e.sample, SOURCE, e.content_hash) for _, e in found]
-            user.samples.extend(rows)
+            people.append_samples(user, rows)
         if not report.dry_run:
             db.session.commit()
     except (SQLAlchemyError, people.PersonError) as exc:
@@ -315,15 +354,16 @@ def _write_person(name: str, found: list[tuple[Photo, Encoded]], report: Report)
         report.skipped.extend(Skip(p.shown, "not written", f"{name} failed") for p, _ in found)
         return
     if user is None:
-        report.added[name] = len(found)
+        report.added[name] = len(accepted)
     else:
-        report.extended[user.name] = len(found)
+        report.extended[user.name] = len(accepted)
 
 
 def run_import(
     root: Path,
     jobs: int | None = None,
     dry_run: bool = False,
+    strict: bool = False,
     max_pixels: int = faces.DEFAULT_MAX_PIXELS,
     progress: Callable[[int], None] | None = None,
     photos: list[Photo] | None = None,
@@ -335,7 +375,7 @@ def run_import(
     """
     if photos is None:
         photos, skipped = scan(root)
-    report = Report(dry_run=dry_run, skipped=list(skipped or []))
+    report = Report(dry_run=dry_run, strict=strict, skipped=list(skipped or []))
     jobs = jobs or os.cpu_count() or 1
     known = known_hashes()
     db.session.rollback()  # end the read transaction: a long encoding must not hold it
@@ -359,7 +399,9 @@ def _collect(results, report, names, remaining, progress):
     found: dict[str, list[tuple[Photo, Encoded]]] = {key: [] for key in remaining}
     first_of: dict[str, str] = {}  # content hash -> file shown, for duplicates within the run
     for photo, result in results:
-        if result.sample is None:
+        if result.before:
+            report.unchanged[result.detail] = report.unchanged.get(result.detail, 0) + 1
+        elif result.sample is None:
             report.skipped.append(Skip(photo.shown, result.reason, result.detail))
         elif result.content_hash in first_of:
             report.skipped.append(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 from flask import current_app
@@ -11,7 +11,8 @@ from sqlalchemy import select
 
 from . import faces, gallery
 from .extensions import db
-from .models import NAME_MAX, FaceSample, User, name_key
+from .gallery import Match, distance_text
+from .models import NAME_MAX, FaceSample, User, name_key, utcnow
 
 DETAILS_MAX = 2000
 DETAILS_WHITESPACE = "\t\n\r"  # the only control characters a textarea sends on purpose
@@ -26,7 +27,19 @@ class DuplicateName(PersonError):
 
 
 class SampleRejected(ValueError):
-    """The face cannot be added to this person; the message says why."""
+    """The face cannot become a sample of this person; ``reason`` says which rule refused it."""
+
+    def __init__(self, message: str, reason: str = "refused"):
+        super().__init__(message)
+        self.reason = reason
+
+
+# SampleRejected.reason values
+SAME_PHOTO = "same photo"
+NEAR_DUPLICATE_FACE = "near-duplicate"
+SOMEONE_ELSE = "someone else's face"
+
+ALREADY_ADDED = "This photo has already been added. Choose a different photo."
 
 
 # Two samples of one face closer than this add nothing (same photo, same pose). Different
@@ -78,8 +91,14 @@ def check_name_free(name: str, exclude_id: int | None = None):
         raise DuplicateName(f"A person named “{existing.name}” already exists.")
 
 
-def sample_row(sample: faces.Sample, source: str, content_hash: str | None = None) -> FaceSample:
-    row = FaceSample(thumbnail=sample.thumbnail, source=source, content_hash=content_hash)
+def as_sample(row) -> faces.Sample:
+    """A stored sample row (a person's or a wizard draft's) as the sample it was made from."""
+    return faces.Sample(row.vector.copy(), row.thumbnail, row.content_hash)
+
+
+def sample_row(sample: faces.Sample, source: str) -> FaceSample:
+    """A stored sample made from a checked face (the one conversion, at the edge)."""
+    row = FaceSample(thumbnail=sample.thumbnail, source=source, content_hash=sample.content_hash)
     row.vector = sample.encoding
     return row
 
@@ -102,28 +121,130 @@ def update_person(user: User, name: str, details: str) -> User:
     return user
 
 
-def add_sample(user: User, face: faces.Sample, source: str, content_hash: str | None = None):
-    """Check ``face`` against the person and the gallery, then append it to ``user.samples``.
+# ---- may this face become a sample of this person? ------------------------------------------
 
-    Refused (SampleRejected): the same file again, a near-duplicate of one of their samples,
-    or a face closer to someone else enrolled than to them.
+
+def check_sample(
+    person: User | None,
+    sample: faces.Sample,
+    taken: Sequence[faces.Sample] = (),
+    name: str | None = None,
+):
+    """May ``sample`` become a sample of ``person``? Raise SampleRejected saying why not.
+
+    The one rule set for every way a face joins a person: the wizard (each snapshot or
+    photo, and its "Add to"), the person page, the API, ``flask users import`` and enrolling
+    an unknown group. ``person`` is the enrolled person, or None for someone not saved yet
+    (``name`` then names them in messages); ``taken`` are the samples already accepted in the
+    same batch (the wizard's draft, the other photos of one import or request).
+
+    Refused, in this order:
+    - the same photo (same SHA-256, ``faces.photo_hash``) as one already taken or stored;
+    - a near-duplicate: closer than NEAR_DUPLICATE to one of them (it adds no new view);
+    - someone else's face: for an enrolled person, a face nearer to another enrolled person
+      (within the tolerance) than to any of their own samples.
+    A look-alike of a person *not yet saved* is not refused here: it is a question for the
+    operator (see ``look_alike()``), asked once for all the samples.
     """
-    if content_hash and any(s.content_hash == content_hash for s in user.samples):
-        raise SampleRejected(f"This photo is already one of {user.name}'s samples.")
-    encoding = np.asarray(face.encoding, dtype=np.float64)
-    own = min((float(np.linalg.norm(s.vector - encoding)) for s in user.samples), default=None)
+    name = person.name if person is not None else name or "this person"
+    stored = [as_sample(s) for s in person.samples] if person is not None else []
+    digest = sample.content_hash
+    if digest and any(s.content_hash == digest for s in taken):
+        raise SampleRejected(ALREADY_ADDED, SAME_PHOTO)
+    if digest and any(s.content_hash == digest for s in stored):
+        raise SampleRejected(f"This photo is already one of {name}'s samples.", SAME_PHOTO)
+    near = _nearest(sample.encoding, taken)
+    if near is not None and near < NEAR_DUPLICATE:
+        raise SampleRejected(
+            f"This is almost the same as a sample already taken (distance {near:.2f}). "
+            "Turn the head a little, change the expression or use a different photo, so the "
+            "samples show the face in different ways.",
+            NEAR_DUPLICATE_FACE,
+        )
+    own = _nearest(sample.encoding, stored)
     if own is not None and own < NEAR_DUPLICATE:
         raise SampleRejected(
-            f"This face is almost identical to a sample {user.name} already has "
-            f"(distance {own:.2f}). Use a different photo or pose."
+            f"This face is almost identical to a sample {name} already has "
+            f"(distance {own:.2f}). Use a different photo or pose.",
+            NEAR_DUPLICATE_FACE,
         )
-    tolerance = float(current_app.config["FACEREC_TOLERANCE"])
-    other = gallery.current().nearest_person([encoding], exclude={user.id})
-    if other.known and other.distance <= tolerance and (own is None or other.distance < own):
+    if person is None:
+        return
+    other = look_alike([sample.encoding], exclude=person.id)
+    if other is not None and (own is None or other.distance < own):
         raise SampleRejected(
-            f"This face looks like {other.name} (distance {other.distance:.2f}), who is already "
-            f"enrolled, more than like {user.name}. Check that the picture shows {user.name}."
+            f"This face looks like {other.name} (distance {_distance(other.distance)}), who is "
+            f"already enrolled, more than like {name}. Check that the picture shows {name}.",
+            SOMEONE_ELSE,
         )
-    row = sample_row(face, source, content_hash)
-    user.samples.append(row)
+
+
+def _nearest(encoding, samples: Sequence[faces.Sample]) -> float | None:
+    if not samples:
+        return None
+    taken = np.stack([np.asarray(s.encoding, dtype=np.float64) for s in samples])
+    return float(np.min(np.linalg.norm(taken - np.asarray(encoding, dtype=np.float64), axis=1)))
+
+
+def add_sample(user: User, sample: faces.Sample, source: str) -> FaceSample:
+    """check_sample(), then append the sample to ``user.samples`` (the caller commits)."""
+    check_sample(user, sample)
+    row = sample_row(sample, source)
+    append_samples(user, [row])
     return row
+
+
+def append_samples(user: User, rows: Iterable[FaceSample]):
+    """Give ``user`` rows already checked by check_sample(); their "updated" time moves."""
+    user.samples.extend(rows)
+    user.updated_at = utcnow()
+
+
+def add_samples(user: User, samples: Iterable[tuple[faces.Sample, str]]):
+    """Add each (sample, source) that check_sample() allows; returns (added rows, refusals).
+
+    What "Add to <person>" in the wizard and a re-import do: a photo the person already has,
+    or a near-duplicate of one, is left out instead of stored twice.
+    """
+    added, refused = [], []
+    for sample, source in samples:
+        try:
+            added.append(add_sample(user, sample, source))
+        except SampleRejected as exc:
+            refused.append(exc)
+    return added, refused
+
+
+def look_alike(encodings, exclude: int | None = None) -> Match | None:
+    """The enrolled person these faces match within the tolerance (nearest first), or None.
+
+    ``exclude`` leaves one person out (the person the faces are being added to).
+    """
+    if len(encodings) == 0:
+        return None
+    match = gallery.current().nearest_person(
+        list(encodings), exclude={exclude} if exclude is not None else None
+    )
+    tolerance = float(current_app.config["FACEREC_TOLERANCE"])
+    if match.user_id is not None and match.distance <= tolerance:
+        return match
+    return None
+
+
+def look_alike_warning(name: str, match: Match) -> str:
+    """The words used wherever a new person resembles someone enrolled (wizard, import)."""
+    return f"{name} looks like {match.name} (distance {_distance(match.distance)})."
+
+
+def _distance(distance: float) -> str:
+    return distance_text(distance, float(current_app.config["FACEREC_TOLERANCE"]))
+
+
+def photo_owner(content_hash: str | None, exclude: int | None = None) -> User | None:
+    """The enrolled person who already has this very photo as a sample, if anyone."""
+    if not content_hash:
+        return None
+    query = select(User).join(FaceSample).where(FaceSample.content_hash == content_hash)
+    if exclude is not None:
+        query = query.where(User.id != exclude)
+    return db.session.scalars(query.limit(1)).first()

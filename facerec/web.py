@@ -2,7 +2,7 @@
 
 from concurrent.futures.process import BrokenProcessPool
 
-from flask import jsonify, render_template, request
+from flask import jsonify, render_template, request, url_for
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.exceptions import (
@@ -12,6 +12,9 @@ from werkzeug.exceptions import (
     ServiceUnavailable,
 )
 from werkzeug.routing import IntegerConverter
+
+from .faces import PHOTO_FORMATS
+from .gallery import distance_text
 
 
 @event.listens_for(Engine, "connect")
@@ -62,6 +65,13 @@ def _size(n: int) -> str:
     return f"{max(1, round(n / 1024))} KB"
 
 
+SAMPLE_SOURCES = {
+    "upload": "Uploaded photo",
+    "camera": "Camera snapshot",
+    "import": "Imported photo",
+    "api": "Added by the API",
+}
+
 NAV = [
     ("enroll.index", "Enroll"),
     ("admin.users", "People"),
@@ -70,13 +80,55 @@ NAV = [
 ]
 
 
+def _is_under(path: str, url: str) -> bool:
+    """Is ``path`` the page at ``url`` or one below it? ("/" is only itself.)"""
+    base = url.rstrip("/")
+    return path == url or (bool(base) and (path == base or path.startswith(base + "/")))
+
+
 def init_app(app):
     # Before the blueprints add their routes: a rule picks its converter when it is added.
     app.url_map.converters["int"] = DatabaseIdConverter
 
+    @app.template_filter("distance")
+    def distance_filter(distance) -> str:
+        """``{{ match.distance|distance }}`` -> "0.41 of 0.60, lower is closer".
+
+        The one way a face distance is shown on a page: with the FACEREC_TOLERANCE it is
+        judged against, and which way is better. Use it for every distance a page shows
+        (history, unknowns, search results...); scripts get the tolerance from a
+        ``data-tolerance`` attribute and write the same words (see static/js/live.js).
+        """
+        if distance is None:
+            return ""
+        return distance_text(float(distance), float(app.config["FACEREC_TOLERANCE"]))
+
     @app.context_processor
     def navigation():
-        return {"nav_links": [(e, label) for e, label in NAV if e in app.view_functions]}
+        """``nav_links``: (url, label, active) for each NAV entry this app has.
+
+        A link is active on its own page and on every page below its address (People on
+        /admin/users/7, Enroll on /enroll/review), and nowhere else: the API tokens page
+        under /admin is not "People".
+        """
+        links = []
+        for endpoint, label in NAV:
+            if endpoint in app.view_functions:
+                url = url_for(endpoint)
+                links.append((url, label, _is_under(request.path, url)))
+        return {"nav_links": links, "nav_active": _is_under, "config_endpoints": app.view_functions}
+
+    @app.template_filter("sample_source")
+    def sample_source_filter(source: str) -> str:
+        """A sample's ``source`` as a caption: "Uploaded photo", "Camera snapshot"..."""
+        return SAMPLE_SOURCES.get(source or "", (source or "Sample").capitalize())
+
+    @app.context_processor
+    def photo_rules():
+        """``photo_rules``: the one sentence every upload form shows under its file field."""
+        limit = app.config.get("MAX_CONTENT_LENGTH")
+        size = f", up to {_size(limit)} per upload" if limit else ""
+        return {"photo_rules": f"{PHOTO_FORMATS}; one face each{size}."}
 
     @app.errorhandler(HTTPException)
     def http_error(exc):

@@ -81,7 +81,18 @@ def test_can_an_operator_set_up_sign_in_and_manage_people_in_a_browser(
     assert page.inner_text("h1") == "Barack Obama"
     screenshot(page, "admin-05-person-edited")
 
-    # Delete one sample.
+    # Delete one sample: the browser asks first, and Cancel keeps it.
+    questions = []
+
+    def answer(dialog, accept):
+        questions.append(dialog.message)
+        dialog.accept() if accept else dialog.dismiss()
+
+    page.once("dialog", lambda dialog: answer(dialog, False))
+    page.click("button[aria-label='Delete sample 1']")
+    assert questions == ["Delete sample 1 of Barack Obama? This cannot be undone."]
+    assert page.locator(".thumbs img").count() == 2
+    page.once("dialog", lambda dialog: answer(dialog, True))
     page.click("button[aria-label='Delete sample 1']")
     page.wait_for_url(f"{server.url}/admin/users/{obama}")
     assert "Deleted a sample of Barack Obama." in page.inner_text(".flash")
@@ -106,7 +117,17 @@ def test_can_an_operator_set_up_sign_in_and_manage_people_in_a_browser(
     page.click("text=Create token")
     token = page.inner_text("#new-token").strip()
     assert token.startswith("frec_")
+    # The page highlights where you are: API tokens, not People.
+    assert page.locator(".nav a.active").count() == 0
+    assert page.locator(".account a.active").inner_text() == "API tokens"
     screenshot(page, "admin-09-token-created")
+
+    # Revoking asks first.
+    page.once("dialog", lambda dialog: answer(dialog, True))
+    page.click("button[aria-label='Revoke door display']")
+    page.wait_for_url(server.url + "/admin/tokens")
+    assert questions[-1].startswith("Revoke the token “door display”?")
+    assert "Revoked the token “door display”" in page.inner_text(".flash")
 
     # Sign out.
     page.click(".account .link-button")

@@ -1,9 +1,17 @@
 """The enrollment wizard in a real browser (headless Chromium through Playwright)."""
 
+import itertools
 import re
+import time
 
+import numpy as np
 import pytest
 from playwright.sync_api import expect
+from sqlalchemy import select
+
+from facerec import camera, face_jobs
+from facerec.extensions import db
+from facerec.models import EnrollDraftSample
 
 from .conftest import CLIP, TEST_PASSWORD, create_account, login_client, screenshot
 
@@ -14,7 +22,7 @@ def test_can_an_operator_enroll_a_person_with_uploads_in_a_browser(
     browser, app_factory, serve, data_dir
 ):
     # CSRF is on, as in production: every form and fetch() has to carry the token.
-    app = app_factory(FACEREC_SNAPSHOTS=2, WTF_CSRF_ENABLED=True)
+    app = app_factory(FACEREC_SNAPSHOTS=2, FACEREC_SNAPSHOTS_MIN=2, WTF_CSRF_ENABLED=True)
     create_account(app, "operator")
     server = serve(app)
     context = browser.new_context(viewport={"width": 1280, "height": 900})
@@ -142,3 +150,67 @@ def test_can_an_operator_start_the_camera_and_take_a_snapshot_in_a_browser(
         screenshot(page, "enroll-2-camera-snapshot")
     finally:
         context.close()
+
+
+@pytest.fixture
+def clip_wizard(browser, app_factory, serve):
+    """(app, page): the samples step for Lin-Manuel Miranda, the clip playing as the camera."""
+    app = app_factory(FACEREC_CAMERA=str(CLIP), WTF_CSRF_ENABLED=True)  # 5 samples at most
+    server = serve(app)
+    client = login_client(app, app.test_client())
+    # What a server does once in its life, not per snapshot: start the face job processes
+    # (dlib's models) and the camera.
+    face_jobs.run(abs, -1, workers=face_jobs.workers_for(app))
+    with app.app_context():
+        camera.service().start()
+    deadline = time.monotonic() + 30
+    while not client.get("/api/v1/stream/status").get_json()["running"]:
+        assert time.monotonic() < deadline, "the clip did not start"
+        time.sleep(0.2)
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.add_cookies(
+        [{"name": "session", "value": client.get_cookie("session").value, "url": server.url}]
+    )
+    page = context.new_page()
+    page.goto(server.url + "/enroll/", wait_until="domcontentloaded")
+    page.fill("#name", "Lin-Manuel Miranda")
+    page.click("text=Next: samples")
+    page.wait_for_url(re.compile(r"/enroll/samples$"), wait_until="domcontentloaded")
+    expect(page.locator("#camera-off")).to_be_hidden(timeout=20_000)
+    yield app, page
+    context.close()
+
+
+def test_does_auto_capture_collect_the_samples_from_the_clip_without_a_click_each(clip_wizard):
+    app, page = clip_wizard
+    page.click("#auto-capture")
+    expect(page.locator("#auto-stop")).to_be_visible()
+    started = time.monotonic()
+    expect(page.locator("#count")).to_have_text("5", timeout=20_000)
+    took = time.monotonic() - started
+    expect(page.locator("#auto-status")).to_have_text("Auto-capture done: 5 of 5 samples taken.")
+    expect(page.locator("#auto-stop")).to_be_hidden()
+    assert page.locator("#thumbs figure").count() == 5
+    screenshot(page, "enroll-2-auto-capture")
+    with app.app_context():
+        rows = db.session.scalars(select(EnrollDraftSample).order_by(EnrollDraftSample.id)).all()
+        gaps = [(b.created_at - a.created_at).total_seconds() for a, b in itertools.pairwise(rows)]
+        vectors = [row.vector for row in rows]
+    assert len(rows) == 5 and took < 20
+    assert min(gaps) >= 0.6  # spaced in time...
+    assert all(  # ...and in pose: no two samples near-duplicates
+        np.linalg.norm(a - b) >= 0.15 for i, a in enumerate(vectors) for b in vectors[i + 1 :]
+    )
+
+
+def test_does_stop_end_auto_capture(clip_wizard):
+    _app, page = clip_wizard
+    page.click("#auto-capture")
+    page.click("#auto-stop")
+    expect(page.locator("#auto-capture")).to_be_visible()
+    expect(page.locator("#auto-status")).to_contain_text("Auto-capture stopped:")
+    page.wait_for_timeout(1000)  # a check already on its way may still land
+    taken = page.locator("#count").inner_text()
+    page.wait_for_timeout(2500)
+    assert page.locator("#count").inner_text() == taken  # nothing more was taken
+    assert page.locator("#snapshot").is_enabled()

@@ -28,6 +28,7 @@ def people_in(app) -> dict[str, int]:
 
 
 def import_dir(runner, folder, *options):
+    """The command's stdout (the report) alone: the header and progress go to stderr."""
     return runner.invoke(args=["users", "import", str(folder), *options])
 
 
@@ -49,6 +50,9 @@ def test_does_importing_the_people_folder_enroll_them_once_and_recognise_them(
 
     result = import_dir(runner, data_dir / "people", "--jobs", "2")
     assert result.exit_code == 0, result.output
+    # Only the report is on stdout; the header and the progress bar are on stderr.
+    assert "9 photos of 5 people in" in result.stderr and "photos of" not in result.stdout
+    assert result.stdout.splitlines()[0] == "added  alex_lacamoire: 1 sample"
     assert (
         "people added: 5, people extended: 0, samples added: 9, files skipped: 0" in result.output
     )
@@ -68,8 +72,13 @@ def test_does_importing_the_people_folder_enroll_them_once_and_recognise_them(
 
     again = import_dir(runner, data_dir / "people", "--jobs", "2")
     assert again.exit_code == 0, again.output
-    assert "people added: 0, people extended: 0, samples added: 0, files skipped: 9" in again.output
-    assert "skipped  biden/biden2.jpg: already imported — as a sample of biden" in again.output
+    # A rerun reads as "nothing to do", not as nine failures.
+    assert not [line for line in again.output.splitlines() if line.startswith("skipped")]
+    assert "unchanged  biden: 2 photos imported before" in again.output.splitlines()
+    assert again.output.splitlines()[-1] == (
+        "Nothing new: all 9 photos were imported before. people added: 0, people extended: 0, "
+        "samples added: 0, files skipped: 0, imported before: 9."
+    )
     assert sum(people_in(app).values()) == 9
 
     test = data_dir / "people-test"
@@ -79,15 +88,17 @@ def test_does_importing_the_people_folder_enroll_them_once_and_recognise_them(
     assert recognised(app, test / "obama_and_biden.jpg") == [None, "biden", "obama"]
 
     # The same folder with one new photo of Obama (named in another case): one sample more.
+    # (obama-480p.jpg would not do: it is the picture of obama.jpg again, a near-duplicate.)
     copy = tmp_path / "people"
     shutil.copytree(data_dir / "people", copy)
-    shutil.copy(data_dir / "unknown" / "obama-480p.jpg", copy / "obama" / "new.jpg")
-    shutil.copy(data_dir / "unknown" / "obama-480p.jpg", copy / "obama" / "new2.jpg")
+    shutil.copy(data_dir / "unknown" / "obama3.jpg", copy / "obama" / "new.jpg")
+    shutil.copy(data_dir / "unknown" / "obama3.jpg", copy / "obama" / "new2.jpg")
     (copy / "obama").rename(copy / "Obama")
     third = import_dir(runner, copy, "--jobs", "1")
     assert third.exit_code == 0, third.output
     assert (
-        "people added: 0, people extended: 1, samples added: 1, files skipped: 10" in third.output
+        "people added: 0, people extended: 1, samples added: 1, files skipped: 1, "
+        "imported before: 9" in third.output
     )
     assert "skipped  Obama/new2.jpg: already imported — same file as Obama/new.jpg" in third.output
     assert "extended  obama: 1 sample more" in third.output
@@ -242,3 +253,46 @@ def test_does_users_delete_yes_skip_the_question_and_refuse_unknown_names(app, r
     missing = runner.invoke(args=["users", "delete", "nobody", "--yes"])
     assert missing.exit_code == 1
     assert "No person named “nobody”." in missing.output
+
+
+def test_does_import_warn_about_a_look_alike_in_the_wizards_words_and_strict_skip_it(
+    app, runner, data_dir, tmp_path
+):
+    enroll(app, "Barack Obama", data_dir / "known" / "obama.jpg")
+    folder = tmp_path / "staff"
+    (folder / "Barry").mkdir(parents=True)
+    shutil.copy(data_dir / "unknown" / "obama2.jpg", folder / "Barry")
+    shutil.copy(data_dir / "unknown" / "obama3.jpg", folder / "Barry")
+
+    strict = import_dir(runner, folder, "--strict", "--jobs", "1")
+    assert strict.exit_code == 0, strict.output
+    assert (
+        "skipped  Barry/obama2.jpg: looks like someone enrolled (--strict) — "
+        "Barry looks like Barack Obama (distance 0." in strict.output
+    )
+    assert "people added: 0" in strict.output
+    assert people_in(app) == {"Barack Obama": 1}
+
+    dry = import_dir(runner, folder, "--dry-run", "--jobs", "1")
+    lines = dry.output.splitlines()
+    (warning,) = [line for line in lines if line.startswith("warning  ")]
+    # The wizard's review says "<name> looks like <other> (distance d of t, lower is closer)."
+    assert warning.startswith("warning  Barry looks like Barack Obama (distance 0.")
+    assert "of 0.60, lower is closer). The live view may confuse them." in warning
+    assert "would add  Barry: 2 samples" in lines
+
+
+def test_does_the_time_left_ignore_the_workers_start_up(monkeypatch):
+    from facerec import cli
+
+    clock = [100.0]
+    monkeypatch.setattr(cli.time, "monotonic", lambda: clock[0])
+    eta = cli.TimeLeft(14)
+    assert eta.text() == "estimating time left…"
+    clock[0] += 10  # dlib's models loading in the workers: not a per-file cost
+    eta.done(1)
+    for _ in range(3):
+        clock[0] += 1
+        eta.done(1)
+    # 1 s a file since the first was done, 10 files to go.
+    assert eta.text() == "about 0:10 left"

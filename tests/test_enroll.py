@@ -152,8 +152,22 @@ def test_are_the_steps_closed_to_anyone_not_signed_in(anon_client):
     assert response.status_code == 401
 
 
+def test_does_the_wizard_save_a_person_with_one_sample_by_default(app, data_dir):
+    client = login_client(app, app.test_client())
+    details(client)
+    page = text(upload(client, data_dir / "known" / "obama.jpg"))
+    assert "Samples: 1 of 5" in page
+    assert "At least 1 sample is needed, up to 5." in page
+    assert "More samples, of different angles and light, recognise better." in page
+    review = client.get("/enroll/review")
+    assert review.status_code == 200
+    saved = client.post("/enroll/review", data={"action": "save"}, follow_redirects=True)
+    assert "Barack Obama is enrolled with 1 sample." in text(saved)
+    assert len(person(app, "Barack Obama")["samples"]) == 1
+
+
 def test_does_the_review_wait_until_enough_samples_are_taken(app_factory, data_dir):
-    app = app_factory(FACEREC_SNAPSHOTS=2)
+    app = app_factory(FACEREC_SNAPSHOTS=3, FACEREC_SNAPSHOTS_MIN=2)
     client = login_client(app, app.test_client())
     assert client.get("/enroll/samples").headers["Location"].endswith("/enroll/")
     details(client)
@@ -370,6 +384,44 @@ def test_is_a_photo_checked_while_the_wizard_is_cancelled_elsewhere_dropped(
 # ---- look-alikes ----
 
 
+def enroll_with_files(app, name, *photos) -> int:
+    """A person whose samples remember their files (as the wizard, the API and imports do)."""
+    with app.app_context():
+        from facerec import faces
+
+        rows = [people.sample_row(faces.sample_from_image(p), "upload") for p in photos]
+        user = people.create_person(name, samples=rows)
+        db.session.commit()
+        return user.id
+
+
+def test_does_add_to_an_existing_person_store_none_of_their_photos_twice(app_factory, data_dir):
+    app = app_factory(FACEREC_SNAPSHOTS=3)
+    obama, obama2 = data_dir / "known" / "obama.jpg", data_dir / "unknown" / "obama2.jpg"
+    obama_id = enroll_with_files(app, "Barack Obama", obama, obama2)
+    with app.app_context():
+        updated_before = db.session.get(User, obama_id).updated_at
+    client = login_client(app, app.test_client())
+    details(client, "Barry")
+    page = text(upload(client, data_dir / "unknown" / "obama3.jpg", obama, obama2))
+    # Said at once, not only at the review: these very files belong to someone else.
+    assert "obama.jpg: accepted, but this very photo is already a sample of Barack Obama." in page
+    assert "obama3.jpg: accepted." in page
+
+    response = client.post(
+        "/enroll/review", data={"action": "add", "target": str(obama_id)}, follow_redirects=True
+    )
+    page = text(response)
+    assert "1 sample added to Barack Obama." in page
+    assert "Left out so nothing is stored twice: 2 photos Barack Obama already had." in page
+    with app.app_context():
+        user = db.session.get(User, obama_id)
+        hashes = [s.content_hash for s in user.samples]
+        assert len(hashes) == 3 and len(set(hashes)) == 3
+        assert user.updated_at > updated_before
+    assert person(app, "Barry") is None and count(app, EnrollDraftSample) == 0
+
+
 def test_does_the_review_warn_of_a_look_alike_and_add_the_samples_to_him(app_factory, data_dir):
     app = app_factory(FACEREC_SNAPSHOTS=1)
     obama_id = enroll(app, "Barack Obama", data_dir / "known" / "obama.jpg")
@@ -378,7 +430,10 @@ def test_does_the_review_warn_of_a_look_alike_and_add_the_samples_to_him(app_fac
     assert "obama3.jpg: accepted." in text(upload(client, data_dir / "unknown" / "obama3.jpg"))
 
     review = client.get("/enroll/review")
-    assert re.search(r"Barry looks like Barack Obama, distance 0\.3\d\.", text(review))
+    assert re.search(
+        r"Barry looks like Barack Obama \(distance 0\.3\d of 0\.60, lower is closer\)\.",
+        text(review),
+    )
     for button in ("Cancel", "Add to Barack Obama", "Save anyway as Barry"):
         assert button in text(review)
 

@@ -2,14 +2,17 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import MultipleFileField
 from wtforms import BooleanField, SelectMultipleField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import Length
+from wtforms.validators import Length, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from .. import people
 from ..models import EVENT_NAMES, NAME_MAX
 from ..people import DETAILS_MAX
 
 
 class PersonForm(FlaskForm):
+    """A person's name and details; ``person_id`` is the person being edited."""
+
     # Length limits are checked by people.clean_name/clean_details (same messages everywhere);
     # these only stop absurd inputs early.
     name = StringField("Name", validators=[Length(max=NAME_MAX * 4)])
@@ -19,9 +22,25 @@ class PersonForm(FlaskForm):
         description="Optional: role, team, notes.",
     )
 
+    def __init__(self, *args, person_id: int | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.person_id = person_id
+
+    def validate_name(self, field):
+        try:
+            people.check_name_free(people.clean_name(field.data), exclude_id=self.person_id)
+        except people.PersonError as exc:
+            raise ValidationError(str(exc)) from None
+
+    def validate_details(self, field):
+        try:
+            people.clean_details(field.data)
+        except people.PersonError as exc:
+            raise ValidationError(str(exc)) from None
+
 
 class UploadForm(FlaskForm):
-    photos = MultipleFileField("Photos", description="JPEG or PNG, one face each, up to 10 MB.")
+    photos = MultipleFileField("Photos")
 
 
 class TokenForm(FlaskForm):

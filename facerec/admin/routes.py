@@ -17,17 +17,9 @@ from sqlalchemy.exc import IntegrityError
 
 from .. import camera, face_jobs
 from ..extensions import db
-from ..faces import FaceRejected, ImageError, photo_hash
+from ..faces import FaceRejected, ImageError, sentence
 from ..models import FaceSample, User, name_key
-from ..people import (
-    PersonError,
-    SampleRejected,
-    add_sample,
-    check_name_free,
-    clean_details,
-    clean_name,
-    update_person,
-)
+from ..people import SampleRejected, add_sample, clean_name, update_person
 from . import bp
 from .forms import PersonForm, UploadForm
 
@@ -108,15 +100,18 @@ def _enroll_url():
 
 
 def _render_person(user, form=None, status=200):
-    form = form or PersonForm(obj=user)
-    cameras = [(cam.camera, cam.running) for cam in camera.services()]
+    form = form or PersonForm(obj=user, person_id=user.id)
+    services = camera.services()
+    name = request.args.get("camera")
+    chosen = (camera.get(name) if name else None) or (services[0] if services else None)
     return render_template(
         "admin/person.html",
         user=user,
         form=form,
         upload=UploadForm(),
-        cameras=cameras,
-        camera_running=any(running for _name, running in cameras),
+        cameras=[(cam.camera, cam.running) for cam in services],
+        camera=chosen.status() if chosen is not None else None,
+        camera_name=chosen.camera if chosen is not None else None,
     ), status
 
 
@@ -130,24 +125,15 @@ def person(user_id):
 def edit_person(user_id):
     """Save a new name and details (the enrollment rules apply)."""
     user = _person_or_404(user_id)
-    form = PersonForm()
+    form = PersonForm(person_id=user.id)
     if not form.validate_on_submit():
-        flash("The changes were not saved: see the messages below.", "error")
+        problems = [e for field in (form.name, form.details) for e in field.errors]
+        if problems:
+            flash("The changes were not saved: " + " ".join(problems), "error")
+        else:
+            flash("The changes were not saved: see the messages below.", "error")
         return _render_person(user, form, 400)
     old_name = user.name
-    problems = []
-    for field, check in (
-        (form.name, lambda: check_name_free(clean_name(form.name.data), exclude_id=user.id)),
-        (form.details, lambda: clean_details(form.details.data)),
-    ):
-        try:
-            check()
-        except PersonError as exc:
-            field.errors = [*field.errors, str(exc)]
-            problems.append(str(exc))
-    if problems:
-        flash("The changes were not saved: " + " ".join(problems), "error")
-        return _render_person(user, form, 400)
     update_person(user, form.name.data, form.details.data)
     try:
         db.session.commit()
@@ -183,11 +169,15 @@ def upload_samples(user_id):
         label = upload.filename
         try:
             face = face_jobs.sample_from_image(current_app, data)
-            add_sample(user, face, "upload", photo_hash(data))
-        except (ImageError, FaceRejected, SampleRejected) as exc:
-            flash(f"{label}: {exc}", "error")
+            add_sample(user, face, "upload")
+        except ImageError as exc:
+            flash(f"{label}: {sentence(str(exc))}", "upload-error")
+            continue
+        except (FaceRejected, SampleRejected) as exc:
+            flash(f"{label}: {exc}", "upload-error")
             continue
         added += 1
+        flash(f"{label}: added.", "upload-success")
     if added:
         db.session.commit()
         flash(f"Added {added} sample{'s' if added != 1 else ''} to {user.name}.", "success")

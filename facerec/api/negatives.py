@@ -5,7 +5,7 @@ from __future__ import annotations
 import marshmallow as ma
 from flask import current_app, jsonify
 
-from .. import face_jobs, faces, negatives, people
+from .. import face_jobs, negatives, people
 from . import bp
 from .contract import ENGINE_BUSY, File, FormBody, operation
 from .errors import ApiError
@@ -77,7 +77,7 @@ def add_negative(user_id, body):
     face = face_jobs.sample_from_image(current_app, data, min_height=1, min_sharpness=0.0)
     try:
         row, created = negatives.add_negative(
-            user, face.encoding, face.thumbnail, faces.photo_hash(data)
+            user, face.encoding, face.thumbnail, face.content_hash
         )
     except people.SampleRejected as exc:
         raise ApiError(409, str(exc)) from None

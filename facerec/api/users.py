@@ -82,9 +82,10 @@ def commit():
         raise ApiError(404, "This person was deleted meanwhile.") from None
 
 
-def checked_samples(uploads) -> list[FaceSample]:
-    """One sample per photo, all encoded before anything is stored; 400 names the bad file."""
-    rows = []
+def checked_samples(name: str, uploads) -> list[FaceSample]:
+    """One sample per photo, all encoded before anything is stored; 400 names the bad file,
+    409 a photo that repeats another (the same file, or the same face and pose)."""
+    taken: list[faces.Sample] = []
     for number, upload in enumerate(uploads, start=1):
         data = upload.read()
         label = upload.filename or f"image {number}"
@@ -92,8 +93,12 @@ def checked_samples(uploads) -> list[FaceSample]:
             sample = face_jobs.sample_from_image(current_app, data)
         except (faces.ImageError, faces.FaceRejected) as exc:
             raise ApiError(400, f"{label}: {faces.sentence(str(exc))}") from None
-        rows.append(people.sample_row(sample, "api", faces.photo_hash(data)))
-    return rows
+        try:
+            people.check_sample(None, sample, taken, name=name)
+        except people.SampleRejected as exc:
+            raise ApiError(409, f"{label}: {exc}") from None
+        taken.append(sample)
+    return [people.sample_row(sample, "api") for sample in taken]
 
 
 @bp.get("/users")
@@ -167,7 +172,7 @@ def create_user(body):
     name = people.clean_name(body["name"])
     details = people.clean_details(body["details"])
     people.check_name_free(name)
-    user = people.create_person(name, details, checked_samples(body.get("images", [])))
+    user = people.create_person(name, details, checked_samples(name, body.get("images", [])))
     commit()
     return jsonify(user_json(user)), 201, {"Location": url_for(".get_user", user_id=user.id)}
 
@@ -257,7 +262,7 @@ def add_sample(user_id, body):
     try:
         # The same rules as the person page: not the same photo twice, not a near-duplicate,
         # not someone else's face. A retried request therefore adds nothing twice.
-        row = people.add_sample(user, sample, "api", faces.photo_hash(data))
+        row = people.add_sample(user, sample, "api")
     except people.SampleRejected as exc:
         raise ApiError(409, str(exc)) from None
     commit()

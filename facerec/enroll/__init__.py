@@ -7,4 +7,4 @@ from ..auth.guard import require_login
 bp = Blueprint("enroll", __name__, url_prefix="/enroll")
 bp.before_request(require_login)
 
-from . import routes  # noqa: E402,F401
+from . import intake, routes  # noqa: E402,F401

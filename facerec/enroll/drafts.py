@@ -13,7 +13,6 @@ import threading
 import time
 from datetime import timedelta
 
-import numpy as np
 from flask import current_app, session
 from flask_login import current_user
 from sqlalchemy import delete, func, select
@@ -24,21 +23,20 @@ from ..models import EnrollDraft, EnrollDraftSample, utcnow
 
 SESSION_KEY = "enroll_draft"
 DEFAULT_TTL = 2 * 3600  # seconds a draft lives after its last step
-# Two samples of one face closer than this add nothing: the wizard asks for another.
-NEAR_DUPLICATE = people.NEAR_DUPLICATE
-
-
-class DuplicateSample(ValueError):
-    """The face is (almost) the same as a sample already taken."""
 
 
 def ttl() -> timedelta:
     return timedelta(seconds=float(current_app.config.get("FACEREC_ENROLL_TTL", DEFAULT_TTL)))
 
 
-def required() -> int:
-    """How many samples a person needs (FACEREC_SNAPSHOTS)."""
+def maximum() -> int:
+    """The most samples the wizard takes (FACEREC_SNAPSHOTS)."""
     return max(1, int(current_app.config.get("FACEREC_SNAPSHOTS", 5)))
+
+
+def minimum() -> int:
+    """The fewest samples a person can be saved with (FACEREC_SNAPSHOTS_MIN, at most maximum)."""
+    return min(maximum(), max(1, int(current_app.config.get("FACEREC_SNAPSHOTS_MIN", 1))))
 
 
 def _account_id() -> int | None:
@@ -140,46 +138,22 @@ def stored_count(draft: EnrollDraft) -> int:
 
 
 def check_new_file(draft: EnrollDraft, content_hash: str | None):
-    """Raise DuplicateSample when this very file was added before."""
+    """Raise people.SampleRejected when this very file was added before (no need to encode it)."""
     if content_hash and any(s.content_hash == content_hash for s in draft.samples):
-        raise DuplicateSample("This photo has already been added. Choose a different photo.")
+        raise people.SampleRejected(people.ALREADY_ADDED, people.SAME_PHOTO)
 
 
-def check_not_duplicate(draft: EnrollDraft, sample: faces.Sample, content_hash: str | None = None):
-    """Raise DuplicateSample when ``sample`` adds no new view of the face."""
-    check_new_file(draft, content_hash)
-    if not draft.samples:
-        return
-    taken = np.stack([s.vector for s in draft.samples])
-    nearest = float(np.min(np.linalg.norm(taken - sample.encoding, axis=1)))
-    if nearest < NEAR_DUPLICATE:
-        raise DuplicateSample(
-            f"This is almost the same as a sample already taken (distance {nearest:.2f}). "
-            "Turn the head a little, change the expression or use a different photo, so the "
-            "samples show the face in different ways."
-        )
-
-
-def add_sample(
-    draft: EnrollDraft,
-    sample: faces.Sample,
-    source: str,
-    label: str,
-    content_hash: str | None = None,
-) -> EnrollDraftSample:
-    """Check for a near-duplicate and add ``sample`` to the draft (the caller commits)."""
-    check_not_duplicate(draft, sample, content_hash)
+def add_sample(draft: EnrollDraft, sample: faces.Sample, source: str, label: str):
+    """Add ``sample`` to the draft if ``people.check_sample`` allows it (the caller commits)."""
+    taken = [people.as_sample(s) for s in draft.samples]
+    people.check_sample(None, sample, taken, name=draft.name)
     row = EnrollDraftSample(
-        thumbnail=sample.thumbnail, source=source, label=label[:255], content_hash=content_hash
+        thumbnail=sample.thumbnail,
+        source=source,
+        label=label[:255],
+        content_hash=sample.content_hash,
     )
     row.vector = sample.encoding
     draft.samples.append(row)
     touch(draft)
     return row
-
-
-def as_face_sample(row: EnrollDraftSample) -> faces.Sample:
-    """A draft row as the faces.Sample that people.sample_row() stores."""
-    return faces.Sample(
-        box=(0, 0, 0, 0), encoding=row.vector.copy(), thumbnail=row.thumbnail, sharpness=0.0
-    )

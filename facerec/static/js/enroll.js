@@ -5,7 +5,8 @@
   const root = document.getElementById("enroll-samples");
   if (!root) return;
   const csrf = document.querySelector('meta[name="csrf-token"]').content;
-  const required = Number(root.dataset.required);
+  const minimum = Number(root.dataset.minimum);
+  const maximum = Number(root.dataset.maximum);
   const els = {
     count: document.getElementById("count"),
     progress: document.getElementById("progress"),
@@ -18,6 +19,9 @@
     cameraOff: document.getElementById("camera-off"),
     startForm: document.getElementById("start-camera"),
     template: document.getElementById("thumb-template"),
+    auto: document.getElementById("auto-capture"),
+    autoStop: document.getElementById("auto-stop"),
+    autoStatus: document.getElementById("auto-status"),
   };
 
   async function post(url, body) {
@@ -44,9 +48,9 @@
   function setCount(count) {
     els.count.textContent = String(count);
     els.progress.value = count;
-    els.progress.textContent = count + " of " + required;
+    els.progress.textContent = count + " of " + maximum;
     els.empty.hidden = count > 0;
-    const ready = count >= required;
+    const ready = count >= minimum;
     setReviewStep(ready);
     els.review.classList.toggle("disabled", !ready);
     if (ready) els.review.removeAttribute("aria-disabled");
@@ -125,10 +129,71 @@
   els.review.addEventListener("click", function (event) {
     if (els.review.classList.contains("disabled")) {
       event.preventDefault();
-      const missing = required - Number(els.count.textContent);
+      const missing = minimum - Number(els.count.textContent);
       say(missing + " more sample" + (missing === 1 ? "" : "s") + " needed before the review.", false);
     }
   });
+
+  // Auto-capture: ask the server to check the newest frame again and again; it keeps a
+  // frame only when it is a good new sample (one usable face, a new pose, the same person,
+  // spaced in time). Runs until the samples are complete or Stop is pressed.
+  let autoOn = false;
+
+  function setAuto(on, message) {
+    autoOn = on;
+    els.auto.hidden = on;
+    els.autoStop.hidden = !on;
+    els.snapshot.disabled = on;
+    els.autoStatus.hidden = !message;
+    els.autoStatus.textContent = message || "";
+  }
+
+  async function autoLoop() {
+    let lastReason = "";
+    while (autoOn) {
+      const started = Date.now();
+      let result;
+      try {
+        result = await post(els.auto.dataset.url, new FormData(els.snapshotForm));
+      } catch (err) {
+        setAuto(false, "Auto-capture stopped: the server could not be reached.");
+        return;
+      }
+      const data = result.data;
+      if (data.sample) addThumb(data.sample);
+      if (typeof data.count === "number") setCount(data.count);
+      if (!autoOn) return;
+      if (data.accepted) {
+        say(data.message, true);
+        lastReason = "";
+      } else if (data.message) {
+        lastReason = data.message;
+      }
+      if (data.done || !result.ok && result.status !== 422) {
+        const taken = typeof data.count === "number" ? data.count : 0;
+        setAuto(false, data.done && taken >= maximum
+          ? "Auto-capture done: " + taken + " of " + maximum + " samples taken."
+          : "Auto-capture stopped: " + (data.message || data.error || "the server refused."));
+        return;
+      }
+      els.autoStatus.textContent = "Auto-capture on: " + (data.count || 0) + " of " + maximum +
+        " taken. " + (lastReason ? "Last frame: " + lastReason : "Looking for one clear face…");
+      const wait = Math.max(0, 300 - (Date.now() - started));
+      await new Promise(function (resolve) { setTimeout(resolve, wait); });
+    }
+  }
+
+  if (els.auto) {
+    els.auto.hidden = false;  // a script-only feature: hidden for pages without scripts
+    els.auto.addEventListener("click", function () {
+      setAuto(true, "Auto-capture on: looking for one clear face…");
+      autoLoop();
+    });
+    els.autoStop.addEventListener("click", function () {
+      const taken = Number(els.count.textContent);
+      setAuto(false, "Auto-capture stopped: " + taken + " of " + maximum + " samples taken.");
+    });
+  }
 
   async function waitUntilRunning(statusUrl) {
     for (let i = 0; i < 40; i++) {

@@ -4,6 +4,7 @@
   const csrf = document.querySelector('meta[name="csrf-token"]').content;
   const panel = document.getElementById("in-view");
   const img = document.getElementById("stream");
+  const tolerance = Number(panel.dataset.tolerance);
   const els = {
     state: document.getElementById("state"),
     fps: document.getElementById("fps"),
@@ -38,7 +39,9 @@
       if (face.distance !== null) {
         const d = document.createElement("span");
         d.className = "muted small";
-        d.textContent = "distance " + face.distance.toFixed(2);
+        // The words of the `distance` template filter (facerec/web.py): value, threshold, direction.
+        d.textContent = "distance " + face.distance.toFixed(2) + " of " + tolerance.toFixed(2) +
+          ", lower is closer";
         li.appendChild(d);
       }
       els.faces.appendChild(li);
@@ -90,6 +93,14 @@
     }, 2000);
   });
 
-  refresh();
-  setInterval(refresh, 1000);
+  // The list follows the picture: polled several times a second (one small JSON each), and
+  // never two requests at once on a slow connection.
+  let busy = false;
+  async function tick() {
+    if (busy || document.hidden) return;
+    busy = true;
+    try { await refresh(); } finally { busy = false; }
+  }
+  tick();
+  setInterval(tick, 250);
 })();

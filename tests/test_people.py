@@ -1,0 +1,166 @@
+"""The rules for people and their samples (facerec.people), shared by every path."""
+
+from __future__ import annotations
+
+import pytest
+
+from facerec import faces, people
+from facerec.extensions import db
+from facerec.models import FaceSample, User
+from tests.conftest import enroll
+
+
+def sample_of(path) -> faces.Sample:
+    return faces.sample_from_image(path)
+
+
+@pytest.fixture
+def ctx(app):
+    with app.app_context():
+        yield app
+
+
+@pytest.mark.parametrize(
+    ("raw", "clean"),
+    [("  Ada   Lovelace ", "Ada Lovelace"), ("Zoë\tÅberg", "Zoë Åberg"), ("x" * 100, "x" * 100)],
+)
+def test_is_a_name_trimmed_and_its_spaces_folded(raw, clean):
+    assert people.clean_name(raw) == clean
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ("", "A name is required."),
+        ("   ", "A name is required."),
+        ("x" * 101, "The name is too long (101 characters; at most 100)."),
+        ("Ada\x00", "The name must not contain control characters."),
+        ("Ad\udce9", "The name is not valid Unicode text."),
+    ],
+)
+def test_is_a_bad_name_refused_with_a_reason(raw, message):
+    with pytest.raises(people.PersonError) as caught:
+        people.clean_name(raw)
+    assert str(caught.value) == message
+
+
+def test_may_details_hold_line_breaks_but_no_other_control_characters():
+    assert people.clean_details(" line one\nline two\t ") == "line one\nline two"
+    with pytest.raises(people.PersonError, match="control characters"):
+        people.clean_details("bell\x07")
+    with pytest.raises(people.PersonError, match="too long"):
+        people.clean_details("x" * (people.DETAILS_MAX + 1))
+
+
+def test_is_a_name_taken_whatever_its_case_and_spacing(ctx):
+    people.create_person("Ada Lovelace")
+    db.session.commit()
+    assert people.find_by_name("  ada   LOVELACE").name == "Ada Lovelace"
+    with pytest.raises(people.DuplicateName, match="“Ada Lovelace” already exists"):
+        people.create_person("ADA LOVELACE")
+
+
+def test_may_a_person_keep_their_own_name_when_edited(ctx):
+    user = people.create_person("Ada")
+    db.session.commit()
+    people.update_person(user, "Ada", "mathematician")
+    assert user.details == "mathematician"
+
+
+def test_does_a_photo_sample_carry_the_hash_of_its_file(data_dir):
+    photo = data_dir / "known" / "obama.jpg"
+    sample = sample_of(photo)
+    assert sample.content_hash == faces.photo_hash(photo.read_bytes())
+    assert len(sample.content_hash) == 64
+
+
+def test_is_the_same_photo_refused_for_a_person_who_has_it(ctx, data_dir):
+    uid = enroll(ctx, "Barack Obama", data_dir / "known" / "obama.jpg")
+    user = db.session.get(User, uid)
+    user.samples[0].content_hash = faces.photo_hash((data_dir / "known/obama.jpg").read_bytes())
+    db.session.commit()
+    with pytest.raises(people.SampleRejected) as caught:
+        people.add_sample(user, sample_of(data_dir / "known" / "obama.jpg"), "upload")
+    assert caught.value.reason == people.SAME_PHOTO
+    assert str(caught.value) == "This photo is already one of Barack Obama's samples."
+
+
+def test_is_a_near_duplicate_of_a_persons_sample_refused(ctx, data_dir):
+    # obama-480p.jpg is another file of the same picture as known/obama.jpg (distance 0.06).
+    uid = enroll(ctx, "Barack Obama", data_dir / "known" / "obama.jpg")
+    user = db.session.get(User, uid)
+    with pytest.raises(people.SampleRejected) as caught:
+        people.add_sample(user, sample_of(data_dir / "unknown" / "obama-480p.jpg"), "upload")
+    assert caught.value.reason == people.NEAR_DUPLICATE_FACE
+    assert "almost identical to a sample Barack Obama already has" in str(caught.value)
+
+
+def test_is_someone_elses_face_refused_for_a_person(ctx, data_dir):
+    enroll(ctx, "Barack Obama", data_dir / "known" / "obama.jpg")
+    uid = enroll(ctx, "Joe Biden", data_dir / "known" / "biden.jpg")
+    biden = db.session.get(User, uid)
+    with pytest.raises(people.SampleRejected) as caught:
+        people.add_sample(biden, sample_of(data_dir / "unknown" / "obama2.jpg"), "upload")
+    assert caught.value.reason == people.SOMEONE_ELSE
+    assert "looks like Barack Obama (distance 0.3" in str(caught.value)
+    assert "of 0.60, lower is closer), who is already enrolled" in str(caught.value)
+    assert len(biden.samples) == 1
+
+
+def test_does_a_new_photo_of_the_person_join_them_and_move_their_updated_time(ctx, data_dir):
+    uid = enroll(ctx, "Barack Obama", data_dir / "known" / "obama.jpg")
+    user = db.session.get(User, uid)
+    before = user.updated_at
+    row = people.add_sample(user, sample_of(data_dir / "unknown" / "obama3.jpg"), "upload")
+    db.session.commit()
+    assert row.source == "upload" and row.content_hash
+    assert len(user.samples) == 2 and user.updated_at > before
+
+
+def test_are_the_samples_of_one_batch_checked_against_each_other(ctx, data_dir):
+    first = sample_of(data_dir / "known" / "obama.jpg")
+    with pytest.raises(people.SampleRejected) as same:
+        people.check_sample(None, first, [first], name="Barry")
+    assert str(same.value) == people.ALREADY_ADDED
+    near = sample_of(data_dir / "unknown" / "obama-480p.jpg")
+    with pytest.raises(people.SampleRejected, match="almost the same as a sample already taken"):
+        people.check_sample(None, near, [first], name="Barry")
+    people.check_sample(None, sample_of(data_dir / "unknown" / "obama3.jpg"), [first])
+
+
+def test_is_a_look_alike_of_a_new_person_a_question_not_a_refusal(ctx, data_dir):
+    enroll(ctx, "Barack Obama", data_dir / "known" / "obama.jpg")
+    sample = sample_of(data_dir / "unknown" / "obama3.jpg")
+    people.check_sample(None, sample, name="Barry")  # not refused
+    match = people.look_alike([sample.encoding])
+    assert match.name == "Barack Obama"
+    warning = people.look_alike_warning("Barry", match)
+    assert warning.startswith("Barry looks like Barack Obama (distance 0.")
+    assert warning.endswith(" of 0.60, lower is closer).")
+    assert people.look_alike([sample_of(data_dir / "known" / "biden.jpg").encoding]) is None
+
+
+def test_does_add_samples_leave_out_what_the_person_already_has(ctx, data_dir):
+    uid = enroll(ctx, "Barack Obama", data_dir / "known" / "obama.jpg")
+    user = db.session.get(User, uid)
+    batch = [
+        (sample_of(data_dir / "unknown" / "obama-480p.jpg"), "camera"),
+        (sample_of(data_dir / "unknown" / "obama3.jpg"), "upload"),
+        (sample_of(data_dir / "unknown" / "obama3.jpg"), "upload"),
+    ]
+    added, refused = people.add_samples(user, batch)
+    db.session.commit()
+    assert len(added) == 1 and [r.reason for r in refused] == [
+        people.NEAR_DUPLICATE_FACE,
+        people.SAME_PHOTO,
+    ]
+    assert db.session.query(FaceSample).count() == 2
+
+
+def test_is_the_owner_of_a_photo_found_by_its_hash(ctx, data_dir):
+    photo = data_dir / "unknown" / "obama3.jpg"
+    user = people.create_person("Barack Obama", samples=[people.sample_row(sample_of(photo), "t")])
+    db.session.commit()
+    assert people.photo_owner(faces.photo_hash(photo.read_bytes())) == user
+    assert people.photo_owner(faces.photo_hash(photo.read_bytes()), exclude=user.id) is None
+    assert people.photo_owner(None) is None
