@@ -162,7 +162,11 @@ def list_users(query):
             "one usable face.",
             "ada.jpg: No face was found.",
         ),
-        409: TAKEN,
+        409: (
+            TAKEN[0] + " Or two of the photos are the same file, or the same face and pose "
+            "(nothing would be gained by storing both).",
+            TAKEN[1],
+        ),
         503: ENGINE_BUSY,
     },
 )
