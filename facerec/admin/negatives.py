@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, make_response, redirect, request, url_for
+from flask import abort, flash, redirect, url_for
 from sqlalchemy import select
 
 from ..extensions import db
 from ..models import NegativeSample
 from ..negatives import negatives_of
 from . import bp
+from .routes import thumbnail_response
 
 # The person page includes admin/_negatives.html, which lists them through this.
 bp.add_app_template_global(negatives_of, "user_negatives")
@@ -22,11 +23,7 @@ def negative_thumbnail(negative_id):
     )
     if data is None:
         abort(404, description="There is no such negative sample.")
-    response = make_response(data)
-    response.mimetype = "image/jpeg"
-    response.headers["Cache-Control"] = "private, no-cache"
-    response.add_etag()
-    return response.make_conditional(request)
+    return thumbnail_response(data)
 
 
 @bp.post("/negatives/<int:negative_id>/delete")

@@ -109,7 +109,7 @@ def _render_person(user, form=None, status=200):
         user=user,
         form=form,
         upload=UploadForm(),
-        cameras=[(cam.camera, cam.running) for cam in services],
+        cameras=[cam.camera for cam in services],
         camera=chosen.status() if chosen is not None else None,
         camera_name=chosen.camera if chosen is not None else None,
     ), status
@@ -238,6 +238,11 @@ def sample_thumbnail(sample_id):
     data = db.session.scalar(select(FaceSample.thumbnail).where(FaceSample.id == sample_id))
     if data is None:
         abort(404, description="There is no such sample.")
+    return thumbnail_response(data)
+
+
+def thumbnail_response(data: bytes):
+    """A face thumbnail for signed-in operators only: private, with an ETag."""
     response = make_response(data)
     response.mimetype = "image/jpeg"
     response.headers["Cache-Control"] = "private, no-cache"
