@@ -22,11 +22,23 @@ def _setup(state):
 
 
 @login_manager.user_loader
-def load_account(account_id: str):
+def load_account(session_id: str):
+    """The account of a session cookie, unless its sessions were ended since it was issued.
+
+    The cookie holds ``id:generation`` (``Account.get_id``); signing out, "Sign out
+    everywhere" and a password change raise the account's generation, so every cookie issued
+    before (a copy kept by a thief included) is refused from then on. A bare id comes from a
+    cookie issued before generations existed and counts as generation 0.
+    """
+    account_id, _, generation = str(session_id).partition(":")
     try:
-        return db.session.get(Account, int(account_id))
+        account = db.session.get(Account, int(account_id))
+        generation = int(generation or 0)
     except (TypeError, ValueError):
         return None
+    if account is None or generation != (account.session_generation or 0):
+        return None
+    return account
 
 
 @login_manager.request_loader

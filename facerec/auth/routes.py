@@ -110,8 +110,13 @@ def logout():
     if not current_user.is_authenticated:
         return redirect(url_for("auth.login"))
     if request.method == "POST":
+        # A session lives in a signed cookie, which a copy can outlive: ending the account's
+        # session generation is what makes the old cookie worthless. It ends the account's
+        # other sessions too (other browsers sign in again).
+        current_user.end_sessions()
+        db.session.commit()
         logout_user()
         session.clear()
-        flash("You have signed out.", "success")
+        flash("You have signed out of facerec on every device.", "success")
         return redirect(url_for("auth.login"))
     return render_template("auth/logout.html")

@@ -1,0 +1,28 @@
+"""accounts.session_generation: sessions that sign-out and password changes can end
+
+Revision ID: 0004
+Revises: 0003
+Create Date: 2026-11-26 06:00:00
+
+"""
+from alembic import op
+import sqlalchemy as sa
+
+
+# revision identifiers, used by Alembic.
+revision = '0004'
+down_revision = '0003'
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    with op.batch_alter_table('accounts', schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column('session_generation', sa.Integer(), server_default='0', nullable=False)
+        )
+
+
+def downgrade():
+    with op.batch_alter_table('accounts', schema=None) as batch_op:
+        batch_op.drop_column('session_generation')
