@@ -215,7 +215,7 @@ class StreamStatus(ma.Schema):
     source = ma.fields.String(
         required=True,
         metadata={
-            "description": "The configured camera, with any URL password hidden.",
+            "description": "The configured camera, with every credential of a URL hidden.",
             "example": "0",
         },
     )
@@ -245,6 +245,15 @@ class StreamStatus(ma.Schema):
     )
     viewers = ma.fields.Integer(
         required=True, validate=validate.Range(min=0), metadata={"example": 1}
+    )
+    attempts = ma.fields.Integer(
+        required=True,
+        validate=validate.Range(min=0),
+        metadata={
+            "description": "Attempts to open the camera since it last delivered frames (0 while "
+            "it does); the pause between two is at most 3 s for a URL camera.",
+            "example": 0,
+        },
     )
     faces = ma.fields.List(ma.fields.Nested(StreamFace), required=True)
 

@@ -19,10 +19,14 @@ import cv2
 
 from ..recognizer import RecognizerClient, WorkerSettings
 from . import drawing
-from .sources import SourceError, describe, open_source
+from .sources import SourceError, describe, is_network, open_source, redact
 from .tracker import FaceTracker, TrackedFace
 
 log = logging.getLogger(__name__)
+
+# Longest pause between two attempts to open the camera, in seconds.
+NETWORK_RETRY_MAX = 3.0
+LOCAL_RETRY_MAX = 30.0
 
 
 class RateMeter:
@@ -121,6 +125,7 @@ class CameraService:
         self.listeners: list = []  # callables(FrameInfo), called from the capture thread
         self._recognizer: RecognizerClient | None = None
         self._frame_seq = 0
+        self.attempts = 0
         self._publish_placeholder("Camera stopped", "Press Start to turn the camera on.")
 
     # ---- control -------------------------------------------------------------------------
@@ -211,6 +216,8 @@ class CameraService:
             "recognition_skipped": self._recognizer.dropped if self._recognizer else 0,
             "frame_index": self._faces_index if self.running else None,
             "viewers": self._viewers,
+            # Attempts to open the source since it last delivered (0 while it does).
+            "attempts": self.attempts,
             "faces": list(self._faces) if (self.running and fresh) else [],
         }
 
@@ -324,25 +331,35 @@ class CameraService:
             and time.monotonic() - self._last_activity > self.idle_timeout
         )
 
+    def _next_backoff(self, backoff: float) -> float:
+        """The pause before the next attempt: doubling, capped low for a network camera.
+
+        A URL camera that comes back should be picked up within seconds, and trying to open a
+        URL costs little; a missing webcam or file is retried less often.
+        """
+        cap = NETWORK_RETRY_MAX if is_network(self.source) else LOCAL_RETRY_MAX
+        return min(backoff * 2, cap)
+
     def _run(self, stop: threading.Event):
         backoff = 1.0
+        self.attempts = 0
         reason = ("Camera stopped", "Press Start to turn the camera on.")
         try:
             while not stop.is_set():
+                self.attempts += 1
                 try:
                     source = open_source(self.source)
                 except SourceError as exc:
                     self._unavailable(str(exc), backoff)
                     if stop.wait(backoff):
                         break
-                    backoff = min(backoff * 2, 30.0)
+                    backoff = self._next_backoff(backoff)
                     continue
                 except Exception as exc:  # an OpenCV error must not kill the thread silently
-                    log.exception("could not open the camera")
                     self._unavailable(f"camera error: {exc}", backoff)
                     if stop.wait(backoff):
                         break
-                    backoff = min(backoff * 2, 30.0)
+                    backoff = self._next_backoff(backoff)
                     continue
                 try:
                     log.info("camera %s opened (%.2f fps)", describe(self.source), source.fps)
@@ -350,6 +367,7 @@ class CameraService:
                     self._paced = source.kind == "file"
                     self.error = None
                     self.state = "running"
+                    self.attempts = 0
                     backoff = 1.0
                     if self._pump(source, stop) == "idle":
                         reason = ("Camera paused", "Nobody was watching. Press Start to resume.")
@@ -357,7 +375,6 @@ class CameraService:
                 except SourceError as exc:
                     self._unavailable(str(exc), backoff)
                 except Exception as exc:
-                    log.exception("camera failed")
                     self._unavailable(f"camera error: {exc}", backoff)
                 finally:
                     source.release()
@@ -374,7 +391,8 @@ class CameraService:
             log.info("camera stopped")
 
     def _unavailable(self, why: str, retry_in: float):
-        log.warning("camera unavailable: %s", why)
+        why = redact(why, self.source)  # an OpenCV message may quote the whole URL
+        log.warning("camera %s unavailable: %s", describe(self.source), why)
         self.state = "unavailable"
         self.error = why
         self._publish_placeholder("Camera unavailable", f"{why}. Retrying in {retry_in:.0f} s.")

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import time
 from pathlib import Path
-from urllib.parse import parse_qsl, urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import cv2
 
@@ -22,21 +23,115 @@ class SourceError(RuntimeError):
     """The camera could not be opened or stopped delivering frames."""
 
 
+_MASK = "***"
+
+
+def _split_url(spec: str):
+    """``(scheme, userinfo, hostport, path, query, fragment)`` without interpreting the port.
+
+    urlsplit's ``.port`` raises on a port such as ``:99999`` or ``:abc``; the masking below
+    must work on any text an operator may have typed, so it never asks for it.
+    """
+    scheme, netloc, path, query, fragment = urlsplit(spec)
+    userinfo, at, hostport = netloc.rpartition("@")
+    return scheme, (userinfo if at else None), hostport, path, query, fragment
+
+
+def _mask_pairs(text: str, separators: str) -> str:
+    """``key=value`` pairs (split on any of ``separators``) with every value hidden."""
+    out, pair = [], ""
+    for char in text + separators[0]:
+        if char in separators:
+            key, eq, _value = pair.partition("=")
+            out.append(f"{key}={_MASK}" if eq else pair)
+            out.append(char)
+            pair = ""
+        else:
+            pair += char
+    return "".join(out[:-1])
+
+
 def describe(spec: str) -> str:
-    """The source as shown to users: a URL's password and query values (tokens) hidden."""
+    """The source as shown to users and written to logs: every credential in a URL hidden.
+
+    Hidden: the password of ``user:password@host``, every query value (often an access
+    token), every ``key=value`` in the path (DVRs take ``/user=admin&password=x/`` there) and
+    the fragment. Never raises, whatever the text (a bad port included).
+    """
     spec = (spec or "").strip()
-    if spec.lower().startswith(URL_SCHEMES):
-        parts = urlsplit(spec)
-        if parts.password:
-            netloc = f"{parts.username}:***@{parts.hostname}"
-            if parts.port:
-                netloc += f":{parts.port}"
-            parts = parts._replace(netloc=netloc)
-        if parts.query:
-            keys = [key for key, _ in parse_qsl(parts.query, keep_blank_values=True)]
-            parts = parts._replace(query="&".join(f"{key}=***" for key in keys))
-        return urlunsplit(parts)
-    return spec
+    if not spec.lower().startswith(URL_SCHEMES):
+        return spec
+    try:
+        scheme, userinfo, hostport, path, query, fragment = _split_url(spec)
+    except ValueError:  # e.g. an unbalanced "[" in the host: show the scheme only
+        return f"{spec.split(':', 1)[0]}://{_MASK}"
+    netloc = hostport
+    if userinfo is not None:
+        user, colon, _password = userinfo.partition(":")
+        netloc = f"{user}:{_MASK}@{hostport}" if colon else f"{user}@{hostport}"
+    path = "/".join(_mask_pairs(segment, "&;") for segment in path.split("/"))
+    if query:
+        query = _mask_pairs(query, "&;")
+    if fragment:
+        fragment = _MASK
+    return urlunsplit((scheme, netloc, path, query, fragment))
+
+
+def secrets_of(spec: str) -> list[str]:
+    """The credential strings ``describe`` hides, longest first (for ``redact``)."""
+    spec = (spec or "").strip()
+    if not spec.lower().startswith(URL_SCHEMES):
+        return []
+    try:
+        _scheme, userinfo, _host, path, query, fragment = _split_url(spec)
+    except ValueError:
+        return [spec]
+    found = []
+    if userinfo and ":" in userinfo:
+        found.append(userinfo.partition(":")[2])
+    for part in re.split(r"[/&;]", path) + re.split(r"[&;]", query):
+        _key, eq, value = part.partition("=")
+        if eq and value:
+            found.append(value)
+    if fragment:
+        found.append(fragment)
+    found = {item for item in found if item}
+    found |= {unquote(item) for item in found}
+    return sorted(found, key=len, reverse=True)
+
+
+def redact(text: str, spec: str) -> str:
+    """``text`` (an error message, say) with the whole URL and each of its secrets hidden."""
+    text = str(text)
+    spec = (spec or "").strip()
+    if spec and spec in text:
+        text = text.replace(spec, describe(spec))
+    for secret in secrets_of(spec):
+        # Whole words only: a one-letter password must not blank every "x" of the message.
+        text = re.sub(rf"(?<![A-Za-z0-9]){re.escape(secret)}(?![A-Za-z0-9])", _MASK, text)
+    return text
+
+
+def is_network(spec: str) -> bool:
+    """A camera reached over the network (a URL), not a local device or file."""
+    return (spec or "").strip().lower().startswith(URL_SCHEMES)
+
+
+def check_url(spec: str):
+    """A URL camera's address must at least parse: a clear configuration error if not."""
+    shown = describe(spec)
+    try:
+        _scheme, _userinfo, hostport, *_ = _split_url(spec)
+        port = urlsplit(spec).port
+    except ValueError as exc:
+        reason = str(exc)
+        if "port" in reason.lower():
+            reason = "the port must be a number from 1 to 65535"
+        raise SourceError(
+            f"the camera URL {shown} is not valid: {reason} (check FACEREC_CAMERA)"
+        ) from None
+    if not hostport or port == 0:
+        raise SourceError(f"the camera URL {shown} names no host or port (check FACEREC_CAMERA)")
 
 
 class FrameSource:
@@ -157,5 +252,6 @@ def open_source(spec: str) -> FrameSource:
     if spec.isdigit():
         return WebcamSource(spec)
     if spec.lower().startswith(URL_SCHEMES):
+        check_url(spec)
         return UrlSource(spec)
     return FileSource(spec)
