@@ -61,6 +61,8 @@ class Config:
     FACEREC_AUTOSTART = _env_bool("FACEREC_AUTOSTART", True)
     # Recognition processes shared by the cameras (0: one per core).
     FACEREC_RECOGNITION_WORKERS = int(_env_number("FACEREC_RECOGNITION_WORKERS", 0, int))
+    # Seconds a request waits for a locked SQLite database before it answers 503 "busy".
+    FACEREC_DB_BUSY_TIMEOUT = _env_number("FACEREC_DB_BUSY_TIMEOUT", 5.0)
     # Processes that encode uploaded photos, snapshots and API requests.
     FACEREC_ENGINE_WORKERS = int(_env_number("FACEREC_ENGINE_WORKERS", os.cpu_count() or 2, int))
     # Events out (facerec.events): the queue between capture and delivery, webhooks, MQTT.
@@ -111,6 +113,12 @@ def configure(app, config=None):
             "- and _, starting with a letter or digit (such as entrance-a)."
         )
     app.config["FACEREC_SERVER"] = server
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+        connect_args = dict(options.get("connect_args") or {})
+        connect_args.setdefault("timeout", float(app.config["FACEREC_DB_BUSY_TIMEOUT"]))
+        options["connect_args"] = connect_args
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
 
 
 def _generated_secret_key(path):

@@ -1,10 +1,12 @@
 """Cross-cutting web behaviour: database pragmas, error pages, security headers."""
 
+import logging
 from concurrent.futures.process import BrokenProcessPool
 
 from flask import jsonify, render_template, request, url_for
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import (
     HTTPException,
     NotFound,
@@ -24,9 +26,10 @@ def _sqlite_pragmas(dbapi_connection, _record):
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=5000")
-        cursor.close()
+        cursor.close()  # the busy timeout is sqlite3's ``timeout`` (FACEREC_DB_BUSY_TIMEOUT)
 
+
+log = logging.getLogger(__name__)
 
 # The largest id every supported database holds: ids are INTEGER columns, which PostgreSQL
 # stores in 32 bits (SQLite in up to 64). A larger number cannot be anyone's id.
@@ -48,6 +51,17 @@ class DatabaseIdConverter(IntegerConverter):
         if number > DATABASE_ID_MAX:
             raise NotFound("There is nothing with this id.")
         return number
+
+
+# Seconds a client is asked to wait after a "database busy" 503.
+BUSY_RETRY_AFTER = 5
+
+
+def is_lock_error(exc: OperationalError) -> bool:
+    """SQLite's "database is locked/busy", PostgreSQL's lock or statement timeouts."""
+    text = str(getattr(exc, "orig", exc)).lower()
+    code = getattr(getattr(exc, "orig", None), "sqlstate", None)
+    return "locked" in text or "busy" in text or code in {"55P03", "57014", "40P01"}
 
 
 def wants_json() -> bool:
@@ -161,6 +175,27 @@ def init_app(app):
         handler with the same words.
         """
         return http_error(ServiceUnavailable("The face engine is busy or restarting; try again."))
+
+    @app.errorhandler(OperationalError)
+    def database_busy(exc):
+        """A locked (or unreachable) database: 503 with Retry-After, never a bare 500.
+
+        The transaction is rolled back first, so nothing of the request is written and the
+        error page itself (which reads the signed-in account) can still use the session.
+        """
+        from .extensions import db
+
+        db.session.rollback()
+        locked = is_lock_error(exc)
+        log.warning("database %s: %s", "busy" if locked else "unavailable", exc.orig)
+        if locked:
+            message = "The database is busy; nothing was saved. Try again in a few seconds."
+        else:
+            message = "The database is unavailable; nothing was saved. Try again shortly."
+        response = http_error(ServiceUnavailable(message))
+        response = app.make_response(response)
+        response.headers["Retry-After"] = str(BUSY_RETRY_AFTER)
+        return response
 
     @app.after_request
     def security_headers(response):

@@ -285,6 +285,7 @@ def test_does_a_bearer_token_open_the_api_and_record_its_use(app, anon_client):
     response = anon_client.get("/api/v1/stream/status", headers=bearer(token))
     assert response.status_code == 200
     assert "running" in response.get_json()
+    response.close()  # as a server does once it is sent: the bookkeeping is written then
     with app.app_context():
         assert db.session.get(ApiToken, token_id).last_used_at is not None
     # A token is for the API only, and sets no session.

@@ -1,15 +1,19 @@
 """Sign-in accounts (Flask-Login), API tokens, and the login requirement of every blueprint."""
 
+import logging
 from datetime import timedelta
 
-from flask import Blueprint, g
+from flask import Blueprint, after_this_request, current_app, g
+from sqlalchemy import update
+from sqlalchemy.exc import SQLAlchemyError
 
 from ..extensions import db, login_manager
-from ..models import Account, utcnow
+from ..models import Account, ApiToken, utcnow
 from .accounts import TokenClient, active_token
 from .guard import require_login
 from .throttle import LoginThrottle
 
+log = logging.getLogger(__name__)
 bp = Blueprint("auth", __name__)
 
 # last_used_at is written at most this often per token (not on every API call).
@@ -56,13 +60,37 @@ def load_from_bearer_token(request):
     g.api_token_id = row.id
     now = utcnow()
     if row.last_used_at is None or now - row.last_used_at >= LAST_USED_RESOLUTION:
-        row.last_used_at = now
-        db.session.commit()
+        record_later(update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=now))
     if row.account is not None:
         return row.account
     return TokenClient(token_id=row.id, name=row.name)
 
 
-__all__ = ["bp", "require_login"]
+def record_later(statement):
+    """Write bookkeeping (when a token or account was last used) after the response is sent.
+
+    It runs in its own transaction once the client has its answer, so a locked database can
+    neither fail nor delay the request it belongs to; if it cannot be written, it is skipped.
+    """
+    app = current_app._get_current_object()
+
+    def write():
+        with app.app_context():
+            try:
+                db.session.execute(statement)
+                db.session.commit()
+            except SQLAlchemyError as exc:
+                db.session.rollback()
+                log.info("bookkeeping skipped (database busy): %s", exc.__class__.__name__)
+            finally:
+                db.session.remove()
+
+    @after_this_request
+    def _when_sent(response):
+        response.call_on_close(write)
+        return response
+
+
+__all__ = ["bp", "record_later", "require_login"]
 
 from . import routes  # noqa: E402,F401
