@@ -61,6 +61,8 @@ class Config:
     FACEREC_AUTOSTART = _env_bool("FACEREC_AUTOSTART", True)
     # Recognition processes shared by the cameras (0: one per core).
     FACEREC_RECOGNITION_WORKERS = int(_env_number("FACEREC_RECOGNITION_WORKERS", 0, int))
+    # Reverse proxies in front of facerec whose X-Forwarded-For is trusted (0: none).
+    FACEREC_TRUSTED_PROXIES = int(_env_number("FACEREC_TRUSTED_PROXIES", 0, int))
     # Seconds a request waits for a locked SQLite database before it answers 503 "busy".
     FACEREC_DB_BUSY_TIMEOUT = _env_number("FACEREC_DB_BUSY_TIMEOUT", 5.0)
     # Processes that encode uploaded photos, snapshots and API requests.

@@ -13,6 +13,7 @@ from werkzeug.exceptions import (
     RequestEntityTooLarge,
     ServiceUnavailable,
 )
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from .faces import PHOTO_FORMATS
@@ -101,6 +102,13 @@ def _is_under(path: str, url: str) -> bool:
 
 
 def init_app(app):
+    trusted = int(app.config.get("FACEREC_TRUSTED_PROXIES") or 0)
+    if trusted > 0:
+        # Behind N reverse proxies, the client is the N-th address from the right of
+        # X-Forwarded-For; with 0 (the default) the header is ignored, so a client cannot
+        # pick its own address for the sign-in throttle by sending one.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=trusted, x_proto=trusted)
+
     # Before the blueprints add their routes: a rule picks its converter when it is added.
     app.url_map.converters["int"] = DatabaseIdConverter
 

@@ -49,10 +49,13 @@ def login():
         return render_template("auth/login.html", form=form)
 
     throttle = current_app.extensions["login_throttle"]
+    # The client's address: the TCP peer, or X-Forwarded-For set by FACEREC_TRUSTED_PROXIES
+    # trusted proxies (werkzeug's ProxyFix in facerec.web); never a header a client invents.
     address = request.remote_addr or "unknown"
-    wait = throttle.retry_after(address)
+    username = request.form.get("username", "")
+    wait, why = throttle.retry_after(address, username)
     if wait:
-        message = f"Too many failed sign-ins from your address. Try again in {wait} seconds."
+        message = f"{why} Try again in {wait} seconds."
         response = current_app.make_response(
             (render_template("auth/login.html", form=form, error=message), 429)
         )
@@ -65,8 +68,9 @@ def login():
     if account is None:
         _spend_password_check_time(form.password.data)
     if account is None or not account.check_password(form.password.data):
-        throttle.failed(address)
+        throttle.failed(address, username)
         return render_template("auth/login.html", form=form, error="Wrong username or password.")
+    throttle.succeeded(address, username)
     session.clear()  # a fresh session (and CSRF token) for the signed-in user
     login_user(account)
     # Bookkeeping only: a busy database must not refuse a right password.
