@@ -5,7 +5,8 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 # One worker process: it owns the camera and the recognition worker. Every MJPEG viewer
-# holds one thread for as long as it watches, so the thread count bounds the viewers.
+# holds one thread for as long as it watches, so FACEREC_MAX_VIEWERS (default 60) stays
+# well below the thread count: the other threads keep pages, the API and health answering.
 # Streams never end by themselves, so a stop waits only 5 s for them (--graceful-timeout).
 THREADS ?= 100
 STAMP  := $(VENV)/.installed-stamp

@@ -61,6 +61,12 @@ class Config:
     FACEREC_AUTOSTART = _env_bool("FACEREC_AUTOSTART", True)
     # Recognition processes shared by the cameras (0: one per core).
     FACEREC_RECOGNITION_WORKERS = int(_env_number("FACEREC_RECOGNITION_WORKERS", 0, int))
+    # MJPEG viewers served at once over every camera (each holds a server thread); one more
+    # gets 503. Keep it well below gunicorn's --threads (Makefile THREADS=100), so pages, the
+    # API and health checks always find a thread. 0 = no limit.
+    FACEREC_MAX_VIEWERS = int(_env_number("FACEREC_MAX_VIEWERS", 60, int))
+    # A viewer whose socket accepts no data for this many seconds is dropped.
+    FACEREC_STREAM_SEND_TIMEOUT = _env_number("FACEREC_STREAM_SEND_TIMEOUT", 10.0)
     # Reverse proxies in front of facerec whose X-Forwarded-For is trusted (0: none).
     FACEREC_TRUSTED_PROXIES = int(_env_number("FACEREC_TRUSTED_PROXIES", 0, int))
     # Seconds a request waits for a locked SQLite database before it answers 503 "busy".

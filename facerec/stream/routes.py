@@ -1,7 +1,8 @@
-from flask import Response, abort, render_template, request, url_for
+from flask import Response, abort, jsonify, render_template, request, url_for
 
 from .. import camera
-from . import bp
+from ..web import wants_json
+from . import bp, capacity
 
 BOUNDARY = "frame"
 WIDTH_MIN, WIDTH_MAX = 16, 7680
@@ -83,7 +84,20 @@ def camera_view(name):
 
 
 def _mjpeg(service, **options):
-    frames = service.frames(**options)
+    """The MJPEG response of one camera: every camera's stream route answers with it.
+
+    It takes one of the FACEREC_MAX_VIEWERS slots (shared by every camera: they share the
+    server's threads) or answers 503 at once, and limits how long a frame may wait to be sent.
+    """
+    slots = capacity.slots()
+    if not slots.take():
+        return too_many_viewers(slots.limit)
+    try:
+        frames = service.frames(**options)
+        capacity.limit_send_time()
+    except BaseException:
+        slots.give_back()
+        raise
 
     def parts():
         try:
@@ -98,6 +112,7 @@ def _mjpeg(service, **options):
                 )
         finally:
             frames.close()  # unregisters the viewer at once, even before the generator is collected
+            slots.give_back()
 
     response = Response(parts(), mimetype=f"multipart/x-mixed-replace; boundary={BOUNDARY}")
     response.headers["Cache-Control"] = "no-store, no-cache, must-revalidate, max-age=0"
@@ -117,3 +132,23 @@ def camera_stream(name):
     """MJPEG of one camera (``?width=W`` downscales, ``?fps=F`` caps the frame rate)."""
     options = stream_options()
     return _mjpeg(camera_or_404(name), **options)
+
+
+# Seconds a refused viewer is asked to wait before it tries again.
+VIEWER_RETRY_AFTER = 10
+
+
+def too_many_viewers(limit: int):
+    """503 at once: the stream is full, and pages, API and health keep their threads."""
+    message = (
+        f"The stream has its maximum of {limit} viewers (FACEREC_MAX_VIEWERS). "
+        "Try again in a moment."
+    )
+    if wants_json():
+        response = jsonify(error=message)
+    else:
+        response = Response(message + "\n", mimetype="text/plain")
+    response.status_code = 503
+    response.headers["Retry-After"] = str(VIEWER_RETRY_AFTER)
+    response.headers["Cache-Control"] = "no-store"
+    return response
