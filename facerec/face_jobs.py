@@ -17,6 +17,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
 from . import faces
+from .lifetime import exit_with_parent, spawn_from_lasting_thread
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +27,7 @@ _pool_size = 0
 
 
 def _warm_up():
+    exit_with_parent()
     faces.load_models()
 
 
@@ -68,7 +70,10 @@ def run(func, *args, workers: int = 2, timeout: float = 120, **kwargs):
     for attempt in (1, 2):
         pool = _get_pool(workers)
         try:
-            return pool.submit(func, *args, **kwargs).result(timeout=timeout)
+            # submit() starts the pool's workers on demand: from the lasting thread, so their
+            # parent-death signal is tied to this process and not to the request's thread.
+            future = spawn_from_lasting_thread(pool.submit, func, *args, **kwargs)
+            return future.result(timeout=timeout)
         except TimeoutError:
             log.warning("face engine worker did not answer in %.0f s; replacing the pool", timeout)
             _discard(pool, kill=True)

@@ -24,6 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from . import faces, people
 from .extensions import db
+from .lifetime import exit_with_parent
 from .models import FaceSample, User, name_key
 
 log = logging.getLogger(__name__)
@@ -219,6 +220,7 @@ _known: dict[str, str] = {}  # content hash -> name of the person holding it (pe
 
 
 def _init_worker(known: dict[str, str]):
+    exit_with_parent()  # a killed `flask users import` leaves no worker behind
     # dlib's models load on the first file that needs them, so a rerun in which every
     # file is already imported does not pay for them.
     global _known

@@ -15,6 +15,8 @@ import multiprocessing
 import time
 from dataclasses import dataclass
 
+from .lifetime import exit_with_parent, spawn_from_lasting_thread
+
 log = logging.getLogger(__name__)
 
 
@@ -45,6 +47,7 @@ def worker_main(conn, settings: WorkerSettings):
     from . import faces
     from .gallery import GalleryCache
 
+    exit_with_parent()  # a web process killed with -9 leaves no worker behind
     faces.load_models()  # load the models before the first frame
     engine = create_engine(settings.database_uri, **worker_engine_options(settings.database_uri))
     gallery = GalleryCache(engine.connect, check_interval=0.2)
@@ -121,7 +124,7 @@ class RecognizerClient:
         self._process = self._ctx.Process(
             target=worker_main, args=(child, self.settings), name="facerec-recognizer", daemon=True
         )
-        self._process.start()
+        spawn_from_lasting_thread(self._process.start)
         child.close()
         self._conn = parent
         self._busy_since = time.monotonic()  # busy until it says it is ready
@@ -188,9 +191,31 @@ class RecognizerClient:
             with contextlib.suppress(BrokenPipeError, OSError):
                 conn.send(None)
         if process is not None:
-            process.join(timeout)
-            if process.is_alive():
-                process.terminate()
-                process.join(1)
+            _end(process, timeout)
         if conn is not None:
             conn.close()
+
+
+def _end(process, timeout: float):
+    """Stop a worker and reap it: no zombie, whatever state it is in.
+
+    A worker frozen by SIGSTOP (or stuck in the kernel) ignores SIGTERM until it runs again,
+    so a worker still there after SIGTERM gets SIGKILL, which also ends a stopped process.
+    """
+    process.join(timeout)
+    if process.is_alive():
+        process.terminate()
+        process.join(1)
+    if process.is_alive():
+        log.warning("recognition worker %s ignored SIGTERM; killing it", process.pid)
+        process.kill()
+        process.join(5)
+    if process.is_alive():
+        log.error("recognition worker %s could not be ended", process.pid)
+        _unreaped.append(process)
+    for old in list(_unreaped):  # reap any earlier one that has ended since
+        if not old.is_alive():
+            _unreaped.remove(old)
+
+
+_unreaped: list = []

@@ -42,9 +42,10 @@ class Gunicorn:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = tmp_path / "gunicorn.log"
+        self.database_url = prepare_database(tmp_path / "server.db")
         environment = {
             **os.environ,
-            "DATABASE_URL": prepare_database(tmp_path / "server.db"),
+            "DATABASE_URL": self.database_url,
             "SECRET_KEY": "gunicorn-test-secret-key",
             "FACEREC_AUTOSTART": "1",
             "FACEREC_ENGINE_WORKERS": "1",
@@ -160,3 +161,15 @@ def response_head(sock: socket.socket, timeout: float = 5.0) -> str:
 
 def status_line(sock: socket.socket, timeout: float = 5.0) -> str:
     return response_head(sock, timeout).split("\r\n", 1)[0]
+
+
+def add_api_token(uri: str, token: str = "frec_server-test-token-0000000000") -> str:
+    """Store an API token (belonging to no account) in the database at ``uri``."""
+    from facerec.models import ApiToken
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": uri, "SECRET_KEY": "x", "TESTING": True})
+    with app.app_context():
+        db.session.add(ApiToken(name="test", token_hash=ApiToken.hash(token), prefix=token[:8]))
+        db.session.commit()
+        db.engine.dispose()
+    return token
