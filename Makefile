@@ -12,11 +12,12 @@ THREADS ?= 100
 STAMP  := $(VENV)/.installed-stamp
 CHROMIUM ?= /usr/bin/chromium
 MOSQUITTO ?= /usr/sbin/mosquitto
+NGINX ?= /usr/sbin/nginx
 
 export FLASK_APP := facerec
 export FACEREC_TEST_DATA ?= $(abspath ../shared/faces)
 
-.PHONY: install db run dev test bench lint chromium postgresql mosquitto clean
+.PHONY: install db run dev test bench lint chromium postgresql mosquitto nginx clean
 
 install: $(STAMP)
 
@@ -60,7 +61,14 @@ mosquitto:
 		else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto >/dev/null; fi; }
 	@test -x $(MOSQUITTO) || { echo "mosquitto is required for the MQTT tests: apt-get install mosquitto"; exit 1; }
 
-test: install chromium postgresql mosquitto
+# The tests run the README's reverse-proxy configuration in Debian's nginx.
+nginx:
+	@test -x $(NGINX) || { \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null; \
+		else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null; fi; }
+	@test -x $(NGINX) || { echo "nginx is required for the reverse-proxy tests: apt-get install nginx-light"; exit 1; }
+
+test: install chromium postgresql mosquitto nginx
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: install
