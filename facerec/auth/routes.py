@@ -122,6 +122,6 @@ def logout():
         db.session.commit()
         logout_user()
         session.clear()
-        flash("You have signed out of facerec on every device.", "success")
+        flash("You have signed out. Every session of this account has ended.", "success")
         return redirect(url_for("auth.login"))
     return render_template("auth/logout.html")

@@ -41,7 +41,7 @@ def minimum() -> int:
 
 def _account_id() -> int | None:
     if getattr(current_user, "is_authenticated", False):
-        return int(current_user.get_id())
+        return current_user.id  # (get_id() is "id:generation", see Account.get_id)
     return None
 
 
