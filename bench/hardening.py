@@ -199,13 +199,11 @@ def proc_status(pid: int) -> dict:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
     except OSError:
         return {}
-    role = "gunicorn master"
+    role = "other"
     if "spawn_main" in cmdline:
         role = "worker process (recognizer or face jobs)"
     elif "resource_tracker" in cmdline:
         role = "multiprocessing resource tracker"
-    elif "gunicorn" in cmdline:
-        role = "gunicorn"
     return {
         "pid": pid,
         "role": role,
@@ -217,6 +215,8 @@ def proc_status(pid: int) -> dict:
 def snapshot(server_pid: int) -> list[dict]:
     processes = [proc_status(pid) for pid in server_processes(server_pid)]
     processes = [p for p in processes if p]
+    if processes:
+        processes[0]["role"] = "gunicorn master"
     if len(processes) > 1:
         processes[1]["role"] = "gunicorn worker (web process)"
     return processes
