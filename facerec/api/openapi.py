@@ -79,7 +79,9 @@ POST, PATCH and DELETE requests must carry the page's CSRF token in `X-CSRFToken
 
 **Errors** are JSON `{{"error": "..."}}` (a 422 adds `fields`, what is wrong with each field).
 Each operation lists every status it can answer with. 401 comes with `WWW-Authenticate`, 405
-with `Allow`, 429 and 503 with `Retry-After`.
+with `Allow`, 429 and 503 with `Retry-After`. Any operation may also answer 503 "The database
+is busy; nothing was saved." when another connection holds a lock longer than
+FACEREC_DB_BUSY_TIMEOUT: nothing was written, try again after `Retry-After` seconds.
 
 **Limits on this server.** Request bodies: at most ${{max_body}}. Photos: at most
 ${{max_pixels}}. Names: 1 to {NAME_MAX} characters, unique without regard to case. Details:
