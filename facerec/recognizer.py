@@ -191,12 +191,12 @@ class RecognizerClient:
             with contextlib.suppress(BrokenPipeError, OSError):
                 conn.send(None)
         if process is not None:
-            _end(process, timeout)
+            end_process(process, timeout)
         if conn is not None:
             conn.close()
 
 
-def _end(process, timeout: float):
+def end_process(process, timeout: float):
     """Stop a worker and reap it: no zombie, whatever state it is in.
 
     A worker frozen by SIGSTOP (or stuck in the kernel) ignores SIGTERM until it runs again,

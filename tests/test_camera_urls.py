@@ -51,7 +51,7 @@ def test_does_a_dvr_style_password_appear_in_no_response_or_log(app_factory, cap
     port = closed_port()
     url = f"http://127.0.0.1:{port}/user=admin&password=Sup3rS3cret/video.cgi?ch=1"
     app = app_factory(FACEREC_CAMERA=url, FACEREC_PUBLIC_STREAM=True)
-    cam = app.extensions["camera"]
+    cam = app.extensions["cameras"].first()
     cam.start()
     try:
         assert wait_for(lambda: cam.state == "unavailable" and cam.attempts >= 2, timeout=30)
@@ -80,7 +80,7 @@ def test_does_a_camera_url_with_a_bad_port_show_an_error_instead_of_a_500(app_fa
     app = app_factory(FACEREC_CAMERA="http://admin:hunter2@cam.example:99999/stream")
     client = login_client(app, app.test_client())
     assert client.get("/").status_code == 200
-    cam = app.extensions["camera"]
+    cam = app.extensions["cameras"].first()
     cam.start()
     try:
         assert wait_for(lambda: cam.state == "unavailable", timeout=10)
@@ -96,11 +96,11 @@ def test_does_a_camera_url_with_a_bad_port_show_an_error_instead_of_a_500(app_fa
 
 def test_is_a_url_camera_that_comes_back_picked_up_within_seconds(app_factory, serve):
     upstream = app_factory(FACEREC_CAMERA=str(CLIP), FACEREC_PUBLIC_STREAM=True)
-    upstream.extensions["camera"].start()
+    upstream.extensions["cameras"].first().start()
     server = serve(upstream)
     port = closed_port()
     app = app_factory(FACEREC_CAMERA=f"http://127.0.0.1:{port}/stream.mjpg")
-    cam = app.extensions["camera"]
+    cam = app.extensions["cameras"].first()
     cam.start()
     link = None
     try:

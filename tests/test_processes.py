@@ -105,19 +105,19 @@ def test_does_kill_9_of_an_import_leave_no_worker_behind(tmp_path, data_dir):
 
 
 def test_is_a_frozen_recognition_worker_replaced_and_reaped(clip_app):
-    cam = clip_app.extensions["camera"]
+    pool = clip_app.extensions["cameras"].pool
+    cam = clip_app.extensions["cameras"].first()
     cam.start()
+    frozen = None
     try:
-        frozen = None
         assert wait_for(lambda: cam.recognition_rate.rate() > 0, timeout=60)
-        recognizer = cam._recognizer
-        recognizer.result_timeout = 3.0
-        frozen = recognizer._process.pid
+        pool.result_timeout = 3.0
+        frozen = pool._workers[0].process.pid
         os.kill(frozen, signal.SIGSTOP)
-        assert wait_for(lambda: recognizer.restarts >= 1, timeout=30)
+        assert wait_for(lambda: pool.restarts >= 1, timeout=30)
         # The old worker is gone for good: not stopped, not a zombie.
         assert wait_for(lambda: process_info(frozen) is None, timeout=10), process_info(frozen)
-        assert wait_for(lambda: recognizer._process is not None and recognizer._process.is_alive())
+        assert wait_for(lambda: any(w.process.is_alive() for w in pool._workers))
     finally:
         cam.stop()
         if frozen is not None and process_info(frozen) is not None:

@@ -20,7 +20,8 @@ import os
 import threading
 import time
 
-from ..recognizer import LatencyStats, WorkerSettings, worker_main
+from ..lifetime import spawn_from_lasting_thread
+from ..recognizer import LatencyStats, WorkerSettings, end_process, worker_main
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,9 @@ class _Worker:
         self.process = ctx.Process(
             target=worker_main, args=(child, settings), name="facerec-recognizer", daemon=True
         )
-        self.process.start()
+        # From the thread that lasts as long as the process: the worker's parent-death signal
+        # (facerec.lifetime) must not fire when the capture thread that asked for it ends.
+        spawn_from_lasting_thread(self.process.start)
         child.close()
         if nice:
             # Video delivery comes first: recognition takes the CPU the streams leave over.
@@ -54,10 +57,7 @@ class _Worker:
     def close(self, timeout: float = 3.0):
         with contextlib.suppress(BrokenPipeError, OSError):
             self.conn.send(None)
-        self.process.join(timeout)
-        if self.process.is_alive():
-            self.process.terminate()
-            self.process.join(1)
+        end_process(self.process, timeout)  # SIGKILL if SIGTERM is not enough; always reaped
         self.conn.close()
 
 
