@@ -4,6 +4,8 @@ import sqlite3
 import threading
 import time
 
+import pytest
+
 from facerec.extensions import db
 from facerec.models import Account, ApiToken, FaceSample, User
 
@@ -40,6 +42,7 @@ def counts(app):
         }
 
 
+@pytest.mark.sqlite_only  # the lock held here is SQLite's database-wide write lock
 def test_does_a_locked_database_answer_reads_and_refuse_writes_with_503(app_factory, tmp_path):
     app = app_factory(FACEREC_DB_BUSY_TIMEOUT=0.5)
     account_id = create_account(app)
