@@ -121,12 +121,24 @@ def configure(app, config=None):
             "- and _, starting with a letter or digit (such as entrance-a)."
         )
     app.config["FACEREC_SERVER"] = server
-    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
-        options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
-        connect_args = dict(options.get("connect_args") or {})
-        connect_args.setdefault("timeout", float(app.config["FACEREC_DB_BUSY_TIMEOUT"]))
-        options["connect_args"] = connect_args
-        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
+    _limit_lock_waits(app)
+
+
+def _limit_lock_waits(app):
+    """How long a request waits for a lock another connection holds (FACEREC_DB_BUSY_TIMEOUT):
+    SQLite's busy timeout, PostgreSQL's lock_timeout. Beyond it the request answers 503."""
+    uri = app.config["SQLALCHEMY_DATABASE_URI"]
+    seconds = float(app.config["FACEREC_DB_BUSY_TIMEOUT"])
+    options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    connect_args = dict(options.get("connect_args") or {})
+    if uri.startswith("sqlite"):
+        connect_args.setdefault("timeout", seconds)
+    elif uri.startswith("postgresql"):
+        connect_args.setdefault("options", f"-c lock_timeout={max(1, round(seconds * 1000))}")
+    else:
+        return
+    options["connect_args"] = connect_args
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
 
 
 def _generated_secret_key(path):

@@ -4,8 +4,6 @@ import sqlite3
 import threading
 import time
 
-import pytest
-
 from facerec.extensions import db
 from facerec.models import Account, ApiToken, FaceSample, User
 
@@ -16,11 +14,25 @@ TOKEN = "frec_busy-database-test-000000000"
 
 
 class ExclusiveLock:
-    """A second connection holding SQLite's exclusive write lock for ``seconds``."""
+    """A second connection keeping every other writer out for ``seconds``.
 
-    def __init__(self, path, seconds=10.0):
-        self.connection = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self.connection.execute("BEGIN EXCLUSIVE")
+    SQLite: its database-wide write lock (BEGIN EXCLUSIVE; readers go on, as in WAL mode).
+    PostgreSQL: the tables locked IN EXCLUSIVE MODE (reads allowed, every write waits).
+    """
+
+    TABLES = ("users", "face_samples", "accounts", "api_tokens")
+
+    def __init__(self, url: str, seconds=10.0):
+        if url.startswith("sqlite"):
+            self.connection = sqlite3.connect(
+                url.removeprefix("sqlite:///"), check_same_thread=False, isolation_level=None
+            )
+            self.connection.execute("BEGIN EXCLUSIVE")
+        else:
+            import psycopg
+
+            self.connection = psycopg.connect(url.replace("+psycopg", ""))
+            self.connection.execute(f"LOCK TABLE {', '.join(self.TABLES)} IN EXCLUSIVE MODE")
         self.thread = threading.Timer(seconds, self.release)
         self.thread.start()
 
@@ -42,7 +54,6 @@ def counts(app):
         }
 
 
-@pytest.mark.sqlite_only  # the lock held here is SQLite's database-wide write lock
 def test_does_a_locked_database_answer_reads_and_refuse_writes_with_503(app_factory, tmp_path):
     app = app_factory(FACEREC_DB_BUSY_TIMEOUT=0.5)
     account_id = create_account(app)
@@ -51,7 +62,7 @@ def test_does_a_locked_database_answer_reads_and_refuse_writes_with_503(app_fact
     assert operator.post("/api/v1/users", json={"name": "Ada"}).status_code == 201
     before = counts(app)
 
-    lock = ExclusiveLock(tmp_path / "facerec-test.db", seconds=10)
+    lock = ExclusiveLock(app.config["SQLALCHEMY_DATABASE_URI"], seconds=10)
     try:
         # A read-only API GET with a token whose last_used_at write is due: answered at once.
         started = time.monotonic()
