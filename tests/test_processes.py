@@ -130,5 +130,6 @@ def test_is_a_frozen_recognition_worker_replaced_and_reaped(clip_app):
         assert wait_for(lambda: any(w.process.is_alive() for w in pool._workers))
     finally:
         cam.stop()
-        if frozen is not None and process_info(frozen) is not None:
-            os.kill(frozen, signal.SIGKILL)
+        info = process_info(frozen) if frozen is not None else None
+        if info is not None and info["ppid"] == os.getpid() and info["state"] == "T":
+            os.kill(frozen, signal.SIGKILL)  # still our frozen worker (not a reused pid)
