@@ -385,14 +385,15 @@ def test_can_an_anonymous_visitor_neither_manage_nor_watch_cameras(app, anon_cli
     assert anon_client.post("/api/v1/cameras/clip/start").status_code == 401
 
 
-SECRETS = ("Pa55word-A", "T0kenValue42")
+SECRETS = ("Pa55word-A", "T0kenValue42", "Dvr5ecret77")
 
 
 def credential_sources(port: int) -> dict:
-    """The ways credentials end up in camera URLs, each with its own secret."""
+    """The three ways credentials end up in camera URLs, each with its own secret."""
     return {
         "userpass": f"rtsp://admin:Pa55word-A@127.0.0.1:{port}/stream1",
         "query": f"http://127.0.0.1:{port}/video.mjpg?user=admin&token=T0kenValue42",
+        "dvr": f"http://127.0.0.1:{port}/user=admin&password=Dvr5ecret77/video.mjpg",
     }
 
 
@@ -403,7 +404,7 @@ def test_do_camera_credentials_never_appear_in_a_page_an_answer_or_a_log(app, ca
     sources = credential_sources(closed_port())
     bodies = []
     for name, source in sources.items():
-        if name == "query":  # one through the page, the others through the CLI
+        if name == "dvr":  # one through the page, the others through the CLI
             response = client.post("/admin/cameras", data={"name": name, "source": source})
             assert response.status_code == 303
         else:
