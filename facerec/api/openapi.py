@@ -44,6 +44,12 @@ INVALID = (
     "field); `fields` names each one.",
     "“name” must be at most 100 characters.",
 )
+DATABASE_BUSY = (
+    "The database is busy (another connection holds a lock longer than "
+    "FACEREC_DB_BUSY_TIMEOUT) or unreachable: nothing was saved; retry after `Retry-After` "
+    "seconds.",
+    "The database is busy; nothing was saved. Try again in a few seconds.",
+)
 NOT_FOUND = ("Nothing has this id.", "Nothing has this id.")
 
 ERROR_HEADERS = {
@@ -79,9 +85,9 @@ POST, PATCH and DELETE requests must carry the page's CSRF token in `X-CSRFToken
 
 **Errors** are JSON `{{"error": "..."}}` (a 422 adds `fields`, what is wrong with each field).
 Each operation lists every status it can answer with. 401 comes with `WWW-Authenticate`, 405
-with `Allow`, 429 and 503 with `Retry-After`. Any operation may also answer 503 "The database
-is busy; nothing was saved." when another connection holds a lock longer than
-FACEREC_DB_BUSY_TIMEOUT: nothing was written, try again after `Retry-After` seconds.
+with `Allow`, 429 and 503 with `Retry-After`. Every operation may answer 503 when the database
+is busy (a lock held longer than FACEREC_DB_BUSY_TIMEOUT): nothing was written, try again after
+`Retry-After` seconds.
 
 **Limits on this server.** Request bodies: at most ${{max_body}}. Photos: at most
 ${{max_pixels}}. Names: 1 to {NAME_MAX} characters, unique without regard to case. Details:
@@ -168,6 +174,8 @@ def _causes(op: Operation, method: str, has_path_ids: bool) -> dict[int, list[tu
         causes.setdefault(int(status), []).insert(0, cause)
     if has_path_ids and 404 not in causes:
         causes[404] = [NOT_FOUND]
+    # Every request reads the database (the signed-in account or token at least).
+    causes.setdefault(503, []).append(DATABASE_BUSY)
     return causes
 
 
