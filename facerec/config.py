@@ -55,7 +55,7 @@ class Config:
     # Live pipeline tuning.
     FACEREC_DETECT_WIDTH = int(_env_number("FACEREC_DETECT_WIDTH", 640, int))
     FACEREC_DETECT_UPSAMPLE = int(_env_number("FACEREC_DETECT_UPSAMPLE", 1, int))
-    FACEREC_STREAM_DELAY = int(_env_number("FACEREC_STREAM_DELAY", 3, int))
+    FACEREC_STREAM_DELAY = int(_env_number("FACEREC_STREAM_DELAY", 12, int))
     FACEREC_JPEG_QUALITY = int(_env_number("FACEREC_JPEG_QUALITY", 80, int))
     FACEREC_IDLE_TIMEOUT = _env_number("FACEREC_IDLE_TIMEOUT", 120.0)
     FACEREC_AUTOSTART = _env_bool("FACEREC_AUTOSTART", True)
@@ -71,6 +71,8 @@ class Config:
     FACEREC_TRUSTED_PROXIES = int(_env_number("FACEREC_TRUSTED_PROXIES", 0, int))
     # Seconds a request waits for a locked SQLite database before it answers 503 "busy".
     FACEREC_DB_BUSY_TIMEOUT = _env_number("FACEREC_DB_BUSY_TIMEOUT", 5.0)
+    # Days a sighting (a face crop, its encoding, who and when) is kept; 0 keeps them all.
+    FACEREC_RETENTION_DAYS = int(_env_number("FACEREC_RETENTION_DAYS", 30, int))
     # Processes that encode uploaded photos, snapshots and API requests.
     FACEREC_ENGINE_WORKERS = int(_env_number("FACEREC_ENGINE_WORKERS", os.cpu_count() or 2, int))
     # Events out (facerec.events): the queue between capture and delivery, webhooks, MQTT.

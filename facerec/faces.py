@@ -233,6 +233,23 @@ def thumbnail(rgb: np.ndarray, box: Box, size: int = THUMBNAIL_SIZE) -> bytes:
     return to_jpeg(crop, quality=85)
 
 
+def crop(rgb: np.ndarray, box: Box, max_side: int = 200, margin: float = 0.2) -> bytes:
+    """A JPEG of the face with ``margin`` (a fraction of its size) around it, at most
+    ``max_side`` pixels on its longer side (a sighting's picture)."""
+    top, right, bottom, left = (round(v) for v in box)
+    height, width = rgb.shape[:2]
+    dy, dx = int((bottom - top) * margin), int((right - left) * margin)
+    y0, y1 = max(0, top - dy), min(height, bottom + dy)
+    x0, x1 = max(0, left - dx), min(width, right + dx)
+    if y1 <= y0 or x1 <= x0:
+        raise ImageError("the face is outside the picture")
+    face = rgb[y0:y1, x0:x1]
+    scale = max_side / max(face.shape[:2])
+    if scale < 1:
+        face = cv2.resize(face, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    return to_jpeg(face, quality=85)
+
+
 def to_jpeg(rgb: np.ndarray, quality: int = 85) -> bytes:
     ok, buf = cv2.imencode(
         ".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from sqlalchemy import select
@@ -35,8 +35,49 @@ class Match:
     def known(self) -> bool:
         return self.user_id is not None
 
-    def as_dict(self) -> dict:
-        return {"user_id": self.user_id, "name": self.name, "distance": self.distance}
+
+Box = tuple[float, float, float, float]  # top, right, bottom, left, in picture pixels
+
+
+@dataclass(frozen=True)
+class RecognisedFace:
+    """A face in a picture and who it is: the one type from the recognition worker through
+    the tracks, the drawing and the status to the API.
+
+    ``encoding`` and ``crop`` (a small JPEG of the face) travel with it for the sightings;
+    they are not part of its JSON.
+    """
+
+    box: Box
+    user_id: int | None
+    name: str | None
+    distance: float | None
+    encoding: np.ndarray | None = field(default=None, repr=False, compare=False)
+    crop: bytes | None = field(default=None, repr=False, compare=False)
+
+    @classmethod
+    def of(cls, box, match: Match, encoding=None, crop=None) -> RecognisedFace:
+        return cls(tuple(box), match.user_id, match.name, match.distance, encoding, crop)
+
+    @property
+    def known(self) -> bool:
+        return self.user_id is not None
+
+    @property
+    def height(self) -> float:
+        return max(0.0, self.box[2] - self.box[0])
+
+    def moved(self, box: Box) -> RecognisedFace:
+        return replace(self, box=tuple(box))
+
+    def to_dict(self) -> dict:
+        """The face as the API returns it."""
+        return {
+            "box": [round(v) for v in self.box],
+            "user_id": self.user_id,
+            "name": self.name,
+            "distance": self.distance,
+        }
 
 
 def _as_matrix(encodings) -> np.ndarray:
@@ -164,6 +205,12 @@ class Gallery:
                 return Match(user_id, self.names.get(user_id), round(distance, 4))
             distances[self.user_ids == user_id] = np.inf
         return Match(None, None, None if nearest is None else round(nearest, 4))
+
+    def recognise(self, face, tolerance: float = 0.6, crop: bytes | None = None):
+        """``face`` (a ``faces.Face``) with the person it matches, as a RecognisedFace."""
+        return RecognisedFace.of(
+            face.box, self.match(face.encoding, tolerance), face.encoding, crop
+        )
 
     def nearest_person(self, encodings, exclude: set[int] = frozenset()) -> Match:
         """The person closest to any of ``encodings`` (no tolerance applied)."""

@@ -40,6 +40,25 @@ def worker_engine_options(url: str) -> dict:
     return options
 
 
+@dataclass(frozen=True)
+class Result:
+    """The faces found in frame ``seq``, matched against gallery ``version``."""
+
+    seq: int
+    faces: list  # of gallery.RecognisedFace
+    seconds: float
+    gallery_version: int
+
+
+def _crop(rgb, box) -> bytes | None:
+    from . import faces
+
+    try:
+        return faces.crop(rgb, box)
+    except faces.ImageError:
+        return None
+
+
 def worker_main(conn, settings: WorkerSettings):
     """Entry point of the worker process: answer frames until told to stop."""
     from sqlalchemy import create_engine
@@ -66,14 +85,12 @@ def worker_main(conn, settings: WorkerSettings):
             tolerance = overrides.get("tolerance") or settings.tolerance
             detect_width = overrides.get("detect_width") or settings.detect_width
             started = time.perf_counter()
-            rgb = frame_bgr[:, :, ::-1]
-            found = faces.analyze(rgb.copy(), upsample=settings.upsample, max_width=detect_width)
+            rgb = frame_bgr[:, :, ::-1].copy()
+            found = faces.analyze(rgb, upsample=settings.upsample, max_width=detect_width)
             current = gallery.get()
-            result = []
-            for face in found:
-                match = current.match(face.encoding, tolerance)
-                result.append({"box": list(face.box), **match.as_dict()})
-            conn.send(("result", (seq, result, time.perf_counter() - started)))
+            result = [current.recognise(face, tolerance, _crop(rgb, face.box)) for face in found]
+            seconds = time.perf_counter() - started
+            conn.send(("result", Result(seq, result, seconds, current.version)))
     finally:
         engine.dispose()
 
@@ -153,7 +170,7 @@ class RecognizerClient:
         return True
 
     def poll(self):
-        """Return ``(seq, faces, seconds)`` if a result is waiting, else None."""
+        """Return the waiting Result, if any, else None."""
         if self._conn is None:
             return None
         try:

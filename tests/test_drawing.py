@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from facerec.camera import drawing
-from facerec.camera.tracker import TrackedFace
+from facerec.gallery import RecognisedFace
 
 
 def frame():
@@ -18,8 +18,8 @@ def label_region(image, box):
 
 def test_is_a_known_face_boxed_in_green_and_an_unknown_one_in_red():
     faces = [
-        TrackedFace((50, 200, 150, 100), 1, "Ada", 0.3),
-        TrackedFace((50, 500, 150, 400), None, None, 0.8),
+        RecognisedFace((50, 200, 150, 100), 1, "Ada", 0.3),
+        RecognisedFace((50, 500, 150, 400), None, None, 0.8),
     ]
     out = drawing.annotate(frame(), faces)
     assert tuple(out[100, 100]) == drawing.KNOWN  # left edge of the first box
@@ -29,15 +29,15 @@ def test_is_a_known_face_boxed_in_green_and_an_unknown_one_in_red():
 
 def test_does_an_accented_name_keep_its_accents():
     box = (50, 300, 150, 100)
-    accented = drawing.annotate(frame(), [TrackedFace(box, 1, "José", 0.3)])
-    plain = drawing.annotate(frame(), [TrackedFace(box, 1, "Jose", 0.3)])
+    accented = drawing.annotate(frame(), [RecognisedFace(box, 1, "José", 0.3)])
+    plain = drawing.annotate(frame(), [RecognisedFace(box, 1, "Jose", 0.3)])
     assert not np.array_equal(label_region(accented, box), label_region(plain, box))
 
 
 @pytest.mark.parametrize("name", ["王小明", "Владимир", "x" * 100, "<script>"])
 def test_is_any_name_drawn_inside_the_frame(name):
     box = (300, 639, 359, 560)  # a face in the bottom-right corner
-    out = drawing.annotate(frame(), [TrackedFace(box, 1, name, 0.3)])
+    out = drawing.annotate(frame(), [RecognisedFace(box, 1, name, 0.3)])
     assert out.shape == (360, 640, 3)
     assert (out != 128).any()
 

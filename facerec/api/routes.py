@@ -79,12 +79,7 @@ def recognize(body):
         tolerance = float(current_app.config["FACEREC_TOLERANCE"])
     found = face_jobs.faces_in_image(current_app, body["image"].read())  # off the GIL
     matcher = gallery.current()
-    return jsonify(
-        faces=[
-            {"box": list(face.box), **matcher.match(face.encoding, tolerance).as_dict()}
-            for face in found
-        ]
-    )
+    return jsonify(faces=[matcher.recognise(face, tolerance).to_dict() for face in found])
 
 
 @bp.get("/openapi.json")

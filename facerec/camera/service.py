@@ -1,10 +1,14 @@
 """The camera service: one capture thread, the recognition worker, and every viewer.
 
 The capture thread reads the source at its own rate and keeps only the newest frame for
-the recognition worker (frames are dropped while it is busy, never queued). Output is held
-back ``delay`` frames so that a result usually arrives before the frame it was computed on
-is shown; a tracker carries boxes from a result's frame to the frame being shown. Each
-frame is annotated and JPEG-encoded once, and every viewer is handed the same bytes.
+the recognition worker (frames are dropped while it is busy, never queued). A frame is
+shown once a result computed on it or a later frame is in, or after at most ``delay``
+frames: faces are drawn on the very frames they were found in, and a face that a result
+finds is drawn back to the first frame of its scene where optical flow can follow it.
+Between results, tracks (``tracks.Tracks``) carry each face and its consensus identity
+from frame to frame, and end at scene cuts. Each frame is annotated and
+JPEG-encoded once, and every viewer is handed the same bytes; listeners (benchmarks, the
+sightings writer) are told what was drawn and what happened to tracks.
 """
 
 from __future__ import annotations
@@ -17,10 +21,12 @@ from dataclasses import dataclass, field
 
 import cv2
 
+from ..gallery import RecognisedFace
 from ..recognizer import RecognizerClient, WorkerSettings
 from . import drawing
+from .motion import Motion
 from .sources import SourceError, describe, is_network, open_source, redact
-from .tracker import FaceTracker, TrackedFace
+from .tracks import TrackEvent, Tracks
 
 log = logging.getLogger(__name__)
 
@@ -61,11 +67,17 @@ class RateMeter:
 
 @dataclass
 class FrameInfo:
-    """What was drawn on a published frame (for listeners such as benchmarks)."""
+    """What was drawn on a published frame, and what happened to tracks on it.
+
+    Listeners are called on the capture thread: they must return at once (hand work to a
+    queue of their own).
+    """
 
     frame_id: int
     frame_index: int | None
-    faces: list[TrackedFace] = field(default_factory=list)
+    faces: list[RecognisedFace] = field(default_factory=list)
+    events: list[TrackEvent] = field(default_factory=list)
+    camera: str = "main"
 
 
 def _own_worker(service) -> RecognizerClient:
@@ -79,7 +91,7 @@ class CameraService:
         settings: WorkerSettings,
         *,
         camera: str = "main",
-        delay: int = 3,
+        delay: int = 12,
         jpeg_quality: int = 80,
         idle_timeout: float = 120.0,
         autostart: bool = True,
@@ -115,7 +127,7 @@ class CameraService:
         self.error: str | None = None
         self.source_fps = 0.0
         self._raw = None  # (frame_index, bgr) of the newest captured frame
-        self._faces: list[dict] = []
+        self._faces: list[RecognisedFace] = []  # drawn on the newest published frame
         self._faces_index: int | None = None
         self._faces_at = 0.0
         self.output_rate = RateMeter()
@@ -218,7 +230,7 @@ class CameraService:
             "viewers": self._viewers,
             # Attempts to open the source since it last delivered (0 while it does).
             "attempts": self.attempts,
-            "faces": list(self._faces) if (self.running and fresh) else [],
+            "faces": [f.to_dict() for f in self._faces] if (self.running and fresh) else [],
         }
 
     def _source_rate(self) -> float:
@@ -401,52 +413,62 @@ class CameraService:
         if self._recognizer is None:
             self._recognizer = self._recognizer_factory(self)
         recognizer = self._recognizer
-        tracker = FaceTracker()
-        held: deque = deque()  # frames waiting `delay` frames for their recognition result
+        motion = Motion()
+        tracks = Tracks(motion, self.settings.tolerance)
+        held: deque = deque()  # frames waiting (at most `delay`) for their recognition result
         results: deque = deque()
         seq_index: OrderedDict[int, int] = OrderedDict()
         seq = self._frame_seq
-        for index, frame in source.frames(stop):
-            self.capture_rate.tick()
-            seq += 1
-            self._frame_seq = seq
-            self._raw = (index, frame)
-            seq_index[seq] = index
-            if len(seq_index) > 300:
-                seq_index.popitem(last=False)
-            tracker.add_frame(seq, frame)
+        last_index = None
+        newest_result = -1
+        try:
+            for index, frame in source.frames(stop):
+                self.capture_rate.tick()
+                seq += 1
+                self._frame_seq = seq
+                self._raw = (index, frame)
+                seq_index[seq] = index
+                if len(seq_index) > 300:
+                    seq_index.popitem(last=False)
+                # A file starting over is a cut whatever the picture looks like.
+                looped = last_index is not None and index < last_index
+                last_index = index
+                motion.add_frame(seq, frame, new_scene=looped)
 
-            result = recognizer.poll()
-            if result is not None:
-                rseq, faces, _seconds = result
-                self.recognition_rate.tick()
-                self._faces = faces
-                self._faces_index = seq_index.get(rseq)
-                self._faces_at = time.monotonic()
-                results.append(
-                    (
-                        rseq,
-                        [
-                            TrackedFace(tuple(f["box"]), f["user_id"], f["name"], f["distance"])
-                            for f in faces
-                        ],
-                    )
-                )
-            recognizer.submit(seq, frame)
+                result = recognizer.poll()
+                if result is not None:
+                    self.recognition_rate.tick()
+                    results.append(result)
+                    newest_result = result.seq
+                recognizer.submit(seq, frame)
 
-            held.append((seq, index, frame))
-            while len(held) > self.delay:
-                out_seq, out_index, out_frame = held.popleft()
-                while results and results[0][0] <= out_seq:
-                    rseq, tracked = results.popleft()
-                    tracker.set_result(rseq, tracked)
-                faces = tracker.advance(out_seq)
-                self._publish(
-                    drawing.annotate(out_frame, faces), FrameInfo(0, out_index, list(faces))
-                )
-            if self._idle():
-                return "idle"
-        return None
+                held.append((seq, index, frame))
+                while held and (len(held) > self.delay or newest_result >= held[0][0]):
+                    out_seq, out_index, out_frame = held.popleft()
+                    tracks.advance(out_seq)
+                    while results and results[0].seq <= out_seq:
+                        done = results.popleft()
+                        tracks.apply(done.seq, done.faces, done.gallery_version)
+                    faces = tracks.faces()
+                    if results:  # the next result's new faces, carried back to this frame
+                        faces += tracks.preview(results[0].seq, results[0].faces)
+                    info = FrameInfo(0, out_index, faces, tracks.events(), self.camera)
+                    self._show(faces, out_index)
+                    self._publish(drawing.annotate(out_frame, faces), info)
+                if self._idle():
+                    return "idle"
+            return None
+        finally:
+            # Whatever stops the loop (stop, idle, a broken source), every track ends.
+            tracks.end_all()
+            events = tracks.events()
+            if events:
+                self._notify(FrameInfo(self._frame_id, None, [], events, self.camera))
+
+    def _show(self, faces: list[RecognisedFace], index: int):
+        self._faces = faces
+        self._faces_index = index
+        self._faces_at = time.monotonic()
 
     def _publish(self, frame, info: FrameInfo | None = None):
         jpeg = drawing.encode_jpeg(frame, self.jpeg_quality)
@@ -458,8 +480,14 @@ class CameraService:
         if info is not None:
             self.output_rate.tick()
             info.frame_id = self._frame_id
-            for listener in list(self.listeners):
+            self._notify(info)
+
+    def _notify(self, info: FrameInfo):
+        for listener in list(self.listeners):
+            try:
                 listener(info)
+            except Exception:  # a listener's bug must not stop the camera
+                log.exception("frame listener %r failed", listener)
 
     def _publish_placeholder(self, title: str, detail: str = ""):
         self._publish(drawing.placeholder(title, detail))

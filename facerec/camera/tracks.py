@@ -1,0 +1,318 @@
+"""Tracks: one face continuously in view, with one identity decided from all its results.
+
+A track starts on a detection the recognition worker reports and is carried between results
+by ``Motion`` (optical flow). Each later result confirms it where one of its faces overlaps
+the track on the frame the result was computed on. A track ends
+- at a scene cut (always: no face of the previous shot is on the next one),
+- when its face leaves the picture,
+- after ``max_misses`` results in a row with no face at its place.
+
+Identity is a vote, not the latest result. Every result adds weight to its person (or to
+"unknown"): the face's height in pixels (a big face is better evidence, as Frigate weighs by
+face area) times how clearly the distance is on its side of the threshold. A track takes its
+first result's identity; afterwards another identity takes over only when it leads even
+without its newest result, so one stray result never renames a track.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..gallery import RecognisedFace
+from .motion import Box, Motion
+
+MAX_MISSES = 3  # results in a row without the face before a track ends
+MIN_IOU = 0.3  # overlap for a detection to belong to a track
+CONFIRM_RESULTS = 2  # results before a track is worth remembering (a sighting)
+BOX_HISTORY = 120  # frames of box positions kept per track
+
+UNKNOWN = None  # the "person" unknown faces vote for
+
+_track_ids = itertools.count(1)
+
+
+def iou(a: Box, b: Box) -> float:
+    """Intersection over union of two (top, right, bottom, left) boxes."""
+    top, bottom = max(a[0], b[0]), min(a[2], b[2])
+    left, right = max(a[3], b[3]), min(a[1], b[1])
+    inter = max(0.0, bottom - top) * max(0.0, right - left)
+    area_a = max(0.0, a[2] - a[0]) * max(0.0, a[1] - a[3])
+    area_b = max(0.0, b[2] - b[0]) * max(0.0, b[1] - b[3])
+    union = area_a + area_b - inter
+    return inter / union if union > 0 else 0.0
+
+
+def certainty(distance: float | None, tolerance: float) -> float:
+    """0.5 for a distance right at the threshold, up to 1.5 for one far on either side."""
+    if distance is None or tolerance <= 0:
+        return 1.0  # nobody enrolled: plainly unknown
+    return 0.5 + min(1.0, abs(distance - tolerance) / tolerance)
+
+
+@dataclass(frozen=True)
+class TrackSummary:
+    """What a track amounts to at one moment (handed to other threads: immutable)."""
+
+    track_id: int
+    user_id: int | None
+    name: str | None
+    distance: float | None  # the best (smallest) distance among results for this identity
+    started: float  # wall-clock seconds (time.time())
+    ended: float | None
+    frames: int
+    encoding: np.ndarray | None = field(default=None, repr=False, compare=False)
+    crop: bytes | None = field(default=None, repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class TrackEvent:
+    kind: str  # "started" | "updated" | "ended"
+    track: TrackSummary
+
+
+class Track:
+    def __init__(self, face: RecognisedFace, seq: int, tolerance: float, now: float):
+        self.id = next(_track_ids)
+        self.tolerance = tolerance
+        self.box: Box = face.box
+        self.seq = seq
+        self.boxes: OrderedDict[int, Box] = OrderedDict({seq: face.box})
+        self.scores: dict[int | None, float] = {}
+        self.names: dict[int, str | None] = {}
+        self.best: dict[int | None, tuple[float, RecognisedFace]] = {}  # heaviest result
+        self.closest: dict[int | None, float] = {}  # smallest distance
+        self.identity: int | None = UNKNOWN
+        self.results = 0
+        self.misses = 0
+        self.frames = 0
+        self.started = now
+        self.ended: float | None = None
+        self.announced = False  # whether "started" was reported
+        self.vote(face)
+
+    # ---- identity ------------------------------------------------------------------------
+
+    def vote(self, face: RecognisedFace):
+        """Count one result's face towards the track's identity."""
+        weight = max(face.height, 1.0) * certainty(face.distance, self.tolerance)
+        who = face.user_id
+        self.scores[who] = self.scores.get(who, 0.0) + weight
+        if who is not None:
+            self.names[who] = face.name  # the newest name: a rename shows at once
+        if who not in self.best or weight > self.best[who][0]:
+            self.best[who] = (weight, face)
+        if face.distance is not None:
+            self.closest[who] = min(face.distance, self.closest.get(who, face.distance))
+        if self.results == 0:
+            self.identity = who
+        else:
+            leader = max(self.scores, key=lambda k: (self.scores[k], k == self.identity))
+            if leader != self.identity:
+                without_newest = self.scores[leader] - (weight if leader == who else 0.0)
+                if without_newest > self.scores.get(self.identity, 0.0):
+                    self.identity = leader
+        self.results += 1
+
+    def forget_votes(self):
+        """The gallery changed (someone enrolled, renamed, deleted): start the vote afresh."""
+        self.scores.clear()
+        self.names.clear()
+        self.best.clear()
+        self.closest.clear()
+        self.results = 0
+
+    def face(self) -> RecognisedFace:
+        """The track where it is now, with its consensus identity."""
+        return RecognisedFace(self.box, self.identity, self.name, self.closest.get(self.identity))
+
+    @property
+    def name(self) -> str | None:
+        return self.names.get(self.identity) if self.identity is not None else None
+
+    def summary(self) -> TrackSummary:
+        best = self.best.get(self.identity)
+        face = best[1] if best else None
+        return TrackSummary(
+            track_id=self.id,
+            user_id=self.identity,
+            name=self.name,
+            distance=self.closest.get(self.identity),
+            started=self.started,
+            ended=self.ended,
+            frames=self.frames,
+            encoding=face.encoding if face else None,
+            crop=face.crop if face else None,
+        )
+
+    # ---- position ------------------------------------------------------------------------
+
+    def place(self, seq: int, box: Box):
+        self.box, self.seq = box, seq
+        self.boxes[seq] = box
+        while len(self.boxes) > BOX_HISTORY:
+            self.boxes.popitem(last=False)
+
+    def box_at(self, seq: int) -> Box | None:
+        return self.boxes.get(seq)
+
+
+class Tracks:
+    """Every track of one camera. Driven by the capture thread, frame after frame.
+
+    Per published frame ``seq``: ``advance(seq)`` moves the tracks onto it (ending them at a
+    cut or when their face left), then ``apply(result, seq)`` for each recognition result
+    computed on a frame up to ``seq``. ``faces()`` is what to draw; ``events()`` hands over
+    what happened to tracks since the last call.
+    """
+
+    def __init__(
+        self,
+        motion: Motion,
+        tolerance: float = 0.6,
+        *,
+        max_misses: int = MAX_MISSES,
+        confirm_results: int = CONFIRM_RESULTS,
+        clock=time.time,
+    ):
+        self.motion = motion
+        self.tolerance = tolerance
+        self.max_misses = max_misses
+        self.confirm_results = confirm_results
+        self.clock = clock
+        self.live: list[Track] = []
+        self.seq = -1
+        self.gallery_version: int | None = None
+        self.stale_results = 0  # results dropped because a cut came after their frame
+        self._events: list[TrackEvent] = []
+        self._preview_seq = -1
+        self._preview: list[dict[int, Box | None]] = []
+
+    def advance(self, seq: int):
+        """Carry every track onto frame ``seq``."""
+        if self.seq < 0:
+            self.seq = seq
+        while self.seq < seq:
+            step = self.seq
+            self.seq += 1
+            if not self.motion.same_scene(step, self.seq):
+                self.end_all()
+                continue
+            for track in list(self.live):
+                box = self.motion.step(track.box, step)
+                if box is None:
+                    self._end(track)
+                else:
+                    track.place(self.seq, box)
+        for track in self.live:
+            track.frames += 1
+
+    def apply(self, seq: int, faces: list[RecognisedFace], gallery_version: int | None = None):
+        """A recognition result computed on frame ``seq`` (at most the current frame)."""
+        if gallery_version is not None:
+            if self.gallery_version is not None and gallery_version != self.gallery_version:
+                for track in self.live:
+                    track.forget_votes()
+            self.gallery_version = gallery_version
+        if not self.motion.same_scene(seq, self.seq):
+            self.stale_results += 1  # a cut since: its faces are not on this picture
+            return
+        pairs = sorted(
+            (
+                (iou(face.box, track.box_at(seq)), i, j)
+                for i, face in enumerate(faces)
+                for j, track in enumerate(self.live)
+                if track.box_at(seq) is not None
+            ),
+            reverse=True,
+        )
+        matched_faces, matched_tracks = set(), set()
+        for overlap, i, j in pairs:
+            if overlap < MIN_IOU:
+                break
+            if i in matched_faces or j in matched_tracks:
+                continue
+            matched_faces.add(i)
+            matched_tracks.add(j)
+            self._confirm(self.live[j], faces[i], seq)
+        for j, track in enumerate(list(self.live)):
+            if j not in matched_tracks and track.box_at(seq) is not None:
+                track.misses += 1
+                if track.misses >= self.max_misses:
+                    self._end(track)
+        for i, face in enumerate(faces):
+            if i not in matched_faces:
+                self._start(face, seq)
+
+    def _confirm(self, track: Track, face: RecognisedFace, seq: int):
+        # The detection is where the face really was on frame `seq`; the flow since then
+        # says how far it moved.
+        then = track.box_at(seq)
+        shift = [now - before for now, before in zip(track.box, then, strict=True)]
+        track.place(self.seq, tuple(v + d for v, d in zip(face.box, shift, strict=True)))
+        track.misses = 0
+        before = track.identity
+        track.vote(face)
+        if not track.announced and track.results >= self.confirm_results:
+            track.announced = True
+            self._events.append(TrackEvent("started", track.summary()))
+        elif track.announced and track.identity != before:
+            self._events.append(TrackEvent("updated", track.summary()))
+
+    def _start(self, face: RecognisedFace, seq: int):
+        box = self.motion.move(face.box, seq, self.seq)
+        if box is None:
+            return
+        track = Track(face, seq, self.tolerance, self.clock())
+        track.place(self.seq, box)
+        self.live.append(track)
+        if track.results >= self.confirm_results:
+            track.announced = True
+            self._events.append(TrackEvent("started", track.summary()))
+
+    def _end(self, track: Track):
+        self.live.remove(track)
+        track.ended = self.clock()
+        if track.announced:
+            self._events.append(TrackEvent("ended", track.summary()))
+
+    def end_all(self):
+        """End every track (a scene cut, or the camera stopping)."""
+        for track in list(self.live):
+            self._end(track)
+
+    def faces(self) -> list[RecognisedFace]:
+        return [track.face() for track in self.live]
+
+    def preview(self, seq: int, faces: list[RecognisedFace]) -> list[RecognisedFace]:
+        """The faces of a result computed on a later frame ``seq`` that no track holds yet,
+        carried back to the current frame (while the flow can follow them there), so that a
+        face is named from the first frames it is on, not from the first one recognised."""
+        if seq <= self.seq or not self.motion.same_scene(self.seq, seq):
+            return []
+        if seq != self._preview_seq:
+            self._preview_seq = seq
+            self._preview = [{seq: face.box} for face in faces]
+        shown = []
+        for face, boxes in zip(faces, self._preview, strict=True):
+            box = self._carry_back(boxes, self.seq)
+            if box is not None and not any(iou(box, t.box) >= MIN_IOU for t in self.live):
+                shown.append(face.moved(box))
+        return shown
+
+    def _carry_back(self, boxes: dict[int, Box | None], target: int) -> Box | None:
+        earliest = min(boxes)
+        box = boxes[earliest]
+        while earliest > target and box is not None:
+            box = self.motion.back(box, earliest)
+            earliest -= 1
+            boxes[earliest] = box
+        return boxes.get(target)
+
+    def events(self) -> list[TrackEvent]:
+        events, self._events = self._events, []
+        return events

@@ -1,0 +1,274 @@
+"""Tracks become sightings: one database row per track, written off the capture thread.
+
+The camera service tells its listeners what happened to tracks on every published frame
+(``camera.tracks.TrackEvent``). The ``SightingWriter`` listener only puts those events on a
+bounded queue: the capture thread never waits for the database. When the queue is full the
+event is dropped and counted (``dropped``), never queued without bound. A writer thread with
+its own app context inserts the row when a track starts (so an open sighting shows while the
+person is in view), updates it when its identity changes and when it ends, and after each
+commit tells the subscribers (``subscribe()``): ``callback(event, sighting_dict)`` with
+``event`` one of ``sighting.started``, ``sighting.updated``, ``sighting.ended``.
+
+Retention: sightings older than ``FACEREC_RETENTION_DAYS`` (default 30; 0 keeps everything)
+are deleted in the background, at most once an hour (``prune_if_due``), and by
+``flask sightings prune``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from flask import current_app
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from .extensions import db
+from .models import Sighting, utcnow
+
+log = logging.getLogger(__name__)
+
+EVENTS = ("sighting.started", "sighting.updated", "sighting.ended")
+QUEUE_SIZE = 1000
+IDLE_EXIT = 30.0  # seconds without work after which the writer thread ends (restarts on demand)
+PRUNE_EVERY = 3600.0
+
+Subscriber = Callable[[str, dict], None]
+
+
+def _when(seconds: float | None) -> datetime | None:
+    if seconds is None:
+        return None
+    return datetime.fromtimestamp(seconds, UTC).replace(tzinfo=None)
+
+
+class SightingWriter:
+    """The app's sightings writer: a bounded queue and one thread (see the module doc)."""
+
+    def __init__(self, app, maxsize: int = QUEUE_SIZE):
+        self.app = app
+        self.queue: queue.Queue = queue.Queue(maxsize)
+        self.subscribers: list[Subscriber] = []
+        self.dropped = 0  # events lost because the queue was full
+        self.failed = 0  # events the database refused
+        self.written = 0
+        self._open: dict[tuple[str, int], int] = {}  # (camera, track id) -> sighting id
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._listeners: dict[int, Callable] = {}
+
+    # ---- capture side --------------------------------------------------------------------
+
+    def listener_for(self, service) -> Callable:
+        """Attach to a camera service: its track events become sightings under its name."""
+        listener = self._listeners.get(id(service))
+        if listener is None:
+
+            def listener(info, _camera=service):
+                if info.events:
+                    for event in info.events:
+                        self.put(info.camera or _camera.camera, event)
+
+            self._listeners[id(service)] = listener
+            service.listeners.append(listener)
+        return listener
+
+    def put(self, camera: str, event) -> bool:
+        """Queue one track event; never blocks. False (and counted) if the queue is full."""
+        try:
+            self.queue.put_nowait((camera, event))
+        except queue.Full:
+            self.dropped += 1
+            if self.dropped == 1 or self.dropped % 100 == 0:
+                log.warning("sightings queue full: %d track events dropped", self.dropped)
+            return False
+        self._ensure_thread()
+        return True
+
+    def _ensure_thread(self):
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._run, name="facerec-sightings", daemon=True
+                )
+                self._thread.start()
+
+    # ---- writer thread -------------------------------------------------------------------
+
+    def _run(self):
+        with self.app.app_context():
+            try:
+                while True:
+                    try:
+                        item = self.queue.get(timeout=IDLE_EXIT)
+                    except queue.Empty:
+                        with self._lock:
+                            if self.queue.empty():
+                                self._thread = None
+                                return
+                        continue
+                    try:
+                        if item is None:
+                            return
+                        self._write(*item)
+                    finally:
+                        self.queue.task_done()
+            finally:
+                db.session.remove()
+
+    def _write(self, camera: str, event):
+        track = event.track
+        key = (camera, track.track_id)
+        try:
+            row = self._row(key, camera, track)
+            self._fill(row, track)
+            try:
+                db.session.commit()
+            except IntegrityError:
+                # The person was deleted while in view: keep the sighting as unknown.
+                db.session.rollback()
+                row = self._row(key, camera, track)
+                self._fill(row, track)
+                row.user_id = row.name = None
+                db.session.commit()
+        except SQLAlchemyError:
+            db.session.rollback()
+            self.failed += 1
+            log.exception("could not record a sighting of track %s", track.track_id)
+            return
+        if event.kind == "ended":
+            self._open.pop(key, None)
+        else:
+            self._open[key] = row.id
+        self.written += 1
+        self._notify(f"sighting.{event.kind}", row.to_dict())
+
+    def _row(self, key, camera: str, track) -> Sighting:
+        row_id = self._open.get(key)
+        row = db.session.get(Sighting, row_id) if row_id is not None else None
+        if row is None:  # a new track, or its start was dropped, or its row was erased
+            row = Sighting(camera=camera)
+            db.session.add(row)
+        return row
+
+    @staticmethod
+    def _fill(row: Sighting, track):
+        row.user_id = track.user_id
+        row.name = track.name
+        row.started_at = _when(track.started)
+        row.ended_at = _when(track.ended)
+        row.frames = track.frames
+        row.distance = track.distance
+        if track.encoding is not None:
+            row.vector = track.encoding
+        if track.crop:
+            row.crop = track.crop
+
+    def _notify(self, event: str, sighting: dict):
+        for callback in list(self.subscribers):
+            try:
+                callback(event, sighting)
+            except Exception:  # one subscriber's bug must not stop the others or the writer
+                log.exception("sighting subscriber %r failed", callback)
+
+    # ---- control -------------------------------------------------------------------------
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until every queued event is written (tests, shutdown). True if it was."""
+        deadline = time.monotonic() + timeout
+        while self.queue.unfinished_tasks and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return not self.queue.unfinished_tasks
+
+    def close(self, timeout: float = 5.0):
+        """Write what is queued, then end the thread."""
+        thread = self._thread
+        if thread is not None and thread.is_alive():
+            with contextlib.suppress(queue.Full):
+                self.queue.put(None, timeout=timeout)
+            thread.join(timeout)
+
+
+def recorder(app=None) -> SightingWriter:
+    """The app's SightingWriter."""
+    return (app or current_app).extensions["sightings"]
+
+
+def subscribe(callback: Subscriber, app=None):
+    """Call ``callback(event, sighting_dict)`` after each sighting is committed.
+
+    Called on the writer thread (never the capture thread), in an app context; keep it short
+    or hand the work on. ``event`` is ``sighting.started``, ``sighting.updated`` or
+    ``sighting.ended``; the dict is the API's sighting shape.
+    """
+    recorder(app).subscribers.append(callback)
+
+
+def unsubscribe(callback: Subscriber, app=None):
+    subscribers = recorder(app).subscribers
+    if callback in subscribers:
+        subscribers.remove(callback)
+
+
+# ---- retention ---------------------------------------------------------------------------
+
+
+def prune(days: int) -> int:
+    """Delete the sightings that started more than ``days`` days ago; returns how many."""
+    if days <= 0:
+        return 0
+    cutoff = utcnow() - timedelta(days=days)
+    result = db.session.execute(db.delete(Sighting).where(Sighting.started_at < cutoff))
+    db.session.commit()
+    return result.rowcount or 0
+
+
+class Retention:
+    """Prunes in the background at most every ``PRUNE_EVERY`` seconds, when asked."""
+
+    def __init__(self, app, days: int):
+        self.app = app
+        self.days = days
+        self._last = -PRUNE_EVERY
+        self._lock = threading.Lock()
+
+    def prune_if_due(self):
+        if self.days <= 0:
+            return
+        with self._lock:
+            now = time.monotonic()
+            if now - self._last < PRUNE_EVERY:
+                return
+            self._last = now
+        threading.Thread(target=self._prune, name="facerec-retention", daemon=True).start()
+
+    def _prune(self):
+        with self.app.app_context():
+            try:
+                removed = prune(self.days)
+                if removed:
+                    log.info(
+                        "retention: %d sightings older than %d days deleted", removed, self.days
+                    )
+            except SQLAlchemyError:
+                db.session.rollback()
+                log.exception("retention: could not delete old sightings")
+            finally:
+                db.session.remove()
+
+
+def init_app(app):
+    """The app's sightings writer, attached to its camera(s), and the retention pruning."""
+    writer = SightingWriter(app)
+    app.extensions["sightings"] = writer
+    from . import camera
+
+    camera.registry(app).on_service(writer.listener_for)
+    retention = Retention(app, int(app.config.get("FACEREC_RETENTION_DAYS", 30)))
+    app.extensions["retention"] = retention
+    app.before_request(retention.prune_if_due)
+    return writer
