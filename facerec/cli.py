@@ -1,4 +1,4 @@
-"""Command-line interface: ``flask users|accounts|tokens|cameras|webhooks ...``."""
+"""Command-line interface: ``flask users|accounts|tokens|cameras|webhooks|sightings ...``."""
 
 import os
 import sys
@@ -403,8 +403,33 @@ def remove_webhook_command(webhook_id):
     click.echo(f"Removed webhook {webhook_id} ({url}).")
 
 
+# -- sightings: the history ----------------------------------------------------------------
+
+sightings_cli = AppGroup("sightings", help="Manage the history of sightings.")
+
+
+@sightings_cli.command("prune")
+@click.option(
+    "--days",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Delete sightings older than this many days (default: FACEREC_RETENTION_DAYS).",
+)
+def prune_sightings_command(days):
+    """Delete old sightings now (they are also pruned in the background)."""
+    from .sightings import prune
+
+    if days is None:
+        days = int(current_app.config["FACEREC_RETENTION_DAYS"])
+    if days == 0:
+        click.echo("Retention is 0 days: every sighting is kept; nothing deleted.")
+        return
+    removed = prune(days)
+    click.echo(f"Deleted {removed} sighting{'s' if removed != 1 else ''} older than {days} days.")
+
+
 def init_app(app):
-    for group in (users, accounts, tokens, cameras, webhooks):
+    for group in (users, accounts, tokens, cameras, webhooks, sightings_cli):
         app.cli.add_command(group)
 
 

@@ -100,6 +100,7 @@ TAGS = [
     {"name": "People", "description": "The enrolled people and their face samples."},
     {"name": "Stream", "description": "The first camera and its live recognition."},
     {"name": "Cameras", "description": "Every camera, one at a time by name."},
+    {"name": "Sightings", "description": "The history: who was seen, where and when."},
     {
         "name": "Corrections",
         "description": (

@@ -1,4 +1,4 @@
-"""Tracks become sightings: one database row per track, written off the capture thread.
+"""The sightings writer: one database row per track, written off the capture thread.
 
 The camera service tells its listeners what happened to tracks on every published frame
 (``camera.tracks.TrackEvent``). The ``SightingWriter`` listener only puts those events on a
@@ -8,10 +8,6 @@ its own app context inserts the row when a track starts (so an open sighting sho
 person is in view), updates it when its identity changes and when it ends, and after each
 commit tells the subscribers (``subscribe()``): ``callback(event, sighting_dict)`` with
 ``event`` one of ``sighting.started``, ``sighting.updated``, ``sighting.ended``.
-
-Retention: sightings older than ``FACEREC_RETENTION_DAYS`` (default 30; 0 keeps everything)
-are deleted in the background, at most once an hour (``prune_if_due``), and by
-``flask sightings prune``.
 """
 
 from __future__ import annotations
@@ -22,20 +18,18 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
-from flask import current_app
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from .extensions import db
-from .models import Sighting, utcnow
+from ..extensions import db
+from ..models import Sighting
 
 log = logging.getLogger(__name__)
 
 EVENTS = ("sighting.started", "sighting.updated", "sighting.ended")
 QUEUE_SIZE = 1000
 IDLE_EXIT = 30.0  # seconds without work after which the writer thread ends (restarts on demand)
-PRUNE_EVERY = 3600.0
 
 Subscriber = Callable[[str, dict], None]
 
@@ -191,84 +185,3 @@ class SightingWriter:
             with contextlib.suppress(queue.Full):
                 self.queue.put(None, timeout=timeout)
             thread.join(timeout)
-
-
-def recorder(app=None) -> SightingWriter:
-    """The app's SightingWriter."""
-    return (app or current_app).extensions["sightings"]
-
-
-def subscribe(callback: Subscriber, app=None):
-    """Call ``callback(event, sighting_dict)`` after each sighting is committed.
-
-    Called on the writer thread (never the capture thread), in an app context; keep it short
-    or hand the work on. ``event`` is ``sighting.started``, ``sighting.updated`` or
-    ``sighting.ended``; the dict is the API's sighting shape.
-    """
-    recorder(app).subscribers.append(callback)
-
-
-def unsubscribe(callback: Subscriber, app=None):
-    subscribers = recorder(app).subscribers
-    if callback in subscribers:
-        subscribers.remove(callback)
-
-
-# ---- retention ---------------------------------------------------------------------------
-
-
-def prune(days: int) -> int:
-    """Delete the sightings that started more than ``days`` days ago; returns how many."""
-    if days <= 0:
-        return 0
-    cutoff = utcnow() - timedelta(days=days)
-    result = db.session.execute(db.delete(Sighting).where(Sighting.started_at < cutoff))
-    db.session.commit()
-    return result.rowcount or 0
-
-
-class Retention:
-    """Prunes in the background at most every ``PRUNE_EVERY`` seconds, when asked."""
-
-    def __init__(self, app, days: int):
-        self.app = app
-        self.days = days
-        self._last = -PRUNE_EVERY
-        self._lock = threading.Lock()
-
-    def prune_if_due(self):
-        if self.days <= 0:
-            return
-        with self._lock:
-            now = time.monotonic()
-            if now - self._last < PRUNE_EVERY:
-                return
-            self._last = now
-        threading.Thread(target=self._prune, name="facerec-retention", daemon=True).start()
-
-    def _prune(self):
-        with self.app.app_context():
-            try:
-                removed = prune(self.days)
-                if removed:
-                    log.info(
-                        "retention: %d sightings older than %d days deleted", removed, self.days
-                    )
-            except SQLAlchemyError:
-                db.session.rollback()
-                log.exception("retention: could not delete old sightings")
-            finally:
-                db.session.remove()
-
-
-def init_app(app):
-    """The app's sightings writer, attached to its camera(s), and the retention pruning."""
-    writer = SightingWriter(app)
-    app.extensions["sightings"] = writer
-    from . import camera
-
-    camera.registry(app).on_service(writer.listener_for)
-    retention = Retention(app, int(app.config.get("FACEREC_RETENTION_DAYS", 30)))
-    app.extensions["retention"] = retention
-    app.before_request(retention.prune_if_due)
-    return writer

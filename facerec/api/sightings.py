@@ -1,0 +1,181 @@
+"""The sightings endpoints: the history of who was seen when, and each sighting's face crop."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+from flask import Response, jsonify, request
+from marshmallow import validate
+
+from ..extensions import db
+from ..models import Sighting
+from ..sightings import queries
+from . import bp
+from .contract import Query, operation
+from .errors import ApiError
+from .schemas import TIMESTAMP
+
+SIGHTING = {"sighting_id": "The sighting's id."}
+NO_SIGHTING = ("No sighting with this id.", "No sighting with id 42.")
+
+
+class SightingQuery(Query):
+    user_id = ma.fields.Integer(
+        validate=validate.Range(min=1), metadata={"description": "Only this person's sightings."}
+    )
+    unknown = ma.fields.String(
+        validate=validate.OneOf(["0", "1", "true", "false"]),
+        metadata={"description": "1: only faces that matched nobody (not with `user_id`)."},
+    )
+    camera = ma.fields.String(
+        validate=validate.Length(max=queries.CAMERA_MAX),
+        metadata={"description": "Only this camera's sightings."},
+    )
+    since = ma.fields.String(
+        metadata={
+            "description": "Started at or after this UTC time or date.",
+            "example": "2026-11-24T18:00:00Z",
+        }
+    )
+    until = ma.fields.String(
+        metadata={
+            "description": "Started before this UTC time (a date includes that whole day).",
+            "example": "2026-11-24",
+        }
+    )
+    limit = ma.fields.Integer(
+        validate=validate.Range(min=1, max=queries.LIMIT_MAX),
+        metadata={"description": f"Sightings per page (default {queries.LIMIT_DEFAULT})."},
+    )
+    before_id = ma.fields.Integer(
+        validate=validate.Range(min=1),
+        metadata={"description": "Only sightings older than this one (paging)."},
+    )
+
+
+class SightingSchema(ma.Schema):
+    id = ma.fields.Integer(required=True, metadata={"example": 812})
+    camera = ma.fields.String(required=True, metadata={"example": "main"})
+    user_id = ma.fields.Integer(
+        required=True,
+        allow_none=True,
+        metadata={"description": "The person, or null for an unknown face."},
+    )
+    name = ma.fields.String(
+        required=True,
+        allow_none=True,
+        metadata={"description": "The person's name at the time, or null for an unknown face."},
+    )
+    started_at = ma.fields.String(required=True, metadata=TIMESTAMP)
+    ended_at = ma.fields.String(
+        required=True, allow_none=True, metadata={**TIMESTAMP, "description": "Null while in view."}
+    )
+    frames = ma.fields.Integer(
+        required=True,
+        validate=validate.Range(min=0),
+        metadata={"description": "Frames it was shown on."},
+    )
+    distance = ma.fields.Float(
+        required=True,
+        allow_none=True,
+        metadata={"description": "The best (smallest) distance among its results."},
+    )
+    crop_url = ma.fields.String(
+        required=True,
+        allow_none=True,
+        metadata={
+            "description": "Its best face as JPEG.",
+            "example": "/api/v1/sightings/812/crop.jpg",
+        },
+    )
+    group_id = ma.fields.Integer(
+        required=True,
+        allow_none=True,
+        metadata={"description": "The unknown visitors' group it belongs to, if any."},
+    )
+
+
+class SightingList(ma.Schema):
+    sightings = ma.fields.List(ma.fields.Nested(SightingSchema), required=True)
+    next_before_id = ma.fields.Integer(
+        required=True,
+        allow_none=True,
+        metadata={
+            "description": "Pass as `before_id` for the next (older) page; null on the last."
+        },
+    )
+
+
+def get_or_404(sighting_id: int) -> Sighting:
+    row = db.session.get(Sighting, sighting_id)
+    if row is None:
+        raise ApiError(404, f"No sighting with id {sighting_id}.")
+    return row
+
+
+@bp.get("/sightings")
+@operation(
+    "listSightings",
+    tag="Sightings",
+    summary="Who was seen when",
+    description=(
+        "Sightings newest first (one per track: a face continuously in view). Filters "
+        "combine; `since`/`until` apply to when the sighting started. For the next page pass "
+        "`next_before_id` as `before_id`."
+    ),
+    query=SightingQuery,
+    responses={200: ("One page of sightings.", SightingList)},
+    errors={
+        422: (
+            "A filter value cannot be used (a bad time, `user_id` with `unknown`, ...).",
+            "“since” must be a date (2026-11-24) or a UTC time (2026-11-24T18:41:59Z).",
+        )
+    },
+)
+def list_sightings(query):
+    """Sightings newest first, filtered, a page at a time (``next_before_id``)."""
+    try:
+        wanted = queries.parse_filter(request.args)
+    except queries.FilterError as exc:
+        raise ApiError(422, str(exc)) from None
+    rows, next_before_id = wanted.page()
+    return jsonify(sightings=[row.to_dict() for row in rows], next_before_id=next_before_id)
+
+
+@bp.get("/sightings/<int:sighting_id>")
+@operation(
+    "getSighting",
+    tag="Sightings",
+    summary="One sighting",
+    path=SIGHTING,
+    responses={200: ("The sighting.", SightingSchema)},
+    errors={404: NO_SIGHTING},
+)
+def get_sighting(sighting_id: int):
+    """One sighting."""
+    return jsonify(get_or_404(sighting_id).to_dict())
+
+
+@bp.get("/sightings/<int:sighting_id>/crop.jpg")
+@operation(
+    "getSightingCrop",
+    tag="Sightings",
+    summary="The picture of a sighting's best face",
+    path=SIGHTING,
+    responses={
+        200: (
+            "A JPEG of the face with a little margin, at most 200 px.",
+            {"type": "string", "format": "binary"},
+            "image/jpeg",
+        )
+    },
+    errors={404: NO_SIGHTING},
+)
+def sighting_crop(sighting_id: int):
+    """The JPEG crop of the sighting's best face."""
+    row = get_or_404(sighting_id)
+    if not row.crop:
+        raise ApiError(404, f"Sighting {sighting_id} has no picture.")
+    response = Response(row.crop, mimetype="image/jpeg")
+    # A face: private to the signed-in user's browser, never kept by shared caches.
+    response.headers["Cache-Control"] = "private, max-age=3600"
+    return response

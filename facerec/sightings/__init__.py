@@ -1,0 +1,59 @@
+"""Tracks become sightings: who was seen, on which camera, when, with a crop of their face.
+
+- ``writer.SightingWriter``: listens to every camera service and writes one row per track
+  from its own thread; ``subscribe(callback)`` hears of every committed change.
+- ``queries``: the filtered, newest-first history the API, the history page and its CSV share.
+- ``retention``: old sightings are deleted (``FACEREC_RETENTION_DAYS``).
+"""
+
+from __future__ import annotations
+
+from flask import current_app
+
+from .retention import Retention, prune
+from .writer import EVENTS, SightingWriter, Subscriber
+
+__all__ = [
+    "EVENTS",
+    "Retention",
+    "SightingWriter",
+    "init_app",
+    "prune",
+    "recorder",
+    "subscribe",
+    "unsubscribe",
+]
+
+
+def recorder(app=None) -> SightingWriter:
+    """The app's SightingWriter."""
+    return (app or current_app).extensions["sightings"]
+
+
+def subscribe(callback: Subscriber, app=None):
+    """Call ``callback(event, sighting_dict)`` after each sighting is committed.
+
+    Called on the writer thread (never the capture thread), in an app context; keep it short
+    or hand the work on. ``event`` is ``sighting.started``, ``sighting.updated`` or
+    ``sighting.ended``; the dict is the API's sighting shape.
+    """
+    recorder(app).subscribers.append(callback)
+
+
+def unsubscribe(callback: Subscriber, app=None):
+    subscribers = recorder(app).subscribers
+    if callback in subscribers:
+        subscribers.remove(callback)
+
+
+def init_app(app):
+    """The app's sightings writer, attached to its camera(s), and the retention pruning."""
+    writer = SightingWriter(app)
+    app.extensions["sightings"] = writer
+    from .. import camera
+
+    camera.registry(app).on_service(writer.listener_for)
+    retention = Retention(app, int(app.config.get("FACEREC_RETENTION_DAYS", 30)))
+    app.extensions["retention"] = retention
+    app.before_request(retention.prune_if_due)
+    return writer
