@@ -36,9 +36,10 @@ def create_app(config=None):
     from .api import bp as api_bp
     from .auth import bp as auth_bp
     from .enroll import bp as enroll_bp
+    from .history import bp as history_bp
     from .monitoring import bp as monitoring_bp
     from .stream import bp as stream_bp
 
-    for blueprint in (stream_bp, auth_bp, enroll_bp, admin_bp, api_bp, monitoring_bp):
+    for blueprint in (stream_bp, auth_bp, enroll_bp, admin_bp, history_bp, api_bp, monitoring_bp):
         app.register_blueprint(blueprint)
     return app

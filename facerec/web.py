@@ -88,6 +88,7 @@ SAMPLE_SOURCES = {
 }
 
 NAV = [
+    ("history.index", "History"),
     ("enroll.index", "Enroll"),
     ("admin.users", "People"),
     ("admin.cameras", "Cameras"),

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from .. import camera, face_jobs
 from ..extensions import db
 from ..faces import FaceRejected, ImageError, sentence
-from ..models import FaceSample, User, name_key
+from ..models import FaceSample, Sighting, User, name_key
 from ..people import SampleRejected, add_sample, clean_name, update_person
 from . import bp
 from .forms import PersonForm, UploadForm
@@ -104,6 +104,9 @@ def _render_person(user, form=None, status=200):
     services = camera.services()
     name = request.args.get("camera")
     chosen = (camera.get(name) if name else None) or (services[0] if services else None)
+    latest = db.session.scalars(
+        select(Sighting).where(Sighting.user_id == user.id).order_by(Sighting.id.desc()).limit(6)
+    ).all()
     return render_template(
         "admin/person.html",
         user=user,
@@ -112,6 +115,7 @@ def _render_person(user, form=None, status=200):
         cameras=[cam.camera for cam in services],
         camera=chosen.status() if chosen is not None else None,
         camera_name=chosen.camera if chosen is not None else None,
+        sightings=latest,
     ), status
 
 

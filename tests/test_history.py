@@ -1,0 +1,129 @@
+"""The history page, its CSV export, and a person's latest sightings."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from datetime import timedelta
+
+from facerec.extensions import db
+from facerec.models import Sighting
+
+from .test_sightings import add_person, add_sighting
+
+
+def row_ids(html: str) -> list[int]:
+    return [int(i) for i in re.findall(r'data-sighting-id="(\d+)"', html)]
+
+
+def test_can_an_anonymous_visitor_not_see_the_history(app, anon_client):
+    add_sighting(app)
+    for path in ("/history", "/history.csv", "/history/rows"):
+        response = anon_client.get(path)
+        assert response.status_code in (302, 401)
+        assert b"Unknown" not in response.data
+
+
+def test_does_an_empty_history_say_how_it_fills_up(client):
+    page = client.get("/history")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "No sightings yet." in html
+    assert 'href="/history"' in html  # in the navigation
+
+
+def test_does_the_history_show_crop_name_camera_duration_and_distance_in_words(app, client):
+    ada = add_person(app, "Ada <b>Lovelace</b>")
+    known = add_sighting(app, user_id=ada, name="Ada <b>Lovelace</b>", camera="door")
+    unknown = add_sighting(app)
+    html = client.get("/history").get_data(as_text=True)
+    assert row_ids(html) == [unknown, known]  # newest first
+    assert "Ada &lt;b&gt;Lovelace&lt;/b&gt;" in html and "<b>Lovelace" not in html
+    assert "Unknown" in html
+    assert "match 0.41, threshold 0.60" in html
+    assert "no match: nearest 0.80, threshold 0.60" in html
+    assert "5 s" in html and ">door<" in html
+    assert f"/api/v1/sightings/{known}/crop.jpg" in html
+    assert client.get(f"/api/v1/sightings/{known}/crop.jpg").mimetype == "image/jpeg"
+
+
+def test_do_the_page_filters_agree_with_the_database(app, client):
+    ada, grace = add_person(app, "Ada"), add_person(app, "Grace")
+    a_old = add_sighting(app, user_id=ada, name="Ada", age=timedelta(days=3))
+    a_door = add_sighting(app, user_id=ada, name="Ada", camera="door")
+    add_sighting(app, user_id=grace, name="Grace")
+    u_main = add_sighting(app)
+    u_door = add_sighting(app, camera="door", age=timedelta(days=1))
+
+    def ids(query):
+        response = client.get(f"/history?{query}")
+        assert response.status_code == 200
+        return row_ids(response.get_data(as_text=True))
+
+    assert ids(f"user_id={ada}") == [a_door, a_old]
+    assert ids("unknown=1") == [u_door, u_main]
+    assert ids("camera=door") == [u_door, a_door]
+    with app.app_context():
+        day = db.session.get(Sighting, a_old).started_at.date().isoformat()
+    assert ids(f"since={day}&until={day}") == [a_old]
+    assert "No sightings match these filters." in client.get("/history?camera=nowhere").get_data(
+        as_text=True
+    )
+
+
+def test_is_a_bad_filter_explained_on_the_page(client):
+    response = client.get("/history?since=tomorrow")
+    assert response.status_code == 422
+    assert "“since” must be a date" in response.get_data(as_text=True)
+
+
+def test_does_the_history_page_through_every_sighting_once(app, client):
+    ids = [add_sighting(app) for _ in range(120)]
+    seen, url = [], "/history"
+    for _ in range(5):
+        html = client.get(url).get_data(as_text=True)
+        seen += row_ids(html)
+        older = re.search(r'href="([^"]+)" rel="next"|rel="next" href="([^"]+)"', html)
+        if not older:
+            break
+        url = (older.group(1) or older.group(2)).replace("&amp;", "&")
+    assert seen == sorted(ids, reverse=True)
+    assert len(row_ids(client.get("/history").get_data(as_text=True))) == 50
+
+
+def test_does_the_csv_hold_the_filtered_history_like_the_database(app, client):
+    ada = add_person(app, "=cmd|' /C calc'!A0")
+    add_sighting(app, user_id=ada, name="=cmd|' /C calc'!A0")
+    add_sighting(app, camera="door")
+    add_sighting(app, camera="door", age=timedelta(days=2))
+    response = client.get("/history.csv?camera=door")
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    assert "attachment" in response.headers["Content-Disposition"]
+    rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+    with app.app_context():
+        expected = db.session.scalars(
+            db.select(Sighting).where(Sighting.camera == "door").order_by(Sighting.id.desc())
+        ).all()
+        assert [int(r["id"]) for r in rows] == [s.id for s in expected]
+        assert rows[0]["started_at"] == expected[0].to_dict()["started_at"]
+    assert all(r["camera"] == "door" and r["name"] == "" for r in rows)
+    assert rows[0]["seconds"] == "5.0" and rows[0]["frames"] == "150"
+    everyone = list(csv.DictReader(io.StringIO(client.get("/history.csv").get_data(as_text=True))))
+    assert len(everyone) == 3
+    # A name a spreadsheet would run as a formula is written as text.
+    assert {r["name"] for r in everyone} == {"", "'=cmd|' /C calc'!A0"}
+    assert client.get("/history.csv?user_id=x").status_code == 422
+
+
+def test_does_a_persons_page_show_their_latest_sightings(app, client):
+    ada = add_person(app, "Ada")
+    sid = add_sighting(app, user_id=ada, name="Ada", camera="door")
+    html = client.get(f"/admin/users/{ada}").get_data(as_text=True)
+    assert "Latest sightings" in html
+    assert f"/api/v1/sightings/{sid}/crop.jpg" in html
+    assert f"/history?user_id={ada}" in html
+    grace = add_person(app, "Grace")
+    assert "has not been seen by a camera yet" in client.get(f"/admin/users/{grace}").get_data(
+        as_text=True
+    )
