@@ -3,7 +3,7 @@
 The capture thread reads the source at its own rate and keeps only the newest frame for
 the recognition worker (frames are dropped while it is busy, never queued). A frame is
 shown once a result computed on it or a later frame is in, or after at most ``delay``
-frames: faces are drawn on the very frames they were found in, and a face that a result
+frames (at once while no results come, as when the worker starts): faces are drawn on the very frames they were found in, and a face that a result
 finds is drawn back to the first frame of its scene where optical flow can follow it.
 Between results, tracks (``tracks.Tracks``) carry each face and its consensus identity
 from frame to frame, and end at scene cuts. Each frame is annotated and
@@ -420,7 +420,7 @@ class CameraService:
         seq_index: OrderedDict[int, int] = OrderedDict()
         seq = self._frame_seq
         last_index = None
-        newest_result = -1
+        newest_result, newest_at = -1, -1e9
         try:
             for index, frame in source.frames(stop):
                 self.capture_rate.tick()
@@ -439,11 +439,16 @@ class CameraService:
                 if result is not None:
                     self.recognition_rate.tick()
                     results.append(result)
-                    newest_result = result.seq
+                    newest_result, newest_at = result.seq, time.monotonic()
+                # Waiting for results only makes sense while they come (not while the
+                # worker starts or restarts).
+                recognising = time.monotonic() - newest_at < 1.0
                 recognizer.submit(seq, frame)
 
                 held.append((seq, index, frame))
-                while held and (len(held) > self.delay or newest_result >= held[0][0]):
+                while held and (
+                    len(held) > self.delay or newest_result >= held[0][0] or not recognising
+                ):
                     out_seq, out_index, out_frame = held.popleft()
                     tracks.advance(out_seq)
                     while results and results[0].seq <= out_seq:
