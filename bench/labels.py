@@ -78,7 +78,7 @@ def run(db_path: Path, loops: int) -> tuple[list, list, list, list]:
             "FACEREC_IDLE_TIMEOUT": 0,
         }
     )
-    cam = app.extensions["camera"]
+    cam = app.extensions["cameras"].first()
     recorder = sightings.recorder(app)
     published, costs = [], []
     recording = False

@@ -20,7 +20,7 @@ def test_does_the_history_list_a_sighting_that_appears_while_the_clip_plays(
     assert page.locator("tr[data-sighting-id]").count() == 0
     page.evaluate("window.notReloaded = true")
 
-    app.extensions["camera"].start()
+    app.extensions["cameras"].first().start()
     # The first face the camera tracks becomes a row, without the page being reloaded.
     page.wait_for_selector("tr[data-sighting-id]", timeout=60_000)
     assert page.evaluate("window.notReloaded") is True
@@ -34,4 +34,4 @@ def test_does_the_history_list_a_sighting_that_appears_while_the_clip_plays(
     )
     assert page.evaluate("window.notReloaded") is True
     screenshot(page, "history-live")
-    app.extensions["camera"].stop()
+    app.extensions["cameras"].first().stop()

@@ -478,8 +478,8 @@ def test_does_one_worker_serve_three_cameras_in_turn(app, data_dir):
     assert counts[0] >= 3, results
     assert counts[-1] - counts[0] <= 1  # strictly in turn: none is served twice ahead
     for got in results.values():
-        _seq, faces, _seconds = got[-1]
-        assert len(faces) == 1 and faces[0]["box"]
+        faces = got[-1].faces
+        assert len(faces) == 1 and faces[0].box
     assert all(client.dropped > 0 for client in clients)  # older frames were replaced, not queued
 
 

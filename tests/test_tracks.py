@@ -255,7 +255,7 @@ def test_does_no_audience_frame_carry_a_known_name_while_lin_keeps_his(
     assert len(recognisable) >= 10  # the ground truth found him
     app = app_factory(FACEREC_CAMERA=str(path), FACEREC_IDLE_TIMEOUT=0)
     enroll_known(app)
-    cam = app.extensions["camera"]
+    cam = app.extensions["cameras"].first()
     published, state = [], {"recording": False, "previous": None, "loops": 0}
 
     def listener(info):
