@@ -3,8 +3,9 @@
 The capture thread reads the source at its own rate and keeps only the newest frame for
 the recognition worker (frames are dropped while it is busy, never queued). A frame is
 shown once a result computed on it or a later frame is in, or after at most ``delay``
-frames (at once while no results come, as when the worker starts): faces are drawn on the very frames they were found in, and a face that a result
-finds is drawn back to the first frame of its scene where optical flow can follow it.
+frames (at once while no results come, as when the worker starts): faces are drawn on the
+very frames they were found in, and a face that a result finds is drawn back to the first
+frame of its scene where optical flow can follow it.
 Between results, tracks (``tracks.Tracks``) carry each face and its consensus identity
 from frame to frame, and end at scene cuts. Each frame is annotated and
 JPEG-encoded once, and every viewer is handed the same bytes; listeners (benchmarks, the
