@@ -281,12 +281,12 @@ def test_does_prune_without_days_use_the_retention_setting_and_0_keep_all(app_fa
     assert remaining(app) == {old}
 
 
-def test_are_old_sightings_pruned_in_the_background(app_factory):
+def test_are_old_sightings_pruned_automatically_while_the_server_runs(app_factory):
     app = app_factory(FACEREC_RETENTION_DAYS=2)
     old = add_sighting(app, age=timedelta(days=3))
     new = add_sighting(app, age=timedelta(days=1))
     client = login_client(app, app.test_client())
-    client.get("/api/v1/sightings")  # any request lets the background pruning run when due
+    client.get("/api/v1/sightings")  # the first request after start prunes (then hourly)
     deadline = time.monotonic() + 10
     while old in remaining(app) and time.monotonic() < deadline:
         time.sleep(0.05)

@@ -1,5 +1,5 @@
 """Retention: sightings older than ``FACEREC_RETENTION_DAYS`` (default 30; 0 keeps them all)
-are deleted in the background, at most once an hour, and by ``flask sightings prune``."""
+are deleted automatically while the server runs, and by ``flask sightings prune``."""
 
 from __future__ import annotations
 
@@ -18,47 +18,50 @@ log = logging.getLogger(__name__)
 PRUNE_EVERY = 3600.0
 
 
-def prune(days: int) -> int:
+def prune(days: int, limit: int | None = None) -> int:
     """Delete the sightings that ended (or, still open, started) more than ``days`` days
-    ago; returns how many. ``days`` 0 deletes nothing."""
+    ago, at most ``limit`` of them; returns how many. ``days`` 0 deletes nothing."""
     if days <= 0:
         return 0
     cutoff = utcnow() - timedelta(days=days)
     age = db.func.coalesce(Sighting.ended_at, Sighting.started_at)
-    result = db.session.execute(db.delete(Sighting).where(age < cutoff))
+    condition = age < cutoff
+    if limit is not None:
+        oldest = db.select(Sighting.id).where(condition).order_by(Sighting.id).limit(limit)
+        condition = Sighting.id.in_(db.session.scalars(oldest).all())
+    result = db.session.execute(db.delete(Sighting).where(condition))
     db.session.commit()
     return result.rowcount or 0
 
 
 class Retention:
-    """Prunes in the background at most every ``PRUNE_EVERY`` seconds, when asked."""
+    """Deletes expired sightings as the server runs: checked at most every ``PRUNE_EVERY``
+    seconds, on the next request, ``BATCH`` rows at a time (a full batch makes the next
+    request continue), so no request ever waits for a long delete and no thread of its own
+    outlives the work."""
+
+    BATCH = 500
 
     def __init__(self, app, days: int):
         self.app = app
         self.days = days
-        self._last = -PRUNE_EVERY
+        self._next = 0.0
         self._lock = threading.Lock()
 
     def prune_if_due(self):
-        if self.days <= 0:
+        if self.days <= 0 or time.monotonic() < self._next:
             return
-        with self._lock:
-            now = time.monotonic()
-            if now - self._last < PRUNE_EVERY:
-                return
-            self._last = now
-        threading.Thread(target=self._prune, name="facerec-retention", daemon=True).start()
-
-    def _prune(self):
-        with self.app.app_context():
-            try:
-                removed = prune(self.days)
-                if removed:
-                    log.info(
-                        "retention: %d sightings older than %d days deleted", removed, self.days
-                    )
-            except SQLAlchemyError:
-                db.session.rollback()
-                log.exception("retention: could not delete old sightings")
-            finally:
-                db.session.remove()
+        if not self._lock.acquire(blocking=False):
+            return  # another request is pruning
+        try:
+            removed = prune(self.days, self.BATCH)
+            if removed:
+                log.info("retention: %d sightings older than %d days deleted", removed, self.days)
+            more = removed >= self.BATCH
+            self._next = time.monotonic() + (0 if more else PRUNE_EVERY)
+        except SQLAlchemyError:
+            db.session.rollback()
+            log.exception("retention: could not delete old sightings")
+            self._next = time.monotonic() + 60
+        finally:
+            self._lock.release()
