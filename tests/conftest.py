@@ -156,6 +156,7 @@ def app_factory(tmp_path, database_url):
     yield factory
     for app in made:
         app.extensions["cameras"].close()
+        app.extensions["sightings"].close()  # writes what the cameras' last tracks left
         with app.app_context():
             db.session.remove()
             db.engine.dispose()

@@ -198,13 +198,13 @@ def test_does_a_panning_camera_not_cut_every_frame():
 # ---- the pipeline on the clip ------------------------------------------------------------
 
 STAGE_END = 210  # the clip cuts from the stage to the audience between frames 210 and 211
-FIRST = 180  # the test plays clip frames 180-274: the end of a stage shot, then the audience
+FIRST = 150  # the test plays clip frames 150-274: the end of a stage shot, then the audience
 SLOW_FPS = 8.0  # slowed down so that a busy test machine still recognises often enough
 
 
 @pytest.fixture(scope="module")
 def stage_and_audience(tmp_path_factory, data_dir):
-    """Clip frames 180-274 as an 8 fps video, with the frames where lin-manuel-miranda is
+    """Clip frames 150-274 as an 8 fps video, with the frames where lin-manuel-miranda is
     recognisable at full resolution (every other stage frame checked)."""
     import cv2
 
@@ -244,6 +244,7 @@ def known_label_pixels(jpeg: bytes) -> int:
     return int(np.all(np.abs(image.astype(int) - drawing.KNOWN) < 30, axis=2).sum())
 
 
+@pytest.mark.sqlite_only  # the pipeline's time is spent on video, not queries
 def test_does_no_audience_frame_carry_a_known_name_while_lin_keeps_his(
     app_factory, enroll_known, stage_and_audience
 ):
@@ -252,7 +253,7 @@ def test_does_no_audience_frame_carry_a_known_name_while_lin_keeps_his(
     from facerec.models import Sighting
 
     path, frames, recognisable = stage_and_audience
-    assert len(recognisable) >= 10  # the ground truth found him
+    assert len(recognisable) >= 20  # the ground truth found him
     app = app_factory(FACEREC_CAMERA=str(path), FACEREC_IDLE_TIMEOUT=0)
     enroll_known(app)
     cam = app.extensions["cameras"].first()

@@ -109,6 +109,9 @@ class SightingWriter:
                         if item is None:
                             return
                         self._write(*item)
+                    except Exception:  # the thread must outlive any one bad event
+                        self.failed += 1
+                        log.exception("could not record a sighting event")
                     finally:
                         self.queue.task_done()
             finally:
