@@ -57,6 +57,16 @@ class SightingFilter:
         return db.session.scalars(self.statement().execution_options(yield_per=500))
 
 
+def naive_utc(moment: datetime | None) -> datetime | None:
+    """A datetime as naive UTC (how times are stored); one without an offset is UTC."""
+    if moment is None or moment.tzinfo is None:
+        return moment
+    try:
+        return moment.astimezone(UTC).replace(tzinfo=None)
+    except OverflowError:  # year 1 minus an offset: before any sighting anyway
+        return datetime.min if moment.year < 2 else datetime.max
+
+
 def parse_time(raw: str, field: str, end_of_day: bool = False) -> datetime:
     """An ISO 8601 time (a Z or an offset, else UTC) or a date, as naive UTC.
 
@@ -76,9 +86,7 @@ def parse_time(raw: str, field: str, end_of_day: bool = False) -> datetime:
         raise FilterError(
             f"“{field}” must be a date (2026-11-24) or a UTC time (2026-11-24T18:41:59Z)."
         ) from None
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
-    return moment
+    return naive_utc(moment)
 
 
 def parse_filter(args, *, limit_max: int = LIMIT_MAX) -> SightingFilter:
@@ -86,8 +94,6 @@ def parse_filter(args, *, limit_max: int = LIMIT_MAX) -> SightingFilter:
     ``until``, ``limit``, ``before_id``); raises FilterError with a readable message."""
     user_id = _int(args, "user_id", 1, 2**63 - 1)
     unknown = _flag(args, "unknown")
-    if user_id is not None and unknown:
-        raise FilterError("Ask for one person (“user_id”) or for unknown faces, not both.")
     camera = (args.get("camera") or "").strip() or None
     if camera is not None and (len(camera) > CAMERA_MAX or "\x00" in camera):
         raise FilterError(f"“camera” is a camera's name, at most {CAMERA_MAX} characters.")
@@ -97,8 +103,6 @@ def parse_filter(args, *, limit_max: int = LIMIT_MAX) -> SightingFilter:
         if (args.get("until") or "").strip()
         else None
     )
-    if since and until and until <= since:
-        raise FilterError("“until” must be later than “since”.")
     limit = _int(args, "limit", 1, limit_max)
     return SightingFilter(
         user_id=user_id,
