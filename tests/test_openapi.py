@@ -23,6 +23,7 @@ from facerec.api import contract
 from facerec.extensions import db
 from facerec.models import ApiToken
 from tests.conftest import CLIP, enroll
+from tests.test_sightings import add_sighting
 
 API = "/api/v1"
 TOKEN = "fr_schemathesis_" + "t" * 32
@@ -229,7 +230,9 @@ def uploads_a_file(doc: dict, op: dict) -> bool:
     return False
 
 
-def schemathesis_config(doc: dict, people: list[int], cameras: list[str]) -> str:
+def schemathesis_config(
+    doc: dict, people: list[int], cameras: list[str], sightings: list[int] = ()
+) -> str:
     """Ids of people and names of cameras that exist, drawn half of the time (else random
     ones mostly meet 404s).
 
@@ -240,12 +243,16 @@ def schemathesis_config(doc: dict, people: list[int], cameras: list[str]) -> str
         "[parameters]",
         '"path.user_id" = { dictionary = "people", probability = 0.5 }',
         '"path.name" = { dictionary = "cameras", probability = 0.5 }',
+        '"path.sighting_id" = { dictionary = "sightings", probability = 0.5 }',
         "",
         "[dictionaries.people]",
         f"values = {json.dumps(people)}",
         "",
         "[dictionaries.cameras]",
         f"values = {json.dumps(cameras)}",
+        "",
+        "[dictionaries.sightings]",
+        f"values = {json.dumps(list(sightings))}",
         "",
     ]
     for _path, _method, op in operations(doc):
@@ -269,7 +276,11 @@ def run_schemathesis(app, serve, tmp_path, headers: dict) -> dict:
     with app.app_context():
         cameras = [spec.name for spec in camera.registry().specs()]
     assert cameras  # the test clip
-    config.write_text(schemathesis_config(doc, app.config["TEST_PEOPLE"], cameras))
+    config.write_text(
+        schemathesis_config(
+            doc, app.config["TEST_PEOPLE"], cameras, app.config.get("TEST_SIGHTINGS", [])
+        )
+    )
     # Read from a file: without credentials the server would refuse to hand it out.
     schema = tmp_path / "openapi.json"
     schema.write_text(json.dumps(doc))
@@ -320,6 +331,8 @@ def live_app(app_factory):
         )
         db.session.commit()
     app.config["TEST_PEOPLE"] = [enroll(app, name) for name in ("Ada Lovelace", "Grace Hopper")]
+    # Unknown faces: deleting a person (which the run does) would take their sightings along.
+    app.config["TEST_SIGHTINGS"] = [add_sighting(app) for _ in range(2)]
     answers = app.config["TEST_ANSWERS"] = Counter()
 
     @app.after_request
