@@ -540,3 +540,25 @@ def test_is_a_worker_still_loading_its_models_left_to_start(app):
     finally:
         client.close()
         pool.close()
+
+
+@pytest.mark.sqlite_only
+def test_do_sightings_carry_the_camera_they_were_seen_on(two_cameras):
+    _app, client = two_cameras
+
+    def seen_on(camera):
+        response = client.get(f"/api/v1/sightings?camera={camera}&limit=100")
+        assert response.status_code == 200
+        return {s["name"] for s in response.get_json()["sightings"]}
+
+    assert wait_for(
+        lambda: (
+            "lin-manuel-miranda" in seen_on("hamilton") and {"obama", "biden"} <= seen_on("office")
+        ),
+        timeout=120,
+        interval=1.0,
+    )
+    assert not seen_on("hamilton") & {"obama", "biden"}
+    assert "lin-manuel-miranda" not in seen_on("office")
+    everything = client.get("/api/v1/sightings?limit=100").get_json()["sightings"]
+    assert {s["camera"] for s in everything} <= {"hamilton", "office"}
