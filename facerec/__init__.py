@@ -38,8 +38,12 @@ def create_app(config=None):
     from .enroll import bp as enroll_bp
     from .history import bp as history_bp
     from .monitoring import bp as monitoring_bp
+    from .search import bp as search_bp
     from .stream import bp as stream_bp
+    from .unknowns import bp as unknowns_bp
 
-    for blueprint in (stream_bp, auth_bp, enroll_bp, admin_bp, history_bp, api_bp, monitoring_bp):
+    blueprints = (stream_bp, auth_bp, enroll_bp, admin_bp, history_bp, api_bp, monitoring_bp,
+                  unknowns_bp, search_bp)  # fmt: skip
+    for blueprint in blueprints:
         app.register_blueprint(blueprint)
     return app

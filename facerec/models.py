@@ -228,6 +228,10 @@ class UnknownGroup(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     # Dismissed groups are hidden from the unknowns inbox; their sightings stay in the history.
     dismissed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # Enrolled as or assigned to this person (its sightings were relabelled and left the
+    # group); kept so that the same request sent again adds nothing.
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime)
 
     sightings: Mapped[list[Sighting]] = relationship(back_populates="group")
 
@@ -382,6 +386,30 @@ class WebhookDelivery(db.Model):
         return self.status_code is not None and 200 <= self.status_code < 300
 
 
+class FaceSearch(db.Model):
+    """One search of the history by face: who searched, when, for what, how many results.
+
+    Searching people by face is the most sensitive thing facerec does, so every search is
+    kept (accounts see them on /history/searches). ``who`` is kept as text: the record must
+    outlive the account or token that made it.
+    """
+
+    __tablename__ = "face_searches"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    account_id: Mapped[int | None] = mapped_column(
+        ForeignKey("accounts.id", ondelete="SET NULL"), index=True
+    )
+    who: Mapped[str] = mapped_column(String(200))
+    # "photo" (an uploaded image) or "sighting" (Find similar from a sighting).
+    source: Mapped[str] = mapped_column(String(20))
+    sighting_id: Mapped[int | None] = mapped_column(Integer)
+    tolerance: Mapped[float] = mapped_column(Float)
+    filters: Mapped[str] = mapped_column(Text, default="")
+    results: Mapped[int] = mapped_column(Integer, default=0)
+
+
 def gallery_version(connection) -> int:
     value = connection.execute(select(GalleryState.version).where(GalleryState.id == 1)).scalar()
     return value or 0
@@ -421,6 +449,7 @@ __all__ = [
     "EnrollDraft",
     "EnrollDraftSample",
     "FaceSample",
+    "FaceSearch",
     "GalleryState",
     "NegativeSample",
     "Sighting",

@@ -92,6 +92,8 @@ NAV = [
     ("enroll.index", "Enroll"),
     ("admin.users", "People"),
     ("admin.cameras", "Cameras"),
+    ("unknowns.index", "Unknowns"),
+    ("search.index", "Search"),
     ("api.docs", "API"),
 ]
 

@@ -108,6 +108,7 @@ TAGS = [
             "“this is not X” (negative samples)."
         ),
     },
+    {"name": "Search", "description": "Search the history by face (every search is logged)."},
     {"name": "Documentation", "description": "This description of the API."},
 ]
 

@@ -1,0 +1,266 @@
+"""Unknown visitors and corrections: list, enrol, assign, dismiss groups; label a sighting."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+from flask import jsonify
+from marshmallow import validate
+
+from .. import people
+from ..extensions import db
+from ..models import Sighting
+from ..unknowns import service
+from ..web import DATABASE_ID_MAX as ID_MAX
+from . import bp
+from .contract import ENGINE_BUSY, JsonBody, operation
+from .errors import ApiError
+from .schemas import TIMESTAMP, details_field, name_field, timestamp
+from .schemas import User as UserSchema
+from .users import commit, get_or_404, user_json
+
+GROUP = {"group_id": "The unknown group's id."}
+SIGHTING = {"sighting_id": "The sighting's id."}
+NO_GROUP = ("No unknown group with this id.", "No unknown group with id 42.")
+NO_GROUP_OR_PERSON = ("No unknown group, or no person, with this id.", "No person with id 42.")
+RESOLVED = "This visitor was already enrolled as or assigned to Ada Lovelace."
+
+
+def person_id(description: str = "The person's id.", **kwargs):
+    return ma.fields.Integer(
+        strict=True,
+        validate=validate.Range(1, ID_MAX, error="must be a person's id (a whole number from 1)."),
+        metadata={"description": description, "example": 3},
+        **kwargs,
+    )
+
+
+class LabelledSighting(ma.Schema):
+    """A sighting (S in DESIGN.md) after a correction."""
+
+    id = ma.fields.Integer(required=True, metadata={"example": 17})
+    camera = ma.fields.String(required=True, metadata={"example": "main"})
+    user_id = ma.fields.Integer(required=True, allow_none=True, metadata={"example": None})
+    name = ma.fields.String(required=True, allow_none=True, metadata={"example": None})
+    started_at = timestamp()
+    ended_at = ma.fields.String(
+        required=True,
+        allow_none=True,
+        metadata={"format": "date-time", **TIMESTAMP, "description": "Null while in view."},
+    )
+    frames = ma.fields.Integer(required=True, metadata={"example": 42})
+    distance = ma.fields.Float(required=True, allow_none=True, metadata={"example": 0.71})
+    crop_url = ma.fields.String(
+        required=True, allow_none=True, metadata={"example": "/api/v1/sightings/17/crop.jpg"}
+    )
+    group_id = ma.fields.Integer(
+        required=True,
+        allow_none=True,
+        metadata={"description": "The unknown group (recurring visitor) it belongs to."},
+    )
+
+
+class UnknownGroup(ma.Schema):
+    id = ma.fields.Integer(required=True, metadata={"example": 4})
+    sightings = ma.fields.Integer(required=True, metadata={"example": 3})
+    first_seen = timestamp()
+    last_seen = timestamp()
+    crop_urls = ma.fields.List(
+        ma.fields.String(),
+        required=True,
+        metadata={
+            "description": "The best crops (seen for the most frames first), at most 5.",
+            "example": ["/api/v1/sightings/17/crop.jpg"],
+        },
+    )
+
+
+class UnknownGroupList(ma.Schema):
+    groups = ma.fields.List(ma.fields.Nested(UnknownGroup), required=True)
+
+
+class EnrollUnknown(JsonBody):
+    name = name_field(required=True)
+    details = details_field(load_default="")
+    save_anyway = ma.fields.Boolean(
+        load_default=False,
+        metadata={"description": "Enrol even though the faces look like someone enrolled."},
+    )
+
+
+class AssignUnknown(JsonBody):
+    user_id = person_id(required=True)
+
+
+class Label(JsonBody):
+    user_id = person_id("This is that person.")
+    not_user_id = person_id("This is not that person.")
+
+    @ma.validates_schema
+    def _one(self, data, **_kwargs):
+        if ("user_id" in data) == ("not_user_id" in data):
+            raise ma.ValidationError("must hold exactly one of “user_id” or “not_user_id”.")
+
+
+def _group(group_id: int):
+    try:
+        return service.get_group(group_id)
+    except service.GroupGone as exc:
+        raise ApiError(404, str(exc)) from None
+
+
+def _sighting(sighting_id: int) -> Sighting:
+    row = db.session.get(Sighting, sighting_id)
+    if row is None:
+        raise ApiError(404, f"No sighting with id {sighting_id}.")
+    return row
+
+
+@bp.get("/unknowns")
+@operation(
+    "listUnknowns",
+    tag="Corrections",
+    summary="Unknown visitors: groups of unknown sightings that look like one person",
+    description="Dismissed groups are left out. Last seen first.",
+    responses={200: ("The groups.", UnknownGroupList)},
+)
+def list_unknowns():
+    """Groups of unknown sightings that look like one recurring visitor, last seen first."""
+    service.place_pending()
+    groups = []
+    for group in service.visible_groups():
+        summary = service.summary(group)
+        summary.pop("days")
+        groups.append(summary)
+    return jsonify(groups=groups)
+
+
+@bp.post("/unknowns/<int:group_id>/enroll")
+@operation(
+    "enrollUnknown",
+    tag="Corrections",
+    summary="Enrol the visitor as a new person from the group's best crops",
+    description=(
+        "Each crop must pass the wizard's checks (one face, big and sharp enough); 422 when "
+        "none does. 409 when the faces look like someone enrolled (send `save_anyway`, or "
+        "assign the group to them), when the name is taken, or when the group already went to "
+        "someone else. Sent again with the same name: 200 with the same person."
+    ),
+    path=GROUP,
+    body=EnrollUnknown,
+    responses={
+        200: ("Already enrolled by an earlier request.", UserSchema),
+        201: ("The new person, with their samples.", UserSchema),
+    },
+    errors={
+        404: NO_GROUP,
+        409: ("Look-alike, name taken, or the group went to someone else.", RESOLVED),
+        503: ENGINE_BUSY,
+    },
+)
+def enroll_unknown(group_id, body):
+    """Enrol the visitor as a new person from the group's best crops."""
+    group = _group(group_id)
+    if group.user_id is None and not body["save_anyway"]:
+        match = service.look_alike(service.members(group))
+        if match is not None:
+            raise ApiError(
+                409,
+                f"This visitor looks like {match.name} (distance {match.distance:.2f}), who is "
+                f"already enrolled. Assign the group to {match.name} (user_id {match.user_id}) "
+                'instead, or send "save_anyway": true.',
+            )
+    try:
+        user, _refused, created = service.enroll_group(group, body["name"], body["details"])
+    except service.GroupResolved as exc:
+        db.session.rollback()
+        raise ApiError(409, str(exc)) from None
+    except people.SampleRejected as exc:
+        db.session.rollback()
+        raise ApiError(422, str(exc)) from None
+    commit()
+    return jsonify(user_json(user)), 201 if created else 200
+
+
+@bp.post("/unknowns/<int:group_id>/assign")
+@operation(
+    "assignUnknown",
+    tag="Corrections",
+    summary="The visitor is this enrolled person: add the best crops to them",
+    description=(
+        "Crops that fail the sample checks are skipped. Sent again, nothing is added twice. "
+        "409 when the group already went to someone else."
+    ),
+    path=GROUP,
+    body=AssignUnknown,
+    responses={200: ("The person, with their samples.", UserSchema)},
+    errors={
+        404: NO_GROUP_OR_PERSON,
+        409: ("The group went to someone else.", RESOLVED),
+        503: ENGINE_BUSY,
+    },
+)
+def assign_unknown(group_id, body):
+    """The visitor is this enrolled person: add their best crops as samples, relabel."""
+    group = _group(group_id)
+    user = get_or_404(body["user_id"])
+    try:
+        service.assign_group(group, user)
+    except service.GroupResolved as exc:
+        db.session.rollback()
+        raise ApiError(409, str(exc)) from None
+    commit()
+    return jsonify(user_json(user))
+
+
+@bp.delete("/unknowns/<int:group_id>")
+@operation(
+    "dismissUnknown",
+    tag="Corrections",
+    summary="Dismiss a group (hide it; its sightings stay in the history)",
+    path=GROUP,
+    responses={204: ("Dismissed.", None)},
+    errors={404: NO_GROUP},
+)
+def dismiss_unknown(group_id):
+    """Hide the group from the unknowns; its sightings stay in the history."""
+    service.dismiss(_group(group_id))
+    commit()
+    return "", 204
+
+
+@bp.post("/sightings/<int:sighting_id>/label")
+@operation(
+    "labelSighting",
+    tag="Corrections",
+    summary="Correct a sighting: this is N, or this is not N",
+    description=(
+        "`user_id`: the sighting is relabelled and its crop becomes a sample of that person if "
+        "it passes the checks. `not_user_id` (on a sighting named N): its face becomes a "
+        "negative sample of N and the sighting becomes unknown."
+    ),
+    path=SIGHTING,
+    body=Label,
+    responses={200: ("The sighting, relabelled.", LabelledSighting)},
+    errors={
+        404: ("No sighting, or no person, with this id.", "No sighting with id 42."),
+        409: (
+            "“This is not N” on a sighting not named N, without an encoding, or whose face is "
+            "one of N's own samples.",
+            "This sighting is not named Ada Lovelace; nothing to correct.",
+        ),
+        503: ENGINE_BUSY,
+    },
+)
+def label_sighting(sighting_id, body):
+    """“This is N” (its crop becomes a sample if it passes) or “this is not N” (a negative)."""
+    sighting = _sighting(sighting_id)
+    if "user_id" in body:
+        service.add_sightings_to(get_or_404(body["user_id"]), [sighting])
+    else:
+        user = get_or_404(body["not_user_id"])
+        try:
+            service.not_this(sighting, user)
+        except (service.CannotCorrect, people.SampleRejected) as exc:
+            raise ApiError(409, str(exc)) from None
+    commit()
+    return jsonify(sighting.to_dict())

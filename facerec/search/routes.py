@@ -1,0 +1,167 @@
+"""/history/search: find earlier sightings of a face; /history/searches: the audit."""
+
+from __future__ import annotations
+
+import base64
+import secrets
+import threading
+import time
+
+import cv2
+import numpy as np
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+
+from .. import face_jobs, faces, people
+from ..auth.guard import safe_next
+from ..extensions import db
+from ..models import Sighting, User
+from ..unknowns import service as unknowns
+from . import bp, service
+
+# Photos with several faces wait here (by a random token) while the operator picks one.
+PICK_TTL = 600
+_picks: dict[str, tuple[float, str, list]] = {}
+_picks_lock = threading.Lock()
+
+
+def _everyone() -> list[User]:
+    return db.session.scalars(select(User).order_by(User.name_key)).all()
+
+
+def _form_values() -> dict:
+    source = request.form if request.method == "POST" else request.args
+    return {k: source.get(k, "") for k in ("tolerance", "limit", "since", "until", "camera")}
+
+
+def _render(status=200, **context):
+    context.setdefault("values", _form_values())
+    context.setdefault("default_tolerance", float(current_app.config["FACEREC_TOLERANCE"]))
+    return render_template("search/index.html", everyone=_everyone(), **context), status
+
+
+def _run(encoding, values: dict, source: str, sighting_id=None):
+    try:
+        filters = service.parse_filters(values)
+    except service.SearchError as exc:
+        flash(f"Not searched: {exc}", "error")
+        return _render(422)
+    matches = service.search(encoding, filters)
+    service.record(source, filters, len(matches), sighting_id)
+    return _render(matches=matches, filters=filters, searched=True)
+
+
+def _boxes_jpeg(rgb: np.ndarray, found) -> str:
+    """The photo with each face boxed and numbered, as a data: URL (no file is kept)."""
+    image = rgb.copy()
+    scale = min(1.0, 900 / max(image.shape[:2]))
+    image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    for number, face in enumerate(found, start=1):
+        top, right, bottom, left = (int(v * scale) for v in face.box)
+        cv2.rectangle(image, (left, top), (right, bottom), (255, 200, 0), 2)
+        cv2.putText(image, str(number), (left + 4, top + 24), cv2.FONT_HERSHEY_SIMPLEX, 0.8,
+                    (255, 200, 0), 2)  # fmt: skip
+    return "data:image/jpeg;base64," + base64.b64encode(faces.to_jpeg(image)).decode()
+
+
+def _keep_pick(found) -> str:
+    now = time.monotonic()
+    token = secrets.token_urlsafe(16)
+    with _picks_lock:
+        for key in [k for k, (t, _, _) in _picks.items() if now - t > PICK_TTL]:
+            del _picks[key]
+        _picks[token] = (now, str(current_user.get_id()), [f.encoding for f in found])
+    return token
+
+
+def _take_pick(token: str, index: int):
+    with _picks_lock:
+        entry = _picks.get(token)
+    if entry is None or entry[1] != str(current_user.get_id()):
+        return None
+    encodings = entry[2]
+    return encodings[index] if 0 <= index < len(encodings) else None
+
+
+@bp.route("/history/search", methods=["GET", "POST"])
+def index():
+    """Upload a photo (choosing a face when there are several), or start from a sighting."""
+    if request.method == "GET":
+        sighting_id = request.args.get("sighting_id", type=int)
+        if sighting_id is None:
+            return _render()
+        row = db.session.get(Sighting, sighting_id)
+        if row is None or row.encoding is None:
+            abort(404, description="There is no such sighting, or it has no face to search with.")
+        return _run(row.vector, _form_values(), "sighting", row.id)
+    if request.form.get("pick"):
+        encoding = _take_pick(request.form["pick"], request.form.get("face", -1, type=int))
+        if encoding is None:
+            flash("That photo is no longer waiting for a choice; upload it again.", "error")
+            return _render(409)
+        return _run(encoding, _form_values(), "photo")
+    upload = request.files.get("image")
+    data = upload.read() if upload else b""
+    if not data:
+        flash("Choose a photo with the face to search for.", "error")
+        return _render(400)
+    try:
+        rgb = faces.load_image(data, max_pixels=current_app.config["FACEREC_MAX_PIXELS"])
+        found = face_jobs.faces_in_image(current_app, data)
+    except faces.ImageError as exc:
+        flash(f"Not searched: {faces.sentence(str(exc))}", "error")
+        return _render(400)
+    if not found:
+        flash("Not searched: no face was found in the photo.", "error")
+        return _render(400)
+    if len(found) > 1:
+        return _render(
+            pick=_keep_pick(found), picture=_boxes_jpeg(rgb, found), face_count=len(found)
+        )
+    return _run(found[0].encoding, _form_values(), "photo")
+
+
+@bp.post("/history/sightings/<int:sighting_id>/label")
+def label(sighting_id):
+    """“This is <person>” or “This is not <name>” on a sighting (history and search results).
+
+    This is: the sighting is relabelled and its crop becomes a sample if it passes the checks.
+    This is not: its face becomes a negative sample of that person and it becomes unknown.
+    """
+    row = db.session.get(Sighting, sighting_id)
+    if row is None:
+        abort(404, description="There is no such sighting (it may have been deleted).")
+    back = safe_next(request.form.get("next")) or url_for(".index")
+    not_id = request.form.get("not_user_id", type=int)
+    user = db.session.get(User, not_id or request.form.get("user_id", type=int) or 0)
+    if user is None:
+        flash("Choose the person this is.", "error")
+        return redirect(back, 303)
+    if not_id:
+        try:
+            unknowns.not_this(row, user)
+        except (unknowns.CannotCorrect, people.SampleRejected) as exc:
+            db.session.rollback()
+            flash(f"Not corrected: {exc}", "error")
+            return redirect(back, 303)
+        db.session.commit()
+        flash(
+            f"Noted: sighting {row.id} is not {user.name}. Faces like it will not be named "
+            f"{user.name} again (see {user.name}'s page to undo).",
+            "success",
+        )
+        return redirect(back, 303)
+    added, refused = unknowns.add_sightings_to(user, [row])
+    db.session.commit()
+    message = f"Sighting {row.id} is now {user.name}"
+    flash(message + (" and its face was added as a sample." if added else "."), "success")
+    if refused:
+        flash("Not used as a sample: " + " ".join(refused), "warning")
+    return redirect(back, 303)
+
+
+@bp.get("/history/searches")
+def audit():
+    """Every search by face: who, when, from what, with which filters, how many results."""
+    return render_template("search/audit.html", searches=service.audit())
