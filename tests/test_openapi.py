@@ -21,7 +21,7 @@ from openapi_spec_validator import validate
 from facerec import camera
 from facerec.api import contract
 from facerec.extensions import db
-from facerec.models import ApiToken
+from facerec.models import ApiToken, Sighting
 from tests.conftest import CLIP, enroll
 from tests.test_sightings import add_sighting
 
@@ -231,7 +231,7 @@ def uploads_a_file(doc: dict, op: dict) -> bool:
 
 
 def schemathesis_config(
-    doc: dict, people: list[int], cameras: list[str], sightings: list[int] = ()
+    doc: dict, people: list[int], cameras: list[str], sightings=(), groups=()
 ) -> str:
     """Ids of people and names of cameras that exist, drawn half of the time (else random
     ones mostly meet 404s).
@@ -244,6 +244,10 @@ def schemathesis_config(
         '"path.user_id" = { dictionary = "people", probability = 0.5 }',
         '"path.name" = { dictionary = "cameras", probability = 0.5 }',
         '"path.sighting_id" = { dictionary = "sightings", probability = 0.5 }',
+        '"path.group_id" = { dictionary = "groups", probability = 0.5 }',
+        "",
+        "[dictionaries.groups]",
+        f"values = {json.dumps(list(groups))}",
         "",
         "[dictionaries.people]",
         f"values = {json.dumps(people)}",
@@ -278,7 +282,11 @@ def run_schemathesis(app, serve, tmp_path, headers: dict) -> dict:
     assert cameras  # the test clip
     config.write_text(
         schemathesis_config(
-            doc, app.config["TEST_PEOPLE"], cameras, app.config.get("TEST_SIGHTINGS", [])
+            doc,
+            app.config["TEST_PEOPLE"],
+            cameras,
+            app.config.get("TEST_SIGHTINGS", []),
+            app.config.get("TEST_GROUPS", []),
         )
     )
     # Read from a file: without credentials the server would refuse to hand it out.
@@ -333,6 +341,19 @@ def live_app(app_factory):
     app.config["TEST_PEOPLE"] = [enroll(app, name) for name in ("Ada Lovelace", "Grace Hopper")]
     # Unknown faces: deleting a person (which the run does) would take their sightings along.
     app.config["TEST_SIGHTINGS"] = [add_sighting(app) for _ in range(2)]
+    # A third person (the examples' user_id 3) and unknown visitors with real faces.
+    app.config["TEST_PEOPLE"].append(enroll(app, "Kit"))
+    from .test_unknowns import KIT, ROSE
+    from .test_unknowns import add_sighting as add_face
+
+    faces = [add_face(app, photo, minutes=i) for i, photo in enumerate(KIT + ROSE)]
+    with app.app_context():
+        from facerec.unknowns import service
+
+        service.place_pending()
+        rows = db.session.scalars(db.select(Sighting).order_by(Sighting.id)).all()
+        app.config["TEST_GROUPS"] = sorted({row.group_id for row in rows if row.group_id})
+    app.config["TEST_SIGHTINGS"] += faces
     answers = app.config["TEST_ANSWERS"] = Counter()
 
     @app.after_request

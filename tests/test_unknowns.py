@@ -351,7 +351,7 @@ def test_does_this_is_not_person_add_a_negative_and_make_the_sighting_unknown(ap
 
 @pytest.mark.parametrize(
     ("body", "status"),
-    [({}, 422), ({"user_id": 1, "not_user_id": 1}, 422), ({"user_id": True}, 422),
+    [({}, 409), ({"user_id": 1, "not_user_id": 1}, 409), ({"user_id": True}, 422),
      ({"user_id": 999}, 404), ({"not_user_id": 999}, 404)],
 )  # fmt: skip
 def test_are_bad_labels_refused(app, client, body, status):

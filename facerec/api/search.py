@@ -127,7 +127,8 @@ def face_of_photo(data: bytes, choice):
     responses={200: ("The matches, nearest first.", SearchMatches)},
     errors={
         400: (
-            "Not an image, no face, or several faces without a choice.",
+            "Not an image, no face, several faces without a choice, or a `since`/`until` that "
+            "is not a date (or `since` after `until`).",
             "2 faces were found in the photo; choose one with the field “face” (0 to 1, "
             "largest first).",
         ),

@@ -25,11 +25,14 @@ NO_GROUP_OR_PERSON = ("No unknown group, or no person, with this id.", "No perso
 RESOLVED = "This visitor was already enrolled as or assigned to Ada Lovelace."
 
 
-def person_id(description: str = "The person's id.", **kwargs):
+def person_id(description: str = "The person's id.", example: int | None = 3, **kwargs):
+    metadata = {"description": description}
+    if example is not None:
+        metadata["example"] = example
     return ma.fields.Integer(
         strict=True,
         validate=validate.Range(1, ID_MAX, error="must be a person's id (a whole number from 1)."),
-        metadata={"description": description, "example": 3},
+        metadata=metadata,
         **kwargs,
     )
 
@@ -80,6 +83,7 @@ class UnknownGroupList(ma.Schema):
 
 class EnrollUnknown(JsonBody):
     name = name_field(required=True)
+    name.metadata = {**name.metadata, "example": "Kit Harington"}
     details = details_field(load_default="")
     save_anyway = ma.fields.Boolean(
         load_default=False,
@@ -93,12 +97,7 @@ class AssignUnknown(JsonBody):
 
 class Label(JsonBody):
     user_id = person_id("This is that person.")
-    not_user_id = person_id("This is not that person.")
-
-    @ma.validates_schema
-    def _one(self, data, **_kwargs):
-        if ("user_id" in data) == ("not_user_id" in data):
-            raise ma.ValidationError("must hold exactly one of “user_id” or “not_user_id”.")
+    not_user_id = person_id("This is not that person.", example=None)
 
 
 def _group(group_id: int):
@@ -244,8 +243,8 @@ def dismiss_unknown(group_id):
     errors={
         404: ("No sighting, or no person, with this id.", "No sighting with id 42."),
         409: (
-            "“This is not N” on a sighting not named N, without an encoding, or whose face is "
-            "one of N's own samples.",
+            "Neither or both of `user_id` and `not_user_id`; or “this is not N” on a sighting "
+            "not named N, without an encoding, or whose face is one of N's own samples.",
             "This sighting is not named Ada Lovelace; nothing to correct.",
         ),
         503: ENGINE_BUSY,
@@ -254,6 +253,10 @@ def dismiss_unknown(group_id):
 def label_sighting(sighting_id, body):
     """“This is N” (its crop becomes a sample if it passes) or “this is not N” (a negative)."""
     sighting = _sighting(sighting_id)
+    if ("user_id" in body) == ("not_user_id" in body):
+        raise ApiError(
+            409, "Send exactly one of “user_id” (this is N) or “not_user_id” (this is not N)."
+        )
     if "user_id" in body:
         service.add_sightings_to(get_or_404(body["user_id"]), [sighting])
     else:

@@ -57,14 +57,13 @@ def parse_time(raw, name: str) -> datetime | None:
     """An ISO 8601 time (a date alone means its midnight, UTC when no zone is given)."""
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         return None
+    message = f"“{name}” must be a date or time such as 2026-11-24T18:41:59Z."
     if not isinstance(raw, str) or len(raw) > 40:
-        raise SearchError(f"“{name}” must be a date or time such as 2026-11-24T18:41:59Z.")
+        raise SearchError(message, 400)
     try:
         moment = datetime.fromisoformat(raw.strip().replace("Z", "+00:00"))
     except ValueError:
-        raise SearchError(
-            f"“{name}” must be a date or time such as 2026-11-24T18:41:59Z."
-        ) from None
+        raise SearchError(message, 400) from None
     if moment.tzinfo is not None:
         moment = moment.astimezone(UTC).replace(tzinfo=None)
     return moment
@@ -78,7 +77,7 @@ def parse_filters(values: dict) -> Filters:
     since = parse_time(values.get("since"), "since")
     until = parse_time(values.get("until"), "until")
     if since and until and since > until:
-        raise SearchError("“since” is later than “until”: no sighting can match.")
+        raise SearchError("“since” is later than “until”: no sighting can match.", 400)
     camera = values.get("camera")
     if camera is not None and not isinstance(camera, str):
         raise SearchError("“camera” must be a camera's name.")

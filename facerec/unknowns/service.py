@@ -311,6 +311,8 @@ def enroll_group(group: UnknownGroup, name: str, details: str = "") -> tuple[Use
         raise GroupResolved(f"This visitor was already enrolled as or assigned to {earlier.name}.")
     people.check_name_free(name)
     rows = members(group)
+    if not rows:
+        raise GroupResolved("This visitor has no unknown sightings left to enrol.")
     samples, refused = new_person_samples(rows)
     if not samples:
         raise people.SampleRejected(
