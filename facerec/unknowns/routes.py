@@ -18,7 +18,7 @@ def _badges():
     """The number of unknown visitors, shown beside "Unknowns" in the navigation."""
     if not current_user.is_authenticated:
         return {}
-    return {"nav_badges": {"unknowns.index": service.visible_count()}}
+    return {"nav_badges": {url_for("unknowns.index"): service.visible_count()}}
 
 
 def _everyone() -> list[User]:

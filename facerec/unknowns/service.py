@@ -224,10 +224,7 @@ def sample_from_sighting(sighting: Sighting) -> faces.Sample:
     """
     checked = face_jobs.sample_from_image(current_app._get_current_object(), sighting.crop)
     return faces.Sample(
-        box=checked.box,
-        encoding=sighting.vector,
-        thumbnail=checked.thumbnail,
-        sharpness=checked.sharpness,
+        encoding=sighting.vector, thumbnail=checked.thumbnail, content_hash=crop_hash(sighting)
     )
 
 
@@ -241,7 +238,7 @@ def add_sightings_to(user: User, sightings: list[Sighting]) -> tuple[int, list[s
     for sighting in best(sightings):
         try:
             sample = sample_from_sighting(sighting)
-            people.add_sample(user, sample, "sighting", crop_hash(sighting))
+            people.add_sample(user, sample, "sighting")
         except (faces.ImageError, faces.FaceRejected, people.SampleRejected) as exc:
             refused.append(f"Sighting {sighting.id}: {faces.sentence(str(exc))}")
             continue
@@ -267,7 +264,7 @@ def new_person_samples(sightings: list[Sighting]) -> tuple[list, list[str]]:
         if any(np.linalg.norm(r.vector - sample.encoding) < people.NEAR_DUPLICATE for r in rows):
             refused.append(f"Sighting {sighting.id}: almost identical to another face kept.")
             continue
-        rows.append(people.sample_row(sample, "sighting", crop_hash(sighting)))
+        rows.append(people.sample_row(sample, "sighting"))
     return rows, refused
 
 
