@@ -127,3 +127,30 @@ def test_does_a_persons_page_show_their_latest_sightings(app, client):
     assert "has not been seen by a camera yet" in client.get(f"/admin/users/{grace}").get_data(
         as_text=True
     )
+
+
+def test_can_a_history_row_be_corrected_with_this_is_not_and_this_is(app, client, data_dir):
+    """Each row offers "This is not <name>" and "This is <person>", and both work from there."""
+    from .conftest import enroll, photo_samples
+
+    alex = enroll(app, "Alex", data_dir / "known" / "alex-lacamoire.png")
+    biden = enroll(app, "Biden", data_dir / "known" / "biden.jpg")
+    kit = photo_samples(data_dir / "people" / "kit_harington" / "john1.jpeg")[0].encoding
+    row = add_sighting(app, user_id=alex, name="Alex", encoding=kit.astype("<f8").tobytes())
+
+    html = client.get("/history").get_data(as_text=True)
+    assert "This is not Alex" in html
+    assert f'action="/history/sightings/{row}/label"' in html
+    assert f'href="/history/search?sighting_id={row}"' in html  # Find similar
+    assert f'<option value="{biden}">Biden</option>' in html
+    assert f'<option value="{alex}">' not in html  # it already is Alex
+
+    response = client.post(
+        f"/history/sightings/{row}/label", data={"not_user_id": alex, "next": "/history"}
+    )
+    assert response.status_code == 303 and response.headers["Location"].endswith("/history")
+    page = client.get("/history").get_data(as_text=True)
+    assert f"Noted: sighting {row} is not Alex." in page
+    assert "This is not Alex" not in page  # now unknown
+    with app.app_context():
+        assert db.session.get(Sighting, row).user_id is None

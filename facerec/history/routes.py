@@ -47,6 +47,8 @@ def _page_context():
         "wanted": wanted,
         "problem": problem,
         "tolerance": float(current_app.config["FACEREC_TOLERANCE"]),
+        # For the filter and each row's "This is <person>".
+        "people": db.session.execute(db.select(User.id, User.name).order_by(User.name)).all(),
         "filtered": any(
             request.args.get(k) for k in ("user_id", "unknown", "camera", "since", "until")
         ),
@@ -57,12 +59,10 @@ def _page_context():
 def index():
     """Every sighting, newest first: crop, name, camera, when, how long, how close a match."""
     context = _page_context()
-    people = db.session.execute(db.select(User.id, User.name).order_by(User.name)).all()
     cameras = db.session.scalars(db.select(Sighting.camera).distinct().order_by(Sighting.camera))
     status = 422 if context["problem"] else 200
     return render_template(
         "history/index.html",
-        people=people,
         cameras=list(cameras),
         retention_days=int(current_app.config["FACEREC_RETENTION_DAYS"]),
         **context,

@@ -23,6 +23,7 @@
 
   async function refresh() {
     if (document.hidden) return;
+    if (body.contains(document.activeElement)) return; // someone is choosing "This is..."
     try {
       const res = await fetch(table.dataset.apiUrl, { headers: { Accept: "application/json" } });
       if (!res.ok) return;
