@@ -87,8 +87,6 @@ def test_does_a_receiver_that_never_answers_leave_the_stream_rate_alone(
     enroll_known(app)
     silent = SilentReceiver()
     try:
-        for _ in range(5):
-            add_hook(app, silent.url)
         cam = app.extensions["cameras"].first()
         server = serve(app)
         port = int(server.url.rsplit(":", 1)[1])
@@ -98,12 +96,20 @@ def test_does_a_receiver_that_never_answers_leave_the_stream_rate_alone(
             assert time.monotonic() < deadline, "recognition did not start"
             time.sleep(0.1)
         seconds = 8.0
-        frames = count_frames(port, seconds)
+        # The same viewer, the same server, one run: first with no webhook, then with five
+        # webhooks to a receiver that never answers. (The rate against the source's fps under
+        # gunicorn is bench/events.py's figure; a test server on a busy machine cannot promise
+        # the source's rate, only that the dead receivers take nothing from it.)
+        before = count_frames(port, seconds)
+        for _ in range(5):
+            add_hook(app, silent.url)
+        published_before = app.extensions["events"].published
+        during = count_frames(port, seconds)
         # Sightings were reported meanwhile, and the receiver is holding them unanswered.
-        assert app.extensions["events"].published >= 1
+        assert app.extensions["events"].published > published_before
         assert len(silent.connections) >= 1
-        ratio = frames / seconds / cam.status()["source_fps"]
-        assert ratio >= 0.9, f"the viewer got {ratio:.2f} x the source fps"
+        ratio = during / before
+        assert ratio >= 0.9, f"with dead webhooks the viewer got {ratio:.2f} x the frames"
     finally:
         events.close(app)
         silent.close()
