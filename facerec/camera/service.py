@@ -36,6 +36,10 @@ NETWORK_RETRY_MAX = 3.0
 LOCAL_RETRY_MAX = 30.0
 
 
+# A held frame older than this (seconds) may leave beside another one to catch up.
+CATCH_UP = 0.5
+
+
 class RateMeter:
     """Events per second over a sliding window."""
 
@@ -446,11 +450,22 @@ class CameraService:
                 recognising = time.monotonic() - newest_at < 1.0
                 recognizer.submit(seq, frame)
 
-                held.append((seq, index, frame))
+                now = time.monotonic()
+                held.append((seq, index, frame, now))
+                released = 0
                 while held and (
                     len(held) > self.delay or newest_result >= held[0][0] or not recognising
                 ):
-                    out_seq, out_index, out_frame = held.popleft()
+                    # One frame out per frame in: frames released together reach a viewer as
+                    # one (each viewer takes the newest), so a result must not flush a burst.
+                    # Frames older than CATCH_UP may go two at a time, so a slow source's
+                    # delay does not stay at its longest.
+                    if released and recognising and now - held[0][3] < CATCH_UP:
+                        break
+                    if released > 1 and recognising:
+                        break
+                    out_seq, out_index, out_frame, _taken = held.popleft()
+                    released += 1
                     tracks.advance(out_seq)
                     while results and results[0].seq <= out_seq:
                         done = results.popleft()
