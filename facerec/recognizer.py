@@ -9,13 +9,11 @@ sequence number. It is a process, not a thread: dlib's encoder holds the GIL.
 from __future__ import annotations
 
 import bisect
-import contextlib
 import logging
-import multiprocessing
 import time
 from dataclasses import dataclass
 
-from .lifetime import exit_with_parent, spawn_from_lasting_thread
+from .lifetime import exit_with_parent
 
 log = logging.getLogger(__name__)
 
@@ -120,97 +118,6 @@ class LatencyStats:
             running += count
             out.append(("+Inf" if bound == float("inf") else repr(bound), running))
         return out
-
-
-class RecognizerClient:
-    """Owns one worker process; ``submit()`` never blocks and drops frames while it is busy."""
-
-    def __init__(self, settings: WorkerSettings, result_timeout: float = 20.0):
-        self.settings = settings
-        self.result_timeout = result_timeout
-        self._ctx = multiprocessing.get_context("spawn")
-        self._process = None
-        self._conn = None
-        self._busy_since: float | None = None
-        self.restarts = 0
-        self.dropped = 0  # frames not looked at because the worker was busy
-        self.latency = LatencyStats()
-
-    def start(self):
-        parent, child = self._ctx.Pipe()
-        self._process = self._ctx.Process(
-            target=worker_main, args=(child, self.settings), name="facerec-recognizer", daemon=True
-        )
-        spawn_from_lasting_thread(self._process.start)
-        child.close()
-        self._conn = parent
-        self._busy_since = time.monotonic()  # busy until it says it is ready
-
-    def alive(self) -> bool:
-        """The worker process is running (health checks)."""
-        process = self._process
-        return process is not None and process.is_alive()
-
-    @property
-    def busy(self) -> bool:
-        return self._busy_since is not None
-
-    def submit(self, seq: int, frame_bgr) -> bool:
-        """Send a frame if the worker is free; otherwise the frame is dropped (never queued)."""
-        self._check_health()
-        if self.busy:
-            self.dropped += 1
-            return False
-        try:
-            self._conn.send((seq, frame_bgr))
-        except (BrokenPipeError, OSError):
-            self._restart("could not send a frame")
-            return False
-        self._busy_since = time.monotonic()
-        return True
-
-    def poll(self):
-        """Return the waiting Result, if any, else None."""
-        if self._conn is None:
-            return None
-        try:
-            while self._conn.poll():
-                kind, payload = self._conn.recv()
-                sent_at, self._busy_since = self._busy_since, None
-                if kind == "ready":
-                    continue
-                if sent_at is not None:
-                    self.latency.observe(time.monotonic() - sent_at)
-                return payload
-        except (EOFError, OSError):
-            self._restart("the worker connection broke")
-        return None
-
-    def _check_health(self):
-        if self._process is None:
-            self.start()
-        elif not self._process.is_alive():
-            self._restart(f"the worker exited with code {self._process.exitcode}")
-        elif self._busy_since and time.monotonic() - self._busy_since > self.result_timeout:
-            self._restart("the worker stopped answering")
-
-    def _restart(self, why: str):
-        log.warning("recognition worker: %s; restarting it", why)
-        self.restarts += 1
-        self.close(timeout=1)
-        self.start()
-
-    def close(self, timeout: float = 3):
-        conn, process = self._conn, self._process
-        self._conn = self._process = None
-        self._busy_since = None
-        if conn is not None:
-            with contextlib.suppress(BrokenPipeError, OSError):
-                conn.send(None)
-        if process is not None:
-            end_process(process, timeout)
-        if conn is not None:
-            conn.close()
 
 
 def end_process(process, timeout: float):

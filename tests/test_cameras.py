@@ -543,6 +543,44 @@ def test_is_a_worker_still_loading_its_models_left_to_start(app):
 
 
 @pytest.mark.sqlite_only
+def test_does_a_worker_frozen_while_idle_never_hold_up_capture(app):
+    """A frame is bigger than a pipe's buffer: handing one to a frozen worker must not wait."""
+    import os
+    import signal
+    import threading
+
+    from facerec.camera.recognition import RecognitionPool
+    from facerec.recognizer import WorkerSettings
+
+    settings = WorkerSettings(app.config["SQLALCHEMY_DATABASE_URI"])
+    pool = RecognitionPool(settings, max_workers=1, result_timeout=3)
+    client = pool.client("door")
+    small = np.zeros((48, 64, 3), np.uint8)
+    big = np.zeros((1080, 1920, 3), np.uint8)  # 6 MB
+    worker = None
+    try:
+        client.submit(1, small)
+        assert wait_for(lambda: client.poll() is not None, timeout=120)
+        (worker,) = pool._workers
+        os.kill(worker.process.pid, signal.SIGSTOP)  # frozen while waiting for a frame
+        submitting = threading.Thread(target=client.submit, args=(2, big), daemon=True)
+        submitting.start()
+        submitting.join(timeout=10)
+        assert not submitting.is_alive(), "submit() waited for a frozen worker"
+        assert wait_for(lambda: client.poll() is not None or pool.restarts >= 1, timeout=30)
+        assert pool.restarts == 1 and worker not in pool._workers
+        assert not worker.process.is_alive()  # ended and reaped, not left stopped
+        # The replacement takes over: the next frame is recognised.
+        client.submit(3, small)
+        assert wait_for(lambda: client.poll() is not None, timeout=120)
+    finally:
+        if worker and worker.process.is_alive():
+            os.kill(worker.process.pid, signal.SIGKILL)
+        client.close()
+        pool.close()
+
+
+@pytest.mark.sqlite_only
 def test_do_sightings_carry_the_camera_they_were_seen_on(two_cameras):
     _app, client = two_cameras
 

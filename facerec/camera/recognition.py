@@ -1,7 +1,8 @@
 """Recognition worker processes shared by every camera, served fairly.
 
-Each camera gets a :class:`CameraRecognizer` with the shape of ``RecognizerClient``:
-``submit(seq, frame)`` never blocks and ``poll()`` returns ``(seq, faces, seconds)`` or None.
+Each camera gets a :class:`CameraRecognizer`: ``submit(seq, frame)`` never blocks and
+``poll()`` returns a ``Result`` or None. A camera run on its own (tests, benchmarks) gets a
+pool of one worker from :func:`own_worker`.
 A camera has at most one frame in a worker at a time and one frame waiting (the newest: a
 newer frame replaces it and the older one is counted as dropped). Whenever a worker is free
 it takes the waiting frame of the camera served longest ago, so with more cameras than
@@ -17,6 +18,7 @@ import contextlib
 import logging
 import multiprocessing
 import os
+import queue
 import threading
 import time
 
@@ -49,15 +51,40 @@ class _Worker:
         self.ready = False
         self.camera: CameraRecognizer | None = None  # whose frame it is working on
         self.busy_since: float | None = time.monotonic()  # busy until it says it is ready
+        # A frame is far larger than a pipe's buffer, so sending one waits until the worker
+        # reads it: a worker that is frozen or stuck would hold the sender (and the pool's
+        # lock, and with it every capture thread) for ever. Frames go out from a thread of
+        # their own; the pool only puts them in this box and never waits.
+        self.send_failed = False
+        self._outbox: queue.SimpleQueue = queue.SimpleQueue()
+        self._sender = threading.Thread(target=self._send_loop, name="facerec-recognizer-send")
+        self._sender.daemon = True
+        self._sender.start()
 
     @property
     def free(self) -> bool:
         return self.ready and self.busy_since is None
 
+    def send(self, message):
+        """Queue ``message`` for the worker; never waits for it to be read."""
+        self._outbox.put(message)
+
+    def _send_loop(self):
+        while True:
+            message = self._outbox.get()
+            try:
+                self.conn.send(message)
+            except (BrokenPipeError, OSError, ValueError):
+                self.send_failed = True  # the pool replaces the worker at its next look
+                return
+            if message is None:
+                return
+
     def close(self, timeout: float = 3.0):
-        with contextlib.suppress(BrokenPipeError, OSError):
-            self.conn.send(None)
+        self._outbox.put(None)  # asks it to stop once it has read what went before
         end_process(self.process, timeout)  # SIGKILL if SIGTERM is not enough; always reaped
+        # A send still waiting on the ended process now fails with a broken pipe.
+        self._sender.join(timeout=2)
         self.conn.close()
 
 
@@ -115,6 +142,8 @@ class RecognitionPool:
         for worker in list(self._workers):
             if not worker.process.is_alive():
                 self._replace(worker, f"exited with code {worker.process.exitcode}")
+            elif worker.send_failed:
+                self._replace(worker, "could not take a frame")
             elif worker.busy_since is not None:
                 limit = self.result_timeout if worker.ready else self.start_timeout
                 if now - worker.busy_since > limit:
@@ -161,12 +190,7 @@ class RecognitionPool:
             camera = min(waiting, key=lambda c: c._served_at)
             seq, frame = camera._pending
             camera._pending = None
-            try:
-                worker.conn.send((seq, frame, camera.overrides))
-            except (BrokenPipeError, OSError):
-                camera.dropped += 1
-                self._replace(worker, "could not take a frame")
-                continue
+            worker.send((seq, frame, camera.overrides))
             worker.camera = camera
             worker.busy_since = time.monotonic()
             camera._in_flight = True
@@ -189,6 +213,7 @@ class CameraRecognizer:
         self.dropped = 0
         self.restarts = 0
         self.latency = LatencyStats()  # frame handed to a worker -> its result (/metrics)
+        self.owns_pool = False  # a pool made for this camera alone ends with it
 
     @property
     def ready(self) -> bool:
@@ -225,3 +250,12 @@ class CameraRecognizer:
             self._pending = None
             if self in self.pool._clients:
                 self.pool._clients.remove(self)
+        if self.owns_pool:
+            self.pool.close()
+
+
+def own_worker(settings: WorkerSettings, camera: str = "main", **overrides) -> CameraRecognizer:
+    """A recognizer with a one-worker pool of its own, ended by its ``close()``."""
+    recognizer = RecognitionPool(settings, max_workers=1).client(camera, **overrides)
+    recognizer.owns_pool = True
+    return recognizer

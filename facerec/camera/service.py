@@ -23,9 +23,10 @@ from dataclasses import dataclass, field
 import cv2
 
 from ..gallery import RecognisedFace
-from ..recognizer import RecognizerClient, WorkerSettings
+from ..recognizer import WorkerSettings
 from . import drawing
 from .motion import Motion
+from .recognition import CameraRecognizer, own_worker
 from .sources import SourceError, describe, is_network, open_source, redact
 from .tracks import TrackEvent, Tracks
 
@@ -85,8 +86,8 @@ class FrameInfo:
     camera: str = "main"
 
 
-def _own_worker(service) -> RecognizerClient:
-    return RecognizerClient(service.settings)
+def _own_worker(service) -> CameraRecognizer:
+    return own_worker(service.settings, service.camera)
 
 
 class CameraService:
@@ -140,7 +141,7 @@ class CameraService:
         self._paced = True  # a file plays at its declared fps; live sources at their own
         self.recognition_rate = RateMeter()
         self.listeners: list = []  # callables(FrameInfo), called from the capture thread
-        self._recognizer: RecognizerClient | None = None
+        self._recognizer: CameraRecognizer | None = None
         self._frame_seq = 0
         self.attempts = 0
         self._publish_placeholder("Camera stopped", "Press Start to turn the camera on.")
@@ -332,7 +333,7 @@ class CameraService:
         return self._viewers
 
     @property
-    def recognizer(self) -> RecognizerClient | None:
+    def recognizer(self) -> CameraRecognizer | None:
         """The recognition worker's client (None until the camera first runs)."""
         return self._recognizer
 
