@@ -2,15 +2,21 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import MultipleFileField
 from wtforms import BooleanField, SelectMultipleField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import Length, ValidationError
+from wtforms.validators import Length
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from .. import people
 from ..models import EVENT_NAMES, NAME_MAX
 from ..people import DETAILS_MAX
+from ..person_fields import PersonFieldsForm
 
 
-class PersonForm(FlaskForm):
+def _checked_text(label: str, max_length: int, description: str) -> StringField:
+    """A text field whose rules (and messages) live in the domain module that stores it; the
+    length cap here only stops absurd inputs early."""
+    return StringField(label, validators=[Length(max=max_length)], description=description)
+
+
+class PersonForm(PersonFieldsForm):
     """A person's name and details; ``person_id`` is the person being edited."""
 
     # Length limits are checked by people.clean_name/clean_details (same messages everywhere);
@@ -22,71 +28,37 @@ class PersonForm(FlaskForm):
         description="Optional: role, team, notes.",
     )
 
-    def __init__(self, *args, person_id: int | None = None, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.person_id = person_id
-
-    def validate_name(self, field):
-        try:
-            people.check_name_free(people.clean_name(field.data), exclude_id=self.person_id)
-        except people.PersonError as exc:
-            raise ValidationError(str(exc)) from None
-
-    def validate_details(self, field):
-        try:
-            people.clean_details(field.data)
-        except people.PersonError as exc:
-            raise ValidationError(str(exc)) from None
-
 
 class UploadForm(FlaskForm):
     photos = MultipleFileField("Photos")
 
 
 class TokenForm(FlaskForm):
-    name = StringField(
-        "Name",
-        validators=[Length(max=200)],
-        description="What uses the token, e.g. “door display”.",
-    )
+    name = _checked_text("Name", 200, "What uses the token, e.g. “door display”.")
 
 
 class CameraForm(FlaskForm):
-    # The rules (and their messages) are in camera.store; these only stop absurd inputs early.
-    name = StringField(
-        "Name",
-        validators=[Length(max=200)],
-        description="Letters, digits, - and _; part of the camera's address (/cameras/NAME).",
+    # Checked by camera.store.
+    name = _checked_text(
+        "Name", 200, "Letters, digits, - and _; part of the camera's address (/cameras/NAME)."
     )
-    source = StringField(
-        "Source",
-        validators=[Length(max=4000)],
-        description="A webcam number (0), a video file path, or an rtsp:// or http:// URL.",
+    source = _checked_text(
+        "Source", 4000, "A webcam number (0), a video file path, or an rtsp:// or http:// URL."
     )
     enabled = BooleanField("Enabled", default=True)
-    detect_width = StringField(
-        "Detection width",
-        validators=[Length(max=20)],
-        description="Pixels; empty for the server's default (FACEREC_DETECT_WIDTH).",
+    detect_width = _checked_text(
+        "Detection width", 20, "Pixels; empty for the server's default (FACEREC_DETECT_WIDTH)."
     )
-    tolerance = StringField(
-        "Tolerance",
-        validators=[Length(max=20)],
-        description="Above 0, at most 1; empty for the server's default (FACEREC_TOLERANCE).",
+    tolerance = _checked_text(
+        "Tolerance", 20, "Above 0, at most 1; empty for the server's default (FACEREC_TOLERANCE)."
     )
 
 
 class WebhookForm(FlaskForm):
     # Checked by events.webhooks.clean_* (the same sentences as the CLI).
-    url = StringField(
-        "URL",
-        validators=[Length(max=4000)],
-        description="http:// or https://; facerec POSTs each event here as JSON.",
-    )
-    secret = StringField(
-        "Secret",
-        validators=[Length(max=400)],
-        description="Optional. Each body is signed: X-Facerec-Signature: sha256=<HMAC>.",
+    url = _checked_text("URL", 4000, "http:// or https://; facerec POSTs each event here as JSON.")
+    secret = _checked_text(
+        "Secret", 400, "Optional. Each body is signed: X-Facerec-Signature: sha256=<HMAC>."
     )
     events = SelectMultipleField(
         "Events",

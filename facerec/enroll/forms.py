@@ -7,10 +7,13 @@ from wtforms.validators import AnyOf, Optional, ValidationError
 
 from .. import people
 from ..models import NAME_MAX
+from ..person_fields import PersonFieldsForm
 
 
-class DetailsForm(FlaskForm):
-    """Step 1: who is being enrolled."""
+class DetailsForm(PersonFieldsForm):
+    """Step 1: who is being enrolled (stored in the draft as the form cleaned it)."""
+
+    keep_cleaned = True
 
     name = StringField("Name", render_kw={"maxlength": NAME_MAX, "autocomplete": "off"})
     details = TextAreaField(
@@ -18,19 +21,6 @@ class DetailsForm(FlaskForm):
         description="Address, role, notes: anything that helps the operators.",
         render_kw={"maxlength": people.DETAILS_MAX},
     )
-
-    def validate_name(self, field):
-        try:
-            field.data = people.clean_name(field.data)
-            people.check_name_free(field.data)
-        except people.PersonError as exc:
-            raise ValidationError(str(exc)) from None
-
-    def validate_details(self, field):
-        try:
-            field.data = people.clean_details(field.data)
-        except people.PersonError as exc:
-            raise ValidationError(str(exc)) from None
 
 
 class ButtonForm(FlaskForm):
