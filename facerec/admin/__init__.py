@@ -3,8 +3,18 @@
 from flask import Blueprint
 
 from ..auth import require_login
+from ..extensions import db
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 bp.before_request(require_login)
+
+
+def toggle_enabled(row, label: str) -> str:
+    """Enable a disabled row (camera, webhook) or disable an enabled one, committed; returns
+    the sentence that tells the user, e.g. "Disabled the camera “door”."."""
+    row.enabled = not row.enabled
+    db.session.commit()
+    return f"{'Enabled' if row.enabled else 'Disabled'} {label}."
+
 
 from . import cameras, negatives, routes, tokens, webhooks  # noqa: E402,F401

@@ -12,7 +12,7 @@ from ..camera import store
 from ..camera.registry import Probe, probe
 from ..extensions import db
 from ..models import Camera
-from . import bp
+from . import bp, toggle_enabled
 from .forms import CameraForm
 
 
@@ -21,6 +21,12 @@ def _camera_or_404(camera_id: int) -> Camera:
     if row is None:
         abort(404, description="There is no such camera (it may have been deleted).")
     return row
+
+
+def _back(message: str):
+    """Say what changed, on the list of cameras (303: the list is fetched again with GET)."""
+    flash(message, "success")
+    return redirect(url_for("admin.cameras"), 303)
 
 
 def _probe_view(name: str, result: Probe) -> dict:
@@ -124,8 +130,7 @@ def add_camera():
     if error:
         form.name.errors = [*form.name.errors, error]
         return _render_list(form, status=400)
-    flash(f"Added the camera “{saved.name}”.", "success")
-    return redirect(url_for("admin.cameras"), 303)
+    return _back(f"Added the camera “{saved.name}”.")
 
 
 def _render_edit(row: Camera, form: CameraForm, tested=None, status=200):
@@ -163,19 +168,16 @@ def update_camera(camera_id):
     if error:
         form.name.errors = [*form.name.errors, error]
         return _render_edit(row, form, status=400)
-    flash(f"Saved the camera “{saved.name}”.", "success")
-    return redirect(url_for("admin.cameras"), 303)
+    return _back(f"Saved the camera “{saved.name}”.")
 
 
 @bp.post("/cameras/<int:camera_id>/toggle")
 def toggle_camera(camera_id):
     """Enable a disabled camera, or disable (stop and release) an enabled one."""
     row = _camera_or_404(camera_id)
-    row.enabled = not row.enabled
-    db.session.commit()
+    message = toggle_enabled(row, f"the camera “{row.name}”")
     camera.registry().refresh(force=True)
-    flash(f"{'Enabled' if row.enabled else 'Disabled'} the camera “{row.name}”.", "success")
-    return redirect(url_for("admin.cameras"), 303)
+    return _back(message)
 
 
 @bp.post("/cameras/<int:camera_id>/test")
@@ -193,5 +195,4 @@ def delete_camera(camera_id):
     db.session.delete(row)
     db.session.commit()
     camera.registry().refresh(force=True)
-    flash(f"Deleted the camera “{name}”.", "success")
-    return redirect(url_for("admin.cameras"), 303)
+    return _back(f"Deleted the camera “{name}”.")

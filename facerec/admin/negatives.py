@@ -29,9 +29,11 @@ def negative_thumbnail(negative_id):
 @bp.post("/negatives/<int:negative_id>/delete")
 def delete_negative(negative_id):
     """Remove a negative: the person may again be given faces like it."""
-    row = db.session.get(NegativeSample, negative_id)
-    if row is None:
-        abort(404, description="There is no such negative sample (it may have been removed).")
+    row = db.get_or_404(
+        NegativeSample,
+        negative_id,
+        description="There is no such negative sample (it may have been removed).",
+    )
     user = row.user
     db.session.delete(row)  # through the ORM: the gallery version moves on
     db.session.commit()

@@ -28,10 +28,9 @@ SORT_KEYS = ("name", "created", "updated", "samples")
 
 
 def _person_or_404(user_id: int) -> User:
-    user = db.session.get(User, user_id)
-    if user is None:
-        abort(404, description="There is no such person (they may have been deleted).")
-    return user
+    return db.get_or_404(
+        User, user_id, description="There is no such person (they may have been deleted)."
+    )
 
 
 @bp.get("/")
@@ -219,9 +218,9 @@ def snapshot_sample(user_id):
 @bp.post("/samples/<int:sample_id>/delete")
 def delete_sample(sample_id):
     """Delete one sample (a person keeps at least one)."""
-    sample = db.session.get(FaceSample, sample_id)
-    if sample is None:
-        abort(404, description="There is no such sample (it may have been deleted).")
+    sample = db.get_or_404(
+        FaceSample, sample_id, description="There is no such sample (it may have been deleted)."
+    )
     user = sample.user
     if len(user.samples) <= 1:
         flash(

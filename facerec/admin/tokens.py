@@ -1,6 +1,6 @@
 """The API tokens page: create (shown once), list, revoke."""
 
-from flask import abort, flash, redirect, render_template, url_for
+from flask import flash, redirect, render_template, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -50,9 +50,7 @@ def create_api_token():
 @bp.post("/tokens/<int:token_id>/revoke")
 def revoke_api_token(token_id):
     """Revoke a token: requests carrying it get 401 from now on."""
-    row = db.session.get(ApiToken, token_id)
-    if row is None:
-        abort(404, description="There is no such token.")
+    row = db.get_or_404(ApiToken, token_id, description="There is no such token.")
     if revoke_token(row):
         db.session.commit()
         flash(f"Revoked the token “{row.name}” ({row.prefix}…).", "success")

@@ -1,22 +1,27 @@
 """The webhooks page: add, enable or disable, remove, send a test, see the last deliveries."""
 
-from flask import abort, current_app, flash, redirect, render_template, url_for
+from flask import current_app, flash, redirect, render_template, url_for
 from sqlalchemy import select
 
 from ..events.webhooks import WebhookError, add_webhook, clean_events, clean_secret, clean_url
 from ..extensions import db
 from ..models import Webhook, WebhookDelivery
-from . import bp
+from . import bp, toggle_enabled
 from .forms import WebhookForm
 
 SHOWN_DELIVERIES = 10
 
 
 def _hook_or_404(webhook_id: int) -> Webhook:
-    hook = db.session.get(Webhook, webhook_id)
-    if hook is None:
-        abort(404, description="There is no such webhook (it may have been removed).")
-    return hook
+    return db.get_or_404(
+        Webhook, webhook_id, description="There is no such webhook (it may have been removed)."
+    )
+
+
+def _back(message: str, category: str = "success"):
+    """Say what happened, on the webhooks page."""
+    flash(message, category)
+    return redirect(url_for("admin.webhooks"))
 
 
 def _render(form, status=200):
@@ -64,18 +69,14 @@ def add_webhook_page():
         form.url.data, secret=form.secret.data, events=clean_events(form.events.data)
     )
     db.session.commit()
-    flash(f"Added the webhook {hook.url}. Send a test to check that it answers.", "success")
-    return redirect(url_for("admin.webhooks"))
+    return _back(f"Added the webhook {hook.url}. Send a test to check that it answers.")
 
 
 @bp.post("/webhooks/<int:webhook_id>/toggle")
 def toggle_webhook(webhook_id):
     """Enable or disable a webhook (a disabled one receives nothing, keeps its log)."""
     hook = _hook_or_404(webhook_id)
-    hook.enabled = not hook.enabled
-    db.session.commit()
-    flash(f"{'Enabled' if hook.enabled else 'Disabled'} the webhook {hook.url}.", "success")
-    return redirect(url_for("admin.webhooks"))
+    return _back(toggle_enabled(hook, f"the webhook {hook.url}"))
 
 
 @bp.post("/webhooks/<int:webhook_id>/delete")
@@ -85,8 +86,7 @@ def delete_webhook(webhook_id):
     url = hook.url
     db.session.delete(hook)
     db.session.commit()
-    flash(f"Removed the webhook {url}.", "success")
-    return redirect(url_for("admin.webhooks"))
+    return _back(f"Removed the webhook {url}.")
 
 
 @bp.post("/webhooks/<int:webhook_id>/test")
@@ -95,7 +95,5 @@ def test_webhook(webhook_id):
     hook = _hook_or_404(webhook_id)
     outcome = current_app.extensions["webhooks"].send_test(hook)
     if outcome.ok:
-        flash(f"Test delivered: {hook.url} answered {outcome.status_code}.", "success")
-    else:
-        flash(f"Test failed: {hook.url}: {outcome.error}.", "error")
-    return redirect(url_for("admin.webhooks"))
+        return _back(f"Test delivered: {hook.url} answered {outcome.status_code}.")
+    return _back(f"Test failed: {hook.url}: {outcome.error}.", "error")
