@@ -63,7 +63,7 @@ def index():
     status = 422 if context["problem"] else 200
     return render_template(
         "history/index.html",
-        cameras=list(cameras),
+        camera_choices=[(name, name) for name in cameras],
         retention_days=int(current_app.config["FACEREC_RETENTION_DAYS"]),
         **context,
     ), status
