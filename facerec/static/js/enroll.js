@@ -4,25 +4,25 @@
   "use strict";
   const root = document.getElementById("enroll-samples");
   if (!root) return;
-  const csrf = document.querySelector('meta[name="csrf-token"]').content;
+  const csrf = facerec.csrfToken();
   const minimum = Number(root.dataset.minimum);
   const maximum = Number(root.dataset.maximum);
-  const els = {
-    count: document.getElementById("count"),
-    progress: document.getElementById("progress"),
-    thumbs: document.getElementById("thumbs"),
-    empty: document.getElementById("no-samples"),
-    review: document.getElementById("to-review"),
-    result: document.getElementById("snapshot-result"),
-    snapshotForm: document.getElementById("snapshot-form"),
-    snapshot: document.getElementById("snapshot"),
-    cameraOff: document.getElementById("camera-off"),
-    startForm: document.getElementById("start-camera"),
-    template: document.getElementById("thumb-template"),
-    auto: document.getElementById("auto-capture"),
-    autoStop: document.getElementById("auto-stop"),
-    autoStatus: document.getElementById("auto-status"),
-  };
+  const els = facerec.elements({
+    count: "count",
+    progress: "progress",
+    thumbs: "thumbs",
+    empty: "no-samples",
+    review: "to-review",
+    result: "snapshot-result",
+    snapshotForm: "snapshot-form",
+    snapshot: "snapshot",
+    cameraOff: "camera-off",
+    startForm: "start-camera",
+    template: "thumb-template",
+    auto: "auto-capture",
+    autoStop: "auto-stop",
+    autoStatus: "auto-status",
+  });
 
   async function post(url, body) {
     const res = await fetch(url, {

@@ -26,16 +26,7 @@
     }
   }
 
-  // A dropped stream (server restart, camera reconfigured) reconnects by itself.
-  for (const img of grid.querySelectorAll("img.tile-stream")) {
-    img.addEventListener("error", () => {
-      setTimeout(() => {
-        const url = new URL(img.src);
-        url.searchParams.set("t", Date.now());
-        img.src = url.toString();
-      }, 2000);
-    });
-  }
+  for (const img of grid.querySelectorAll("img.tile-stream")) facerec.reconnect(img);
 
   refresh();
   setInterval(refresh, 2000);

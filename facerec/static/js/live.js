@@ -1,19 +1,11 @@
 // Live page: Start/Stop buttons, and the "in view" list refreshed from the status API.
 (function () {
   "use strict";
-  const csrf = document.querySelector('meta[name="csrf-token"]').content;
+  const csrf = facerec.csrfToken();
   const panel = document.getElementById("in-view");
   const img = document.getElementById("stream");
   const tolerance = Number(panel.dataset.tolerance);
-  const els = {
-    state: document.getElementById("state"),
-    fps: document.getElementById("fps"),
-    rate: document.getElementById("rate"),
-    error: document.getElementById("error"),
-    faces: document.getElementById("faces"),
-    nobody: document.getElementById("nobody"),
-    source: document.getElementById("source"),
-  };
+  const els = facerec.elements(["state", "fps", "rate", "error", "faces", "nobody", "source"]);
 
   const startButton = document.getElementById("start");
   const stopButton = document.getElementById("stop");
@@ -84,14 +76,7 @@
     if (button) button.addEventListener("click", (e) => post(e.currentTarget));
   }
 
-  // A dropped stream (server restart, network blip) reconnects by itself.
-  img.addEventListener("error", () => {
-    setTimeout(() => {
-      const url = new URL(img.src);
-      url.searchParams.set("t", Date.now());
-      img.src = url.toString();
-    }, 2000);
-  });
+  facerec.reconnect(img);
 
   // The list follows the picture: polled several times a second (one small JSON each), and
   // never two requests at once on a slow connection.
