@@ -2,7 +2,6 @@
 
 import marshmallow as ma
 from flask import jsonify
-from marshmallow import validate
 
 from .. import camera
 from ..camera.store import NAME_RE
@@ -10,7 +9,7 @@ from ..models import CAMERA_NAME_MAX
 from ..stream.routes import camera_or_404
 from . import bp
 from .contract import operation
-from .schemas import StreamStatus
+from .schemas import CAMERA_STATES, CameraState, StreamStatus, camera_source, camera_state
 
 CAMERA = {
     "name": (
@@ -20,44 +19,19 @@ CAMERA = {
 }
 NO_CAMERA = ("No enabled camera has this name.", "There is no camera named “front-door”.")
 STATUS = ("The camera's state after the call.", StreamStatus)
+# What a running camera's line in the list takes from its status.
+SHARED_KEYS = tuple(CameraState().fields)
 
 
-class CameraSummary(ma.Schema):
+class CameraSummary(CameraState):
     name = ma.fields.String(required=True, metadata={"example": "front-door"})
     enabled = ma.fields.Boolean(
         required=True,
         metadata={"description": "A disabled camera is never opened.", "example": True},
     )
-    state = ma.fields.String(
-        required=True,
-        validate=validate.OneOf(["stopped", "starting", "running", "unavailable", "disabled"]),
-        metadata={"example": "running"},
-    )
-    running = ma.fields.Boolean(required=True, metadata={"example": True})
-    source = ma.fields.String(
-        required=True,
-        metadata={
-            "description": "The source with any credentials in it hidden.",
-            "example": "rtsp://***@192.0.2.10/stream1",
-        },
-    )
-    fps = ma.fields.Float(
-        required=True, metadata={"description": "Frames published per second.", "example": 15.0}
-    )
-    recognition_hz = ma.fields.Float(
-        required=True,
-        metadata={"description": "Recognition results per second.", "example": 4.0},
-    )
-    viewers = ma.fields.Integer(
-        required=True, validate=validate.Range(min=0), metadata={"example": 1}
-    )
-    error = ma.fields.String(
-        required=True,
-        allow_none=True,
-        metadata={
-            "description": "Why the camera is unavailable (it is retried meanwhile).",
-            "example": None,
-        },
+    state = camera_state(*CAMERA_STATES, "disabled")
+    source = camera_source(
+        "The source with any credentials in it hidden.", "rtsp://***@192.0.2.10/stream1"
     )
 
 
@@ -92,10 +66,7 @@ def summary(spec, service) -> dict:
     return {
         "name": spec.name,
         "enabled": True,
-        **{
-            key: status[key]
-            for key in ("state", "running", "source", "fps", "recognition_hz", "viewers", "error")
-        },
+        **{key: status[key] for key in SHARED_KEYS},
     }
 
 

@@ -13,6 +13,7 @@ from flask import current_app, jsonify
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from .. import faces
+from ..extensions import db
 from ..people import DuplicateName, PersonError
 from . import bp
 
@@ -29,6 +30,14 @@ class ApiError(Exception):
         self.message = message
         self.fields = fields
         self.headers = dict(headers or {})
+
+
+def get_or_404(model, row_id: int, noun: str):
+    """The ``model`` row with this id, or a 404 that names what is missing."""
+    row = db.session.get(model, row_id)
+    if row is None:
+        raise ApiError(404, f"No {noun} with id {row_id}.")
+    return row
 
 
 def _error(status: int, message: str, headers=None, **extra):

@@ -75,6 +75,11 @@ def details_field(**kwargs):
     )
 
 
+def nullable(kind: type[ma.fields.Field], metadata: dict, **kwargs):
+    """A field every answer carries, null when there is nothing to give."""
+    return kind(required=True, allow_none=True, metadata=metadata, **kwargs)
+
+
 def box_field(description: str):
     return ma.fields.List(
         ma.fields.Integer(validate=validate.Range(min=0)),
@@ -104,27 +109,20 @@ class Error(ma.Schema):
 
 class RecognizedFace(ma.Schema):
     box = box_field("The face's box in image pixels: [top, right, bottom, left].")
-    user_id = ma.fields.Integer(
-        required=True,
-        allow_none=True,
-        metadata={
-            "description": "The person's id; null when the face matches nobody.",
-            "example": 7,
-        },
+    user_id = nullable(
+        ma.fields.Integer,
+        {"description": "The person's id; null when the face matches nobody.", "example": 7},
     )
-    name = ma.fields.String(
-        required=True,
-        allow_none=True,
-        metadata={
+    name = nullable(
+        ma.fields.String,
+        {
             "description": "The person's name; null when the face matches nobody.",
             "example": "Ada Lovelace",
         },
     )
-    distance = ma.fields.Float(
-        required=True,
-        allow_none=True,
-        validate=validate.Range(min=0),
-        metadata={
+    distance = nullable(
+        ma.fields.Float,
+        {
             "description": (
                 "Distance to the nearest enrolled sample, lower is closer; the face is that "
                 "person's when it is at most the tolerance (${tolerance} unless sent). Null "
@@ -132,6 +130,7 @@ class RecognizedFace(ma.Schema):
             ),
             "example": 0.41,
         },
+        validate=validate.Range(min=0),
     )
 
 
@@ -189,46 +188,58 @@ class UserList(ma.Schema):
 
 class StreamFace(ma.Schema):
     box = box_field("[top, right, bottom, left] in frame pixels.")
-    user_id = ma.fields.Integer(required=True, allow_none=True, metadata={"example": 7})
-    name = ma.fields.String(required=True, allow_none=True, metadata={"example": "Ada Lovelace"})
-    distance = ma.fields.Float(required=True, allow_none=True, metadata={"example": 0.41})
+    user_id = nullable(ma.fields.Integer, {"example": 7})
+    name = nullable(ma.fields.String, {"example": "Ada Lovelace"})
+    distance = nullable(ma.fields.Float, {"example": 0.41})
 
 
-class StreamStatus(ma.Schema):
-    camera = ma.fields.String(
-        required=True, metadata={"description": "The camera's name.", "example": "main"}
+CAMERA_STATES = ("stopped", "starting", "running", "unavailable")
+
+
+def camera_state(*states: str):
+    return ma.fields.String(
+        required=True, validate=validate.OneOf(states), metadata={"example": "running"}
     )
+
+
+def camera_source(description: str, example: str):
+    return ma.fields.String(
+        required=True, metadata={"description": description, "example": example}
+    )
+
+
+class CameraState(ma.Schema):
+    """What a camera's status (StreamStatus) and its line in the camera list both say."""
+
     running = ma.fields.Boolean(required=True, metadata={"example": True})
-    state = ma.fields.String(
-        required=True,
-        validate=validate.OneOf(["stopped", "starting", "running", "unavailable"]),
-        metadata={"example": "running"},
-    )
-    error = ma.fields.String(
-        required=True,
-        allow_none=True,
-        metadata={
+    state = camera_state(*CAMERA_STATES)
+    error = nullable(
+        ma.fields.String,
+        {
             "description": "Why the camera is unavailable (it is retried meanwhile).",
             "example": None,
         },
     )
-    source = ma.fields.String(
-        required=True,
-        metadata={
-            "description": "The configured camera, with every credential of a URL hidden.",
-            "example": "0",
-        },
-    )
+    source = camera_source("The configured camera, with every credential of a URL hidden.", "0")
     fps = ma.fields.Float(
         required=True, metadata={"description": "Frames published per second.", "example": 15.0}
-    )
-    source_fps = ma.fields.Float(
-        required=True,
-        metadata={"description": "The rate frames arrive at from the source.", "example": 25.0},
     )
     recognition_hz = ma.fields.Float(
         required=True,
         metadata={"description": "Recognition results per second.", "example": 4.0},
+    )
+    viewers = ma.fields.Integer(
+        required=True, validate=validate.Range(min=0), metadata={"example": 1}
+    )
+
+
+class StreamStatus(CameraState):
+    camera = ma.fields.String(
+        required=True, metadata={"description": "The camera's name.", "example": "main"}
+    )
+    source_fps = ma.fields.Float(
+        required=True,
+        metadata={"description": "The rate frames arrive at from the source.", "example": 25.0},
     )
     recognition_skipped = ma.fields.Integer(
         required=True,
@@ -238,13 +249,9 @@ class StreamStatus(ma.Schema):
             "example": 0,
         },
     )
-    frame_index = ma.fields.Integer(
-        required=True,
-        allow_none=True,
-        metadata={"description": "The source frame the faces were found in.", "example": 1234},
-    )
-    viewers = ma.fields.Integer(
-        required=True, validate=validate.Range(min=0), metadata={"example": 1}
+    frame_index = nullable(
+        ma.fields.Integer,
+        {"description": "The source frame the faces were found in.", "example": 1234},
     )
     attempts = ma.fields.Integer(
         required=True,

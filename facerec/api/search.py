@@ -7,14 +7,13 @@ from flask import current_app, jsonify
 from marshmallow import validate
 
 from .. import face_jobs
-from ..extensions import db
-from ..models import Sighting
 from ..search import service
 from ..web import DATABASE_ID_MAX as ID_MAX
 from . import bp
 from .contract import ENGINE_BUSY, File, FormBody, JsonBody, operation
 from .errors import ApiError
 from .schemas import IMAGE
+from .sightings import get_or_404 as sighting_or_404
 from .unknowns import LabelledSighting
 
 FILTER_FIELDS = {
@@ -145,9 +144,7 @@ def search_sightings(body):
         raise ApiError(exc.status, str(exc)) from None
     sighting_id = body.get("sighting_id")
     if sighting_id is not None:
-        row = db.session.get(Sighting, sighting_id)
-        if row is None:
-            raise ApiError(404, f"No sighting with id {sighting_id}.")
+        row = sighting_or_404(sighting_id)
         if row.encoding is None:
             raise ApiError(409, "This sighting has no face encoding to search with.")
         encoding, source = row.vector, "sighting"

@@ -6,13 +6,12 @@ import marshmallow as ma
 from flask import Response, jsonify
 from marshmallow import validate
 
-from ..extensions import db
 from ..models import Sighting
 from ..sightings import queries
-from . import bp
+from . import bp, errors
 from .contract import Query, operation
 from .errors import ApiError
-from .schemas import TIMESTAMP
+from .schemas import TIMESTAMP, nullable
 
 SIGHTING = {"sighting_id": "The sighting's id."}
 NO_SIGHTING = ("No sighting with this id.", "No sighting with id 42.")
@@ -55,61 +54,42 @@ class SightingQuery(Query):
 class SightingSchema(ma.Schema):
     id = ma.fields.Integer(required=True, metadata={"example": 812})
     camera = ma.fields.String(required=True, metadata={"example": "main"})
-    user_id = ma.fields.Integer(
-        required=True,
-        allow_none=True,
-        metadata={"description": "The person, or null for an unknown face."},
+    user_id = nullable(
+        ma.fields.Integer, {"description": "The person, or null for an unknown face."}
     )
-    name = ma.fields.String(
-        required=True,
-        allow_none=True,
-        metadata={"description": "The person's name at the time, or null for an unknown face."},
+    name = nullable(
+        ma.fields.String,
+        {"description": "The person's name at the time, or null for an unknown face."},
     )
     started_at = ma.fields.String(required=True, metadata=TIMESTAMP)
-    ended_at = ma.fields.String(
-        required=True, allow_none=True, metadata={**TIMESTAMP, "description": "Null while in view."}
-    )
+    ended_at = nullable(ma.fields.String, {**TIMESTAMP, "description": "Null while in view."})
     frames = ma.fields.Integer(
         required=True,
         validate=validate.Range(min=0),
         metadata={"description": "Frames it was shown on."},
     )
-    distance = ma.fields.Float(
-        required=True,
-        allow_none=True,
-        metadata={"description": "The best (smallest) distance among its results."},
+    distance = nullable(
+        ma.fields.Float, {"description": "The best (smallest) distance among its results."}
     )
-    crop_url = ma.fields.String(
-        required=True,
-        allow_none=True,
-        metadata={
-            "description": "Its best face as JPEG.",
-            "example": "/api/v1/sightings/812/crop.jpg",
-        },
+    crop_url = nullable(
+        ma.fields.String,
+        {"description": "Its best face as JPEG.", "example": "/api/v1/sightings/812/crop.jpg"},
     )
-    group_id = ma.fields.Integer(
-        required=True,
-        allow_none=True,
-        metadata={"description": "The unknown visitors' group it belongs to, if any."},
+    group_id = nullable(
+        ma.fields.Integer, {"description": "The unknown visitors' group it belongs to, if any."}
     )
 
 
 class SightingList(ma.Schema):
     sightings = ma.fields.List(ma.fields.Nested(SightingSchema), required=True)
-    next_before_id = ma.fields.Integer(
-        required=True,
-        allow_none=True,
-        metadata={
-            "description": "Pass as `before_id` for the next (older) page; null on the last."
-        },
+    next_before_id = nullable(
+        ma.fields.Integer,
+        {"description": "Pass as `before_id` for the next (older) page; null on the last."},
     )
 
 
 def get_or_404(sighting_id: int) -> Sighting:
-    row = db.session.get(Sighting, sighting_id)
-    if row is None:
-        raise ApiError(404, f"No sighting with id {sighting_id}.")
-    return row
+    return errors.get_or_404(Sighting, sighting_id, "sighting")
 
 
 @bp.get("/sightings")

@@ -8,14 +8,14 @@ from marshmallow import validate
 
 from .. import people
 from ..extensions import db
-from ..models import Sighting
 from ..unknowns import service
 from ..web import DATABASE_ID_MAX as ID_MAX
 from . import bp
 from .contract import ENGINE_BUSY, JsonBody, operation
 from .errors import ApiError
-from .schemas import TIMESTAMP, details_field, name_field, timestamp
+from .schemas import TIMESTAMP, details_field, name_field, nullable, timestamp
 from .schemas import User as UserSchema
+from .sightings import get_or_404 as sighting_or_404
 from .users import commit, get_or_404, user_json
 
 GROUP = {"group_id": "The unknown group's id."}
@@ -42,23 +42,17 @@ class LabelledSighting(ma.Schema):
 
     id = ma.fields.Integer(required=True, metadata={"example": 17})
     camera = ma.fields.String(required=True, metadata={"example": "main"})
-    user_id = ma.fields.Integer(required=True, allow_none=True, metadata={"example": None})
-    name = ma.fields.String(required=True, allow_none=True, metadata={"example": None})
+    user_id = nullable(ma.fields.Integer, {"example": None})
+    name = nullable(ma.fields.String, {"example": None})
     started_at = timestamp()
-    ended_at = ma.fields.String(
-        required=True,
-        allow_none=True,
-        metadata={"format": "date-time", **TIMESTAMP, "description": "Null while in view."},
+    ended_at = nullable(
+        ma.fields.String, {"format": "date-time", **TIMESTAMP, "description": "Null while in view."}
     )
     frames = ma.fields.Integer(required=True, metadata={"example": 42})
-    distance = ma.fields.Float(required=True, allow_none=True, metadata={"example": 0.71})
-    crop_url = ma.fields.String(
-        required=True, allow_none=True, metadata={"example": "/api/v1/sightings/17/crop.jpg"}
-    )
-    group_id = ma.fields.Integer(
-        required=True,
-        allow_none=True,
-        metadata={"description": "The unknown group (recurring visitor) it belongs to."},
+    distance = nullable(ma.fields.Float, {"example": 0.71})
+    crop_url = nullable(ma.fields.String, {"example": "/api/v1/sightings/17/crop.jpg"})
+    group_id = nullable(
+        ma.fields.Integer, {"description": "The unknown group (recurring visitor) it belongs to."}
     )
 
 
@@ -105,13 +99,6 @@ def _group(group_id: int):
         return service.get_group(group_id)
     except service.GroupGone as exc:
         raise ApiError(404, str(exc)) from None
-
-
-def _sighting(sighting_id: int) -> Sighting:
-    row = db.session.get(Sighting, sighting_id)
-    if row is None:
-        raise ApiError(404, f"No sighting with id {sighting_id}.")
-    return row
 
 
 @bp.get("/unknowns")
@@ -252,7 +239,7 @@ def dismiss_unknown(group_id):
 )
 def label_sighting(sighting_id, body):
     """“This is N” (its crop becomes a sample if it passes) or “this is not N” (a negative)."""
-    sighting = _sighting(sighting_id)
+    sighting = sighting_or_404(sighting_id)
     if ("user_id" in body) == ("not_user_id" in body):
         raise ApiError(
             409, "Send exactly one of “user_id” (this is N) or “not_user_id” (this is not N)."

@@ -15,7 +15,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from .. import face_jobs, faces, people
 from ..extensions import db
 from ..models import FaceSample, User, name_key
-from . import bp
+from . import bp, errors
 from .contract import ENGINE_BUSY, operation
 from .errors import ApiError
 from .schemas import (
@@ -63,10 +63,7 @@ def user_json(user: User) -> dict:
 
 
 def get_or_404(user_id: int) -> User:
-    user = db.session.get(User, user_id)
-    if user is None:
-        raise ApiError(404, f"No person with id {user_id}.")
-    return user
+    return errors.get_or_404(User, user_id, "person")
 
 
 def commit():
