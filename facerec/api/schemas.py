@@ -75,9 +75,12 @@ def details_field(**kwargs):
     )
 
 
-def nullable(kind: type[ma.fields.Field], metadata: dict, **kwargs):
-    """A field every answer carries, null when there is nothing to give."""
-    return kind(required=True, allow_none=True, metadata=metadata, **kwargs)
+def nullable(kind: type[ma.fields.Field], description: str = "", *, validate=None, **metadata):
+    """A field every answer carries, null when there is nothing to give; ``metadata`` are more
+    keywords of its OpenAPI schema (``example``, ``format``...)."""
+    if description:
+        metadata = {"description": description, **metadata}
+    return kind(required=True, allow_none=True, validate=validate, metadata=metadata)
 
 
 def box_field(description: str):
@@ -110,27 +113,20 @@ class Error(ma.Schema):
 class RecognizedFace(ma.Schema):
     box = box_field("The face's box in image pixels: [top, right, bottom, left].")
     user_id = nullable(
-        ma.fields.Integer,
-        {"description": "The person's id; null when the face matches nobody.", "example": 7},
+        ma.fields.Integer, "The person's id; null when the face matches nobody.", example=7
     )
     name = nullable(
         ma.fields.String,
-        {
-            "description": "The person's name; null when the face matches nobody.",
-            "example": "Ada Lovelace",
-        },
+        "The person's name; null when the face matches nobody.",
+        example="Ada Lovelace",
     )
     distance = nullable(
         ma.fields.Float,
-        {
-            "description": (
-                "Distance to the nearest enrolled sample, lower is closer; the face is that "
-                "person's when it is at most the tolerance (${tolerance} unless sent). Null "
-                "when nobody is enrolled."
-            ),
-            "example": 0.41,
-        },
+        "Distance to the nearest enrolled sample, lower is closer; the face is that person's "
+        "when it is at most the tolerance (${tolerance} unless sent). Null when nobody is "
+        "enrolled.",
         validate=validate.Range(min=0),
+        example=0.41,
     )
 
 
@@ -188,9 +184,9 @@ class UserList(ma.Schema):
 
 class StreamFace(ma.Schema):
     box = box_field("[top, right, bottom, left] in frame pixels.")
-    user_id = nullable(ma.fields.Integer, {"example": 7})
-    name = nullable(ma.fields.String, {"example": "Ada Lovelace"})
-    distance = nullable(ma.fields.Float, {"example": 0.41})
+    user_id = nullable(ma.fields.Integer, example=7)
+    name = nullable(ma.fields.String, example="Ada Lovelace")
+    distance = nullable(ma.fields.Float, example=0.41)
 
 
 CAMERA_STATES = ("stopped", "starting", "running", "unavailable")
@@ -214,11 +210,7 @@ class CameraState(ma.Schema):
     running = ma.fields.Boolean(required=True, metadata={"example": True})
     state = camera_state(*CAMERA_STATES)
     error = nullable(
-        ma.fields.String,
-        {
-            "description": "Why the camera is unavailable (it is retried meanwhile).",
-            "example": None,
-        },
+        ma.fields.String, "Why the camera is unavailable (it is retried meanwhile).", example=None
     )
     source = camera_source("The configured camera, with every credential of a URL hidden.", "0")
     fps = ma.fields.Float(
@@ -250,8 +242,7 @@ class StreamStatus(CameraState):
         },
     )
     frame_index = nullable(
-        ma.fields.Integer,
-        {"description": "The source frame the faces were found in.", "example": 1234},
+        ma.fields.Integer, "The source frame the faces were found in.", example=1234
     )
     attempts = ma.fields.Integer(
         required=True,

@@ -54,37 +54,26 @@ class SightingQuery(Query):
 class SightingSchema(ma.Schema):
     id = ma.fields.Integer(required=True, metadata={"example": 812})
     camera = ma.fields.String(required=True, metadata={"example": "main"})
-    user_id = nullable(
-        ma.fields.Integer, {"description": "The person, or null for an unknown face."}
-    )
-    name = nullable(
-        ma.fields.String,
-        {"description": "The person's name at the time, or null for an unknown face."},
-    )
+    user_id = nullable(ma.fields.Integer, "The person, or null for an unknown face.")
+    name = nullable(ma.fields.String, "The person's name at the time, or null for an unknown face.")
     started_at = ma.fields.String(required=True, metadata=TIMESTAMP)
-    ended_at = nullable(ma.fields.String, {**TIMESTAMP, "description": "Null while in view."})
+    ended_at = nullable(ma.fields.String, "Null while in view.", example=TIMESTAMP["example"])
     frames = ma.fields.Integer(
         required=True,
         validate=validate.Range(min=0),
         metadata={"description": "Frames it was shown on."},
     )
-    distance = nullable(
-        ma.fields.Float, {"description": "The best (smallest) distance among its results."}
-    )
+    distance = nullable(ma.fields.Float, "The best (smallest) distance among its results.")
     crop_url = nullable(
-        ma.fields.String,
-        {"description": "Its best face as JPEG.", "example": "/api/v1/sightings/812/crop.jpg"},
+        ma.fields.String, "Its best face as JPEG.", example="/api/v1/sightings/812/crop.jpg"
     )
-    group_id = nullable(
-        ma.fields.Integer, {"description": "The unknown visitors' group it belongs to, if any."}
-    )
+    group_id = nullable(ma.fields.Integer, "The unknown visitors' group it belongs to, if any.")
 
 
 class SightingList(ma.Schema):
     sightings = ma.fields.List(ma.fields.Nested(SightingSchema), required=True)
     next_before_id = nullable(
-        ma.fields.Integer,
-        {"description": "Pass as `before_id` for the next (older) page; null on the last."},
+        ma.fields.Integer, "Pass as `before_id` for the next (older) page; null on the last."
     )
 
 

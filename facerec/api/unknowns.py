@@ -42,18 +42,19 @@ class LabelledSighting(ma.Schema):
 
     id = ma.fields.Integer(required=True, metadata={"example": 17})
     camera = ma.fields.String(required=True, metadata={"example": "main"})
-    user_id = nullable(ma.fields.Integer, {"example": None})
-    name = nullable(ma.fields.String, {"example": None})
+    user_id = nullable(ma.fields.Integer, example=None)
+    name = nullable(ma.fields.String, example=None)
     started_at = timestamp()
     ended_at = nullable(
-        ma.fields.String, {"format": "date-time", **TIMESTAMP, "description": "Null while in view."}
+        ma.fields.String,
+        "Null while in view.",
+        format="date-time",
+        example=TIMESTAMP["example"],
     )
     frames = ma.fields.Integer(required=True, metadata={"example": 42})
-    distance = nullable(ma.fields.Float, {"example": 0.71})
-    crop_url = nullable(ma.fields.String, {"example": "/api/v1/sightings/17/crop.jpg"})
-    group_id = nullable(
-        ma.fields.Integer, {"description": "The unknown group (recurring visitor) it belongs to."}
-    )
+    distance = nullable(ma.fields.Float, example=0.71)
+    crop_url = nullable(ma.fields.String, example="/api/v1/sightings/17/crop.jpg")
+    group_id = nullable(ma.fields.Integer, "The unknown group (recurring visitor) it belongs to.")
 
 
 class UnknownGroup(ma.Schema):
