@@ -1,5 +1,7 @@
 """The cameras: list them, one camera's status, start and stop."""
 
+import functools
+
 import marshmallow as ma
 from flask import jsonify
 
@@ -18,7 +20,9 @@ CAMERA = {
     )
 }
 NO_CAMERA = ("No enabled camera has this name.", "There is no camera named “front-door”.")
+STATE = ("The camera's state.", StreamStatus)
 STATUS = ("The camera's state after the call.", StreamStatus)
+RETRIED = "A camera that cannot be opened is retried; see `state` and `error`."
 # What a running camera's line in the list takes from its status.
 SHARED_KEYS = tuple(CameraState().fields)
 
@@ -83,48 +87,56 @@ def cameras():
     return jsonify(cameras=[summary(spec, registry.get(spec.name)) for spec in registry.specs()])
 
 
+def on_camera(operation_id: str, summary: str, answer: tuple, description: str = ""):
+    """Declare an operation on the camera the path names; the view gets its service.
+
+    The 404 the declaration promises is the one ``camera_or_404`` answers with.
+    """
+    declare = operation(
+        operation_id,
+        tag="Cameras",
+        summary=summary,
+        description=description,
+        path=CAMERA,
+        responses={200: answer},
+        errors={404: NO_CAMERA},
+    )
+
+    def decorate(view):
+        @functools.wraps(view)
+        def with_camera(name):
+            return view(camera_or_404(name))
+
+        return declare(with_camera)
+
+    return decorate
+
+
+def set_running(service, running: bool):
+    """Start the camera (no change when running) or stop it; answer with its state after."""
+    if running:
+        service.start()
+    else:
+        service.stop()
+    return jsonify(service.status())
+
+
 @bp.get("/cameras/<name>/status")
-@operation(
-    "cameraStatus",
-    tag="Cameras",
-    summary="One camera's state and who is in view",
-    path=CAMERA,
-    responses={200: ("The camera's state.", StreamStatus)},
-    errors={404: NO_CAMERA},
-)
-def camera_status(name):
+@on_camera("cameraStatus", "One camera's state and who is in view", STATE)
+def camera_status(service):
     """One camera's state and who is in view."""
-    return jsonify(camera_or_404(name).status())
+    return jsonify(service.status())
 
 
 @bp.post("/cameras/<name>/start")
-@operation(
-    "cameraStart",
-    tag="Cameras",
-    summary="Start one camera (no change when running)",
-    description="A camera that cannot be opened is retried; see `state` and `error`.",
-    path=CAMERA,
-    responses={200: STATUS},
-    errors={404: NO_CAMERA},
-)
-def camera_start(name):
+@on_camera("cameraStart", "Start one camera (no change when running)", STATUS, RETRIED)
+def camera_start(service):
     """Start one camera (no change when running)."""
-    service = camera_or_404(name)
-    service.start()
-    return jsonify(service.status())
+    return set_running(service, True)
 
 
 @bp.post("/cameras/<name>/stop")
-@operation(
-    "cameraStop",
-    tag="Cameras",
-    summary="Stop one camera and release its device",
-    path=CAMERA,
-    responses={200: STATUS},
-    errors={404: NO_CAMERA},
-)
-def camera_stop(name):
+@on_camera("cameraStop", "Stop one camera and release its device", STATUS)
+def camera_stop(service):
     """Stop one camera and release its device."""
-    service = camera_or_404(name)
-    service.stop()
-    return jsonify(service.status())
+    return set_running(service, False)

@@ -4,10 +4,9 @@ from flask import current_app, jsonify, render_template, request
 
 from .. import camera, face_jobs, gallery
 from . import bp, docs, openapi
+from .cameras import RETRIED, STATE, STATUS, set_running
 from .contract import ENGINE_BUSY, operation
-from .schemas import Recognition, RecognizeForm, StreamStatus
-
-STATUS = ("The camera's state after the call.", StreamStatus)
+from .schemas import Recognition, RecognizeForm
 
 
 @bp.get("/stream/status")
@@ -16,7 +15,7 @@ STATUS = ("The camera's state after the call.", StreamStatus)
     tag="Stream",
     summary="The camera's state and who is in view",
     description="Open to anyone when FACEREC_PUBLIC_STREAM is on (the live page polls it).",
-    responses={200: ("The camera's state.", StreamStatus)},
+    responses={200: STATE},
 )
 def stream_status():
     """The camera's state and the faces of the latest recognition result."""
@@ -28,14 +27,12 @@ def stream_status():
     "streamStart",
     tag="Stream",
     summary="Start the camera (no change when running)",
-    description="A camera that cannot be opened is retried; see `state` and `error`.",
+    description=RETRIED,
     responses={200: STATUS},
 )
 def stream_start():
     """Start the camera (no-op when running)."""
-    cam = camera.service()
-    cam.start()
-    return jsonify(cam.status())
+    return set_running(camera.service(), True)
 
 
 @bp.post("/stream/stop")
@@ -47,9 +44,7 @@ def stream_start():
 )
 def stream_stop():
     """Stop the camera and release the device."""
-    cam = camera.service()
-    cam.stop()
-    return jsonify(cam.status())
+    return set_running(camera.service(), False)
 
 
 @bp.post("/recognize")
