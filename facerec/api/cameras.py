@@ -1,7 +1,5 @@
 """The cameras: list them, one camera's status, start and stop."""
 
-import functools
-
 import marshmallow as ma
 from flask import jsonify
 
@@ -10,16 +8,20 @@ from ..camera.store import NAME_RE
 from ..models import CAMERA_NAME_MAX
 from ..stream.routes import camera_or_404
 from . import bp
-from .contract import operation
+from .contract import operation, operations_on
 from .schemas import CAMERA_STATES, CameraState, StreamStatus, camera_source, camera_state
 
-CAMERA = {
-    "name": (
+# The operations on the camera the path names: the view gets its CameraService.
+on_camera = operations_on(
+    "name",
+    camera_or_404,
+    tag="Cameras",
+    description=(
         "The camera's name (GET /api/v1/cameras lists them).",
         {"maxLength": CAMERA_NAME_MAX, "pattern": f"^{NAME_RE.pattern}$", "example": "front-door"},
-    )
-}
-NO_CAMERA = ("No enabled camera has this name.", "There is no camera named “front-door”.")
+    ),
+    not_found=("No enabled camera has this name.", "There is no camera named “front-door”."),
+)
 STATE = ("The camera's state.", StreamStatus)
 STATUS = ("The camera's state after the call.", StreamStatus)
 RETRIED = "A camera that cannot be opened is retried; see `state` and `error`."
@@ -87,31 +89,6 @@ def cameras():
     return jsonify(cameras=[summary(spec, registry.get(spec.name)) for spec in registry.specs()])
 
 
-def on_camera(operation_id: str, summary: str, answer: tuple, description: str = ""):
-    """Declare an operation on the camera the path names; the view gets its service.
-
-    The 404 the declaration promises is the one ``camera_or_404`` answers with.
-    """
-    declare = operation(
-        operation_id,
-        tag="Cameras",
-        summary=summary,
-        description=description,
-        path=CAMERA,
-        responses={200: answer},
-        errors={404: NO_CAMERA},
-    )
-
-    def decorate(view):
-        @functools.wraps(view)
-        def with_camera(name):
-            return view(camera_or_404(name))
-
-        return declare(with_camera)
-
-    return decorate
-
-
 def set_running(service, running: bool):
     """Start the camera (no change when running) or stop it; answer with its state after."""
     if running:
@@ -122,21 +99,26 @@ def set_running(service, running: bool):
 
 
 @bp.get("/cameras/<name>/status")
-@on_camera("cameraStatus", "One camera's state and who is in view", STATE)
+@on_camera("cameraStatus", summary="One camera's state and who is in view", responses={200: STATE})
 def camera_status(service):
     """One camera's state and who is in view."""
     return jsonify(service.status())
 
 
 @bp.post("/cameras/<name>/start")
-@on_camera("cameraStart", "Start one camera (no change when running)", STATUS, RETRIED)
+@on_camera(
+    "cameraStart",
+    summary="Start one camera (no change when running)",
+    description=RETRIED,
+    responses={200: STATUS},
+)
 def camera_start(service):
     """Start one camera (no change when running)."""
     return set_running(service, True)
 
 
 @bp.post("/cameras/<name>/stop")
-@on_camera("cameraStop", "Stop one camera and release its device", STATUS)
+@on_camera("cameraStop", summary="Stop one camera and release its device", responses={200: STATUS})
 def camera_stop(service):
     """Stop one camera and release its device."""
     return set_running(service, False)

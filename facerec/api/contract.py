@@ -192,6 +192,48 @@ def operation(
     return decorate
 
 
+def operations_on(param: str, find, *, tag: str, description, not_found: tuple):
+    """Declarations of the operations on one kind of thing a path names by ``param``.
+
+    Gives ``declare(operation_id, **declaration)``, an ``operation`` whose path parameter, 404
+    (``not_found``, the refusal ``find`` raises) and tag are filled in; the view is called with
+    ``find(value)``, the thing itself, in place of the parameter. ``description`` is the
+    parameter's, as ``operation``'s ``path`` takes it.
+    """
+
+    def declare(operation_id: str, *, errors: dict | None = None, **declaration):
+        declaration.setdefault("tag", tag)
+        validated = operation(
+            operation_id,
+            path={param: description},
+            errors={404: not_found, **(errors or {})},
+            **declaration,
+        )
+
+        def decorate(view):
+            @functools.wraps(view)
+            def with_thing(**kwargs):
+                return view(find(kwargs.pop(param)), **kwargs)
+
+            return validated(with_thing)
+
+        return decorate
+
+    return declare
+
+
+def operations_on_id(param: str, find, *, noun: str, tag: str):
+    """``operations_on`` for things with a database id, described and refused alike
+    ("The person's id.", "No person with id 42.")."""
+    return operations_on(
+        param,
+        find,
+        tag=tag,
+        description=f"The {noun}'s id.",
+        not_found=(f"No {noun} with this id.", f"No {noun} with id 42."),
+    )
+
+
 def _has_file(schema_cls) -> bool:
     for fld in schema_cls().fields.values():
         inner = getattr(fld, "inner", fld)

@@ -15,6 +15,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from .. import faces
 from ..extensions import db
 from ..people import DuplicateName, PersonError
+from ..unknowns.service import GroupResolved
 from . import bp
 
 # Seconds a client should wait after a 503 (the face engine restarts its pool in about this).
@@ -63,6 +64,12 @@ def _bad_image(exc: ValueError):
 
 @bp.errorhandler(DuplicateName)
 def _duplicate_name(exc: DuplicateName):
+    return _error(409, str(exc))
+
+
+@bp.errorhandler(GroupResolved)
+def _group_resolved(exc: GroupResolved):
+    db.session.rollback()  # the group went to someone else meanwhile: keep nothing of this request
     return _error(409, str(exc))
 
 

@@ -7,10 +7,10 @@ from flask import current_app, jsonify
 
 from .. import face_jobs, negatives, people
 from . import bp
-from .contract import ENGINE_BUSY, File, FormBody, operation
+from .contract import ENGINE_BUSY, File, FormBody
 from .errors import ApiError
 from .schemas import IMAGE
-from .users import NO_PERSON, PERSON, commit, get_or_404
+from .users import commit, on_person
 
 
 class NegativeUpload(FormBody):
@@ -34,7 +34,7 @@ def negative_json(row) -> dict:
 
 
 @bp.post("/users/<int:user_id>/negatives")
-@operation(
+@on_person(
     "addNegative",
     tag="Corrections",
     summary="Say that a face is not this person (a negative sample)",
@@ -45,7 +45,6 @@ def negative_json(row) -> dict:
         "unknown. The same photo or face again changes nothing (200 with the existing "
         "negative)."
     ),
-    path=PERSON,
     body={"multipart/form-data": NegativeUpload},
     responses={
         200: ("This face was already a negative of this person.", Negative),
@@ -57,7 +56,6 @@ def negative_json(row) -> dict:
             "one face.",
             "2 faces were found. Only the person being enrolled may be in the picture.",
         ),
-        404: NO_PERSON,
         409: (
             "The face is almost identical to one of the person's own samples: as a negative it "
             "would stop them being recognised.",
@@ -68,9 +66,8 @@ def negative_json(row) -> dict:
         503: ENGINE_BUSY,
     },
 )
-def add_negative(user_id, body):
+def add_negative(user, body):
     """Add a negative sample: the photo's one face was wrongly given this person's name."""
-    user = get_or_404(user_id)
     data = body["image"].read()
     # Exactly one face, but no size or sharpness minimum: the wrongly named faces are often
     # small camera faces, and the rule only needs their encoding.

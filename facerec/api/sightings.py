@@ -9,12 +9,9 @@ from marshmallow import validate
 from ..models import Sighting
 from ..sightings import queries
 from . import bp, errors
-from .contract import Query, operation
+from .contract import Query, operation, operations_on_id
 from .errors import ApiError
 from .schemas import TIMESTAMP, nullable
-
-SIGHTING = {"sighting_id": "The sighting's id."}
-NO_SIGHTING = ("No sighting with this id.", "No sighting with id 42.")
 
 
 class SightingQuery(Query):
@@ -110,26 +107,23 @@ def list_sightings(query):
     return jsonify(sightings=[row.to_dict() for row in rows], next_before_id=next_before_id)
 
 
+# The operations on the sighting the path names: the view gets the Sighting.
+on_sighting = operations_on_id("sighting_id", get_or_404, noun="sighting", tag="Sightings")
+
+
 @bp.get("/sightings/<int:sighting_id>")
-@operation(
-    "getSighting",
-    tag="Sightings",
-    summary="One sighting",
-    path=SIGHTING,
-    responses={200: ("The sighting.", SightingSchema)},
-    errors={404: NO_SIGHTING},
+@on_sighting(
+    "getSighting", summary="One sighting", responses={200: ("The sighting.", SightingSchema)}
 )
-def get_sighting(sighting_id: int):
+def get_sighting(sighting: Sighting):
     """One sighting."""
-    return jsonify(get_or_404(sighting_id).to_dict())
+    return jsonify(sighting.to_dict())
 
 
 @bp.get("/sightings/<int:sighting_id>/crop.jpg")
-@operation(
+@on_sighting(
     "getSightingCrop",
-    tag="Sightings",
     summary="The picture of a sighting's best face",
-    path=SIGHTING,
     responses={
         200: (
             "A JPEG of the face with a little margin, at most 200 px.",
@@ -137,14 +131,12 @@ def get_sighting(sighting_id: int):
             "image/jpeg",
         )
     },
-    errors={404: NO_SIGHTING},
 )
-def sighting_crop(sighting_id: int):
+def sighting_crop(sighting: Sighting):
     """The JPEG crop of the sighting's best face."""
-    row = get_or_404(sighting_id)
-    if not row.crop:
-        raise ApiError(404, f"Sighting {sighting_id} has no picture.")
-    response = Response(row.crop, mimetype="image/jpeg")
+    if not sighting.crop:
+        raise ApiError(404, f"Sighting {sighting.id} has no picture.")
+    response = Response(sighting.crop, mimetype="image/jpeg")
     # A face: private to the signed-in user's browser, never kept by shared caches.
     response.headers["Cache-Control"] = "private, max-age=3600"
     return response

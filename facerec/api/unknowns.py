@@ -11,16 +11,13 @@ from ..extensions import db
 from ..unknowns import service
 from ..web import DATABASE_ID_MAX as ID_MAX
 from . import bp
-from .contract import ENGINE_BUSY, JsonBody, operation
+from .contract import ENGINE_BUSY, JsonBody, operation, operations_on_id
 from .errors import ApiError
 from .schemas import TIMESTAMP, details_field, name_field, nullable, timestamp
 from .schemas import User as UserSchema
-from .sightings import get_or_404 as sighting_or_404
+from .sightings import on_sighting
 from .users import commit, get_or_404, user_json
 
-GROUP = {"group_id": "The unknown group's id."}
-SIGHTING = {"sighting_id": "The sighting's id."}
-NO_GROUP = ("No unknown group with this id.", "No unknown group with id 42.")
 NO_GROUP_OR_PERSON = ("No unknown group, or no person, with this id.", "No person with id 42.")
 RESOLVED = "This visitor was already enrolled as or assigned to Ada Lovelace."
 
@@ -121,10 +118,14 @@ def list_unknowns():
     return jsonify(groups=groups)
 
 
+# The operations on the unknown group the path names: the view gets the UnknownGroup. A group
+# that went to someone else meanwhile (service.GroupResolved) is a 409, see errors.py.
+on_group = operations_on_id("group_id", _group, noun="unknown group", tag="Corrections")
+
+
 @bp.post("/unknowns/<int:group_id>/enroll")
-@operation(
+@on_group(
     "enrollUnknown",
-    tag="Corrections",
     summary="Enrol the visitor as a new person from the group's best crops",
     description=(
         "Each crop must pass the wizard's checks (one face, big and sharp enough); 422 when "
@@ -132,21 +133,18 @@ def list_unknowns():
         "assign the group to them), when the name is taken, or when the group already went to "
         "someone else. Sent again with the same name: 200 with the same person."
     ),
-    path=GROUP,
     body=EnrollUnknown,
     responses={
         200: ("Already enrolled by an earlier request.", UserSchema),
         201: ("The new person, with their samples.", UserSchema),
     },
     errors={
-        404: NO_GROUP,
         409: ("Look-alike, name taken, or the group went to someone else.", RESOLVED),
         503: ENGINE_BUSY,
     },
 )
-def enroll_unknown(group_id, body):
+def enroll_unknown(group, body):
     """Enrol the visitor as a new person from the group's best crops."""
-    group = _group(group_id)
     if group.user_id is None and not body["save_anyway"]:
         match = service.look_alike(service.members(group))
         if match is not None:
@@ -158,9 +156,6 @@ def enroll_unknown(group_id, body):
             )
     try:
         user, _refused, created = service.enroll_group(group, body["name"], body["details"])
-    except service.GroupResolved as exc:
-        db.session.rollback()
-        raise ApiError(409, str(exc)) from None
     except people.SampleRejected as exc:
         db.session.rollback()
         raise ApiError(422, str(exc)) from None
@@ -169,15 +164,13 @@ def enroll_unknown(group_id, body):
 
 
 @bp.post("/unknowns/<int:group_id>/assign")
-@operation(
+@on_group(
     "assignUnknown",
-    tag="Corrections",
     summary="The visitor is this enrolled person: add the best crops to them",
     description=(
         "Crops that fail the sample checks are skipped. Sent again, nothing is added twice. "
         "409 when the group already went to someone else."
     ),
-    path=GROUP,
     body=AssignUnknown,
     responses={200: ("The person, with their samples.", UserSchema)},
     errors={
@@ -186,37 +179,29 @@ def enroll_unknown(group_id, body):
         503: ENGINE_BUSY,
     },
 )
-def assign_unknown(group_id, body):
+def assign_unknown(group, body):
     """The visitor is this enrolled person: add their best crops as samples, relabel."""
-    group = _group(group_id)
     user = get_or_404(body["user_id"])
-    try:
-        service.assign_group(group, user)
-    except service.GroupResolved as exc:
-        db.session.rollback()
-        raise ApiError(409, str(exc)) from None
+    service.assign_group(group, user)
     commit()
     return jsonify(user_json(user))
 
 
 @bp.delete("/unknowns/<int:group_id>")
-@operation(
+@on_group(
     "dismissUnknown",
-    tag="Corrections",
     summary="Dismiss a group (hide it; its sightings stay in the history)",
-    path=GROUP,
     responses={204: ("Dismissed.", None)},
-    errors={404: NO_GROUP},
 )
-def dismiss_unknown(group_id):
+def dismiss_unknown(group):
     """Hide the group from the unknowns; its sightings stay in the history."""
-    service.dismiss(_group(group_id))
+    service.dismiss(group)
     commit()
     return "", 204
 
 
 @bp.post("/sightings/<int:sighting_id>/label")
-@operation(
+@on_sighting(
     "labelSighting",
     tag="Corrections",
     summary="Correct a sighting: this is N, or this is not N",
@@ -225,7 +210,6 @@ def dismiss_unknown(group_id):
         "it passes the checks. `not_user_id` (on a sighting named N): its face becomes a "
         "negative sample of N and the sighting becomes unknown."
     ),
-    path=SIGHTING,
     body=Label,
     responses={200: ("The sighting, relabelled.", LabelledSighting)},
     errors={
@@ -238,9 +222,8 @@ def dismiss_unknown(group_id):
         503: ENGINE_BUSY,
     },
 )
-def label_sighting(sighting_id, body):
+def label_sighting(sighting, body):
     """“This is N” (its crop becomes a sample if it passes) or “this is not N” (a negative)."""
-    sighting = sighting_or_404(sighting_id)
     if ("user_id" in body) == ("not_user_id" in body):
         raise ApiError(
             409, "Send exactly one of “user_id” (this is N) or “not_user_id” (this is not N)."

@@ -16,7 +16,7 @@ from .. import face_jobs, faces, people
 from ..extensions import db
 from ..models import FaceSample, User, name_key
 from . import bp, errors
-from .contract import ENGINE_BUSY, operation
+from .contract import ENGINE_BUSY, operation, operations_on_id
 from .errors import ApiError
 from .schemas import (
     Sample,
@@ -29,8 +29,6 @@ from .schemas import (
 )
 from .schemas import User as UserSchema
 
-PERSON = {"user_id": "The person's id."}
-NO_PERSON = ("No person with this id.", "No person with id 42.")
 TAKEN = (
     "Another person already has this name (names are compared without regard to case).",
     "A person named “Ada Lovelace” already exists.",
@@ -64,6 +62,10 @@ def user_json(user: User) -> dict:
 
 def get_or_404(user_id: int) -> User:
     return errors.get_or_404(User, user_id, "person")
+
+
+# The operations on the person the path names: the view gets the User.
+on_person = operations_on_id("user_id", get_or_404, noun="person", tag="People")
 
 
 def commit():
@@ -179,65 +181,50 @@ def create_user(body):
 
 
 @bp.get("/users/<int:user_id>")
-@operation(
-    "getUser",
-    tag="People",
-    summary="One person",
-    path=PERSON,
-    responses={200: ("The person.", UserSchema)},
-    errors={404: NO_PERSON},
-)
-def get_user(user_id):
+@on_person("getUser", summary="One person", responses={200: ("The person.", UserSchema)})
+def get_user(user):
     """One person with their samples."""
-    return jsonify(user_json(get_or_404(user_id)))
+    return jsonify(user_json(user))
 
 
 @bp.patch("/users/<int:user_id>")
-@operation(
+@on_person(
     "updateUser",
-    tag="People",
     summary="Change a person's name or details",
     description="Only the fields sent change; the others keep their value.",
-    path=PERSON,
     body=UserUpdate,
     responses={200: ("The person, changed.", UserSchema)},
-    errors={404: NO_PERSON, 409: TAKEN},
+    errors={409: TAKEN},
 )
-def update_user(user_id, body):
+def update_user(user, body):
     """Change the fields sent (name, details); the others keep their value."""
-    user = get_or_404(user_id)
     people.update_person(user, body.get("name", user.name), body.get("details", user.details))
     commit()
     return jsonify(user_json(user))
 
 
 @bp.delete("/users/<int:user_id>")
-@operation(
+@on_person(
     "deleteUser",
-    tag="People",
     summary="Delete a person and their samples",
-    path=PERSON,
     responses={204: ("Deleted; the live stream stops recognising them.", None)},
-    errors={404: NO_PERSON},
 )
-def delete_user(user_id):
+def delete_user(user):
     """Delete a person and their samples."""
-    db.session.delete(get_or_404(user_id))
+    db.session.delete(user)
     commit()
     return "", 204
 
 
 @bp.post("/users/<int:user_id>/samples")
-@operation(
+@on_person(
     "addSample",
-    tag="People",
     summary="Add a face sample from a photo",
     description=(
         "The photo must hold exactly one usable face (big enough, sharp). 409 when it is the "
         "same photo as one of the person's samples, almost the same face, or a face closer to "
         "someone else enrolled."
     ),
-    path=PERSON,
     body={"multipart/form-data": SampleUpload},
     responses={201: ("The sample was added.", Sample)},
     errors={
@@ -246,7 +233,6 @@ def delete_user(user_id):
             "one usable face.",
             "No face was found.",
         ),
-        404: NO_PERSON,
         409: (
             "The person already has this photo or almost the same face, or the face is closer "
             "to someone else.",
@@ -255,9 +241,8 @@ def delete_user(user_id):
         503: ENGINE_BUSY,
     },
 )
-def add_sample(user_id, body):
+def add_sample(user, body):
     """Add a face sample to a person from a photo with exactly one usable face."""
-    user = get_or_404(user_id)
     data = body["image"].read()
     sample = face_jobs.sample_from_image(current_app, data)
     try:
