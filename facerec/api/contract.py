@@ -2,16 +2,24 @@
 
 Each view under /api/ carries one declaration::
 
-    @bp.post("/users/<int:user_id>/samples")
+    @bp.post("/recognize")
     @operation(
-        "addSample",
-        tag="People",
-        summary="Add a face sample from a photo",
-        body={"multipart/form-data": SampleUpload},
-        responses={201: ("The sample was added.", Sample)},
-        errors={404: "No person with this id.", 503: ENGINE_BUSY},
+        "recognize",
+        tag="Recognition",
+        summary="Who is in this photo?",
+        body={"multipart/form-data": RecognizeForm},
+        responses={200: ("The faces found.", Recognition)},
+        errors={400: "The file is not an image.", 503: ENGINE_BUSY},
     )
-    def add_sample(user_id, body): ...
+    def recognize(body): ...
+
+An operation on one thing the path names (a person, a sighting, a camera) is declared through
+that kind's ``operations_on``, which adds the path parameter, its 404 and the tag, and gives
+the view the thing itself::
+
+    @bp.post("/users/<int:user_id>/samples")
+    @on_person("addSample", summary="Add a face sample", body=..., responses=...)
+    def add_sample(user, body): ...
 
 The marshmallow schemas named there are the only description of the inputs and outputs:
 requests are loaded through them (the view gets ``query=`` and ``body=`` as validated dicts;
