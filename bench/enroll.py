@@ -17,22 +17,20 @@ import contextlib
 import json
 import os
 import statistics
-import sys
 import tempfile
 import time
 from collections import Counter
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from common import CLIP, DATA  # puts the project on sys.path
 
-from facerec import create_app, face_jobs, faces  # noqa: E402
-from facerec.extensions import db  # noqa: E402
-from facerec.models import Account, EnrollDraftSample, User  # noqa: E402
+from facerec import create_app, face_jobs, faces
+from facerec.extensions import db
+from facerec.models import Account, EnrollDraftSample, User
+from tests.servers import wait_for
 
-DATA = Path(os.environ.get("FACEREC_TEST_DATA") or ROOT.parent / "shared" / "faces")
-CLIP = DATA / "short_hamilton_clip.mp4"
 NAME = "Lin-Manuel Miranda"
+POLL_S = 0.02  # how often the status is read: the save-to-status figure's resolution
 
 
 def summary(values):
@@ -46,16 +44,6 @@ def summary(values):
         "min": round(values[0], 1),
         "max": round(values[-1], 1),
     }
-
-
-def wait_for(predicate, timeout, interval=0.02):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    return None
 
 
 def status_faces(client):
@@ -157,14 +145,18 @@ def main():
                 raise SystemExit("no snapshot of lin-manuel-miranda was accepted")
 
             # Save while he is in view (still unknown), then wait for his name.
-            if not wait_for(lambda: any(f["name"] is None for f in status_faces(client)), 30):
+            if not wait_for(
+                lambda: any(f["name"] is None for f in status_faces(client)), 30, POLL_S
+            ):
                 raise SystemExit("he never came into view")
             began = time.perf_counter()
             response = client.post("/enroll/review", data={"action": "save"})
             save_ms.append((time.perf_counter() - began) * 1000)
             if response.status_code != 303:
                 raise SystemExit(f"save failed: {response.status_code}")
-            named = wait_for(lambda: any(f["name"] == NAME for f in status_faces(client)), 30)
+            named = wait_for(
+                lambda: any(f["name"] == NAME for f in status_faces(client)), 30, POLL_S
+            )
             latencies.append(time.perf_counter() - began if named else float("nan"))
 
             if trial + 1 < args.trials:
@@ -172,7 +164,9 @@ def main():
                     user = db.session.execute(db.select(User).filter_by(name=NAME)).scalar_one()
                     db.session.delete(user)
                     db.session.commit()
-                wait_for(lambda: not any(f["name"] == NAME for f in status_faces(client)), 30)
+                wait_for(
+                    lambda: not any(f["name"] == NAME for f in status_faces(client)), 30, POLL_S
+                )
 
         result["save_request_ms"] = summary(save_ms)
         result["save_to_status_s"] = [round(v, 3) for v in latencies]

@@ -138,13 +138,25 @@ def process_info(pid: int) -> dict | None:
     return {"pid": pid, "state": fields[0], "ppid": int(fields[1]), "cmdline": cmdline}
 
 
-def wait_until(predicate, timeout: float = 30.0, interval: float = 0.1) -> bool:
+def wait_for(predicate, timeout: float = 30.0, interval: float = 0.1):
+    """``predicate()``'s first true value within ``timeout`` seconds, else its last value."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if predicate():
-            return True
+        if value := predicate():
+            return value
         time.sleep(interval)
-    return bool(predicate())
+    return predicate()
+
+
+def timed_get(url: str) -> tuple[int, float]:
+    """The HTTP status of a GET of ``url`` and the seconds it took to answer in full."""
+    started = time.monotonic()
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            response.read()
+            return response.status, time.monotonic() - started
+    except urllib.error.HTTPError as exc:
+        return exc.code, time.monotonic() - started
 
 
 def response_head(sock: socket.socket, timeout: float = 5.0) -> str:

@@ -355,7 +355,7 @@ def test_is_a_script_name_shown_as_text_on_every_page(app, data_dir):
 def test_does_the_live_stream_follow_a_rename_and_a_delete(clip_app, data_dir):
     import time
 
-    from .test_stream import wait_for
+    from .servers import wait_for
 
     cam = clip_app.extensions["cameras"].first()
     uid = enroll(clip_app, "lin", data_dir / "known/lin-manuel-miranda.png")

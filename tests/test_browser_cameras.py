@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from .conftest import CLIP, add_camera, screenshot
+from .servers import wait_for
 from .test_browser_stream import is_live_video, signed_in_page
-from .test_stream import wait_for
 
 pytestmark = pytest.mark.browser
 

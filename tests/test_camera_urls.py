@@ -9,7 +9,8 @@ import pytest
 from facerec.camera.sources import SourceError, check_url, describe, redact
 
 from .conftest import CLIP, login_client
-from .test_stream import Link, wait_for
+from .servers import wait_for
+from .test_stream import Link
 
 
 def closed_port() -> int:

@@ -7,7 +7,7 @@ import urllib.request
 import pytest
 
 from .conftest import CLIP
-from .servers import Gunicorn, response_head, status_line, wait_until
+from .servers import Gunicorn, response_head, status_line, timed_get, wait_for
 
 
 @pytest.fixture
@@ -33,16 +33,6 @@ def open_viewer(url: str, rcvbuf: int | None = None) -> socket.socket:
     sock.connect((host, int(port)))
     sock.sendall(b"GET /stream.mjpg HTTP/1.1\r\nHost: facerec\r\n\r\n")
     return sock
-
-
-def timed_get(url: str) -> tuple[int, float]:
-    started = time.monotonic()
-    try:
-        with urllib.request.urlopen(url, timeout=10) as response:
-            response.read()
-            return response.status, time.monotonic() - started
-    except urllib.error.HTTPError as exc:
-        return exc.code, time.monotonic() - started
 
 
 def viewers(server) -> int:
@@ -75,7 +65,7 @@ def test_does_one_viewer_beyond_the_limit_get_503_at_once_while_login_answers(se
         for sock in watching:
             sock.close()
     # Gone viewers free their slots: a new one is served again.
-    assert wait_until(lambda: viewers(app) == 0, timeout=15)
+    assert wait_for(lambda: viewers(app) == 0, timeout=15)
     again = open_viewer(app.url)
     assert status_line(again, timeout=10) == "HTTP/1.1 200 OK"
     again.close()
@@ -94,7 +84,7 @@ def test_is_a_viewer_that_stops_reading_dropped_and_its_slot_freed(server):
         assert status_line(stalled, timeout=30) == "HTTP/1.1 200 OK"
         assert viewers(app) == 1
         # The frames fill the socket buffers, the send blocks, the timeout drops the viewer.
-        assert wait_until(lambda: viewers(app) == 0, timeout=60), app.output()[-2000:]
+        assert wait_for(lambda: viewers(app) == 0, timeout=60), app.output()[-2000:]
         fresh = open_viewer(app.url)
         assert status_line(fresh, timeout=10) == "HTTP/1.1 200 OK"
         fresh.close()

@@ -10,6 +10,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from facerec.extensions import db
 
 from .conftest import CLIP, login_client
+from .servers import wait_for
 
 
 def scrape(client, **kwargs) -> dict:
@@ -26,15 +27,6 @@ def scrape(client, **kwargs) -> dict:
 
 def value(samples, name, **labels):
     return samples.get((name, frozenset(labels.items())), 0.0)
-
-
-def wait_for(predicate, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if result := predicate():
-            return result
-        time.sleep(0.1)
-    return predicate()
 
 
 def test_is_anonymous_metrics_refused(anon_client):

@@ -11,8 +11,7 @@ import urllib.request
 from pathlib import Path
 
 from .conftest import CLIP, ROOT
-from .servers import Gunicorn, add_api_token, descendants, process_info, wait_until
-from .test_stream import wait_for
+from .servers import Gunicorn, add_api_token, descendants, process_info, wait_for
 
 
 def alive(pid: int) -> bool:
@@ -60,7 +59,7 @@ def test_does_kill_9_of_the_gunicorn_worker_leave_no_process_without_its_parent(
             headers={"Authorization": f"Bearer {token}"},
         )
         urllib.request.urlopen(start, timeout=30).close()
-        assert wait_until(lambda: len(descendants(worker)) >= 3, timeout=60)
+        assert wait_for(lambda: len(descendants(worker)) >= 3, timeout=60)
         time.sleep(3)  # the recognition worker loads its models meanwhile
         children = descendants(worker)
 
@@ -103,7 +102,7 @@ def test_does_kill_9_of_an_import_leave_no_worker_behind(tmp_path, data_dir):
     try:
         # Killed while the workers encode photos: once the first person is written, they are
         # past starting up (a worker still importing its modules arms its guard when done).
-        assert wait_until(lambda: people_written(tmp_path / "import.db") > 0, timeout=120)
+        assert wait_for(lambda: people_written(tmp_path / "import.db") > 0, timeout=120)
         children = descendants(importer.pid)
         importer.kill()
         importer.wait()

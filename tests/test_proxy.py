@@ -13,7 +13,7 @@ import urllib.request
 import pytest
 
 from .conftest import CLIP, ROOT, TEST_PASSWORD
-from .servers import Gunicorn, free_port, response_head, wait_until
+from .servers import Gunicorn, free_port, response_head, timed_get, wait_for
 
 NGINX = "/usr/sbin/nginx"
 
@@ -52,7 +52,7 @@ class Nginx:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.STDOUT,
         )
-        assert wait_until(self._listening, timeout=10), (prefix / "error.log").read_text()
+        assert wait_for(self._listening, timeout=10), (prefix / "error.log").read_text()
 
     def _listening(self) -> bool:
         try:
@@ -80,16 +80,6 @@ def proxied(tmp_path):
     yield server, proxy
     proxy.stop()
     server.stop()
-
-
-def timed_get(url: str) -> tuple[int, float]:
-    started = time.monotonic()
-    try:
-        with urllib.request.urlopen(url, timeout=10) as response:
-            response.read()
-            return response.status, time.monotonic() - started
-    except urllib.error.HTTPError as exc:
-        return exc.code, time.monotonic() - started
 
 
 def test_does_login_answer_through_nginx_with_110_slow_header_sockets_open(proxied):

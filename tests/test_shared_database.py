@@ -23,8 +23,8 @@ from facerec import camera
 from facerec.extensions import db
 from facerec.models import Camera, FaceSample, GalleryState, User
 from tests.conftest import CLIP, ROOT, enroll, login_client
+from tests.servers import wait_for
 from tests.test_api import post_form, upload
-from tests.test_stream import wait_for
 
 API = "/api/v1"
 

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from .conftest import CLIP, login_client
+from .servers import wait_for
 
 BOUNDARY = b"--frame"
 
@@ -56,16 +57,6 @@ def is_placeholder(image: np.ndarray) -> bool:
     """The placeholder is a flat dark frame with a little text."""
     background = np.all(np.abs(image.astype(int) - (46, 36, 30)) < 12, axis=2)
     return background.mean() > 0.9
-
-
-def wait_for(predicate, timeout=30.0, interval=0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    return predicate()
 
 
 def capture_threads():

@@ -17,6 +17,7 @@ from facerec.extensions import db
 from facerec.models import Webhook, WebhookDelivery
 
 from .receivers import Receiver, SilentReceiver, closed_port_url
+from .servers import wait_for
 
 SIGHTING = {
     "id": 7,
@@ -67,15 +68,6 @@ def deliveries(app, hook_id):
             .scalars()
             .all()
         )
-
-
-def wait_for(predicate, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := predicate():
-            return value
-        time.sleep(0.05)
-    return predicate()
 
 
 # ---- the queue -----------------------------------------------------------------------------
@@ -165,14 +157,15 @@ def test_is_a_receiver_answering_500_retried_and_the_failure_logged(hook_app, re
     assert len({r["headers"]["X-Facerec-Delivery"] for r in requests}) == 1
     assert len({r["body"] for r in requests}) == 1
     rows = wait_for(
-        lambda: len(deliveries(hook_app, hook_id)) == 3 and deliveries(hook_app, hook_id)
+        lambda: len(deliveries(hook_app, hook_id)) == 3 and deliveries(hook_app, hook_id),
+        timeout=10,
     )
     assert [(r.attempt, r.status_code, r.error) for r in rows] == [
         (1, 500, "HTTP 500"),
         (2, 500, "HTTP 500"),
         (3, 500, "HTTP 500"),
     ]
-    assert wait_for(lambda: hook_app.extensions["webhooks"].gave_up == 1)
+    assert wait_for(lambda: hook_app.extensions["webhooks"].gave_up == 1, timeout=10)
 
 
 def test_is_a_receiver_that_recovers_sent_the_event_on_a_retry(hook_app, receiver):
@@ -183,7 +176,8 @@ def test_is_a_receiver_that_recovers_sent_the_event_on_a_retry(hook_app, receive
     receiver.status = 204
     receiver.wait(2)
     rows = wait_for(
-        lambda: len(deliveries(hook_app, hook_id)) == 2 and deliveries(hook_app, hook_id)
+        lambda: len(deliveries(hook_app, hook_id)) == 2 and deliveries(hook_app, hook_id),
+        timeout=10,
     )
     assert [(r.attempt, r.status_code) for r in rows] == [(1, 503), (2, 204)]
     time.sleep(0.8)
@@ -202,7 +196,7 @@ def test_is_a_receiver_answering_400_not_retried(hook_app, receiver):
 def test_does_a_refused_connection_show_as_an_error_in_the_log(hook_app):
     hook_id = add_hook(hook_app, closed_port_url())
     events.publish("sighting.started", SIGHTING, app=hook_app)
-    rows = wait_for(lambda: deliveries(hook_app, hook_id))
+    rows = wait_for(lambda: deliveries(hook_app, hook_id), timeout=10)
     assert rows[0].status_code is None and rows[0].error == "connection refused"
 
 
@@ -345,7 +339,7 @@ def test_does_the_page_show_a_failed_delivery_with_its_status_and_error(hook_app
     client = login_client(hook_app, hook_app.test_client())
     hook_id = add_hook(hook_app, receiver.url)
     events.publish("sighting.started", SIGHTING, app=hook_app)
-    wait_for(lambda: len(deliveries(hook_app, hook_id)) == 3)
+    wait_for(lambda: len(deliveries(hook_app, hook_id)) == 3, timeout=10)
     text = client.get("/admin/webhooks").get_data(as_text=True)
     assert text.count("HTTP 500") == 3
     assert 'data-state="unavailable">500<' in text
