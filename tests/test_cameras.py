@@ -14,7 +14,8 @@ from facerec.extensions import db
 from facerec.models import Camera
 
 from .conftest import CLIP, add_camera, login_client
-from .test_stream import capture_threads, decode, is_placeholder, read_parts, wait_for
+from .servers import wait_for
+from .test_stream import capture_threads, decode, is_placeholder, read_parts
 
 
 def closed_port() -> int:
@@ -42,6 +43,16 @@ def listed(client) -> dict:
     response = client.get("/api/v1/cameras")
     assert response.status_code == 200
     return {cam["name"]: cam for cam in response.get_json()["cameras"]}
+
+
+def client_with_broken_cameras(app, missing_source: str):
+    """A signed-in client; cameras "clip" (the test clip), "missing" (``missing_source``,
+    a device or file that does not exist) and "dead" (a URL nothing answers)."""
+    client = login_client(app, app.test_client())
+    add_camera(app, "clip", CLIP)
+    add_camera(app, "missing", missing_source)
+    add_camera(app, "dead", f"http://127.0.0.1:{closed_port()}/video.mjpg")
+    return client
 
 
 @pytest.fixture
@@ -190,10 +201,7 @@ def test_does_the_cameras_page_refuse_a_bad_camera_and_say_why(app, name, source
 
 @pytest.mark.sqlite_only  # video and streams; the database part is incidental
 def test_does_the_test_button_show_a_snapshot_or_the_reason(app):
-    client = login_client(app, app.test_client())
-    add_camera(app, "clip", CLIP)
-    add_camera(app, "gone", "/nonexistent/video.mp4")
-    add_camera(app, "dead", f"http://127.0.0.1:{closed_port()}/video.mjpg")
+    client = client_with_broken_cameras(app, "/nonexistent/video.mp4")
 
     page = client.post(f"/admin/cameras/{camera_id(app, 'clip')}/test").get_data(as_text=True)
     found = re.search(r'id="test-snapshot" src="data:image/jpeg;base64,([^"]+)"', page)
@@ -201,7 +209,7 @@ def test_does_the_test_button_show_a_snapshot_or_the_reason(app):
     assert decode(base64.b64decode(found.group(1))).shape == (360, 640, 3)
     assert "640 x 360" in page
 
-    page = client.post(f"/admin/cameras/{camera_id(app, 'gone')}/test").get_data(as_text=True)
+    page = client.post(f"/admin/cameras/{camera_id(app, 'missing')}/test").get_data(as_text=True)
     assert "the video file /nonexistent/video.mp4 does not exist" in page
     assert "test-snapshot" not in page
     page = client.post(f"/admin/cameras/{camera_id(app, 'dead')}/test").get_data(as_text=True)
@@ -217,26 +225,23 @@ def test_does_the_test_button_show_a_snapshot_or_the_reason(app):
 
 @pytest.mark.sqlite_only  # video and streams; the database part is incidental
 def test_does_a_missing_device_or_dead_url_show_its_reason_on_that_camera_only(app):
-    client = login_client(app, app.test_client())
-    add_camera(app, "clip", CLIP)
-    add_camera(app, "webcam", "7")
-    add_camera(app, "ipcam", f"http://127.0.0.1:{closed_port()}/video.mjpg")
-    for name in ("clip", "webcam", "ipcam"):
+    client = client_with_broken_cameras(app, "7")
+    for name in ("clip", "missing", "dead"):
         client.post(f"/api/v1/cameras/{name}/start")
     registry = app.extensions["cameras"]
     assert wait_for(
         lambda: (
-            registry.get("webcam").state == "unavailable"
-            and registry.get("ipcam").state == "unavailable"
+            registry.get("missing").state == "unavailable"
+            and registry.get("dead").state == "unavailable"
             and registry.get("clip").state == "running"
         )
     )
     cams = listed(client)
-    assert "no webcam at index 7" in cams["webcam"]["error"]
-    assert "cannot open the stream" in cams["ipcam"]["error"]
+    assert "no webcam at index 7" in cams["missing"]["error"]
+    assert "cannot open the stream" in cams["dead"]["error"]
     assert cams["clip"]["error"] is None and cams["clip"]["running"]
     assert not is_placeholder(frames_of(client, "/cameras/clip/stream.mjpg", 5)[-1])
-    assert is_placeholder(frames_of(client, "/cameras/webcam/stream.mjpg", 1)[-1])
+    assert is_placeholder(frames_of(client, "/cameras/missing/stream.mjpg", 1)[-1])
     page = client.get("/admin/cameras").get_data(as_text=True)
     assert "no webcam at index 7" in page and "cannot open the stream" in page
     grid = client.get("/").get_data(as_text=True)

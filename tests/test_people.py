@@ -20,6 +20,19 @@ def ctx(app):
         yield app
 
 
+@pytest.fixture
+def obama(ctx, data_dir) -> User:
+    """Barack Obama, enrolled from known/obama.jpg."""
+    return db.session.get(User, enroll(ctx, "Barack Obama", data_dir / "known" / "obama.jpg"))
+
+
+def refusal(user: User, photo) -> people.SampleRejected:
+    """Why the face in ``photo`` is refused as a new sample of ``user`` (it must be)."""
+    with pytest.raises(people.SampleRejected) as caught:
+        people.add_sample(user, sample_of(photo), "upload")
+    return caught.value
+
+
 @pytest.mark.parametrize(
     ("raw", "clean"),
     [("  Ada   Lovelace ", "Ada Lovelace"), ("Zoë\tÅberg", "Zoë Åberg"), ("x" * 100, "x" * 100)],
@@ -74,47 +87,36 @@ def test_does_a_photo_sample_carry_the_hash_of_its_file(data_dir):
     assert len(sample.content_hash) == 64
 
 
-def test_is_the_same_photo_refused_for_a_person_who_has_it(ctx, data_dir):
-    uid = enroll(ctx, "Barack Obama", data_dir / "known" / "obama.jpg")
-    user = db.session.get(User, uid)
-    user.samples[0].content_hash = faces.photo_hash((data_dir / "known/obama.jpg").read_bytes())
+def test_is_the_same_photo_refused_for_a_person_who_has_it(obama, data_dir):
+    obama.samples[0].content_hash = faces.photo_hash((data_dir / "known/obama.jpg").read_bytes())
     db.session.commit()
-    with pytest.raises(people.SampleRejected) as caught:
-        people.add_sample(user, sample_of(data_dir / "known" / "obama.jpg"), "upload")
-    assert caught.value.reason == people.SAME_PHOTO
-    assert str(caught.value) == "This photo is already one of Barack Obama's samples."
+    refused = refusal(obama, data_dir / "known" / "obama.jpg")
+    assert refused.reason == people.SAME_PHOTO
+    assert str(refused) == "This photo is already one of Barack Obama's samples."
 
 
-def test_is_a_near_duplicate_of_a_persons_sample_refused(ctx, data_dir):
+def test_is_a_near_duplicate_of_a_persons_sample_refused(obama, data_dir):
     # obama-480p.jpg is another file of the same picture as known/obama.jpg (distance 0.06).
-    uid = enroll(ctx, "Barack Obama", data_dir / "known" / "obama.jpg")
-    user = db.session.get(User, uid)
-    with pytest.raises(people.SampleRejected) as caught:
-        people.add_sample(user, sample_of(data_dir / "unknown" / "obama-480p.jpg"), "upload")
-    assert caught.value.reason == people.NEAR_DUPLICATE_FACE
-    assert "almost identical to a sample Barack Obama already has" in str(caught.value)
+    refused = refusal(obama, data_dir / "unknown" / "obama-480p.jpg")
+    assert refused.reason == people.NEAR_DUPLICATE_FACE
+    assert "almost identical to a sample Barack Obama already has" in str(refused)
 
 
-def test_is_someone_elses_face_refused_for_a_person(ctx, data_dir):
-    enroll(ctx, "Barack Obama", data_dir / "known" / "obama.jpg")
-    uid = enroll(ctx, "Joe Biden", data_dir / "known" / "biden.jpg")
-    biden = db.session.get(User, uid)
-    with pytest.raises(people.SampleRejected) as caught:
-        people.add_sample(biden, sample_of(data_dir / "unknown" / "obama2.jpg"), "upload")
-    assert caught.value.reason == people.SOMEONE_ELSE
-    assert "looks like Barack Obama (distance 0.3" in str(caught.value)
-    assert "of 0.60, lower is closer), who is already enrolled" in str(caught.value)
+def test_is_someone_elses_face_refused_for_a_person(ctx, obama, data_dir):
+    biden = db.session.get(User, enroll(ctx, "Joe Biden", data_dir / "known" / "biden.jpg"))
+    refused = refusal(biden, data_dir / "unknown" / "obama2.jpg")
+    assert refused.reason == people.SOMEONE_ELSE
+    assert "looks like Barack Obama (distance 0.3" in str(refused)
+    assert "of 0.60, lower is closer), who is already enrolled" in str(refused)
     assert len(biden.samples) == 1
 
 
-def test_does_a_new_photo_of_the_person_join_them_and_move_their_updated_time(ctx, data_dir):
-    uid = enroll(ctx, "Barack Obama", data_dir / "known" / "obama.jpg")
-    user = db.session.get(User, uid)
-    before = user.updated_at
-    row = people.add_sample(user, sample_of(data_dir / "unknown" / "obama3.jpg"), "upload")
+def test_does_a_new_photo_of_the_person_join_them_and_move_their_updated_time(obama, data_dir):
+    before = obama.updated_at
+    row = people.add_sample(obama, sample_of(data_dir / "unknown" / "obama3.jpg"), "upload")
     db.session.commit()
     assert row.source == "upload" and row.content_hash
-    assert len(user.samples) == 2 and user.updated_at > before
+    assert len(obama.samples) == 2 and obama.updated_at > before
 
 
 def test_are_the_samples_of_one_batch_checked_against_each_other(ctx, data_dir):
@@ -140,15 +142,13 @@ def test_is_a_look_alike_of_a_new_person_a_question_not_a_refusal(ctx, data_dir)
     assert people.look_alike([sample_of(data_dir / "known" / "biden.jpg").encoding]) is None
 
 
-def test_does_add_samples_leave_out_what_the_person_already_has(ctx, data_dir):
-    uid = enroll(ctx, "Barack Obama", data_dir / "known" / "obama.jpg")
-    user = db.session.get(User, uid)
+def test_does_add_samples_leave_out_what_the_person_already_has(obama, data_dir):
     batch = [
         (sample_of(data_dir / "unknown" / "obama-480p.jpg"), "camera"),
         (sample_of(data_dir / "unknown" / "obama3.jpg"), "upload"),
         (sample_of(data_dir / "unknown" / "obama3.jpg"), "upload"),
     ]
-    added, refused = people.add_samples(user, batch)
+    added, refused = people.add_samples(obama, batch)
     db.session.commit()
     assert len(added) == 1 and [r.reason for r in refused] == [
         people.NEAR_DUPLICATE_FACE,
