@@ -40,6 +40,20 @@ def name_key(name: str) -> str:
     return " ".join(name.split()).casefold()
 
 
+def owned_rows(parent: str, order_by: str):
+    """The rows that belong to this one (their ``parent`` relationship points back).
+
+    They go with it: the database's ON DELETE CASCADE deletes them (passive_deletes, so the
+    session does not load them first), and a row taken out of the list is deleted.
+    """
+    return relationship(
+        back_populates=parent,
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        order_by=order_by,
+    )
+
+
 class EncodingMixin:
     """``vector``: the ``encoding`` column (float64[128] bytes) as a numpy array."""
 
@@ -67,12 +81,7 @@ class User(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 
-    samples: Mapped[list[FaceSample]] = relationship(
-        back_populates="user",
-        cascade="all, delete-orphan",
-        passive_deletes=True,
-        order_by="FaceSample.id",
-    )
+    samples: Mapped[list[FaceSample]] = owned_rows("user", order_by="FaceSample.id")
 
     @validates("name")
     def _set_name_key(self, _key, value):
@@ -185,12 +194,7 @@ class EnrollDraft(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(DateTime, index=True)
 
-    samples: Mapped[list[EnrollDraftSample]] = relationship(
-        back_populates="draft",
-        cascade="all, delete-orphan",
-        passive_deletes=True,
-        order_by="EnrollDraftSample.id",
-    )
+    samples: Mapped[list[EnrollDraftSample]] = owned_rows("draft", order_by="EnrollDraftSample.id")
 
 
 class EnrollDraftSample(EncodingMixin, db.Model):
@@ -347,11 +351,8 @@ class Webhook(db.Model):
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
-    deliveries: Mapped[list[WebhookDelivery]] = relationship(
-        back_populates="webhook",
-        cascade="all, delete-orphan",
-        passive_deletes=True,
-        order_by="WebhookDelivery.id.desc()",
+    deliveries: Mapped[list[WebhookDelivery]] = owned_rows(
+        "webhook", order_by="WebhookDelivery.id.desc()"
     )
 
     @property

@@ -149,6 +149,17 @@ class FrameSource:
             self.capture.release()
             self.capture = None
 
+    def _open(self, capture: cv2.VideoCapture, failure: str) -> float:
+        """Keep ``capture`` if it opened, else release it and raise ``failure``.
+
+        Returns the frame rate it reports (0 when it does not say).
+        """
+        self.capture = capture
+        if not capture.isOpened():
+            self.release()
+            raise SourceError(failure)
+        return capture.get(cv2.CAP_PROP_FPS)
+
     def frames(self, stop):
         raise NotImplementedError
 
@@ -180,11 +191,7 @@ class WebcamSource(_LiveSource):
         index = int(spec)
         if not Path(f"/dev/video{index}").exists() and os.name == "posix":
             raise SourceError(f"no webcam at index {index} (/dev/video{index} does not exist)")
-        self.capture = cv2.VideoCapture(index)
-        if not self.capture.isOpened():
-            self.release()
-            raise SourceError(f"cannot open webcam {index}")
-        self.fps = self.capture.get(cv2.CAP_PROP_FPS) or 30.0
+        self.fps = self._open(cv2.VideoCapture(index), f"cannot open webcam {index}") or 30.0
 
 
 class UrlSource(_LiveSource):
@@ -193,11 +200,8 @@ class UrlSource(_LiveSource):
     def __init__(self, spec: str):
         super().__init__(spec)
         params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, 10000, cv2.CAP_PROP_READ_TIMEOUT_MSEC, 10000]
-        self.capture = cv2.VideoCapture(spec, cv2.CAP_FFMPEG, params)
-        if not self.capture.isOpened():
-            self.release()
-            raise SourceError(f"cannot open the stream {describe(spec)}")
-        self.fps = self.capture.get(cv2.CAP_PROP_FPS) or 25.0
+        capture = cv2.VideoCapture(spec, cv2.CAP_FFMPEG, params)
+        self.fps = self._open(capture, f"cannot open the stream {describe(spec)}") or 25.0
 
 
 class FileSource(FrameSource):
@@ -210,11 +214,7 @@ class FileSource(FrameSource):
         path = Path(spec).expanduser()
         if not path.is_file():
             raise SourceError(f"the video file {spec} does not exist")
-        self.capture = cv2.VideoCapture(str(path))
-        if not self.capture.isOpened():
-            self.release()
-            raise SourceError(f"cannot open the video file {spec}")
-        fps = self.capture.get(cv2.CAP_PROP_FPS)
+        fps = self._open(cv2.VideoCapture(str(path)), f"cannot open the video file {spec}")
         self.fps = fps if 1 <= fps <= 240 else 25.0
 
     def frames(self, stop):

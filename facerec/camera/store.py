@@ -50,32 +50,39 @@ def clean_source(raw: str | None) -> str:
 
 
 def clean_detect_width(raw) -> int | None:
-    if raw is None or str(raw).strip() == "":
-        return None
-    try:
-        value = int(str(raw).strip())
-    except ValueError:
-        value = 0
-    if not DETECT_WIDTH_MIN <= value <= DETECT_WIDTH_MAX:
-        raise CameraError(
-            f"The detection width must be a whole number of pixels from {DETECT_WIDTH_MIN} "
-            f"to {DETECT_WIDTH_MAX}, or empty for the server's default."
-        )
-    return value
+    return _optional_number(
+        raw,
+        int,
+        lambda value: DETECT_WIDTH_MIN <= value <= DETECT_WIDTH_MAX,
+        f"The detection width must be a whole number of pixels from {DETECT_WIDTH_MIN} "
+        f"to {DETECT_WIDTH_MAX}, or empty for the server's default.",
+    )
 
 
 def clean_tolerance(raw) -> float | None:
-    if raw is None or str(raw).strip() == "":
+    return _optional_number(
+        raw,
+        float,
+        lambda value: 0.0 < value <= 1.0,
+        "The tolerance must be a number above 0 and at most 1 (0.6 is usual), or empty "
+        "for the server's default.",
+    )
+
+
+def _optional_number(raw, parse, allowed, problem: str):
+    """``raw`` read by ``parse``; None when empty (the server's default).
+
+    Raises CameraError(``problem``) when ``parse`` cannot read it or ``allowed`` refuses it.
+    """
+    text = "" if raw is None else str(raw).strip()
+    if not text:
         return None
     try:
-        value = float(str(raw).strip())
+        value = parse(text)
     except ValueError:
-        value = -1.0
-    if not 0.0 < value <= 1.0:
-        raise CameraError(
-            "The tolerance must be a number above 0 and at most 1 (0.6 is usual), or empty "
-            "for the server's default."
-        )
+        raise CameraError(problem) from None
+    if not allowed(value):
+        raise CameraError(problem)
     return value
 
 
