@@ -11,17 +11,31 @@ from ..sightings import queries
 from . import bp
 
 PAGE = 50
-CSV_FIELDS = (
-    "id",
-    "camera",
-    "user_id",
-    "name",
-    "started_at",
-    "ended_at",
-    "seconds",
-    "frames",
-    "distance",
-    "crop_url",
+
+
+def _plain(value):
+    return "" if value is None else value
+
+
+def _text(value: str | None) -> str:
+    """Spreadsheets run a cell starting with = + - @ as a formula: make it plain text."""
+    text = value or ""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+# The CSV's columns in order: each one's header, which is also its key in the sighting's API
+# shape (S) with "seconds" added, and how its cell is written.
+CSV_COLUMNS = (
+    ("id", _plain),
+    ("camera", _text),
+    ("user_id", _plain),
+    ("name", _text),
+    ("started_at", _plain),
+    ("ended_at", _plain),
+    ("seconds", _plain),
+    ("frames", _plain),
+    ("distance", _plain),
+    ("crop_url", _plain),
 )
 
 
@@ -93,34 +107,15 @@ def export_csv():
             buffer.truncate()
             return text
 
-        writer.writerow(CSV_FIELDS)
+        writer.writerow(header for header, _ in CSV_COLUMNS)
         yield taken()
         for row in wanted.all():
-            data = row.to_dict()
-            seconds = (
-                round((row.ended_at - row.started_at).total_seconds(), 1) if row.ended_at else ""
-            )
-            writer.writerow(
-                [
-                    data["id"],
-                    _cell(data["camera"]),
-                    data["user_id"] if data["user_id"] is not None else "",
-                    _cell(data["name"] or ""),
-                    data["started_at"],
-                    data["ended_at"] or "",
-                    seconds,
-                    data["frames"],
-                    data["distance"] if data["distance"] is not None else "",
-                    data["crop_url"] or "",
-                ]
-            )
+            ended = row.ended_at
+            seconds = round((ended - row.started_at).total_seconds(), 1) if ended else None
+            data = row.to_dict() | {"seconds": seconds}
+            writer.writerow(cell(data[key]) for key, cell in CSV_COLUMNS)
             yield taken()
 
     response = Response(stream_with_context(generate()), mimetype="text/csv")
     response.headers["Content-Disposition"] = 'attachment; filename="facerec-history.csv"'
     return response
-
-
-def _cell(text: str) -> str:
-    """Spreadsheets run a cell starting with = + - @ as a formula: make it plain text."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
