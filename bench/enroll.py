@@ -68,7 +68,7 @@ def main():
             "FACEREC_SNAPSHOTS": 1,
         }
     )
-    cam = app.extensions["cameras"].first()
+    cameras = app.extensions["cameras"]
     result = {"source": CLIP.name, "cpus": os.cpu_count()}
     try:
         with app.app_context():
@@ -78,6 +78,8 @@ def main():
             db.session.add(account)
             db.session.commit()
             account_id = account.id
+        # Only now: the registry finds FACEREC_CAMERA once it can read the (empty) table.
+        cam = cameras.first()
         client = app.test_client()
         with client.session_transaction() as session:
             session["_user_id"] = str(account_id)
@@ -172,7 +174,7 @@ def main():
         result["save_to_status_s"] = [round(v, 3) for v in latencies]
         result["save_to_status_target_s"] = 2.0
     finally:
-        cam.close()
+        cameras.close()
     print(json.dumps(result, indent=2))
 
 
