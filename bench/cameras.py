@@ -17,15 +17,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import selectors
-import socket
 import statistics
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
-from common import BOUNDARY, CLIP, free_port, prepare_database, start_server
+from common import CLIP, api, count_frames, free_port, prepare_database, start_server
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -57,16 +54,6 @@ def set_cameras(db_path: Path, cameras: list[tuple[str, str]]):
             "VALUES (?, ?, 1, '', datetime('now'), datetime('now'))",
             cameras,
         )
-
-
-def api(port: int, token: str, path: str, method: str = "GET") -> dict:
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/api/v1/{path}",
-        method=method,
-        headers={"Authorization": f"Bearer {token}"},
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.loads(response.read())
 
 
 def wait_until_recognising(port, token, names, timeout=180):
@@ -130,56 +117,27 @@ def own_cpu(pid: int) -> float:
 
 def watch(port, token, per_camera: dict[str, int], seconds: float) -> dict:
     """``per_camera[name]`` viewers on each camera's stream; frames/s of every viewer."""
-    selector = selectors.DefaultSelector()
-    viewers = []
-    for name, count in per_camera.items():
-        for _ in range(count):
-            sock = socket.create_connection(("127.0.0.1", port), timeout=10)
-            request = f"GET /cameras/{name}/stream.mjpg HTTP/1.1\r\nHost: bench\r\n\r\n"
-            sock.sendall(request.encode())
-            sock.setblocking(False)
-            state = {"camera": name, "frames": 0, "tail": b"", "counting": False}
-            selector.register(sock, selectors.EVENT_READ, state)
-            viewers.append((sock, state))
+    names = [name for name, count in per_camera.items() for _ in range(count)]
 
-    def pump(until):
-        while time.monotonic() < until:
-            for key, _ in selector.select(timeout=0.2):
-                try:
-                    chunk = key.fileobj.recv(1 << 18)
-                except BlockingIOError:
-                    continue
-                data = key.data
-                joined = data["tail"] + chunk
-                if data["counting"]:
-                    data["frames"] += joined.count(BOUNDARY)
-                data["tail"] = joined[-(len(BOUNDARY) - 1) :]
+    def recognition_hz():
+        cameras = api(port, token, "cameras")["cameras"]
+        return {cam["name"]: cam["recognition_hz"] for cam in cameras}
 
-    pump(time.monotonic() + 2.0)
-    for _, state in viewers:
-        state["counting"] = True
-    hz = {name: [] for name in per_camera}
-    start = time.monotonic()
-    for _ in range(int(seconds)):
-        pump(time.monotonic() + 1.0)
-        for cam in api(port, token, "cameras")["cameras"]:
-            if cam["name"] in hz:
-                hz[cam["name"]].append(cam["recognition_hz"])
-    elapsed = time.monotonic() - start
-    for sock, _ in viewers:
-        selector.unregister(sock)
-        sock.close()
+    fps, samples = count_frames(
+        port, [f"/cameras/{name}/stream.mjpg" for name in names], seconds, recognition_hz
+    )
     result = {}
     for name in per_camera:
         source_fps = api(port, token, f"cameras/{name}/status")["source_fps"]
-        fps = [s["frames"] / elapsed for _, s in viewers if s["camera"] == name]
+        rates = [rate for viewer, rate in zip(names, fps, strict=True) if viewer == name]
+        hz = [sample[name] for sample in samples if name in sample]
         result[name] = {
-            "viewers": len(fps),
+            "viewers": len(rates),
             "source_fps": source_fps,
-            "fps_per_viewer_min": round(min(fps), 2),
-            "ratio_min": round(min(fps) / source_fps, 3),
-            "ratio_mean": round(statistics.mean(fps) / source_fps, 3),
-            "recognition_hz_mean": round(statistics.mean(hz[name]), 2),
+            "fps_per_viewer_min": round(min(rates), 2),
+            "ratio_min": round(min(rates) / source_fps, 3),
+            "ratio_mean": round(statistics.mean(rates) / source_fps, 3),
+            "recognition_hz_mean": round(statistics.mean(hz), 2),
         }
     return result
 

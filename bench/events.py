@@ -24,7 +24,16 @@ import time
 import urllib.request
 from pathlib import Path
 
-from common import CLIP, free_port, prepare_database, start_server  # puts the project on sys.path
+from common import (  # puts the project on sys.path
+    CLIP,
+    bench_app,
+    clip_app,
+    free_port,
+    prepare_database,
+    start_recognition,
+    start_server,
+    watch_stream,
+)
 
 from tests.receivers import Receiver, SilentReceiver
 
@@ -38,11 +47,10 @@ def percentile(values, q):
 
 
 def add_webhooks(db_path: Path, urls, enabled=True, secret="bench-secret"):
-    from facerec import create_app
     from facerec.events.webhooks import add_webhook
     from facerec.extensions import db
 
-    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{db_path}", "SECRET_KEY": "bench"})
+    app = bench_app(db_path)
     try:
         with app.app_context():
             for url in urls:
@@ -61,7 +69,7 @@ def set_enabled(db_path: Path, enabled: bool):
 
 def latency_run(db_path: Path, seconds: float) -> dict:
     """In-process: recognition result -> sighting committed -> webhook request arrives."""
-    from facerec import create_app, sightings
+    from facerec import sightings
     from facerec.camera.recognition import CameraRecognizer
 
     receiver = Receiver()
@@ -76,14 +84,7 @@ def latency_run(db_path: Path, seconds: float) -> dict:
         return result
 
     CameraRecognizer.poll = timed_poll
-    app = create_app(
-        {
-            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{db_path}",
-            "SECRET_KEY": "bench",
-            "FACEREC_CAMERA": str(CLIP),
-            "FACEREC_IDLE_TIMEOUT": 0,
-        }
-    )
+    app = clip_app(db_path)
     committed: dict[int, tuple[float, float]] = {}  # sighting id -> (recognition, commit)
     lock = threading.Lock()
 
@@ -147,24 +148,17 @@ def metric(port: int, token: str, name: str) -> float:
 
 
 def dead_receiver_run(db_path: Path, token: str, seconds: float) -> dict:
-    from stream import api, watch
-
     silent = SilentReceiver()
     add_webhooks(db_path, [silent.url] * 5, enabled=False)
     port = free_port()
     server = start_server(db_path, port)
     try:
-        api(port, token, "stream/start", "POST")
-        deadline = time.monotonic() + 60
-        while api(port, token, "stream/status")["recognition_hz"] == 0:
-            if time.monotonic() > deadline:
-                raise RuntimeError("recognition did not start")
-            time.sleep(0.5)
-        baseline = watch(port, 10, seconds, token)
+        start_recognition(port, token)
+        baseline = watch_stream(port, token, 10, seconds)
         set_enabled(db_path, True)
         events_before = metric(port, token, "facerec_events_published_total")
         failures_before = metric(port, token, 'facerec_webhook_deliveries_total{result="failure"}')
-        loaded = watch(port, 10, seconds, token)
+        loaded = watch_stream(port, token, 10, seconds)
         events = metric(port, token, "facerec_events_published_total") - events_before
         failures = (
             metric(port, token, 'facerec_webhook_deliveries_total{result="failure"}')

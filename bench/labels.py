@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import CLIP, CLIP_FPS, DATA, ROOT, prepare_database
+from common import CLIP, CLIP_FPS, DATA, ROOT, clip_app, prepare_database
 
 OUT = ROOT / "bench" / "out"
 TARGET = "lin-manuel-miranda"
@@ -66,18 +66,11 @@ def ground_truth() -> dict:
 
 def run(db_path: Path, loops: int) -> tuple[list, list, list, list]:
     """Published frames as (frame_index, names), listener times, and sighting rows."""
-    from facerec import create_app, sightings
+    from facerec import sightings
     from facerec.extensions import db
     from facerec.models import Sighting
 
-    app = create_app(
-        {
-            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{db_path}",
-            "SECRET_KEY": "bench",
-            "FACEREC_CAMERA": str(CLIP),
-            "FACEREC_IDLE_TIMEOUT": 0,
-        }
-    )
+    app = clip_app(db_path)
     cam = app.extensions["cameras"].first()
     recorder = sightings.recorder(app)
     published, costs = [], []

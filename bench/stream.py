@@ -17,15 +17,24 @@ from __future__ import annotations
 
 import json
 import os
-import selectors
-import socket
 import statistics
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
-from common import BOUNDARY, CLIP, DATA, ROOT, free_port, prepare_database, start_server
+from common import (
+    BOUNDARY,
+    CLIP,
+    DATA,
+    ROOT,
+    clip_app,
+    free_port,
+    open_stream,
+    prepare_database,
+    start_recognition,
+    start_server,
+    watch_stream,
+)
 
 OUT = ROOT / "bench" / "out"
 TARGET = "lin-manuel-miranda"
@@ -65,16 +74,7 @@ def ground_truth() -> set[int]:
 
 def label_run(db_path: Path, truth: set[int]) -> dict:
     """Run the pipeline in-process and read what was drawn on every published frame."""
-    from facerec import create_app
-
-    app = create_app(
-        {
-            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{db_path}",
-            "SECRET_KEY": "bench",
-            "FACEREC_CAMERA": str(CLIP),
-            "FACEREC_IDLE_TIMEOUT": 0,
-        }
-    )
+    app = clip_app(db_path)
     cam = app.extensions["cameras"].first()
     published = []
     cam.listeners.append(
@@ -108,77 +108,11 @@ def label_run(db_path: Path, truth: set[int]) -> dict:
     }
 
 
-def api(port: int, token: str, path: str, method: str = "GET") -> dict:
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/api/v1/{path}",
-        method=method,
-        headers={"Authorization": f"Bearer {token}"},
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.loads(response.read())
-
-
-def open_viewer(port: int) -> socket.socket:
-    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
-    sock.sendall(b"GET /stream.mjpg HTTP/1.1\r\nHost: bench\r\n\r\n")
-    sock.setblocking(False)
-    return sock
-
-
-def watch(port: int, count: int, seconds: float, token: str) -> dict:
-    """``count`` viewers read the stream; each one's frames/s over ``seconds``."""
-    selector = selectors.DefaultSelector()
-    viewers = []
-    for _ in range(count):
-        sock = open_viewer(port)
-        state = {"frames": 0, "tail": b"", "counting": False}
-        selector.register(sock, selectors.EVENT_READ, state)
-        viewers.append((sock, state))
-
-    def pump(until):
-        while time.monotonic() < until:
-            for key, _ in selector.select(timeout=0.2):
-                try:
-                    chunk = key.fileobj.recv(1 << 18)
-                except BlockingIOError:
-                    continue
-                data = key.data
-                joined = data["tail"] + chunk
-                if data["counting"]:
-                    data["frames"] += joined.count(BOUNDARY)
-                data["tail"] = joined[-(len(BOUNDARY) - 1) :]
-
-    pump(time.monotonic() + 2.0)  # everyone connected and streaming
-    for _, state in viewers:
-        state["counting"] = True
-    hz = []
-    start = time.monotonic()
-    for _ in range(int(seconds)):
-        pump(time.monotonic() + 1.0)
-        hz.append(api(port, token, "stream/status")["recognition_hz"])
-    elapsed = time.monotonic() - start
-    source_fps = api(port, token, "stream/status")["source_fps"]
-    for sock, _ in viewers:
-        selector.unregister(sock)
-        sock.close()
-    fps = [state["frames"] / elapsed for _, state in viewers]
-    return {
-        "viewers": count,
-        "source_fps": source_fps,
-        "fps_per_viewer_min": round(min(fps), 2),
-        "fps_per_viewer_mean": round(statistics.mean(fps), 2),
-        "ratio_min": round(min(fps) / source_fps, 3),
-        "ratio_mean": round(statistics.mean(fps) / source_fps, 3),
-        "recognition_hz_median": round(statistics.median(hz), 2),
-    }
-
-
 def first_frame_ms(port: int, trials: int = 10) -> dict:
     times = []
     for _ in range(trials):
         start = time.perf_counter()
-        sock = socket.create_connection(("127.0.0.1", port), timeout=10)
-        sock.sendall(b"GET /stream.mjpg HTTP/1.1\r\nHost: bench\r\n\r\n")
+        sock = open_stream(port)
         data = b""
         while data.count(BOUNDARY) < 2:  # the first part is complete when the second starts
             data += sock.recv(1 << 16)
@@ -202,13 +136,8 @@ def main():
         port = free_port()
         server = start_server(db_path, port)
         try:
-            api(port, token, "stream/start", "POST")
-            deadline = time.monotonic() + 60
-            while api(port, token, "stream/status")["recognition_hz"] == 0:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("recognition did not start")
-                time.sleep(0.5)
-            viewers = [watch(port, n, MEASURE_S, token) for n in VIEWER_COUNTS]
+            start_recognition(port, token)
+            viewers = [watch_stream(port, token, n, MEASURE_S) for n in VIEWER_COUNTS]
             first = first_frame_ms(port)
         finally:
             server.terminate()
