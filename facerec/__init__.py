@@ -48,3 +48,19 @@ def create_app(config=None):
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
     return app
+
+
+def shutdown(app):
+    """Stop what ``create_app`` started: cameras, workers, writer, event threads, connections.
+
+    In that order, so that what the cameras saw last is written and sent before the database
+    connections close. Used by the tests after each app; a server process ends it all anyway.
+    """
+    from .extensions import db
+
+    app.extensions["cameras"].close()
+    app.extensions["sightings"].close()  # writes what the cameras' last tracks left
+    app.extensions["events"].close(timeout=2.0)
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()

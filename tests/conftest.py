@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine
 
-from facerec import create_app, faces
+from facerec import create_app, faces, shutdown
 from facerec.config import TestConfig
 from facerec.extensions import db
 from facerec.models import Account, FaceSample, User
@@ -155,11 +155,7 @@ def app_factory(tmp_path, database_url):
 
     yield factory
     for app in made:
-        app.extensions["cameras"].close()
-        app.extensions["sightings"].close()  # writes what the cameras' last tracks left
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
+        shutdown(app)
 
 
 @pytest.fixture

@@ -501,7 +501,7 @@ def test_is_code_that_hangs_off_every_camera_told_of_cameras_added_later(app):
 
 @pytest.mark.sqlite_only
 def test_does_facerec_camera_work_when_asked_before_the_tables_exist(tmp_path):
-    from facerec import create_app
+    from facerec import create_app, shutdown
     from facerec.config import TestConfig
 
     config = {key: getattr(TestConfig, key) for key in dir(TestConfig) if key.isupper()}
@@ -516,9 +516,7 @@ def test_does_facerec_camera_work_when_asked_before_the_tables_exist(tmp_path):
             db.create_all()
         assert [s.camera for s in registry.services()] == ["main"]  # at once, not a second later
     finally:
-        registry.close()
-        with app.app_context():
-            db.engine.dispose()
+        shutdown(app)
 
 
 @pytest.mark.sqlite_only

@@ -119,14 +119,18 @@ class EventBus:
             time.sleep(0.01)
         return not self._queue
 
-    def close(self):
+    def close(self, timeout: float = 0.0):
+        """Stop dispatching; with ``timeout``, wait that long for threads still at work."""
         with self._cond:
             self._closed = True
             self._cond.notify_all()
+            thread = self._thread
+        if thread is not None and timeout:
+            thread.join(timeout)
         for sink in self.sinks:
             close = getattr(sink, "close", None)
             if close is not None:
-                close()
+                close(timeout=timeout)
 
 
 def init_app(app):
@@ -197,11 +201,11 @@ def publish(name: str, sighting: dict | None, app=None) -> Event:
     return bus(app).publish(name, sighting)
 
 
-def close(app):
+def close(app, timeout: float = 0.0):
     """Stop the app's dispatcher, delivery threads and MQTT client (shutdown, tests)."""
     events = app.extensions.get("events")
     if events is not None:
-        events.close()
+        events.close(timeout)
 
 
 __all__ = ["EVENTS", "TEST_EVENT", "Event", "EventBus", "bus", "close", "init_app", "publish"]

@@ -140,10 +140,12 @@ class MqttPublisher:
         )
         self._timer.start()
 
-    def close(self):
+    def close(self, timeout: float = 0.0):
         self._stop.set()
         if not self._started:
             return
+        if timeout:
+            self._timer.join(timeout)  # its last expiry may be writing to the database
         try:
             if self.connected:
                 self._publish(STATUS_TOPIC, "offline", retain=True)

@@ -351,8 +351,13 @@ class WebhookSender:
     def pending(self) -> int:
         return sum(len(lane) for lane in list(self._lanes.values()))
 
-    def close(self):
+    def close(self, timeout: float = 0.0):
+        """Drop what is waiting; with ``timeout``, wait that long for deliveries under way."""
         with self._cond:
             self._closed = True
             self._lanes.clear()
             self._cond.notify_all()
+            threads = list(self._threads.values())
+        deadline = time.monotonic() + timeout
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
