@@ -15,6 +15,10 @@ from .conftest import enroll, login_client
 
 XSS = "<script>alert(1)</script>"
 
+# On SQLite alone (see conftest.py) but for the tests marked both_databases: the pages are
+# the same on both; search, sorting, paging, case, escaping and deletes are queries.
+pytestmark = pytest.mark.sqlite_only
+
 
 def text(response) -> str:
     return response.get_data(as_text=True)
@@ -68,6 +72,7 @@ def test_does_an_empty_table_say_so_and_point_to_the_wizard(client, app):
         assert 'href="/enroll/"' in text(page)
 
 
+@pytest.mark.both_databases
 def test_does_the_table_show_thumbnail_name_details_samples_and_times(client, app, data_dir):
     uid = enroll(
         app, "obama", data_dir / "people/obama/obama.jpg", data_dir / "people/obama/obama2.jpg"
@@ -88,6 +93,7 @@ def test_does_the_table_show_thumbnail_name_details_samples_and_times(client, ap
     assert client.get("/admin/samples/999999/thumbnail.jpg").status_code == 404
 
 
+@pytest.mark.both_databases
 def test_does_search_find_names_whatever_their_case(client, app):
     add_people(app, ["Ann Lee", "Joanna Hart", "Bob Stone", "100% Real"])
     assert table_names(client.get("/admin/users?q=ANN")) == ["Ann Lee", "Joanna Hart"]
@@ -97,6 +103,7 @@ def test_does_search_find_names_whatever_their_case(client, app):
     assert table_names(nobody) == [] and "Nobody matches “zed”" in text(nobody)
 
 
+@pytest.mark.both_databases
 def test_does_sorting_order_the_table(client, app, data_dir):
     sample_owner = enroll(app, "carl", data_dir / "known/obama.jpg")
     with app.app_context():
@@ -117,6 +124,7 @@ def test_does_sorting_order_the_table(client, app, data_dir):
     assert table_names(client.get("/admin/users?sort=drop+table"))[0] == "abe"
 
 
+@pytest.mark.both_databases
 def test_does_the_table_show_fifty_people_a_page(client, app):
     add_people(app, [f"person {i:03d}" for i in range(120)])
     first = client.get("/admin/users")
@@ -179,6 +187,7 @@ def test_does_editing_apply_the_enrollment_rules(client, app, data_dir, name, de
         assert (user.name, user.details) == ("obama", "")
 
 
+@pytest.mark.both_databases
 def test_does_editing_keep_a_name_that_only_changes_case(client, app, data_dir):
     obama = enroll(app, "obama", data_dir / "known/obama.jpg")
     response = client.post(f"/admin/users/{obama}", data={"name": " Obama ", "details": "x"})
@@ -190,6 +199,7 @@ def test_does_editing_keep_a_name_that_only_changes_case(client, app, data_dir):
 # ---- samples ------------------------------------------------------------------------------
 
 
+@pytest.mark.both_databases
 def test_can_one_sample_be_deleted_but_not_the_last(client, app, data_dir):
     uid = enroll(
         app, "obama", data_dir / "people/obama/obama.jpg", data_dir / "people/obama/obama2.jpg"
@@ -302,6 +312,7 @@ def test_is_an_id_beyond_the_database_range_a_404_page_rather_than_a_server_erro
 # ---- escaping -----------------------------------------------------------------------------
 
 
+@pytest.mark.both_databases
 def test_is_a_script_name_shown_as_text_on_every_page(app, data_dir):
     uid = enroll(
         app, XSS, data_dir / "people/obama/obama.jpg", data_dir / "people/obama/obama2.jpg"
@@ -400,6 +411,7 @@ def test_does_an_oversized_upload_get_a_page_that_names_the_limit(app_factory, d
         assert len(db.session.get(User, uid).samples) == 1
 
 
+@pytest.mark.both_databases
 def test_is_a_name_taken_by_someone_else_meanwhile_refused_without_a_500(app, client, monkeypatch):
     from facerec import people
 

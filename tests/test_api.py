@@ -121,18 +121,21 @@ def test_does_a_stricter_tolerance_leave_only_the_close_match(app, client, data_
     assert names == ["None", "biden"]
 
 
+@pytest.mark.sqlite_only  # refused before any query
 def test_does_a_photo_without_faces_give_an_empty_list(client):
     response = post_form(client, f"{API}/recognize", {"image": upload(blank_png(), "wall.png")})
     assert response.status_code == 200
     assert response.get_json() == {"faces": []}
 
 
+@pytest.mark.sqlite_only  # refused before any query
 def test_is_a_file_that_is_not_an_image_refused_with_400(client):
     response = post_form(client, f"{API}/recognize", {"image": upload(b"hello there", "a.jpg")})
     assert response.status_code == 400
     assert response.get_json() == {"error": "The file is not an image in a format facerec reads."}
 
 
+@pytest.mark.sqlite_only  # refused before any query
 def test_is_a_recognize_request_without_a_photo_refused_with_422_naming_the_field(client):
     response = post_form(client, f"{API}/recognize", {"tolerance": "0.5"})
     assert response.status_code == 422
@@ -141,6 +144,7 @@ def test_is_a_recognize_request_without_a_photo_refused_with_422_naming_the_fiel
     assert list(body["fields"]) == ["image"]
 
 
+@pytest.mark.sqlite_only  # refused before any query
 @pytest.mark.parametrize("tolerance", ["abc", "-0.1", "1.5", "nan", "inf"])
 def test_is_a_tolerance_outside_0_to_1_refused_with_422(client, data_dir, tolerance):
     photo = data_dir / "unknown" / "obama_small.jpg"
@@ -153,6 +157,7 @@ def test_is_a_tolerance_outside_0_to_1_refused_with_422(client, data_dir, tolera
     assert list(body["fields"]) == ["tolerance"]
 
 
+@pytest.mark.sqlite_only  # refused before any query
 @pytest.mark.parametrize(
     ("path", "field"),
     [("recognize", "image"), ("users", "images"), ("users/{id}/samples", "image")],
@@ -167,6 +172,7 @@ def test_is_an_upload_over_the_10_mb_limit_refused_with_413_json(app, client, pa
     assert count(app, User) == 1
 
 
+@pytest.mark.sqlite_only  # refused before any query
 def test_is_a_json_body_over_the_10_mb_limit_refused_with_413_json(app, client):
     user_id = enroll(app, "Ada")
     body = '{"details": "' + "x" * (10 * 1024 * 1024) + '"}'
@@ -175,6 +181,7 @@ def test_is_a_json_body_over_the_10_mb_limit_refused_with_413_json(app, client):
     assert response.get_json() == {"error": "The request is too large: the limit is 10 MB."}
 
 
+@pytest.mark.sqlite_only  # the face engine, not the database
 def test_does_a_face_engine_that_does_not_answer_give_503_json(client, data_dir, monkeypatch):
     from facerec import face_jobs
 
@@ -227,6 +234,7 @@ def test_does_a_listed_person_carry_their_samples(app, client, data_dir):
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", sample["created_at"])
 
 
+@pytest.mark.sqlite_only  # refused before any query
 @pytest.mark.parametrize(
     "query", ["page=0", "page=abc", "per_page=0", "per_page=101", "q=" + "x" * 101]
 )
@@ -295,6 +303,7 @@ def test_is_nobody_created_when_one_of_the_photos_has_two_faces(app, client, dat
     assert count(app, FaceSample) == 0
 
 
+@pytest.mark.sqlite_only  # refused before any query
 def test_is_a_person_with_a_photo_that_is_not_an_image_refused_with_400(app, client):
     response = post_form(
         client, f"{API}/users", {"name": "Ada", "images": [upload(b"GIF89a broken", "ada.gif")]}
@@ -312,6 +321,7 @@ def test_is_a_duplicate_name_refused_with_409_whatever_its_case(app, client):
     assert count(app, User) == 1
 
 
+@pytest.mark.sqlite_only  # refused before any query
 @pytest.mark.parametrize(
     ("body", "message"),
     [
@@ -333,6 +343,7 @@ def test_are_invalid_person_fields_refused_with_422(app, client, body, message):
     assert count(app, User) == 0
 
 
+@pytest.mark.sqlite_only  # refused before any query
 def test_is_a_multipart_person_without_a_name_refused_with_422(client):
     response = post_form(client, f"{API}/users", {"details": "no name"})
     assert response.status_code == 422
@@ -342,12 +353,14 @@ def test_is_a_multipart_person_without_a_name_refused_with_422(client):
     }
 
 
+@pytest.mark.sqlite_only  # refused before any query
 def test_is_malformed_json_refused_with_400(client):
     response = client.post(f"{API}/users", data='{"name": "Ada"', content_type="application/json")
     assert response.status_code == 400
     assert response.get_json() == {"error": "The request body is not valid JSON."}
 
 
+@pytest.mark.sqlite_only  # refused before any query
 def test_is_a_lone_surrogate_in_json_refused_with_422(client):
     response = client.post(
         f"{API}/users", data='{"name": "\\ud800"}', content_type="application/json"
@@ -356,6 +369,7 @@ def test_is_a_lone_surrogate_in_json_refused_with_422(client):
     assert response.get_json() == {"error": "The name is not valid Unicode text."}
 
 
+@pytest.mark.sqlite_only  # refused before any query
 def test_is_a_plain_text_body_refused_with_415(client):
     response = client.post(f"{API}/users", data="Ada", content_type="text/plain")
     assert response.status_code == 415
@@ -461,6 +475,7 @@ def test_can_a_sample_be_added_to_a_person_from_a_photo(app, client, data_dir):
     ]
 
 
+@pytest.mark.sqlite_only  # refused before any query
 @pytest.mark.parametrize(
     ("photo", "message"),
     [("two_people.jpg", "2 faces were found."), (None, "No face was found.")],
@@ -499,6 +514,7 @@ def test_is_a_sample_for_an_unknown_person_answered_with_404(client):
     assert response.status_code == 404
 
 
+@pytest.mark.sqlite_only  # refused before any query
 def test_is_a_sample_request_without_a_photo_refused_with_422(app, client):
     user_id = enroll(app, "obama")
     response = post_form(client, f"{API}/users/{user_id}/samples", {})
@@ -509,6 +525,7 @@ def test_is_a_sample_request_without_a_photo_refused_with_422(app, client):
 # ---- stream control -----------------------------------------------------------------------
 
 
+@pytest.mark.sqlite_only  # the camera, not the database
 def test_do_stream_start_and_stop_answer_with_the_camera_status(client):
     started = client.post(f"{API}/stream/start")
     assert started.status_code == 200
@@ -537,6 +554,7 @@ def test_can_a_script_with_a_bearer_token_manage_people(app, anon_client):
     assert [u["name"] for u in listed.get_json()["users"]] == ["Ada"]
 
 
+@pytest.mark.sqlite_only  # CSRF: refused before any query
 def test_does_a_signed_in_browser_need_the_csrf_header_to_change_people(app_factory):
     from tests.conftest import login_client
 
@@ -553,6 +571,7 @@ def test_does_a_signed_in_browser_need_the_csrf_header_to_change_people(app_fact
     assert accepted.status_code == 201
 
 
+@pytest.mark.sqlite_only  # CSRF: refused before any query
 def test_does_a_bogus_bearer_header_not_let_a_cookie_session_skip_the_csrf_check(app_factory):
     from .conftest import login_client
 

@@ -14,6 +14,10 @@ from .conftest import TEST_PASSWORD, create_account, login_client
 # /healthz is anonymous by contract; /metrics answers scrapers 401 (tests/test_monitoring.py).
 OPEN_ENDPOINTS = {"static", "auth.login", "auth.setup", "monitoring.healthz", "monitoring.metrics"}
 
+# On SQLite alone (see conftest.py) but for the tests marked both_databases: the sign-in
+# pages are the same on both; accounts, sessions and tokens are stored.
+pytestmark = pytest.mark.sqlite_only
+
 
 def routes_to_check(app):
     """(method, url, rule) for every route and method, with 1 for every URL argument."""
@@ -142,6 +146,7 @@ def test_are_static_files_open(app, anon_client):
 # ---- setup, sign-in, sign-out -------------------------------------------------------------
 
 
+@pytest.mark.both_databases
 def test_does_setup_create_the_first_account_and_then_disappear(app, anon_client):
     assert anon_client.get("/login").location == "/setup"
     assert anon_client.get("/admin/users").status_code == 302
@@ -237,6 +242,7 @@ def test_may_an_address_try_again_after_the_minute(app, anon_client):
     assert anon_client.post("/login", data=right).status_code == 302
 
 
+@pytest.mark.both_databases
 def test_does_sign_out_end_the_session(client):
     assert client.get("/admin/users").status_code == 200
     assert "Sign out" in client.get("/logout").get_data(as_text=True)
@@ -278,6 +284,7 @@ def test_does_an_anonymous_api_post_get_401_rather_than_a_csrf_error(app_factory
 # ---- API tokens ---------------------------------------------------------------------------
 
 
+@pytest.mark.both_databases
 def test_does_a_bearer_token_open_the_api_and_record_its_use(app, anon_client):
     account_id = create_account(app)
     token_id = add_token(app, "frec_with-account-000000000000", account_id=account_id)
@@ -352,6 +359,7 @@ def test_does_accounts_create_refuse_bad_input(app, runner, args, stdin, message
         assert db.session.scalar(select(func.count(Account.id))) == 1
 
 
+@pytest.mark.both_databases
 def test_do_cli_tokens_work_until_revoked(app, runner, anon_client):
     create_account(app)
     created = runner.invoke(args=["tokens", "create", "door display", "--account", "tester"])
@@ -407,6 +415,7 @@ def test_does_the_tokens_page_refuse_an_empty_name(client, app):
         assert db.session.scalar(select(func.count(ApiToken.id))) == 0
 
 
+@pytest.mark.both_databases
 def test_does_accounts_set_password_replace_the_password(app, runner):
     create_account(app)
     result = runner.invoke(
@@ -423,6 +432,7 @@ def test_does_accounts_set_password_replace_the_password(app, runner):
     assert TEST_PASSWORD not in listed.output
 
 
+@pytest.mark.both_databases
 def test_can_two_simultaneous_first_setups_create_only_one_account(app, monkeypatch):
     import threading
 

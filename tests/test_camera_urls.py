@@ -12,6 +12,9 @@ from .conftest import CLIP, login_client
 from .servers import wait_for
 from .test_stream import Link
 
+# On SQLite alone (see conftest.py): IP cameras over the network; the database is incidental.
+pytestmark = pytest.mark.sqlite_only
+
 
 def closed_port() -> int:
     """A loopback port nothing listens on (connections are refused at once)."""

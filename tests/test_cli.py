@@ -15,6 +15,10 @@ from facerec.gallery import Gallery, GalleryCache
 from facerec.models import FaceSample, User, gallery_version
 from tests.conftest import enroll, photo_samples
 
+# On SQLite alone (see conftest.py) but for the tests marked both_databases: an import's
+# time goes to files and faces (tests/test_shared_database.py imports on PostgreSQL too).
+pytestmark = pytest.mark.sqlite_only
+
 
 def people_in(app) -> dict[str, int]:
     """Enrolled people and their number of samples."""
@@ -105,7 +109,6 @@ def test_does_importing_the_people_folder_enroll_them_once_and_recognise_them(
     assert people_in(app)["obama"] == 3
 
 
-@pytest.mark.sqlite_only  # files and faces; the database part is incidental
 def test_does_importing_one_photo_per_person_name_them_after_the_files(app, runner, data_dir):
     result = import_dir(runner, data_dir / "known", "--jobs", "2")
     assert result.exit_code == 0, result.output
@@ -118,7 +121,6 @@ def test_does_importing_one_photo_per_person_name_them_after_the_files(app, runn
     assert "people added: 4" in result.output
 
 
-@pytest.mark.sqlite_only  # files and faces; the database part is incidental
 def test_are_bad_files_reported_with_their_reason_while_good_ones_are_imported(
     app, runner, data_dir, tmp_path
 ):
@@ -148,7 +150,6 @@ def test_are_bad_files_reported_with_their_reason_while_good_ones_are_imported(
     assert people_in(app) == {"Barack Obama": 1, "rose_leslie": 1}
 
 
-@pytest.mark.sqlite_only  # files and faces; the database part is incidental
 def test_is_a_file_name_that_is_not_utf8_skipped_while_the_others_are_imported(
     app, runner, data_dir, tmp_path
 ):
@@ -191,6 +192,7 @@ def test_is_a_missing_folder_an_error_with_exit_code_2(app, runner, tmp_path, ki
     assert ("does not exist" if kind == "missing" else "is a file") in result.output
 
 
+@pytest.mark.both_databases
 def test_is_a_person_whose_write_fails_left_out_entirely(app, runner, data_dir, tmp_path):
     folder = tmp_path / "photos"
     shutil.copytree(data_dir / "people" / "biden", folder / "biden")
@@ -212,6 +214,7 @@ def test_is_a_person_whose_write_fails_left_out_entirely(app, runner, data_dir, 
     assert people_in(app) == {"obama": 1}
 
 
+@pytest.mark.both_databases
 def test_does_users_list_show_name_samples_and_creation_date(app, runner, data_dir):
     assert runner.invoke(args=["users", "list"]).output == "No people enrolled.\n"
     enroll(app, "obama", data_dir / "known" / "obama.jpg", data_dir / "unknown" / "obama2.jpg")
@@ -244,6 +247,7 @@ def test_does_users_delete_ask_before_deleting(app, runner, data_dir):
         assert gallery_version(db.session) > version
 
 
+@pytest.mark.both_databases
 def test_does_users_delete_yes_skip_the_question_and_refuse_unknown_names(app, runner, data_dir):
     enroll(app, "biden", data_dir / "known" / "biden.jpg")
     result = runner.invoke(args=["users", "delete", "biden", "--yes"])

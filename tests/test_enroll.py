@@ -22,6 +22,10 @@ from tests.conftest import create_account, enroll, login_client, photo_samples
 
 # ---- helpers ----
 
+# On SQLite alone (see conftest.py) but for the tests marked both_databases: the wizard's
+# pages and photo checks are the same on both; what it saves, and its races, are not.
+pytestmark = pytest.mark.sqlite_only
+
 
 def details(client, name="Barack Obama", notes="", **extra):
     return client.post("/enroll/", data={"name": name, "details": notes, **extra})
@@ -91,6 +95,7 @@ def resaved(photo, quality=70, scale=0.9) -> bytes:
 # ---- the whole wizard ----
 
 
+@pytest.mark.both_databases
 def test_can_an_operator_enroll_barack_obama_from_two_uploads_and_is_he_then_recognised(
     app_factory, data_dir
 ):
@@ -152,6 +157,7 @@ def test_are_the_steps_closed_to_anyone_not_signed_in(anon_client):
     assert response.status_code == 401
 
 
+@pytest.mark.both_databases
 def test_does_the_wizard_save_a_person_with_one_sample_by_default(app, data_dir):
     client = login_client(app, app.test_client())
     details(client)
@@ -342,6 +348,7 @@ def meanwhile(app, monkeypatch, action):
     monkeypatch.setattr(face_jobs, "sample_from_image", checking)
 
 
+@pytest.mark.both_databases
 def test_can_racing_requests_not_take_more_samples_than_needed(app_factory, data_dir, monkeypatch):
     app = app_factory(FACEREC_SNAPSHOTS=1)
     client = login_client(app, app.test_client())
@@ -395,6 +402,7 @@ def enroll_with_files(app, name, *photos) -> int:
         return user.id
 
 
+@pytest.mark.both_databases
 def test_does_add_to_an_existing_person_store_none_of_their_photos_twice(app_factory, data_dir):
     app = app_factory(FACEREC_SNAPSHOTS=3)
     obama, obama2 = data_dir / "known" / "obama.jpg", data_dir / "unknown" / "obama2.jpg"
@@ -474,6 +482,7 @@ def test_can_the_operator_save_a_look_alike_anyway_or_cancel(app_factory, data_d
 # ---- wizard state ----
 
 
+@pytest.mark.both_databases
 def test_do_two_operators_enrolling_at_once_keep_separate_samples(app, data_dir):
     alice = login_client(app, app.test_client(), "alice")
     bob = login_client(app, app.test_client(), "bob")
@@ -541,6 +550,7 @@ def test_does_an_abandoned_wizard_expire(app, client, data_dir):
     assert count(app, EnrollDraft) == 0 and count(app, EnrollDraftSample) == 0
 
 
+@pytest.mark.both_databases
 def test_are_expired_wizards_of_other_sessions_deleted(app, client):
     other = login_client(app, app.test_client(), "other")
     details(other, "Forgotten")
@@ -555,6 +565,7 @@ def test_are_expired_wizards_of_other_sessions_deleted(app, client):
 # ---- saving ----
 
 
+@pytest.mark.both_databases
 def test_does_a_failed_save_leave_nothing_behind(app_factory, data_dir, monkeypatch):
     app = app_factory(FACEREC_SNAPSHOTS=2)
     client = login_client(app, app.test_client())
@@ -588,6 +599,7 @@ def test_does_a_failed_save_leave_nothing_behind(app_factory, data_dir, monkeypa
     assert count(app, User) == 1 and count(app, FaceSample) == 2
 
 
+@pytest.mark.both_databases
 def test_is_a_name_taken_meanwhile_refused_at_save(app_factory, data_dir):
     app = app_factory(FACEREC_SNAPSHOTS=1)
     client = login_client(app, app.test_client())
@@ -674,6 +686,7 @@ def test_is_lin_manuel_mirandas_face_taken_from_the_clip_and_saved(clip_app, dat
     assert np.linalg.norm(stored["samples"][0][1] - lin) < 0.6
 
 
+@pytest.mark.both_databases
 def test_does_a_save_sent_twice_show_the_person_once_saved(app_factory, data_dir):
     app = app_factory(FACEREC_SNAPSHOTS=1)
     client = login_client(app, app.test_client())

@@ -8,6 +8,8 @@ import json
 import socket
 import time
 
+import pytest
+
 from facerec import events
 
 from .conftest import login_client
@@ -16,6 +18,9 @@ from .test_monitoring import scrape, value
 from .test_webhooks import add_hook
 
 BOUNDARY = b"--frame\r\n"
+
+# On SQLite alone (see conftest.py): events from the clip; the database is incidental.
+pytestmark = pytest.mark.sqlite_only
 
 
 def test_does_a_receiver_get_a_signed_sighting_started_for_lin_manuel_miranda(

@@ -17,6 +17,9 @@ from .servers import wait_for
 
 BOUNDARY = b"--frame"
 
+# On SQLite alone (see conftest.py): video and streams; the database is incidental.
+pytestmark = pytest.mark.sqlite_only
+
 
 def read_parts(chunks, count, timeout=30.0):
     """Parse ``count`` MJPEG parts from an iterator of byte chunks; returns (headers, body)."""

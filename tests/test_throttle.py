@@ -1,6 +1,11 @@
 """Sign-in throttling: per account and per address; X-Forwarded-For only behind trusted proxies."""
 
+import pytest
+
 from .conftest import TEST_PASSWORD, create_account
+
+# On SQLite alone (see conftest.py): each server keeps its own throttle in memory.
+pytestmark = pytest.mark.sqlite_only
 
 
 def attempt(client, username, password, address="192.0.2.1", forwarded_for=None):

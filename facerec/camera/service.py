@@ -411,9 +411,10 @@ class CameraService:
     def _unavailable(self, why: str, retry_in: float):
         why = redact(why, self.source)  # an OpenCV message may quote the whole URL
         log.warning("camera %s unavailable: %s", describe(self.source), why)
-        self.state = "unavailable"
-        self.error = why
+        # The picture first: whoever sees the state "unavailable" must not get the old frame.
         self._publish_placeholder("Camera unavailable", f"{why}. Retrying in {retry_in:.0f} s.")
+        self.error = why
+        self.state = "unavailable"
 
     def _pump(self, source, stop) -> str | None:
         if self._recognizer is None:
