@@ -118,30 +118,27 @@ PG_TEMPLATE = "facerec_template"
 _pg_databases = itertools.count(1)
 
 
+def _fresh_database(request, tmp_path, prefix: str, template: str | None):
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / prefix}.db"
+        return
+    server = request.getfixturevalue("postgres_server")
+    name = f"{prefix}_{next(_pg_databases)}"
+    server.create_database(name, template=template)
+    yield server.url(name)
+    server.drop_database(name)
+
+
 @pytest.fixture
 def database_url(request, tmp_path):
     """A fresh database for one test: ``sqlite:///...`` or ``postgresql+psycopg://...``."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'facerec-test.db'}"
-        return
-    server = request.getfixturevalue("postgres_server")
-    name = f"facerec_test_{next(_pg_databases)}"
-    server.create_database(name, template=PG_TEMPLATE)
-    yield server.url(name)
-    server.drop_database(name)
+    yield from _fresh_database(request, tmp_path, "facerec_test", template=PG_TEMPLATE)
 
 
 @pytest.fixture
 def empty_database_url(request, tmp_path):
     """Like ``database_url``, but without the schema (for migrations)."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'empty.db'}"
-        return
-    server = request.getfixturevalue("postgres_server")
-    name = f"facerec_empty_{next(_pg_databases)}"
-    server.create_database(name)
-    yield server.url(name)
-    server.drop_database(name)
+    yield from _fresh_database(request, tmp_path, "facerec_empty", template=None)
 
 
 @pytest.fixture

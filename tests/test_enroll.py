@@ -31,6 +31,15 @@ def details(client, name="Barack Obama", notes="", **extra):
     return client.post("/enroll/", data={"name": name, "details": notes, **extra})
 
 
+def one_photo_wizard(app_factory, name, photo):
+    """A signed-in operator's wizard that needs one sample and has taken ``photo``."""
+    app = app_factory(FACEREC_SNAPSHOTS=1)
+    client = login_client(app, app.test_client())
+    details(client, name)
+    upload(client, photo)
+    return app, client
+
+
 def upload(client, *photos, json=False, **fields):
     """Post photos (paths, or (bytes, filename) pairs) to the upload step."""
     files = []
@@ -601,10 +610,7 @@ def test_does_a_failed_save_leave_nothing_behind(app_factory, data_dir, monkeypa
 
 @pytest.mark.both_databases
 def test_is_a_name_taken_meanwhile_refused_at_save(app_factory, data_dir):
-    app = app_factory(FACEREC_SNAPSHOTS=1)
-    client = login_client(app, app.test_client())
-    details(client, "Joe Biden")
-    upload(client, data_dir / "known" / "biden.jpg")
+    app, client = one_photo_wizard(app_factory, "Joe Biden", data_dir / "known" / "biden.jpg")
     enroll(app, "JOE BIDEN", data_dir / "unknown" / "obama2.jpg")  # someone else was quicker
     response = client.post("/enroll/review", data={"action": "save"})
     assert response.status_code == 409
@@ -688,10 +694,7 @@ def test_is_lin_manuel_mirandas_face_taken_from_the_clip_and_saved(clip_app, dat
 
 @pytest.mark.both_databases
 def test_does_a_save_sent_twice_show_the_person_once_saved(app_factory, data_dir):
-    app = app_factory(FACEREC_SNAPSHOTS=1)
-    client = login_client(app, app.test_client())
-    details(client, "Barack Obama")
-    upload(client, data_dir / "known" / "obama.jpg")
+    app, client = one_photo_wizard(app_factory, "Barack Obama", data_dir / "known" / "obama.jpg")
     before = client.get_cookie("session").value  # the cookie a double-click sends again
 
     first = client.post("/enroll/review", data={"action": "save"})

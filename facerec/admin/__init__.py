@@ -17,4 +17,12 @@ def toggle_enabled(row, label: str) -> str:
     return f"{'Enabled' if row.enabled else 'Disabled'} {label}."
 
 
+def delete_row(row, message: str) -> str:
+    """Delete a row (camera, webhook; what belongs to it goes too), committed; returns
+    ``message`` (built from the row before the call, e.g. "Deleted the camera “door”.")."""
+    db.session.delete(row)
+    db.session.commit()
+    return message
+
+
 from . import cameras, negatives, routes, tokens, webhooks  # noqa: E402,F401

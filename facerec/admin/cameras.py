@@ -12,7 +12,7 @@ from ..camera import store
 from ..camera.registry import Probe, probe
 from ..extensions import db
 from ..models import Camera
-from . import bp, toggle_enabled
+from . import bp, delete_row, toggle_enabled
 from .forms import CameraForm
 
 
@@ -27,6 +27,12 @@ def _back(message: str):
     """Say what changed, on the list of cameras (303: the list is fetched again with GET)."""
     flash(message, "success")
     return redirect(url_for("admin.cameras"), 303)
+
+
+def _applied(message: str):
+    """A change to the cameras table takes effect at once (cameras start or stop), then _back."""
+    camera.registry().refresh(force=True)
+    return _back(message)
 
 
 def _probe_view(name: str, result: Probe) -> dict:
@@ -175,9 +181,7 @@ def update_camera(camera_id):
 def toggle_camera(camera_id):
     """Enable a disabled camera, or disable (stop and release) an enabled one."""
     row = _camera_or_404(camera_id)
-    message = toggle_enabled(row, f"the camera “{row.name}”")
-    camera.registry().refresh(force=True)
-    return _back(message)
+    return _applied(toggle_enabled(row, f"the camera “{row.name}”"))
 
 
 @bp.post("/cameras/<int:camera_id>/test")
@@ -191,8 +195,4 @@ def test_camera(camera_id):
 def delete_camera(camera_id):
     """Delete a camera: it stops at once (its sightings stay in the history)."""
     row = _camera_or_404(camera_id)
-    name = row.name
-    db.session.delete(row)
-    db.session.commit()
-    camera.registry().refresh(force=True)
-    return _back(f"Deleted the camera “{name}”.")
+    return _applied(delete_row(row, f"Deleted the camera “{row.name}”."))

@@ -6,7 +6,7 @@ from sqlalchemy import select
 from ..events.webhooks import WebhookError, add_webhook, clean_events, clean_secret, clean_url
 from ..extensions import db
 from ..models import Webhook, WebhookDelivery
-from . import bp, toggle_enabled
+from . import bp, delete_row, toggle_enabled
 from .forms import WebhookForm
 
 SHOWN_DELIVERIES = 10
@@ -83,10 +83,7 @@ def toggle_webhook(webhook_id):
 def delete_webhook(webhook_id):
     """Remove a webhook and its delivery log."""
     hook = _hook_or_404(webhook_id)
-    url = hook.url
-    db.session.delete(hook)
-    db.session.commit()
-    return _back(f"Removed the webhook {url}.")
+    return _back(delete_row(hook, f"Removed the webhook {hook.url}."))
 
 
 @bp.post("/webhooks/<int:webhook_id>/test")
