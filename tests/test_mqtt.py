@@ -197,6 +197,40 @@ def test_does_home_assistant_find_every_person_by_discovery(mqtt_app, broker):
         sub.close()
 
 
+def test_does_home_assistant_follow_a_rename_and_forget_a_deleted_person(mqtt_app, broker):
+    from .conftest import login_client
+
+    lin_id, obama_id = mqtt_app.people["lin-manuel-miranda"], mqtt_app.people["obama"]
+    config = "homeassistant/device_tracker/facerec_person_{}/config"
+    sub = Subscriber(broker.port, ["homeassistant/#", "facerec/people/#"])
+    try:
+        sub.wait(config.format(lin_id))
+        sub.wait("facerec/people/obama/state", "not_home")
+        client = login_client(mqtt_app, mqtt_app.test_client())
+        # Changed through the API, not through anything that tells the publisher.
+        assert client.delete(f"/api/v1/users/{lin_id}").status_code == 204
+        sub.wait(config.format(lin_id), "")  # an empty config: Home Assistant removes it
+        sub.wait("facerec/people/lin_manuel_miranda/state", "")
+
+        renamed = client.patch(f"/api/v1/users/{obama_id}", json={"name": "Barack Obama"})
+        assert renamed.status_code == 200
+        sub.wait("facerec/people/obama/state", "")  # the old name's state is cleared
+        sub.wait("facerec/people/barack_obama/state", "not_home")
+        announced = [json.loads(p) for _t, p, _r in sub.on(config.format(obama_id)) if p]
+        assert announced[-1]["name"] == "Barack Obama"
+        assert announced[-1]["state_topic"] == "facerec/people/barack_obama/state"
+    finally:
+        sub.close()
+    # Someone subscribing now finds no retained trace of the deleted person.
+    late = Subscriber(broker.port, ["homeassistant/#", "facerec/people/#"])
+    try:
+        late.wait(config.format(obama_id))
+        assert not [m for m in late.messages if m[0] == config.format(lin_id) and m[1]]
+        assert not late.on("facerec/people/lin_manuel_miranda/state")
+    finally:
+        late.close()
+
+
 def test_does_publishing_resume_after_the_broker_restarts(mqtt_app, broker):
     publisher = mqtt_app.extensions["mqtt"]
     broker.stop()

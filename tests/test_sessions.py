@@ -89,3 +89,67 @@ def test_does_a_remember_me_cookie_die_with_the_sessions(app):
 
         assert load_account(before) is None
         assert load_account(account.get_id()).id == account_id
+
+
+def change_password(client, current, new, confirm=None):
+    return client.post(
+        "/account/password",
+        data={"current": current, "password": new, "confirm": new if confirm is None else confirm},
+    )
+
+
+def test_does_changing_the_password_on_the_page_end_other_sessions_but_keep_this_one(app):
+    create_account(app)
+    client = sign_in(app)
+    thief = copy_of_cookie(app, client)
+    page = client.get("/account/password")
+    assert page.status_code == 200 and "Current password" in page.get_data(as_text=True)
+
+    changed = change_password(client, TEST_PASSWORD, "a brand new passphrase")
+    assert changed.status_code == 302
+    assert "Your password is changed" in client.get("/").get_data(as_text=True)
+    assert client.get("/admin/users").status_code == 200  # this browser goes on
+    assert_signed_out(thief)  # the copy made before the change is worthless
+
+    old = app.test_client().post("/login", data={"username": "tester", "password": TEST_PASSWORD})
+    assert old.status_code == 200 and "Wrong username or password." in old.get_data(as_text=True)
+    sign_in_new = app.test_client().post(
+        "/login", data={"username": "tester", "password": "a brand new passphrase"}
+    )
+    assert sign_in_new.status_code == 302
+
+
+def test_does_the_password_page_refuse_bad_input_and_keep_the_password(app):
+    create_account(app)
+    client = sign_in(app)
+    cases = [
+        ("not my password", "a brand new passphrase", None, "That is not your current password."),
+        (TEST_PASSWORD, "short", None, "too short"),
+        (TEST_PASSWORD, "a brand new passphrase", "something else", "The passwords do not match."),
+        (TEST_PASSWORD, TEST_PASSWORD, None, "The new password is the same as the current one."),
+    ]
+    for current, new, confirm, message in cases:
+        response = change_password(client, current, new, confirm)
+        assert response.status_code == 400, message
+        assert message in response.get_data(as_text=True)
+    assert client.get("/admin/users").status_code == 200  # still signed in
+    assert sign_in(app)  # the old password still works
+
+
+def test_are_wrong_current_passwords_throttled_like_sign_ins(app):
+    create_account(app)
+    client = sign_in(app)
+    for _ in range(5):
+        assert change_password(client, "guess", "a brand new passphrase").status_code == 400
+    refused = change_password(client, TEST_PASSWORD, "a brand new passphrase")
+    assert refused.status_code == 429
+    assert int(refused.headers["Retry-After"]) > 0
+    assert "Try again in" in refused.get_data(as_text=True)
+
+
+def test_is_the_password_page_closed_to_anonymous_visitors(app):
+    create_account(app)
+    response = app.test_client().get("/account/password")
+    assert response.status_code == 302 and response.location.startswith("/login")
+    posted = app.test_client().post("/account/password", data={"current": "x"})
+    assert posted.status_code in (302, 401)

@@ -18,8 +18,9 @@ class LoginForm(FlaskForm):
     next = HiddenField()
 
 
-class SetupForm(FlaskForm):
-    username = StringField("Username", validators=[DataRequired(), Length(max=USERNAME_MAX)])
+class NewPasswordForm(FlaskForm):
+    """A new password, typed twice and held to the account rules."""
+
     password = PasswordField(
         "Password",
         validators=[DataRequired()],
@@ -36,8 +37,28 @@ class SetupForm(FlaskForm):
         except AccountError as exc:
             raise ValidationError(str(exc)) from None
 
+
+class SetupForm(NewPasswordForm):
+    username = StringField("Username", validators=[DataRequired(), Length(max=USERNAME_MAX)])
+
     def validate_username(self, field):
         try:
             field.data = clean_username(field.data)
         except AccountError as exc:
             raise ValidationError(str(exc)) from None
+
+
+class PasswordChangeForm(NewPasswordForm):
+    current = PasswordField(
+        "Current password", validators=[DataRequired(), Length(max=PASSWORD_MAX)]
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.password.label.text = "New password"
+        self.confirm.label.text = "Repeat the new password"
+
+    def validate_password(self, field):
+        super().validate_password(field)
+        if field.data == self.current.data:
+            raise ValidationError("The new password is the same as the current one.")

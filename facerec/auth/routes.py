@@ -14,11 +14,11 @@ from flask_login import current_user, login_user, logout_user
 from sqlalchemy import update
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from ..extensions import db
+from ..extensions import db, login_manager
 from ..models import Account, utcnow
 from . import bp, record_later
 from .accounts import AccountError, any_account, create_account, find_account
-from .forms import LoginForm, SetupForm
+from .forms import LoginForm, PasswordChangeForm, SetupForm
 from .guard import safe_next
 
 _dummy_hash = None
@@ -30,6 +30,23 @@ def _spend_password_check_time(password: str):
     if _dummy_hash is None:
         _dummy_hash = generate_password_hash("not-a-real-password")
     check_password_hash(_dummy_hash, password)
+
+
+def _client_address() -> str:
+    """The TCP peer, or X-Forwarded-For set by FACEREC_TRUSTED_PROXIES trusted proxies
+    (werkzeug's ProxyFix in facerec.web); never a header a client invents."""
+    return request.remote_addr or "unknown"
+
+
+def _throttled(throttle, address: str, username: str, template: str, **context):
+    """A 429 page with Retry-After while too many wrong passwords were tried, else None."""
+    wait, why = throttle.retry_after(address, username)
+    if not wait:
+        return None
+    message = f"{why} Try again in {wait} seconds."
+    response = current_app.make_response((render_template(template, error=message, **context), 429))
+    response.headers["Retry-After"] = str(wait)
+    return response
 
 
 def _after_login(target):
@@ -49,18 +66,11 @@ def login():
         return render_template("auth/login.html", form=form)
 
     throttle = current_app.extensions["login_throttle"]
-    # The client's address: the TCP peer, or X-Forwarded-For set by FACEREC_TRUSTED_PROXIES
-    # trusted proxies (werkzeug's ProxyFix in facerec.web); never a header a client invents.
-    address = request.remote_addr or "unknown"
+    address = _client_address()
     username = request.form.get("username", "")
-    wait, why = throttle.retry_after(address, username)
-    if wait:
-        message = f"{why} Try again in {wait} seconds."
-        response = current_app.make_response(
-            (render_template("auth/login.html", form=form, error=message), 429)
-        )
-        response.headers["Retry-After"] = str(wait)
-        return response
+    refused = _throttled(throttle, address, username, "auth/login.html", form=form)
+    if refused:
+        return refused
     if not form.validate_on_submit():
         return render_template("auth/login.html", form=form), 400
 
@@ -125,3 +135,38 @@ def logout():
         flash("You have signed out. Every session of this account has ended.", "success")
         return redirect(url_for("auth.login"))
     return render_template("auth/logout.html")
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+def change_password():
+    """Change your own password; every other session of the account ends, this one goes on."""
+    if not current_user.is_authenticated:
+        return login_manager.unauthorized()
+    form = PasswordChangeForm()
+    if request.method == "GET":
+        return render_template("auth/password.html", form=form)
+    # Wrong current passwords count against the same limits as wrong sign-ins: a stolen
+    # session must not become a way to guess the password.
+    throttle = current_app.extensions["login_throttle"]
+    address, username = _client_address(), current_user.username
+    refused = _throttled(throttle, address, username, "auth/password.html", form=form)
+    if refused:
+        return refused
+    if form.validate_on_submit():
+        account = current_user._get_current_object()
+        if not account.check_password(form.current.data):
+            throttle.failed(address, username)
+            form.current.errors.append("That is not your current password.")
+        else:
+            throttle.succeeded(address, username)
+            account.set_password(form.password.data)  # ends every session, this one too...
+            db.session.commit()
+            session.clear()
+            login_user(account)  # ...so this browser gets a cookie of the new generation
+            flash(
+                "Your password is changed. Every other session of this account has ended; "
+                "this browser stays signed in.",
+                "success",
+            )
+            return redirect(url_for("stream.live"))
+    return render_template("auth/password.html", form=form), 400

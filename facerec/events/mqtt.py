@@ -25,7 +25,7 @@ import paho.mqtt.client as mqtt
 from sqlalchemy import select
 
 from ..extensions import db
-from ..models import User, iso, utcnow
+from ..models import User, gallery_version, iso, utcnow
 from . import Event
 
 log = logging.getLogger(__name__)
@@ -33,6 +33,9 @@ log = logging.getLogger(__name__)
 EVENTS_TOPIC = "facerec/events"
 STATUS_TOPIC = "facerec/status"  # retained online/offline (the will): HA's availability
 HOME, NOT_HOME = "home", "not_home"
+# How often the people table is checked for deletions and renames (one small query: the
+# gallery version, which every change to people moves on, on any server sharing the database).
+PEOPLE_CHECK_INTERVAL = 2.0
 
 
 class MqttUrlError(ValueError):
@@ -99,6 +102,7 @@ class MqttPublisher:
         self.failed = 0
         self.connects = 0
         self._people: dict[int, Presence] = {}
+        self._people_version: int | None = None  # the gallery version _people follows
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._timer: threading.Thread | None = None
@@ -163,20 +167,52 @@ class MqttPublisher:
         self.connects += 1
         log.info("MQTT connected to %s:%s", self.address.host, self.address.port)
         self._publish(STATUS_TOPIC, "online", retain=True)
+        self.follow_people(force=True)  # again: a broker restarted without persistence forgot
+
+    # ---- people ---------------------------------------------------------------------------
+
+    def follow_people(self, force: bool = False):
+        """Keep the retained topics in step with the people table, whoever changed it.
+
+        A new person is announced, a renamed one announced under the new name (the state
+        topics of the old name are cleared) and a deleted one removed from Home Assistant
+        (an empty retained discovery config removes the entity). ``force``: announce all.
+        """
         try:
             with self.app.app_context():
                 try:
-                    people = db.session.execute(select(User.id, User.name)).all()
+                    version = gallery_version(db.session)
+                    if version == self._people_version and not force:
+                        return
+                    people = dict(db.session.execute(select(User.id, User.name)).all())
                 finally:
                     db.session.remove()
         except Exception:
-            log.exception("MQTT: could not read the people for discovery")
-            people = []
+            log.exception("MQTT: could not read the people")
+            return
+        gone, renamed, announce = [], [], []
         with self._lock:
-            for user_id, name in people:
-                self._people.setdefault(user_id, Presence(user_id, name))
-            known = list(self._people.values())
-        for person in known:
+            for user_id in list(self._people):
+                if user_id not in people:
+                    gone.append(self._people.pop(user_id))
+            for user_id, name in people.items():
+                person = self._people.get(user_id)
+                if person is None:
+                    person = self._people[user_id] = Presence(user_id, name)
+                    announce.append(person)
+                elif person.name != name:
+                    renamed.append(Presence(user_id, person.name))
+                    person.name = name
+                    announce.append(person)
+                elif force:
+                    announce.append(person)
+            self._people_version = version
+        for person in gone:
+            self._publish(self.discovery_topic(person), "", retain=True)
+            self._clear_state(person)
+        for old in renamed:
+            self._clear_state(old)
+        for person in announce:
             self._announce(person)
             self._send_state(person)
 
@@ -241,8 +277,12 @@ class MqttPublisher:
 
     def _expire_loop(self):
         tick = min(1.0, max(0.05, self.presence_timeout / 4))
+        checked = time.monotonic()
         while not self._stop.wait(tick):
             now = time.monotonic()
+            if self.connected and now - checked >= PEOPLE_CHECK_INTERVAL:
+                checked = now
+                self.follow_people()
             expired = []
             with self._lock:
                 for person in self._people.values():
@@ -272,6 +312,12 @@ class MqttPublisher:
             {"user_id": person.user_id, "camera": person.camera, "last_seen": person.seen_at},
             retain=True,
         )
+
+    def _clear_state(self, person: Presence):
+        """Empty retained payloads: the broker forgets this name's state and attributes."""
+        base = self.state_topic(person).rsplit("/", 1)[0]
+        self._publish(f"{base}/state", "", retain=True)
+        self._publish(f"{base}/attributes", "", retain=True)
 
     def _announce(self, person: Presence):
         """Home Assistant discovery: one device_tracker per person, no YAML needed."""
