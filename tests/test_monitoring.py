@@ -65,6 +65,23 @@ def test_does_an_api_token_open_metrics_and_a_revoked_one_not(app):
     assert client.get("/metrics", headers={"Authorization": f"Bearer {token}"}).status_code == 401
 
 
+def test_do_metrics_count_track_events_the_history_could_not_take(app, monkeypatch):
+    """A full sightings queue drops track events rather than hold up capture: counted."""
+    import queue
+
+    writer = app.extensions["sightings"]
+    client = login_client(app, app.test_client())
+    assert value(scrape(client), "facerec_sightings_dropped_total") == 0
+    monkeypatch.setattr(writer, "_ensure_thread", lambda: None)  # a writer that fell behind
+    monkeypatch.setattr(writer, "queue", queue.Queue(2))
+    taken = [writer.put("main", object()) for _ in range(5)]
+    assert taken == [True, True, False, False, False]
+    samples = scrape(client)
+    assert value(samples, "facerec_sightings_dropped_total") == 3
+    assert value(samples, "facerec_sightings_written_total") == 0
+    assert value(samples, "facerec_sightings_failed_total") == 0
+
+
 def test_do_the_metrics_move_while_the_clip_plays(clip_app, enroll_known):
     enroll_known(clip_app)
     client = login_client(clip_app, clip_app.test_client())
@@ -83,6 +100,7 @@ def test_do_the_metrics_move_while_the_clip_plays(clip_app, enroll_known):
     count = "facerec_recognition_latency_seconds_count"
     assert value(after, count, **main) > value(before, count, **main)
     assert value(after, "facerec_recognition_latency_seconds_sum", **main) > 0
+    assert value(after, "facerec_sightings_written_total") > 0  # the clip's faces became history
     dropped = "facerec_recognizer_dropped_frames_total"
     assert value(after, dropped, **main) > value(before, dropped, **main)
     # The latency buckets are cumulative and end with every observation in +Inf.

@@ -37,6 +37,7 @@ class FacerecCollector:
             events = self.app.extensions.get("events")
             webhooks = self.app.extensions.get("webhooks")
             mqtt = self.app.extensions.get("mqtt")
+            writer = self.app.extensions.get("sightings")
         yield from self._cameras(services)
         yield _gauge(
             "facerec_recognition_workers",
@@ -65,6 +66,20 @@ class FacerecCollector:
             for identity, count in events.started.items():
                 started.add_metric([identity], count)
             yield started
+        if writer is not None:
+            yield _counter(
+                "facerec_sightings_written", "Track events written to the history.", writer.written
+            )
+            yield _counter(
+                "facerec_sightings_dropped",
+                "Track events dropped because the sightings queue was full (never blocks capture).",
+                writer.dropped,
+            )
+            yield _counter(
+                "facerec_sightings_failed",
+                "Track events the database refused (logged; the camera goes on).",
+                writer.failed,
+            )
         if webhooks is not None:
             deliveries = CounterMetricFamily(
                 "facerec_webhook_deliveries",
