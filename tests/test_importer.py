@@ -78,6 +78,7 @@ def barry(tmp_path, data_dir):
     return folder
 
 
+@pytest.mark.sqlite_only  # the look-alike rules of people.py: on both in test_people
 def test_is_a_new_person_who_looks_like_someone_enrolled_warned_about(app, barry, data_dir):
     enroll(app, "Barack Obama", data_dir / "known" / "obama.jpg")
     with app.app_context():
@@ -89,6 +90,7 @@ def test_is_a_new_person_who_looks_like_someone_enrolled_warned_about(app, barry
     assert report.added == {"Barry": 2}
 
 
+@pytest.mark.sqlite_only  # the look-alike rules of people.py: on both in test_people
 def test_does_strict_leave_a_look_alike_out(app, barry, data_dir):
     enroll(app, "Barack Obama", data_dir / "known" / "obama.jpg")
     with app.app_context():
@@ -99,6 +101,7 @@ def test_does_strict_leave_a_look_alike_out(app, barry, data_dir):
     assert {s.reason for s in report.skipped} == {"looks like someone enrolled (--strict)"}
 
 
+@pytest.mark.sqlite_only  # the look-alike rules of people.py: on both in test_people
 def test_is_a_near_duplicate_photo_of_a_person_left_out(app, tmp_path, data_dir):
     enroll(app, "obama", data_dir / "known" / "obama.jpg")
     folder = tmp_path / "import" / "obama"
