@@ -195,7 +195,6 @@ class RecognitionPool:
             worker.busy_since = time.monotonic()
             camera._in_flight = True
             camera._served_at = worker.busy_since
-            camera.submitted += 1
 
 
 class CameraRecognizer:
@@ -209,15 +208,10 @@ class CameraRecognizer:
         self._in_flight = False
         self._result = None
         self._served_at = 0.0
-        self.submitted = 0
         self.dropped = 0
         self.restarts = 0
         self.latency = LatencyStats()  # frame handed to a worker -> its result (/metrics)
         self.owns_pool = False  # a pool made for this camera alone ends with it
-
-    @property
-    def ready(self) -> bool:
-        return any(w.ready for w in self.pool._workers)
 
     def alive(self) -> bool:
         """A worker process is running, or none was needed yet (health checks)."""
