@@ -76,7 +76,6 @@ class Encoded:
     sample: faces.Sample | None = None
     reason: str = ""
     detail: str = ""
-    before: bool = False  # imported by an earlier run: nothing to do, not a problem
 
 
 @dataclass
@@ -235,7 +234,7 @@ def encode_file(path: str, max_pixels: int = faces.DEFAULT_MAX_PIXELS) -> Encode
         return Encoded(None, reason="cannot read the file", detail=exc.strerror or str(exc))
     digest = faces.photo_hash(data)
     if digest in _known:
-        return Encoded(digest, reason=ALREADY_IMPORTED, detail=_known[digest], before=True)
+        return Encoded(digest, reason=ALREADY_IMPORTED, detail=_known[digest])
     try:
         sample = faces.sample_from_image(data, max_pixels=max_pixels)
     except faces.ImageError as exc:
@@ -401,7 +400,7 @@ def _collect(results, report, names, remaining, progress):
     found: dict[str, list[tuple[Photo, Encoded]]] = {key: [] for key in remaining}
     first_of: dict[str, str] = {}  # content hash -> file shown, for duplicates within the run
     for photo, result in results:
-        if result.before:
+        if result.reason == ALREADY_IMPORTED:  # by an earlier run: nothing to do
             report.unchanged[result.detail] = report.unchanged.get(result.detail, 0) + 1
         elif result.sample is None:
             report.skipped.append(Skip(photo.shown, result.reason, result.detail))

@@ -63,7 +63,7 @@ def annotate(frame: np.ndarray, faces) -> np.ndarray:
     size = max(13, round(width / 40))
     for face in faces:
         top, right, bottom, left = (round(v) for v in face.box)
-        color = KNOWN if face.user_id is not None else UNKNOWN
+        color = KNOWN if face.known else UNKNOWN
         cv2.rectangle(out, (left, top), (right, bottom), color, thickness)
         tile = label_image(face.name or "Unknown", color, size)
         th, tw = tile.shape[:2]

@@ -218,18 +218,13 @@ class CameraRecognizer:
         workers = list(self.pool._workers)
         return not workers or any(w.process.is_alive() for w in workers)
 
-    @property
-    def busy(self) -> bool:
-        return self._in_flight or self._pending is not None
-
-    def submit(self, seq: int, frame_bgr) -> bool:
+    def submit(self, seq: int, frame_bgr):
         """Offer a frame; it replaces this camera's waiting frame (counted as dropped)."""
         with self.pool._lock:
             if self._pending is not None:
                 self.dropped += 1
             self._pending = (seq, frame_bgr)
             self.pool._service()
-        return True
 
     def poll(self):
         """Return ``(seq, faces, seconds)`` if a result is waiting, else None."""

@@ -46,8 +46,3 @@ class SceneCutDetector:
         typical = float(np.median(self._recent)) if self._recent else 0.0
         self._recent.append(change)
         return change > self.threshold and change > self.ratio * typical
-
-    def reset(self):
-        """The next frame starts a new scene whatever it looks like (a reopened source)."""
-        self._previous = None
-        self._recent.clear()

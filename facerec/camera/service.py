@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import OrderedDict, deque
+from collections import deque
 from dataclasses import dataclass, field
 
 import cv2
@@ -424,7 +424,6 @@ class CameraService:
         tracks = Tracks(motion, self.settings.tolerance)
         held: deque = deque()  # frames waiting (at most `delay`) for their recognition result
         results: deque = deque()
-        seq_index: OrderedDict[int, int] = OrderedDict()
         seq = self._frame_seq
         last_index = None
         newest_result, newest_at = -1, -1e9
@@ -434,9 +433,6 @@ class CameraService:
                 seq += 1
                 self._frame_seq = seq
                 self._raw = (index, frame)
-                seq_index[seq] = index
-                if len(seq_index) > 300:
-                    seq_index.popitem(last=False)
                 # A file starting over is a cut whatever the picture looks like.
                 looped = last_index is not None and index < last_index
                 last_index = index

@@ -80,7 +80,6 @@ class Track:
         self.id = next(_track_ids)
         self.tolerance = tolerance
         self.box: Box = face.box
-        self.seq = seq
         self.boxes: OrderedDict[int, Box] = OrderedDict({seq: face.box})
         self.scores: dict[int | None, float] = {}
         self.names: dict[int, str | None] = {}
@@ -152,7 +151,7 @@ class Track:
     # ---- position ------------------------------------------------------------------------
 
     def place(self, seq: int, box: Box):
-        self.box, self.seq = box, seq
+        self.box = box
         self.boxes[seq] = box
         while len(self.boxes) > BOX_HISTORY:
             self.boxes.popitem(last=False)

@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 
 from flask import current_app
 
-from ..models import iso, utcnow
+from ..models import EVENT_NAMES, iso, utcnow
 
 log = logging.getLogger(__name__)
 
-EVENTS = ("sighting.started", "sighting.updated", "sighting.ended")
+EVENTS = EVENT_NAMES  # the names are stored with each webhook, so models.py owns them
 TEST_EVENT = "webhook.test"
 
 
@@ -58,7 +58,6 @@ class EventBus:
         self.sinks: list = []  # objects with handle(event); called on the dispatcher thread
         self.published = 0
         self.dropped = 0
-        self.failures = 0  # sink errors (each one is logged)
         self.started = {"known": 0, "unknown": 0}  # sighting.started by identity
         self._queue: deque[Event] = deque()
         self._cond = threading.Condition()
@@ -87,10 +86,6 @@ class EventBus:
             self._cond.notify()
         return event
 
-    @property
-    def pending(self) -> int:
-        return len(self._queue)
-
     def _run(self):
         while True:
             with self._cond:
@@ -105,7 +100,6 @@ class EventBus:
                 try:
                     sink.handle(event)
                 except Exception:
-                    self.failures += 1
                     log.exception("event sink %s failed on %s", type(sink).__name__, event.name)
 
     def flush(self, timeout: float = 5.0) -> bool:

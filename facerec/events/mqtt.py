@@ -100,7 +100,6 @@ class MqttPublisher:
         self.connected = False
         self.sent = 0
         self.failed = 0
-        self.connects = 0
         self._people: dict[int, Presence] = {}
         self._people_version: int | None = None  # the gallery version _people follows
         self._lock = threading.Lock()
@@ -164,7 +163,6 @@ class MqttPublisher:
             log.warning("MQTT broker refused the connection: %s", reason_code)
             return
         self.connected = True
-        self.connects += 1
         log.info("MQTT connected to %s:%s", self.address.host, self.address.port)
         self._publish(STATUS_TOPIC, "online", retain=True)
         self.follow_people(force=True)  # again: a broker restarted without persistence forgot

@@ -11,17 +11,15 @@ from __future__ import annotations
 from flask import current_app
 
 from .retention import Retention, prune
-from .writer import EVENTS, SightingWriter, Subscriber
+from .writer import SightingWriter, Subscriber
 
 __all__ = [
-    "EVENTS",
     "Retention",
     "SightingWriter",
     "init_app",
     "prune",
     "recorder",
     "subscribe",
-    "unsubscribe",
 ]
 
 
@@ -38,12 +36,6 @@ def subscribe(callback: Subscriber, app=None):
     ``sighting.ended``; the dict is the API's sighting shape.
     """
     recorder(app).subscribers.append(callback)
-
-
-def unsubscribe(callback: Subscriber, app=None):
-    subscribers = recorder(app).subscribers
-    if callback in subscribers:
-        subscribers.remove(callback)
 
 
 def init_app(app):

@@ -27,7 +27,6 @@ from ..models import Sighting
 
 log = logging.getLogger(__name__)
 
-EVENTS = ("sighting.started", "sighting.updated", "sighting.ended")
 QUEUE_SIZE = 1000
 IDLE_EXIT = 30.0  # seconds without work after which the writer thread ends (restarts on demand)
 
@@ -53,23 +52,18 @@ class SightingWriter:
         self._open: dict[tuple[str, int], int] = {}  # (camera, track id) -> sighting id
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
-        self._listeners: dict[int, Callable] = {}
 
     # ---- capture side --------------------------------------------------------------------
 
     def listener_for(self, service) -> Callable:
         """Attach to a camera service: its track events become sightings under its name."""
-        listener = self._listeners.get(id(service))
-        if listener is None:
+        if self._on_frame not in service.listeners:
+            service.listeners.append(self._on_frame)
+        return self._on_frame
 
-            def listener(info, _camera=service):
-                if info.events:
-                    for event in info.events:
-                        self.put(info.camera or _camera.camera, event)
-
-            self._listeners[id(service)] = listener
-            service.listeners.append(listener)
-        return listener
+    def _on_frame(self, info):
+        for event in info.events:
+            self.put(info.camera, event)
 
     def put(self, camera: str, event) -> bool:
         """Queue one track event; never blocks. False (and counted) if the queue is full."""

@@ -30,10 +30,6 @@ class ViewerSlots:
         self._count = 0
         self._lock = threading.Lock()
 
-    @property
-    def count(self) -> int:
-        return self._count
-
     def take(self) -> bool:
         with self._lock:
             if self.limit and self._count >= self.limit:
