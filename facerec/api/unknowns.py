@@ -113,7 +113,7 @@ def list_unknowns():
     groups = []
     for group in service.visible_groups():
         summary = service.summary(group)
-        summary.pop("days")
+        del summary["days"], summary["best"]  # for the page only
         groups.append(summary)
     return jsonify(groups=groups)
 

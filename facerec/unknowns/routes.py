@@ -27,10 +27,7 @@ def _everyone() -> list[User]:
 
 def _render(status=200, **extra):
     service.place_pending()
-    groups = [
-        {**service.summary(group), "group": group, "best": service.best(service.members(group))}
-        for group in service.visible_groups()
-    ]
+    groups = [{**service.summary(group), "group": group} for group in service.visible_groups()]
     return render_template(
         "unknowns/index.html", groups=groups, everyone=_everyone(), **extra
     ), status

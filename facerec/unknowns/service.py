@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import defaultdict
-from datetime import datetime
 
 import numpy as np
 from flask import current_app
@@ -19,7 +18,7 @@ from sqlalchemy import func, select, update
 from .. import face_jobs, faces, gallery, negatives, people
 from ..extensions import db
 from ..grouping import JOIN_FRACTION, Groups
-from ..models import Sighting, UnknownGroup, User, name_key, utcnow
+from ..models import Sighting, UnknownGroup, User, iso, name_key, utcnow
 
 # The best crops of a group shown on the page and offered as samples.
 BEST_CROPS = 5
@@ -184,22 +183,21 @@ def best(sightings: list[Sighting], limit: int = BEST_CROPS) -> list[Sighting]:
 
 
 def summary(group: UnknownGroup) -> dict:
-    """The group as GET /api/v1/unknowns gives it, plus the days it was seen."""
+    """The group as GET /api/v1/unknowns gives it, plus the days it was seen and its best
+    sightings (for the page)."""
     rows = members(group)
     starts = [s.started_at for s in rows]
     first, last = min(starts), max(starts)
+    best_rows = best(rows)
     return {
         "id": group.id,
         "sightings": len(rows),
-        "first_seen": _iso(first),
-        "last_seen": _iso(last),
-        "crop_urls": [f"/api/v1/sightings/{s.id}/crop.jpg" for s in best(rows)],
+        "first_seen": iso(first),
+        "last_seen": iso(last),
+        "crop_urls": [f"/api/v1/sightings/{s.id}/crop.jpg" for s in best_rows],
         "days": sorted({s.date().isoformat() for s in starts}, reverse=True),
+        "best": best_rows,
     }
-
-
-def _iso(moment: datetime) -> str:
-    return moment.replace(microsecond=0).isoformat() + "Z"
 
 
 def get_group(group_id: int) -> UnknownGroup:
@@ -279,12 +277,7 @@ def relabel(sighting: Sighting, user: User | None):
 
 def look_alike(sightings: list[Sighting]) -> gallery.Match | None:
     """The enrolled person the group's faces are close to (within the tolerance), if any."""
-    encodings = [s.vector for s in sightings if s.encoding is not None]
-    match = gallery.current().nearest_person(encodings)
-    tolerance = float(current_app.config["FACEREC_TOLERANCE"])
-    if match.user_id is not None and match.distance <= tolerance:
-        return match
-    return None
+    return people.look_alike([s.vector for s in sightings if s.encoding is not None])
 
 
 def _resolved_to(group: UnknownGroup) -> User | None:
