@@ -54,8 +54,9 @@ class DatabaseIdConverter(IntegerConverter):
         return number
 
 
-# Seconds a client is asked to wait after a "database busy" 503.
-BUSY_RETRY_AFTER = 5
+# Seconds a client is asked to wait after a 429 or 503 that does not say otherwise (a busy
+# database, a face engine restarting its pool): about how long either takes to recover.
+RETRY_AFTER = 5
 
 
 def is_lock_error(exc: OperationalError) -> bool:
@@ -73,7 +74,7 @@ def wants_json() -> bool:
     return best == "application/json" and accept[best] > accept["text/html"]
 
 
-def _size(n: int) -> str:
+def size_in_words(n: int) -> str:
     """A byte count as people say it: 10 MB, 512 KB."""
     if n >= 1024 * 1024:
         return f"{n / 1024 / 1024:g} MB"
@@ -152,7 +153,7 @@ def init_app(app):
     def photo_rules():
         """``photo_rules``: the one sentence every upload form shows under its file field."""
         limit = app.config.get("MAX_CONTENT_LENGTH")
-        size = f", up to {_size(limit)} per upload" if limit else ""
+        size = f", up to {size_in_words(limit)} per upload" if limit else ""
         return {"photo_rules": f"{PHOTO_FORMATS}; one face each{size}."}
 
     @app.errorhandler(HTTPException)
@@ -160,8 +161,8 @@ def init_app(app):
         if isinstance(exc, RequestEntityTooLarge) and not request.path.startswith("/api/"):
             limit = app.config.get("MAX_CONTENT_LENGTH") or 0
             exc = RequestEntityTooLarge(
-                f"The upload is larger than the limit of {_size(limit)}. Nothing was saved: "
-                "go back and choose smaller or fewer files."
+                f"The upload is larger than the limit of {size_in_words(limit)}. Nothing was "
+                "saved: go back and choose smaller or fewer files."
             )
         if wants_json():
             response = jsonify(error=exc.description or exc.name)
@@ -174,7 +175,7 @@ def init_app(app):
             if name.lower() != "content-type":
                 response.headers[name] = value
         if exc.code in (429, 503) and "Retry-After" not in response.headers:
-            response.headers["Retry-After"] = "5"
+            response.headers["Retry-After"] = str(RETRY_AFTER)
         return response
 
     @app.errorhandler(TimeoutError)
@@ -203,10 +204,7 @@ def init_app(app):
             message = "The database is busy; nothing was saved. Try again in a few seconds."
         else:
             message = "The database is unavailable; nothing was saved. Try again shortly."
-        response = http_error(ServiceUnavailable(message))
-        response = app.make_response(response)
-        response.headers["Retry-After"] = str(BUSY_RETRY_AFTER)
-        return response
+        return http_error(ServiceUnavailable(message))
 
     @app.after_request
     def security_headers(response):

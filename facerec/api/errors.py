@@ -16,10 +16,8 @@ from .. import faces
 from ..extensions import db
 from ..people import DuplicateName, PersonError
 from ..unknowns.service import GroupResolved
+from ..web import RETRY_AFTER
 from . import bp
-
-# Seconds a client should wait after a 503 (the face engine restarts its pool in about this).
-RETRY_AFTER = 5
 
 
 class ApiError(Exception):

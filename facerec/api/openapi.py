@@ -16,7 +16,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 
 from ..models import NAME_MAX
 from ..people import DETAILS_MAX
-from ..web import DATABASE_ID_MAX
+from ..web import DATABASE_ID_MAX, size_in_words
 from . import schemas
 from .contract import BAD_JSON, File, Operation, declared, openapi_path
 
@@ -127,16 +127,10 @@ def limits(app) -> dict[str, str]:
     body = app.config.get("MAX_CONTENT_LENGTH")
     pixels = int(app.config["FACEREC_MAX_PIXELS"])
     return {
-        "max_body": _size(body) if body else "no limit",
+        "max_body": size_in_words(body) if body else "no limit",
         "max_pixels": f"{pixels:,} pixels ({pixels / 1e6:g} megapixels)",
         "tolerance": f"{float(app.config['FACEREC_TOLERANCE']):g}",
     }
-
-
-def _size(n: int) -> str:
-    if n >= 1024 * 1024:
-        return f"{n / 1024 / 1024:g} MB"
-    return f"{max(1, round(n / 1024))} KB"
 
 
 def _error_response(description: str, example: str, status: int) -> dict:

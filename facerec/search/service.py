@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 from flask import current_app, g
 from flask_login import current_user
@@ -12,11 +12,11 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..models import Account, ApiToken, FaceSearch, Sighting
+from ..sightings.queries import CAMERA_MAX, naive_utc
 from .index import SightingIndex
 
 LIMIT_DEFAULT = 50
 LIMIT_MAX = 500
-CAMERA_MAX = 64
 
 _lock = threading.Lock()
 
@@ -64,9 +64,7 @@ def parse_time(raw, name: str) -> datetime | None:
         moment = datetime.fromisoformat(raw.strip().replace("Z", "+00:00"))
     except ValueError:
         raise SearchError(message, 400) from None
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
-    return moment
+    return naive_utc(moment)
 
 
 def parse_filters(values: dict) -> Filters:

@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from ..extensions import db
-from ..models import Sighting
+from ..models import CAMERA_NAME_MAX, Sighting
 
 LIMIT_DEFAULT = 50
 LIMIT_MAX = 200
-CAMERA_MAX = 64
+CAMERA_MAX = CAMERA_NAME_MAX  # a camera filter names a camera
 
 
 class FilterError(ValueError):
