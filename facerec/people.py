@@ -80,6 +80,11 @@ def clean_details(raw: str | None) -> str:
     return details
 
 
+def everyone() -> list[User]:
+    """Every enrolled person in name order (the "This is…" pickers)."""
+    return db.session.scalars(select(User).order_by(User.name_key)).all()
+
+
 def find_by_name(name: str) -> User | None:
     """The person with this name, whatever its case and spacing."""
     return db.session.execute(select(User).filter_by(name_key=name_key(name))).scalar_one_or_none()

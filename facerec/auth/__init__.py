@@ -9,7 +9,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ..extensions import db, login_manager
 from ..models import Account, ApiToken, utcnow
-from .accounts import TokenClient, active_token
+from .accounts import TokenClient, active_token, bearer_token
 from .guard import require_login
 from .throttle import LoginThrottle
 
@@ -50,10 +50,10 @@ def load_from_bearer_token(request):
     """``Authorization: Bearer <token>`` on the JSON API: the token's account, or a TokenClient."""
     if not request.path.startswith("/api/"):
         return None
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer":
+    token = bearer_token(request)
+    if token is None:
         return None
-    row = active_token(token.strip())
+    row = active_token(token)
     if row is None:
         g.bad_token = True
         return None

@@ -95,6 +95,12 @@ def revoke_token(row: ApiToken) -> bool:
     return True
 
 
+def bearer_token(request) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header, or None."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else None
+
+
 def active_token(token: str) -> ApiToken | None:
     if not token:
         return None

@@ -9,7 +9,7 @@ from flask import current_app
 from sqlalchemy import text
 
 from .. import camera
-from ..camera.sources import URL_SCHEMES
+from ..camera.sources import is_network
 from ..extensions import db
 
 
@@ -87,7 +87,7 @@ def _source_problem(spec: str) -> str | None:
         if os.name == "posix" and not Path(f"/dev/video{int(spec)}").exists():
             return "the webcam is not connected"
         return None
-    if spec.lower().startswith(URL_SCHEMES):
+    if is_network(spec):
         return None  # only opening the stream tells; it is checked while the camera runs
     if not Path(spec).expanduser().is_file():
         return "the video file does not exist"

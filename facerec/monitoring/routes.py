@@ -2,7 +2,7 @@ from flask import Response, current_app, jsonify, request
 from flask_login import current_user
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from ..auth.accounts import active_token
+from ..auth.accounts import active_token, bearer_token
 from ..extensions import login_manager
 from . import bp
 from .health import checks
@@ -12,8 +12,8 @@ from .metrics import registry
 def _metrics_allowed() -> bool:
     if current_app.config.get("FACEREC_METRICS_PUBLIC") or current_user.is_authenticated:
         return True
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    return scheme.lower() == "bearer" and active_token(token.strip()) is not None
+    token = bearer_token(request)
+    return token is not None and active_token(token) is not None
 
 
 @bp.get("/metrics")

@@ -11,7 +11,6 @@ import cv2
 import numpy as np
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import select
 
 from .. import face_jobs, faces, people
 from ..auth.guard import safe_next
@@ -26,10 +25,6 @@ _picks: dict[str, tuple[float, str, list]] = {}
 _picks_lock = threading.Lock()
 
 
-def _everyone() -> list[User]:
-    return db.session.scalars(select(User).order_by(User.name_key)).all()
-
-
 def _form_values() -> dict:
     source = request.form if request.method == "POST" else request.args
     return {k: source.get(k, "") for k in ("tolerance", "limit", "since", "until", "camera")}
@@ -38,7 +33,7 @@ def _form_values() -> dict:
 def _render(status=200, **context):
     context.setdefault("values", _form_values())
     context.setdefault("default_tolerance", float(current_app.config["FACEREC_TOLERANCE"]))
-    return render_template("search/index.html", everyone=_everyone(), **context), status
+    return render_template("search/index.html", everyone=people.everyone(), **context), status
 
 
 def _run(encoding, values: dict, source: str, sighting_id=None):

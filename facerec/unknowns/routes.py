@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from .. import people
@@ -21,15 +20,11 @@ def _badges():
     return {"nav_badges": {url_for("unknowns.index"): service.visible_count()}}
 
 
-def _everyone() -> list[User]:
-    return db.session.scalars(select(User).order_by(User.name_key)).all()
-
-
 def _render(status=200, **extra):
     service.place_pending()
     groups = [{**service.summary(group), "group": group} for group in service.visible_groups()]
     return render_template(
-        "unknowns/index.html", groups=groups, everyone=_everyone(), **extra
+        "unknowns/index.html", groups=groups, everyone=people.everyone(), **extra
     ), status
 
 
