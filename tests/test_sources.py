@@ -10,7 +10,16 @@ import numpy as np
 import pytest
 
 from facerec import faces
-from facerec.camera.sources import FileSource, SourceError, describe, open_source
+from facerec.camera.sources import (
+    FileSource,
+    SourceError,
+    UrlSource,
+    WebcamSource,
+    describe,
+    open_source,
+    precheck,
+    source_type,
+)
 
 
 def write_video(path, photos, fps=10.0, size=(320, 240)):
@@ -44,6 +53,30 @@ def short_video(tmp_path, data_dir):
 def test_does_describe_hide_passwords_and_query_values_but_keep_the_rest(spec, shown):
     assert describe(spec) == shown
     assert "s3cret" not in describe(spec) and "abc" not in describe(spec)
+
+
+@pytest.mark.parametrize(
+    ("spec", "kind", "paced", "networked"),
+    [
+        ("0", WebcamSource, False, False),
+        (" rtsp://cam.local/stream1 ", UrlSource, False, True),
+        ("HTTP://cam.local/video.mjpg", UrlSource, False, True),
+        ("/videos/door.mp4", FileSource, True, False),
+    ],
+)
+def test_does_each_kind_of_source_say_how_it_plays(spec, kind, paced, networked):
+    assert source_type(spec) is kind
+    assert kind.paced is paced and kind.networked is networked
+
+
+def test_does_the_precheck_say_why_a_source_cannot_start_without_naming_it(tmp_path, short_video):
+    assert precheck("") == "no camera is configured"
+    assert precheck("7") == "the webcam is not connected"
+    assert precheck(str(tmp_path / "nowhere.mp4")) == "the video file does not exist"
+    assert precheck("rtsp://cam.local:99999/stream") == "the camera URL is not valid"
+    # Only opening them tells: a reachable-looking URL and a file that exists pass.
+    assert precheck("rtsp://cam.local:554/stream") is None
+    assert precheck(str(short_video)) is None
 
 
 def test_is_an_empty_camera_setting_refused_with_what_to_set():

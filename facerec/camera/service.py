@@ -27,7 +27,7 @@ from ..recognizer import WorkerSettings
 from . import drawing
 from .motion import Motion
 from .recognition import CameraRecognizer, own_worker
-from .sources import SourceError, describe, is_network, open_source, redact
+from .sources import SourceError, describe, is_networked, open_source, redact
 from .tracks import TrackEvent, Tracks
 
 log = logging.getLogger(__name__)
@@ -355,7 +355,7 @@ class CameraService:
         A URL camera that comes back should be picked up within seconds, and trying to open a
         URL costs little; a missing webcam or file is retried less often.
         """
-        cap = NETWORK_RETRY_MAX if is_network(self.source) else LOCAL_RETRY_MAX
+        cap = NETWORK_RETRY_MAX if is_networked(self.source) else LOCAL_RETRY_MAX
         return min(backoff * 2, cap)
 
     def _run(self, stop: threading.Event):
@@ -382,7 +382,7 @@ class CameraService:
                 try:
                     log.info("camera %s opened (%.2f fps)", describe(self.source), source.fps)
                     self.source_fps = source.fps
-                    self._paced = source.kind == "file"
+                    self._paced = source.paced
                     self.error = None
                     self.state = "running"
                     self.attempts = 0

@@ -1,6 +1,11 @@
 """Frame sources: a webcam index, a video file (paced to its fps and looped), a URL.
 
-Only this package touches ``cv2.VideoCapture``.
+Only this package touches ``cv2.VideoCapture``. Each kind of source is a ``FrameSource``
+subclass that says which camera settings it reads (``handles``), whether it plays at its own
+declared rate (``paced``), whether it is reached over the network (``networked``) and why it
+cannot start, when that can be told without opening it (``precheck``). ``source_type(spec)``
+is the one place that reads a source's kind from its text: adding a kind of camera is a
+subclass listed in ``SOURCE_TYPES``.
 """
 
 from __future__ import annotations
@@ -59,7 +64,7 @@ def describe(spec: str) -> str:
     the fragment. Never raises, whatever the text (a bad port included).
     """
     spec = (spec or "").strip()
-    if not spec.lower().startswith(URL_SCHEMES):
+    if not UrlSource.handles(spec):
         return spec
     try:
         scheme, userinfo, hostport, path, query, fragment = _split_url(spec)
@@ -80,7 +85,7 @@ def describe(spec: str) -> str:
 def secrets_of(spec: str) -> list[str]:
     """The credential strings ``describe`` hides, longest first (for ``redact``)."""
     spec = (spec or "").strip()
-    if not spec.lower().startswith(URL_SCHEMES):
+    if not UrlSource.handles(spec):
         return []
     try:
         _scheme, userinfo, _host, path, query, fragment = _split_url(spec)
@@ -112,14 +117,17 @@ def redact(text: str, spec: str) -> str:
     return text
 
 
-def is_network(spec: str) -> bool:
-    """A camera reached over the network (a URL), not a local device or file."""
-    return (spec or "").strip().lower().startswith(URL_SCHEMES)
-
-
 def check_url(spec: str):
     """A URL camera's address must at least parse: a clear configuration error if not."""
-    shown = describe(spec)
+    problem = _url_problem(spec)
+    if problem is not None:
+        raise SourceError(
+            f"the camera URL {describe(spec)} {problem} (check FACEREC_CAMERA)"
+        ) from None
+
+
+def _url_problem(spec: str) -> str | None:
+    """Why a camera URL cannot be used, as the end of a sentence; None when it parses."""
     try:
         _scheme, _userinfo, hostport, *_ = _split_url(spec)
         port = urlsplit(spec).port
@@ -127,17 +135,34 @@ def check_url(spec: str):
         reason = str(exc)
         if "port" in reason.lower():
             reason = "the port must be a number from 1 to 65535"
-        raise SourceError(
-            f"the camera URL {shown} is not valid: {reason} (check FACEREC_CAMERA)"
-        ) from None
+        return f"is not valid: {reason}"
     if not hostport or port == 0:
-        raise SourceError(f"the camera URL {shown} names no host or port (check FACEREC_CAMERA)")
+        return "names no host or port"
+    return None
 
 
 class FrameSource:
-    """Yields ``(frame_index, bgr_frame)``; ``release()`` frees the device."""
+    """Yields ``(frame_index, bgr_frame)``; ``release()`` frees the device.
 
-    kind = "source"
+    A subclass says what it is, so that nothing else guesses it from the setting's text.
+    """
+
+    kind = "source"  # the word messages use for it ("the stream stopped delivering frames")
+    paced = False  # True: plays at its declared fps (a file); else frames come as they arrive
+    networked = False  # True: reached over the network; retried often, as it comes back alone
+
+    @classmethod
+    def handles(cls, spec: str) -> bool:
+        """Whether ``spec`` (stripped, not empty) names a source of this kind."""
+        raise NotImplementedError
+
+    @classmethod
+    def precheck(cls, spec: str) -> str | None:
+        """Why this source cannot start, when that shows without opening it, else None.
+
+        Said without naming the source (health checks answer anonymous callers).
+        """
+        return None
 
     def __init__(self, spec: str):
         self.spec = spec
@@ -184,21 +209,45 @@ class _LiveSource(FrameSource):
 
 
 class WebcamSource(_LiveSource):
+    """A local video device by its index: ``0`` is /dev/video0."""
+
     kind = "webcam"
+
+    @classmethod
+    def handles(cls, spec: str) -> bool:
+        return spec.isdigit()
+
+    @classmethod
+    def precheck(cls, spec: str) -> str | None:
+        if os.name == "posix" and not Path(f"/dev/video{int(spec)}").exists():
+            return "the webcam is not connected"
+        return None
 
     def __init__(self, spec: str):
         super().__init__(spec)
         index = int(spec)
-        if not Path(f"/dev/video{index}").exists() and os.name == "posix":
+        if self.precheck(spec):
             raise SourceError(f"no webcam at index {index} (/dev/video{index} does not exist)")
         self.fps = self._open(cv2.VideoCapture(index), f"cannot open webcam {index}") or 30.0
 
 
 class UrlSource(_LiveSource):
+    """A network stream FFmpeg reads: RTSP, HTTP (MJPEG, HLS...), RTMP."""
+
     kind = "stream"
+    networked = True
+
+    @classmethod
+    def handles(cls, spec: str) -> bool:
+        return spec.lower().startswith(URL_SCHEMES)
+
+    @classmethod
+    def precheck(cls, spec: str) -> str | None:
+        return "the camera URL is not valid" if _url_problem(spec) else None
 
     def __init__(self, spec: str):
         super().__init__(spec)
+        check_url(spec)
         params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, 10000, cv2.CAP_PROP_READ_TIMEOUT_MSEC, 10000]
         capture = cv2.VideoCapture(spec, cv2.CAP_FFMPEG, params)
         self.fps = self._open(capture, f"cannot open the stream {describe(spec)}") or 25.0
@@ -208,6 +257,15 @@ class FileSource(FrameSource):
     """A video file played at its own frame rate, looped; frame_index is the file's frame number."""
 
     kind = "file"
+    paced = True
+
+    @classmethod
+    def handles(cls, spec: str) -> bool:
+        return True  # whatever no other kind takes is a path
+
+    @classmethod
+    def precheck(cls, spec: str) -> str | None:
+        return None if Path(spec).expanduser().is_file() else "the video file does not exist"
 
     def __init__(self, spec: str):
         super().__init__(spec)
@@ -244,14 +302,34 @@ class FileSource(FrameSource):
             index += 1
 
 
-def open_source(spec: str) -> FrameSource:
-    """Open the source named by FACEREC_CAMERA; raises SourceError with a readable reason."""
+# Asked in order: the first kind that handles a setting reads it (a file path comes last).
+SOURCE_TYPES: list[type[FrameSource]] = [WebcamSource, UrlSource, FileSource]
+
+
+def source_type(spec: str) -> type[FrameSource] | None:
+    """The kind of source ``spec`` names (None for an empty setting)."""
     spec = (spec or "").strip()
     if not spec:
+        return None
+    return next(kind for kind in SOURCE_TYPES if kind.handles(spec))
+
+
+def precheck(spec: str) -> str | None:
+    """Why the source ``spec`` cannot start, when that shows without opening it."""
+    kind = source_type(spec)
+    if kind is None:
+        return "no camera is configured"
+    return kind.precheck((spec or "").strip())
+
+
+def is_networked(spec: str) -> bool:
+    kind = source_type(spec)
+    return kind is not None and kind.networked
+
+
+def open_source(spec: str) -> FrameSource:
+    """Open the source named by FACEREC_CAMERA; raises SourceError with a readable reason."""
+    kind = source_type(spec)
+    if kind is None:
         raise SourceError("no camera is configured (set FACEREC_CAMERA)")
-    if spec.isdigit():
-        return WebcamSource(spec)
-    if spec.lower().startswith(URL_SCHEMES):
-        check_url(spec)
-        return UrlSource(spec)
-    return FileSource(spec)
+    return kind(spec.strip())

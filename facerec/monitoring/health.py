@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 from flask import current_app
 from sqlalchemy import text
 
 from .. import camera
-from ..camera.sources import is_network
+from ..camera.sources import precheck
 from ..extensions import db
 
 
@@ -72,23 +69,7 @@ def _camera(cam) -> dict:
         return {"status": "failing", "state": state, "reason": "the source cannot be opened"}
     if state in ("running", "starting"):
         return {"status": "ok", "state": state}
-    reason = _source_problem(cam.source)
+    reason = precheck(cam.source)  # why it could not start, if that shows without opening it
     if reason:
         return {"status": "failing", "state": state, "reason": reason}
     return {"status": "ok", "state": state}
-
-
-def _source_problem(spec: str) -> str | None:
-    """Why a stopped camera could not start, when that can be told without opening it."""
-    spec = (spec or "").strip()
-    if not spec:
-        return "no camera is configured"
-    if spec.isdigit():
-        if os.name == "posix" and not Path(f"/dev/video{int(spec)}").exists():
-            return "the webcam is not connected"
-        return None
-    if is_network(spec):
-        return None  # only opening the stream tells; it is checked while the camera runs
-    if not Path(spec).expanduser().is_file():
-        return "the video file does not exist"
-    return None
