@@ -17,15 +17,17 @@ NGINX ?= /usr/sbin/nginx
 export FLASK_APP := facerec
 export FACEREC_TEST_DATA ?= $(abspath ../shared/faces)
 
-.PHONY: install db run dev test bench lint chromium postgresql mosquitto nginx clean
+.PHONY: install db run dev test bench lint docs docs-serve chromium postgresql mosquitto nginx clean
 
 install: $(STAMP)
 
-$(STAMP): requirements.txt
+$(STAMP): requirements.txt setup.cfg pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip 'setuptools<82' wheel
 	$(BIN)/python -m pip install --quiet -r requirements.txt
 	$(BIN)/python -m pip install --quiet --no-deps face_recognition==1.3.0
+	@# The project itself, editable: .venv/bin/facerec runs this checkout's code.
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation --editable .
 	@touch $@
 
 db: install
@@ -61,7 +63,7 @@ mosquitto:
 		else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto >/dev/null; fi; }
 	@test -x $(MOSQUITTO) || { echo "mosquitto is required for the MQTT tests: apt-get install mosquitto"; exit 1; }
 
-# The tests run the README's reverse-proxy configuration in Debian's nginx.
+# The tests run the documented reverse-proxy configuration (docs/serving/nginx.md) in Debian's nginx.
 nginx:
 	@test -x $(NGINX) || { \
 		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null; \
@@ -77,9 +79,20 @@ bench: install
 		echo "== $$script"; $(BIN)/python $$script || exit 1; \
 	done
 
+# The documentation site (MkDocs, Material theme) from docs/ into site/; tests/test_docs.py
+# builds it with --strict in `make test`. DOCS_PORT for the preview server.
+DOCS_PORT ?= 8001
+export NO_MKDOCS_2_WARNING := 1
+
+docs: install
+	$(BIN)/mkdocs build --strict
+
+docs-serve: install
+	$(BIN)/mkdocs serve --dev-addr $(HOST):$(DOCS_PORT)
+
 lint: install
 	$(BIN)/ruff check facerec tests bench migrations wsgi.py
 	$(BIN)/ruff format --check facerec tests bench wsgi.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache site

@@ -2,8 +2,8 @@
 
 Prints JSON with
 - ``labels``: the pipeline run in-process for two loops of the clip; of the frames in which
-  lin-manuel-miranda is recognisable (checked frame by frame at full resolution, the shared
-  README's method), the fraction whose published frame carries his label, and how many
+  lin-manuel-miranda is recognisable (checked frame by frame at full
+  resolution), the fraction whose published frame carries his label, and how many
   frames were labelled obama or biden (must be 0);
 - ``viewers``: the app served by gunicorn exactly as ``make run`` does; for 1, 10 and 50
   concurrent MJPEG viewers, each viewer's frames per second as a ratio of the source's fps,

@@ -1,4 +1,8 @@
-"""Command-line interface: ``flask users|accounts|tokens|cameras|webhooks|sightings ...``."""
+"""Command-line interface: ``facerec users|accounts|tokens|cameras|webhooks|sightings ...``.
+
+``facerec`` is the console script the project's package metadata declares (setup.cfg); it is
+the Flask command line bound to ``create_app``, so ``flask --app facerec ...`` is the same.
+"""
 
 import os
 import sys
@@ -433,4 +437,20 @@ def init_app(app):
         app.cli.add_command(group)
 
 
-__all__ = ["click", "init_app"]
+def main():
+    """The ``facerec`` command: every ``flask`` command of this app, with no ``--app`` needed."""
+    from flask.cli import FlaskGroup
+
+    from . import create_app
+
+    cli = FlaskGroup(
+        name="facerec",
+        create_app=create_app,
+        help="Manage a facerec server: people, accounts, tokens, cameras, webhooks, the "
+        "database (db upgrade) and the history. Run it from the project folder as "
+        ".venv/bin/facerec COMMAND, or as facerec COMMAND with the virtualenv activated.",
+    )
+    cli.main(prog_name="facerec")
+
+
+__all__ = ["click", "init_app", "main"]

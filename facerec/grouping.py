@@ -9,7 +9,7 @@ Why this and not DBSCAN/HDBSCAN over every unknown encoding: faces arrive one at
 this rule places each in O(groups) without revisiting the others, keeps group ids stable (an
 operator may be looking at a group while a sighting joins it) and needs no new dependency.
 bench/unknowns.py measures it on 10,000 synthetic encodings around 200 centres (pairwise
-precision and recall) and the README gives the comparison with scikit-learn's DBSCAN.
+precision and recall) and docs/guide/unknowns.md gives the comparison with scikit-learn's DBSCAN.
 Pure numpy: nothing here touches the database (see ``facerec.unknowns``).
 """
 

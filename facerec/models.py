@@ -270,7 +270,7 @@ class Sighting(EncodingMixin, db.Model):
     group: Mapped[UnknownGroup | None] = relationship(back_populates="sightings")
 
     def to_dict(self) -> dict:
-        """The sighting as the API returns it (S in DESIGN.md)."""
+        """The sighting as the API returns it (``api.sightings.SightingSchema``)."""
         return {
             "id": self.id,
             "camera": self.camera,

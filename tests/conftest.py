@@ -43,10 +43,11 @@ def make_app(tmp_path, database_url: str | None = None, **overrides):
 # each on a fresh database: a file for SQLite, a database copied from a template on one
 # throwaway PostgreSQL server for the session. ``--db=sqlite`` (or FACEREC_TEST_DB=sqlite)
 # runs the SQLite half alone, ``--db=postgresql`` the PostgreSQL half.
-# Run on SQLite alone, to keep the PostgreSQL half under two minutes (see the README's
-# Development section): tests whose subject is not what the database stores or how it is
-# queried, that is browser tests, tests of the camera pipeline on the clip (``clip_app``),
-# and tests marked ``sqlite_only`` (one by one, or a whole module with ``pytestmark``).
+# Run on SQLite alone, to keep the PostgreSQL half under two minutes (see docs/development.md,
+# "The suite runs on SQLite and on PostgreSQL"): tests whose subject is not what the database
+# stores or how it is queried, that is browser tests, tests of the camera pipeline on the
+# clip (``clip_app``), and tests marked ``sqlite_only`` (one by one, or a whole module with
+# ``pytestmark``).
 # ``both_databases`` puts a test back on both, also inside a module marked ``sqlite_only``.
 # Tests marked ``postgresql_only`` run on PostgreSQL alone. A test that needs a database
 # without the schema (migrations) asks for ``empty_database_url`` instead of ``database_url``.

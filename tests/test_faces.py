@@ -26,7 +26,7 @@ def known_gallery():
     return Gallery(np.array(encodings), ids, names)
 
 
-# file -> identities expected against known/ (the shared README's table)
+# file -> identities expected against known/ (the table in FACEREC_TEST_DATA's README.md)
 EXPECTED = {
     "obama-480p.jpg": ["obama"],
     "obama_small.jpg": ["obama"],

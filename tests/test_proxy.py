@@ -1,4 +1,5 @@
-"""The README's nginx configuration, run in Debian's nginx in front of a real gunicorn."""
+"""The documented nginx configuration (docs/serving/nginx.md), run in Debian's nginx in front
+of a real gunicorn."""
 
 import contextlib
 import http.client
@@ -18,11 +19,11 @@ from .servers import Gunicorn, free_port, response_head, timed_get, wait_for
 NGINX = "/usr/sbin/nginx"
 
 
-def readme_nginx_block() -> str:
-    """The ```nginx block of the README's deployment section, as a user copies it."""
-    text = (ROOT / "README.md").read_text()
+def documented_nginx_block() -> str:
+    """The ```nginx block of the documentation's nginx page, as a user copies it."""
+    text = (ROOT / "docs" / "serving" / "nginx.md").read_text()
     blocks = re.findall(r"```nginx\n(.*?)```", text, re.S)
-    assert len(blocks) == 1, "the README should hold one nginx configuration"
+    assert len(blocks) == 1, "docs/serving/nginx.md should hold one nginx configuration"
     return blocks[0]
 
 
@@ -30,7 +31,7 @@ class Nginx:
     def __init__(self, tmp_path, upstream_port: int):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        site = readme_nginx_block()
+        site = documented_nginx_block()
         assert "listen 80;" in site and "server 127.0.0.1:8000;" in site
         site = site.replace("listen 80;", f"listen 127.0.0.1:{self.port};")
         site = site.replace("server 127.0.0.1:8000;", f"server 127.0.0.1:{upstream_port};")
@@ -68,7 +69,7 @@ class Nginx:
 
 @pytest.fixture
 def proxied(tmp_path):
-    """facerec under gunicorn (8 threads) behind the README's nginx."""
+    """facerec under gunicorn (8 threads) behind the documented nginx."""
     server = Gunicorn(
         tmp_path,
         threads=8,

@@ -35,7 +35,7 @@ def person_id(description: str = "The person's id.", example: int | None = 3, **
 
 
 class LabelledSighting(ma.Schema):
-    """A sighting (S in DESIGN.md) after a correction."""
+    """A sighting (``SightingSchema``) after a correction."""
 
     id = ma.fields.Integer(required=True, metadata={"example": 17})
     camera = ma.fields.String(required=True, metadata={"example": "main"})

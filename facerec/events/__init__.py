@@ -26,7 +26,7 @@ TEST_EVENT = "webhook.test"
 
 @dataclass(frozen=True)
 class Event:
-    """One event: its name, when it happened, and the sighting (S in DESIGN.md)."""
+    """One event: its name, when it happened, and the sighting as the API returns it."""
 
     name: str
     time: str

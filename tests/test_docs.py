@@ -1,0 +1,66 @@
+"""The documentation site: it builds with ``mkdocs build --strict`` (no broken link, no page
+left out of the navigation), offline, and nothing in it points outside the project."""
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from .conftest import ROOT
+
+DOCS = ROOT / "docs"
+
+
+def markdown_files():
+    return [*sorted(DOCS.rglob("*.md")), ROOT / "README.md"]
+
+
+def test_does_the_documentation_site_build_strictly(tmp_path):
+    site = tmp_path / "site"
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
+    done = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    page = (site / "guide" / "cameras" / "index.html").read_text()
+    assert "FACEREC_CAMERA" in page
+    # Offline and private: the theme must not load fonts (or anything else) from elsewhere.
+    index = (site / "index.html").read_text()
+    assert "fonts.googleapis.com" not in index and "fonts.gstatic.com" not in index
+
+
+def test_is_the_readme_short_and_pointing_at_the_docs():
+    readme = (ROOT / "README.md").read_text()
+    assert len(readme.splitlines()) <= 150
+    for link in re.findall(r"\]\((docs/[^)#]+)", readme):
+        assert (ROOT / link).is_file(), f"the README links to {link}, which does not exist"
+
+
+def test_do_the_docs_and_code_refer_to_no_file_outside_the_project():
+    # Test data in ../shared/faces is the one allowed reference (the suite's photos and clip);
+    # links between the pages of docs/ are checked by the strict build.
+    outside = re.compile(
+        r"\b(DESIGN|STYLE|GUIDE|HELPERS|TEAM)\.md|\.\./shared/(?!faces\b)|\.\./\.\./|/work/"
+        r"|shared README"
+    )
+    offenders = []
+    files = markdown_files() + [
+        path
+        for folder in ("facerec", "bench", "migrations", "tests")
+        for path in (ROOT / folder).rglob("*")
+        if path.suffix in {".py", ".html", ".js", ".css"}
+    ]
+    files += [ROOT / name for name in ("Makefile", "setup.cfg", "requirements.txt", "mkdocs.yml")]
+    for path in files:
+        if path == Path(__file__):
+            continue
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            if outside.search(line):
+                offenders.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
+    assert not offenders, "\n".join(offenders)
