@@ -13,11 +13,12 @@ STAMP  := $(VENV)/.installed-stamp
 CHROMIUM ?= /usr/bin/chromium
 MOSQUITTO ?= /usr/sbin/mosquitto
 NGINX ?= /usr/sbin/nginx
+PROMTOOL ?= /usr/bin/promtool
 
 export FLASK_APP := facerec
 export FACEREC_TEST_DATA ?= $(abspath ../shared/faces)
 
-.PHONY: install db run dev test bench lint docs docs-serve chromium postgresql mosquitto nginx clean
+.PHONY: install db run dev test bench lint docs docs-serve chromium postgresql mosquitto nginx prometheus clean
 
 install: $(STAMP)
 
@@ -70,7 +71,15 @@ nginx:
 		else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null; fi; }
 	@test -x $(NGINX) || { echo "nginx is required for the reverse-proxy tests: apt-get install nginx-light"; exit 1; }
 
-test: install chromium postgresql mosquitto nginx
+# A test checks /metrics with promtool, Prometheus's own checker (Debian's prometheus package;
+# its service is not started).
+prometheus:
+	@test -x $(PROMTOOL) || { \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; \
+		else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; fi; }
+	@test -x $(PROMTOOL) || { echo "promtool is required for the metrics tests: apt-get install prometheus"; exit 1; }
+
+test: install chromium postgresql mosquitto nginx prometheus
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: install

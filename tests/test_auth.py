@@ -11,8 +11,16 @@ from facerec.models import Account, ApiToken
 
 from .conftest import TEST_PASSWORD, create_account, login_client
 
-# /healthz is anonymous by contract; /metrics answers scrapers 401 (tests/test_monitoring.py).
-OPEN_ENDPOINTS = {"static", "auth.login", "auth.setup", "monitoring.healthz", "monitoring.metrics"}
+# /readyz and /healthz are anonymous by contract (and /livez, answered in front of Flask);
+# /metrics answers scrapers 401 (tests/test_monitoring.py).
+OPEN_ENDPOINTS = {
+    "static",
+    "auth.login",
+    "auth.setup",
+    "monitoring.healthz",
+    "monitoring.readyz",
+    "monitoring.metrics",
+}
 
 # On SQLite alone (see conftest.py) but for the tests marked both_databases: the sign-in
 # pages are the same on both; accounts, sessions and tokens are stored.

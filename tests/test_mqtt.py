@@ -117,7 +117,7 @@ def mqtt_app(app_factory, broker, enroll_known):
     """An app publishing to the test broker with a 1 s presence timeout."""
     app = app_factory(FACEREC_MQTT_URL=broker.url, FACEREC_PRESENCE_TIMEOUT=1.0)
     people = enroll_known(app)
-    app.test_client().get("/healthz")  # the first request connects
+    app.test_client().get("/readyz")  # the first request connects
     publisher = app.extensions["mqtt"]
     deadline = time.monotonic() + 10
     while not publisher.connected and time.monotonic() < deadline:
@@ -270,20 +270,28 @@ def test_does_a_broker_that_is_down_at_start_block_nothing(app_factory, tmp_path
     app = app_factory(FACEREC_MQTT_URL=broker.url)
     try:
         events.publish("sighting.started", SIGHTING, app=app)
-        health = app.test_client().get("/healthz")
+        client = app.test_client()
+        ready = client.get("/readyz")
         assert time.perf_counter() - started < 5
-        assert health.status_code == 503
-        assert health.json["checks"]["mqtt"] == {
-            "status": "failing",
-            "state": "disconnected",
-            "reason": "the broker is not reachable",
-        }
+        # Not ready (the broker is part of the configured job), but alive: a liveness probe
+        # must not restart facerec because a service outside it is down.
+        assert ready.status_code == 503
+        assert json.loads(ready.get_data())["checks"]["mqtt"] == [
+            {
+                "status": "fail",
+                "componentType": "system",
+                "observedValue": "disconnected",
+                "output": "the broker is not reachable",
+            }
+        ]
+        assert client.get("/livez").status_code == 200
         broker.start()
         publisher = app.extensions["mqtt"]
         deadline = time.monotonic() + 40
         while not publisher.connected and time.monotonic() < deadline:
             time.sleep(0.1)
         assert publisher.connected
+        assert json.loads(client.get("/readyz").get_data())["checks"]["mqtt"][0]["status"] == "pass"
     finally:
         events.close(app)
         broker.stop()

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from facerec import events
-from facerec.events import EventBus
+from facerec.events import EventBus, EventSink
 from facerec.extensions import db
 from facerec.models import Webhook, WebhookDelivery
 
@@ -81,11 +81,17 @@ def test_does_a_full_event_queue_drop_the_oldest_event_and_count_it():
     gate, busy = threading.Event(), threading.Event()
     seen = []
 
-    class SlowSink:
-        def handle(self, event):
+    class SlowSink(EventSink):
+        name = "slow"
+        from_app = health = metrics = None
+
+        def deliver(self, event):
             busy.set()
             gate.wait(5)
             seen.append(event.sighting["id"])
+
+        def close(self, timeout=0.0):
+            pass
 
     bus = EventBus(maxsize=3)
     bus.sinks.append(SlowSink())

@@ -1,15 +1,19 @@
-"""Sighting events out of facerec: a bounded queue, one dispatcher thread, webhooks and MQTT.
+"""Sighting events out of facerec: a bounded queue, one dispatcher thread, the sinks.
 
 The capture side calls ``publish()``, which only appends to a bounded queue (when it is full
 the oldest event is dropped and counted): nothing a receiver or a broker does can slow
 recognition or the streams. One dispatcher thread per app hands each event to the sinks
-(webhooks, MQTT, the metrics counters); each sink does its own slow work off that thread.
+(``sink.EventSink``: webhooks, MQTT, ...), each of which does its own slow work off that
+thread. Every module of this package that defines an ``EventSink`` subclass is a sink.
 """
 
 from __future__ import annotations
 
+import importlib
+import inspect
 import json
 import logging
+import pkgutil
 import threading
 from collections import deque
 from dataclasses import dataclass, field
@@ -17,6 +21,7 @@ from dataclasses import dataclass, field
 from flask import current_app
 
 from ..models import EVENT_NAMES, iso, utcnow
+from .sink import EventSink
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +60,7 @@ class EventBus:
     def __init__(self, maxsize: int = 1000, idle: float = 30.0):
         self.maxsize = max(1, maxsize)
         self.idle = idle
-        self.sinks: list = []  # objects with handle(event); called on the dispatcher thread
+        self.sinks: list[EventSink] = []  # deliver(event) on the dispatcher thread
         self.published = 0
         self.dropped = 0
         self.started = {"known": 0, "unknown": 0}  # sighting.started by identity
@@ -98,7 +103,7 @@ class EventBus:
                 event = self._queue.popleft()
             for sink in list(self.sinks):
                 try:
-                    sink.handle(event)
+                    sink.deliver(event)
                 except Exception:
                     log.exception("event sink %s failed on %s", type(sink).__name__, event.name)
 
@@ -122,42 +127,46 @@ class EventBus:
         if thread is not None and timeout:
             thread.join(timeout)
         for sink in self.sinks:
-            close = getattr(sink, "close", None)
-            if close is not None:
-                close(timeout=timeout)
+            sink.close(timeout=timeout)
+
+
+def sink_classes() -> list[type[EventSink]]:
+    """Every sink this package holds: the ``EventSink`` subclass defined in each module."""
+    found = []
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda info: info.name):
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        for value in vars(module).values():
+            if (
+                inspect.isclass(value)
+                and issubclass(value, EventSink)
+                and value.__module__ == module.__name__
+                and not inspect.isabstract(value)
+            ):
+                found.append(value)
+    return found
 
 
 def init_app(app):
-    """The app's event bus, fed by its sightings writer, and the sinks (webhooks; MQTT if set).
+    """The app's event bus, fed by its sightings writer, and every sink its settings ask for.
 
     Runs after the app's other extensions, so that the sightings writer exists to subscribe to.
+    Each sink is also ``app.extensions[sink.name]`` (the admin pages and tests reach it there).
     """
     import atexit
 
-    from .webhooks import WebhookSender
-
-    cfg = app.config
-    bus = EventBus(int(cfg["FACEREC_EVENT_QUEUE"]))
-    sender = WebhookSender(
-        app,
-        timeout=float(cfg["FACEREC_WEBHOOK_TIMEOUT"]),
-        backoff=parse_backoff(cfg["FACEREC_WEBHOOK_BACKOFF"]),
-    )
-    bus.sinks.append(sender)
+    bus = EventBus(int(app.config["FACEREC_EVENT_QUEUE"]))
+    for kind in sink_classes():
+        sink = kind.from_app(app)
+        if sink is not None:
+            bus.sinks.append(sink)
+            app.extensions[kind.name] = sink
     app.extensions["events"] = bus
-    app.extensions["webhooks"] = sender
-    if cfg.get("FACEREC_MQTT_URL"):
-        from .mqtt import MqttPublisher
 
-        publisher = MqttPublisher(
-            app,
-            cfg["FACEREC_MQTT_URL"],
-            presence_timeout=float(cfg["FACEREC_PRESENCE_TIMEOUT"]),
-            discovery_prefix=cfg["FACEREC_MQTT_DISCOVERY_PREFIX"],
-        )
-        bus.sinks.append(publisher)
-        app.extensions["mqtt"] = publisher
-        app.before_request(publisher.start)
+    @app.before_request
+    def _start_sinks():
+        for sink in bus.sinks:
+            sink.start()
+
     if "sightings" in app.extensions:
         # The sightings writer calls us after each commit, on its own thread: queue, return.
         from .. import sightings
@@ -188,6 +197,11 @@ def bus(app=None) -> EventBus:
     return (app or current_app).extensions["events"]
 
 
+def sinks(app=None) -> list[EventSink]:
+    """The app's sinks (what /readyz and /metrics ask for their checks and figures)."""
+    return bus(app).sinks
+
+
 def publish(name: str, sighting: dict | None, app=None) -> Event:
     """Send an event to every webhook and the MQTT broker, without ever waiting for them."""
     if name not in EVENTS:
@@ -202,4 +216,15 @@ def close(app, timeout: float = 0.0):
         events.close(timeout)
 
 
-__all__ = ["EVENTS", "TEST_EVENT", "Event", "EventBus", "bus", "close", "init_app", "publish"]
+__all__ = [
+    "EVENTS",
+    "TEST_EVENT",
+    "Event",
+    "EventBus",
+    "EventSink",
+    "bus",
+    "close",
+    "init_app",
+    "publish",
+    "sinks",
+]

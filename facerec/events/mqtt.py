@@ -22,11 +22,13 @@ from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
 
 import paho.mqtt.client as mqtt
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from sqlalchemy import select
 
 from ..extensions import db
 from ..models import User, gallery_version, iso, utcnow
 from . import Event
+from .sink import FAIL, PASS, EventSink, check
 
 log = logging.getLogger(__name__)
 
@@ -89,8 +91,23 @@ class Presence:
     seen_at: str | None = None
 
 
-class MqttPublisher:
+class MqttPublisher(EventSink):
     """The MQTT sink of the event bus."""
+
+    name = "mqtt"
+
+    @classmethod
+    def from_app(cls, app) -> MqttPublisher | None:
+        """Only with ``FACEREC_MQTT_URL`` set (a bad URL stops the app with the reason)."""
+        cfg = app.config
+        if not cfg.get("FACEREC_MQTT_URL"):
+            return None
+        return cls(
+            app,
+            cfg["FACEREC_MQTT_URL"],
+            presence_timeout=float(cfg["FACEREC_PRESENCE_TIMEOUT"]),
+            discovery_prefix=cfg["FACEREC_MQTT_DISCOVERY_PREFIX"],
+        )
 
     def __init__(self, app, url: str, *, presence_timeout=300.0, discovery_prefix="homeassistant"):
         self.app = app
@@ -237,7 +254,7 @@ class MqttPublisher:
 
     # ---- the sink ------------------------------------------------------------------------
 
-    def handle(self, event: Event):
+    def deliver(self, event: Event):
         self.start()
         self._publish(EVENTS_TOPIC, event.as_dict())
         sighting = event.sighting or {}
@@ -272,6 +289,26 @@ class MqttPublisher:
                 self._announce(person)
             else:
                 self._send_state(person)
+
+    def health(self) -> dict[str, list[dict]]:
+        """The broker named by FACEREC_MQTT_URL is part of the job: not connected is a fail."""
+        if self.connected:
+            return {"mqtt": [check(PASS, "system", observed_value="connected")]}
+        reason = "the broker is not reachable"
+        return {"mqtt": [check(FAIL, "system", observed_value="disconnected", output=reason)]}
+
+    def metrics(self):
+        messages = CounterMetricFamily(
+            "facerec_mqtt_messages", "MQTT messages by result.", labels=["result"]
+        )
+        messages.add_metric(["success"], self.sent)
+        messages.add_metric(["failure"], self.failed)
+        yield messages
+        connected = GaugeMetricFamily(
+            "facerec_mqtt_connected", "1 while connected to the MQTT broker."
+        )
+        connected.add_metric([], 1 if self.connected else 0)
+        yield connected
 
     def _expire_loop(self):
         tick = min(1.0, max(0.05, self.presence_timeout / 4))

@@ -21,11 +21,13 @@ import uuid
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from sqlalchemy import delete, select
 
 from ..extensions import db
 from ..models import WEBHOOK_URL_MAX, Webhook, WebhookDelivery
-from . import EVENTS, TEST_EVENT, Event, make_event
+from . import EVENTS, TEST_EVENT, Event, make_event, parse_backoff
+from .sink import PASS, WARN, EventSink, check
 
 log = logging.getLogger(__name__)
 
@@ -171,12 +173,24 @@ def _describe(exc: Exception) -> str:
     return text[:300]
 
 
-class WebhookSender:
+class WebhookSender(EventSink):
     """The webhook sink of the event bus: per webhook, a bounded schedule and one thread.
 
     Each webhook has its own lane, so a receiver that never answers delays only its own
     deliveries, never another webhook's; within a lane events go out in order.
     """
+
+    name = "webhooks"
+
+    @classmethod
+    def from_app(cls, app) -> WebhookSender:
+        """Always: webhooks are rows in the database, added at any time."""
+        cfg = app.config
+        return cls(
+            app,
+            timeout=float(cfg["FACEREC_WEBHOOK_TIMEOUT"]),
+            backoff=parse_backoff(cfg["FACEREC_WEBHOOK_BACKOFF"]),
+        )
 
     def __init__(self, app, *, timeout=10.0, backoff=(10.0, 60.0, 300.0), maxsize=1000):
         self.app = app
@@ -188,6 +202,7 @@ class WebhookSender:
         self.failed = 0  # attempts that failed (each retry counts)
         self.gave_up = 0  # deliveries abandoned after the last attempt
         self.dropped = 0
+        self._failing: dict[int, bool] = {}  # webhook id -> did its last attempt fail?
         self._lanes: dict[int, list[Delivery]] = {}  # webhook id -> heap by due time
         self._threads: dict[int, threading.Thread] = {}
         self._seq = itertools.count()
@@ -196,7 +211,7 @@ class WebhookSender:
 
     # ---- the sink ------------------------------------------------------------------------
 
-    def handle(self, event: Event):
+    def deliver(self, event: Event):
         """Schedule ``event`` for every enabled webhook that wants it (dispatcher thread)."""
         with self.app.app_context():
             try:
@@ -261,10 +276,7 @@ class WebhookSender:
 
     def _attempt(self, delivery: Delivery):
         outcome = post(delivery.url, delivery.body, self._headers(delivery), self.timeout)
-        if outcome.ok:
-            self.delivered += 1
-        else:
-            self.failed += 1
+        self._count(delivery.webhook_id, outcome)
         self._log(delivery, outcome)
         if outcome.ok or not outcome.retryable:
             return
@@ -340,16 +352,64 @@ class WebhookSender:
             0.0, 0, hook.id, hook.url, hook.secret, event, event.body(), str(uuid.uuid4())
         )
         outcome = post(hook.url, delivery.body, self._headers(delivery), min(self.timeout, 10.0))
+        self._count(hook.id, outcome)
+        self._log(delivery, outcome)
+        return outcome
+
+    def _count(self, hook_id: int, outcome: Outcome):
         if outcome.ok:
             self.delivered += 1
         else:
             self.failed += 1
-        self._log(delivery, outcome)
-        return outcome
+        self._failing[hook_id] = not outcome.ok
 
     @property
     def pending(self) -> int:
         return sum(len(lane) for lane in list(self._lanes.values()))
+
+    def health(self) -> dict[str, list[dict]]:
+        """A warning while some webhook's last attempt failed: receivers are someone else's
+        servers, so they never make facerec itself unready. Called in an app context."""
+        enabled = set(db.session.scalars(select(Webhook.id).where(Webhook.enabled)))
+        failing = sum(1 for hook_id, bad in self._failing.items() if bad and hook_id in enabled)
+        if not failing:
+            return {"webhooks": [check(PASS, "system", observed_value=0)]}
+        plural = "s" if failing != 1 else ""
+        return {
+            "webhooks": [
+                check(
+                    WARN,
+                    "system",
+                    observed_value=failing,
+                    output=f"the last delivery to {failing} webhook{plural} failed",
+                )
+            ]
+        }
+
+    def metrics(self):
+        deliveries = CounterMetricFamily(
+            "facerec_webhook_deliveries",
+            "Webhook delivery attempts by result (each retry is an attempt).",
+            labels=["result"],
+        )
+        deliveries.add_metric(["success"], self.delivered)
+        deliveries.add_metric(["failure"], self.failed)
+        yield deliveries
+        abandoned = CounterMetricFamily(
+            "facerec_webhook_abandoned", "Webhook deliveries given up after the last retry."
+        )
+        abandoned.add_metric([], self.gave_up)
+        yield abandoned
+        dropped = CounterMetricFamily(
+            "facerec_webhook_dropped", "Webhook deliveries dropped because too many were pending."
+        )
+        dropped.add_metric([], self.dropped)
+        yield dropped
+        pending = GaugeMetricFamily(
+            "facerec_webhook_pending", "Deliveries waiting or being retried."
+        )
+        pending.add_metric([], self.pending)
+        yield pending
 
     def close(self, timeout: float = 0.0):
         """Drop what is waiting; with ``timeout``, wait that long for deliveries under way."""

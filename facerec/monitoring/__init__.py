@@ -1,4 +1,4 @@
-"""Operations from outside: ``/metrics`` (Prometheus) and ``/healthz``."""
+"""Operations from outside: ``/metrics`` (Prometheus), ``/livez``, ``/readyz`` (``/healthz``)."""
 
 from flask import Blueprint
 
@@ -16,7 +16,15 @@ def camera_name(service) -> str:
     return service.camera or "main"
 
 
+def init_app(app):
+    """The app's metrics registry, and /livez answered in front of the app (see liveness)."""
+    from . import metrics
+    from .liveness import Liveness
+
+    app.wsgi_app = Liveness(app.wsgi_app)
+    return metrics.init_app(app)
+
+
 from . import routes  # noqa: E402,F401
-from .metrics import init_app  # noqa: E402
 
 __all__ = ["bp", "camera_name", "cameras", "init_app"]

@@ -1,53 +1,77 @@
-"""The checks behind /healthz. Anonymous: states and short reasons, never a name or a path."""
+"""The checks behind /readyz (and /healthz), in the IETF health check draft's shape.
+
+``application/health+json``: ``{"status": "pass"|"warn"|"fail", "checks": {key: [check]}}``.
+Anonymous: states and short reasons, never a person's name, a path or a source URL.
+"""
 
 from __future__ import annotations
 
-from flask import current_app
+import logging
+import time
+
 from sqlalchemy import text
 
-from .. import camera
+from .. import camera, events
 from ..camera.sources import precheck
+from ..events.sink import FAIL, PASS, WARN, check
 from ..extensions import db
 
+MEDIA_TYPE = "application/health+json"
+log = logging.getLogger(__name__)
 
-def checks() -> dict:
+
+def liveness(started: float) -> dict:
+    """The process answers: nothing outside it (database, cameras, broker) is asked."""
+    uptime = round(time.monotonic() - started, 1)
+    return {
+        "status": PASS,
+        "checks": {"uptime": [check(PASS, "system", observed_value=uptime, observed_unit="s")]},
+    }
+
+
+def readiness() -> dict:
+    """Can this server do its job: the database, recognition, every camera, every sink."""
     from . import camera_name, cameras
 
     services = [(camera_name(cam), cam) for cam in cameras()]
-    result = {
-        "database": _database(),
-        "recognizer": _recognizer([cam for _, cam in services]),
-        "cameras": {name: _camera(cam) for name, cam in services},
+    checks = {
+        "database": [_database()],
+        **_recognizer([cam for _, cam in services]),
+        "camera": [_camera(name, cam) for name, cam in services],
     }
-    publisher = current_app.extensions.get("mqtt")
-    if publisher is not None:
-        result["mqtt"] = (
-            {"status": "ok", "state": "connected"}
-            if publisher.connected
-            else {
-                "status": "failing",
-                "state": "disconnected",
-                "reason": "the broker is not reachable",
-            }
-        )
-    return result
+    for sink in events.sinks():
+        checks.update(_sink_health(sink))
+    return {"status": overall(checks), "checks": checks}
+
+
+def _sink_health(sink) -> dict[str, list[dict]]:
+    try:
+        return sink.health()
+    except Exception:  # a sink's bug (or a database gone mid-check) is reported, not a 500
+        db.session.rollback()
+        log.exception("the %s sink could not report its health", sink.name)
+        return {sink.name: [check(WARN, "system", output="its state could not be read")]}
+
+
+def overall(checks: dict[str, list[dict]]) -> str:
+    """The worst status of all: fail, else warn, else pass."""
+    statuses = {entry["status"] for entries in checks.values() for entry in entries}
+    return FAIL if FAIL in statuses else WARN if WARN in statuses else PASS
 
 
 def _database() -> dict:
     try:
         db.session.execute(text("SELECT 1"))
-        return {"status": "ok"}
+        return check(PASS, "datastore")
     except Exception:
         db.session.rollback()
-        return {"status": "failing", "reason": "the database does not answer"}
+        return check(FAIL, "datastore", output="the database does not answer")
 
 
-def _recognizer(services) -> dict:
+def _recognizer(services) -> dict[str, list[dict]]:
     """The recognition workers of the running cameras: alive, or being (re)started."""
     running = [cam for cam in services if cam.running]
-    restarts = camera.registry().pool.restarts
-    if not running:
-        return {"status": "ok", "state": "idle", "restarts": restarts}
+    restarts = [check(PASS, observed_value=camera.registry().pool.restarts)]
     states = []
     for cam in running:
         recognizer = cam.recognizer
@@ -57,19 +81,23 @@ def _recognizer(services) -> dict:
             states.append("running")
         else:
             states.append("down")
-    if "down" in states:
-        return {"status": "failing", "state": "down", "restarts": restarts}
-    state = "starting" if "starting" in states else "running"
-    return {"status": "ok", "state": state, "restarts": restarts}
+    if not states:
+        state = check(PASS, observed_value="idle")
+    elif "down" in states:
+        state = check(FAIL, observed_value="down", output="a recognition worker is not running")
+    else:
+        state = check(PASS, observed_value="starting" if "starting" in states else "running")
+    return {"recognizer": [state], "recognizer:restarts": restarts}
 
 
-def _camera(cam) -> dict:
+def _camera(name: str, cam) -> dict:
     state = cam.state
+    fields = {"component_id": name, "observed_value": state}
     if state == "unavailable":
-        return {"status": "failing", "state": state, "reason": "the source cannot be opened"}
+        return check(FAIL, output="the source cannot be opened", **fields)
     if state in ("running", "starting"):
-        return {"status": "ok", "state": state}
+        return check(PASS, **fields)
     reason = precheck(cam.source)  # why it could not start, if that shows without opening it
     if reason:
-        return {"status": "failing", "state": state, "reason": reason}
-    return {"status": "ok", "state": state}
+        return check(FAIL, output=reason, **fields)
+    return check(PASS, **fields)

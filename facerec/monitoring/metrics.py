@@ -1,8 +1,9 @@
 """Prometheus metrics: one CollectorRegistry per app (the test suite makes many apps).
 
 Request counts and latencies are observed as requests finish. Everything else (cameras, the
-recognition worker, events, webhooks, MQTT) is read from the objects that already count it,
-at scrape time, by one collector: nothing on the capture path knows about Prometheus.
+recognition worker, events, and each event sink's own figures) is read from the objects that
+already count it, at scrape time, by one collector: nothing on the capture path knows about
+Prometheus.
 """
 
 from __future__ import annotations
@@ -35,8 +36,6 @@ class FacerecCollector:
             services = [(camera_name(cam), cam) for cam in cameras()]
             pool = camera.registry().pool
             events = self.app.extensions.get("events")
-            webhooks = self.app.extensions.get("webhooks")
-            mqtt = self.app.extensions.get("mqtt")
             writer = self.app.extensions.get("sightings")
         yield from self._cameras(services)
         yield _gauge(
@@ -80,39 +79,9 @@ class FacerecCollector:
                 "Track events the database refused (logged; the camera goes on).",
                 writer.failed,
             )
-        if webhooks is not None:
-            deliveries = CounterMetricFamily(
-                "facerec_webhook_deliveries",
-                "Webhook delivery attempts by result (each retry is an attempt).",
-                labels=["result"],
-            )
-            deliveries.add_metric(["success"], webhooks.delivered)
-            deliveries.add_metric(["failure"], webhooks.failed)
-            yield deliveries
-            yield _counter(
-                "facerec_webhook_abandoned",
-                "Webhook deliveries given up after the last retry.",
-                webhooks.gave_up,
-            )
-            yield _counter(
-                "facerec_webhook_dropped",
-                "Webhook deliveries dropped because too many were pending.",
-                webhooks.dropped,
-            )
-            yield _gauge(
-                "facerec_webhook_pending", "Deliveries waiting or being retried.", webhooks.pending
-            )
-        messages = CounterMetricFamily(
-            "facerec_mqtt_messages", "MQTT messages by result.", labels=["result"]
-        )
-        messages.add_metric(["success"], mqtt.sent if mqtt else 0)
-        messages.add_metric(["failure"], mqtt.failed if mqtt else 0)
-        yield messages
-        yield _gauge(
-            "facerec_mqtt_connected",
-            "1 while connected to the MQTT broker (0 when not configured).",
-            1 if mqtt and mqtt.connected else 0,
-        )
+        # Each sink (webhooks, MQTT, ...) says what it counts.
+        for sink in events.sinks if events is not None else ():
+            yield from sink.metrics()
 
     def _cameras(self, services):
         gauges = {

@@ -1,11 +1,11 @@
-from flask import Response, current_app, jsonify, request
+from flask import Response, current_app, json, request
 from flask_login import current_user
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.exposition import choose_encoder
 
 from ..auth.accounts import active_token, bearer_token
 from ..extensions import login_manager
 from . import bp
-from .health import checks
+from .health import FAIL, MEDIA_TYPE, readiness
 from .metrics import registry
 
 
@@ -30,25 +30,31 @@ def metrics():
             mimetype="text/plain",
             headers={"WWW-Authenticate": 'Bearer realm="facerec"'},
         )
-    response = Response(generate_latest(registry()), mimetype=CONTENT_TYPE_LATEST)
+    # The client library picks the format the scraper asks for (OpenMetrics or the text
+    # format) and says which in one Content-Type. Passed as content_type, not mimetype:
+    # Flask appends "; charset=utf-8" to a text/* mimetype, and this one already has it
+    # (a second charset made Prometheus reject the header).
+    encode, content_type = choose_encoder(request.headers.get("Accept", ""))
+    response = Response(encode(registry()), content_type=content_type)
+    response.headers["Cache-Control"] = "no-store"
+    response.vary.add("Accept")
+    return response
+
+
+@bp.get("/readyz")
+def readyz():
+    """Anonymous readiness (health+json): database, recognition, cameras, sinks; 503 on fail."""
+    result = readiness()
+    response = Response(
+        json.dumps(result),
+        status=503 if result["status"] == FAIL else 200,
+        content_type=MEDIA_TYPE,
+    )
     response.headers["Cache-Control"] = "no-store"
     return response
 
 
 @bp.get("/healthz")
 def healthz():
-    """Anonymous health: the database, the recognition worker, each camera; 503 if degraded."""
-    result = checks()
-    healthy = all(check["status"] == "ok" for check in _flatten(result))
-    response = jsonify(status="ok" if healthy else "degraded", checks=result)
-    response.status_code = 200 if healthy else 503
-    response.headers["Cache-Control"] = "no-store"
-    return response
-
-
-def _flatten(result: dict):
-    for value in result.values():
-        if "status" in value:
-            yield value
-        else:
-            yield from _flatten(value)
+    """The same as /readyz (kept for probes and tools that call it)."""
+    return readyz()
