@@ -347,7 +347,11 @@ def remove_camera_command(name):
 
 @webhooks.command("add")
 @click.argument("url")
-@click.option("--secret", help="Sign every body with HMAC-SHA256 under this secret.")
+@click.option(
+    "--secret",
+    help="Sign every delivery (Standard Webhooks) with this secret; one starting with whsec_ "
+    "is base64 after the prefix, as the Standard Webhooks libraries expect.",
+)
 @click.option(
     "--events",
     "event_names",

@@ -134,11 +134,72 @@ def test_does_a_receiver_get_a_signed_json_post_of_the_event(hook_app, receiver)
     assert body["time"].endswith("Z")
 
 
+STANDARD_SECRET = "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"  # base64 of 24 bytes
+
+
+@pytest.mark.parametrize(
+    "secret, verifier_key",
+    [
+        (STANDARD_SECRET, STANDARD_SECRET),  # as the Standard Webhooks libraries take it
+        ("plain words", b"plain words"),  # any other secret: its bytes are the key
+    ],
+)
+def test_does_the_standard_webhooks_library_verify_every_delivery(
+    hook_app, receiver, secret, verifier_key
+):
+    from standardwebhooks import Webhook as Verifier
+
+    receiver.status = 500  # so that the retries come too: each is signed afresh
+    add_hook(hook_app, receiver.url, secret=secret)
+    events.publish("sighting.started", SIGHTING, app=hook_app)
+    requests = receiver.wait(3, timeout=10)
+    verifier = Verifier(verifier_key)
+    for request in requests:
+        assert verifier.verify(request["body"], request["headers"]) == json.loads(request["body"])
+        assert abs(int(request["headers"]["webhook-timestamp"]) - time.time()) < 60
+    # One message id for the event, the same on every retry (receivers drop duplicates by it).
+    assert len({r["headers"]["webhook-id"] for r in requests}) == 1
+    assert requests[0]["headers"]["webhook-id"] == requests[0]["headers"]["X-Facerec-Delivery"]
+
+
+def test_does_a_captured_delivery_fail_verification_when_replayed_as_new(hook_app, receiver):
+    """The id and the time are signed: a delivery sent again under a new id, or with a fresh
+    timestamp to pass the receiver's 5-minute window, no longer verifies."""
+    import uuid
+
+    from standardwebhooks import Webhook as Verifier
+    from standardwebhooks import WebhookVerificationError
+
+    add_hook(hook_app, receiver.url, secret=STANDARD_SECRET)
+    events.publish("sighting.started", SIGHTING, app=hook_app)
+    (request,) = receiver.wait(1)
+    verifier = Verifier(STANDARD_SECRET)
+    headers = request["headers"]
+    verifier.verify(request["body"], headers)
+    as_new = {**headers, "webhook-id": str(uuid.uuid4())}
+    with pytest.raises(WebhookVerificationError):
+        verifier.verify(request["body"], as_new)
+    later = {**headers, "webhook-timestamp": str(int(headers["webhook-timestamp"]) + 400)}
+    with pytest.raises(WebhookVerificationError):
+        verifier.verify(request["body"], later)
+    old = {**headers, "webhook-timestamp": str(int(time.time()) - 600)}
+    with pytest.raises(WebhookVerificationError, match=r"too old|signature"):
+        verifier.verify(request["body"], old)
+
+
+@pytest.mark.parametrize("secret", ["whsec_not base64!", "whsec_"])
+def test_is_a_standard_secret_that_is_not_base64_refused(runner, secret):
+    result = runner.invoke(args=["webhooks", "add", "https://x.example/", "--secret", secret])
+    assert result.exit_code != 0 and "must go on with base64" in result.output
+
+
 def test_is_a_delivery_without_a_secret_sent_unsigned(hook_app, receiver):
     add_hook(hook_app, receiver.url)
     events.publish("sighting.ended", SIGHTING, app=hook_app)
     (request,) = receiver.wait(1)
     assert "X-Facerec-Signature" not in request["headers"]
+    assert "webhook-signature" not in request["headers"]
+    assert request["headers"]["webhook-id"] and request["headers"]["webhook-timestamp"]
 
 
 def test_does_a_webhook_get_only_the_events_it_asked_for(hook_app, receiver):
@@ -373,3 +434,68 @@ def test_can_the_page_disable_enable_and_remove_a_webhook(app, client, receiver)
     with app.app_context():
         assert db.session.get(Webhook, hook_id) is None
     assert client.post(f"/admin/webhooks/{hook_id}/delete").status_code == 404
+
+
+def test_does_the_documented_receiver_take_each_delivery_once_and_refuse_replays(hook_app):
+    """The receiver of docs/integrations/webhooks.md, run as written, fed by facerec."""
+    import io
+    import re
+    import urllib.error
+    import urllib.request
+
+    from werkzeug.serving import make_server
+
+    from .conftest import ROOT
+
+    page = (ROOT / "docs" / "integrations" / "webhooks.md").read_text()
+    (code,) = [b for b in re.findall(r"```python\n(.*?)```", page, re.S) if "verify(" in b]
+    handled = []
+    scope = {"SECRET": STANDARD_SECRET, "handle": handled.append, "__name__": "receiver"}
+    exec(compile(code, "webhooks.md", "exec"), scope)
+    receiver_app = scope["app"]
+    captured = []
+    inner = receiver_app.wsgi_app
+
+    def recording(environ, start_response):
+        body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        headers = {
+            k[5:].replace("_", "-").lower(): v for k, v in environ.items() if k[:5] == "HTTP_"
+        }
+        captured.append((body, {**headers, "content-type": environ.get("CONTENT_TYPE", "")}))
+        environ["wsgi.input"] = io.BytesIO(body)
+        return inner(environ, start_response)
+
+    receiver_app.wsgi_app = recording
+    server = make_server("127.0.0.1", 0, receiver_app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_port}/hooks/facerec"
+
+    def send(body, headers) -> int:
+        request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status
+        except urllib.error.HTTPError as exc:
+            return exc.code
+
+    try:
+        hook_id = add_hook(hook_app, url, secret=STANDARD_SECRET)
+        events.publish("sighting.started", SIGHTING, app=hook_app)
+        assert wait_for(lambda: handled, 10)
+        rows = wait_for(lambda: deliveries(hook_app, hook_id), 10)
+        assert rows[0].status_code == 204  # facerec's delivery was accepted
+        assert handled == [{"event": "sighting.started", "time": handled[0]["time"],
+                            "sighting": SIGHTING}]  # fmt: skip
+        body, headers = captured[0]
+        assert send(body, headers) == 204  # the same delivery again: acknowledged...
+        assert len(handled) == 1  # ...and not handled twice
+        assert send(body, {**headers, "webhook-id": "msg_replayed"}) == 400  # as a new one
+        stale = {**headers, "webhook-timestamp": str(int(time.time()) - 3600)}
+        assert send(body, stale) == 400
+        forged = body.replace(b"lin-manuel-miranda", b"somebody-else")
+        assert send(forged, headers) == 400
+        assert len(handled) == 1
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -58,7 +58,10 @@ class WebhookForm(FlaskForm):
     # Checked by events.webhooks.clean_* (the same sentences as the CLI).
     url = _checked_text("URL", 4000, "http:// or https://; facerec POSTs each event here as JSON.")
     secret = _checked_text(
-        "Secret", 400, "Optional. Each body is signed: X-Facerec-Signature: sha256=<HMAC>."
+        "Secret",
+        400,
+        "Optional. Each delivery is signed the Standard Webhooks way (webhook-signature); "
+        "a secret starting with whsec_ is read as those libraries read it.",
     )
     events = SelectMultipleField(
         "Events",

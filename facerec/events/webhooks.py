@@ -1,5 +1,10 @@
 """Webhooks: each event as a signed JSON POST, retried with backoff, every attempt logged.
 
+Signed the Standard Webhooks way (``webhook-id``, ``webhook-timestamp``, ``webhook-signature``
+over ``id.timestamp.body``, by the ``standardwebhooks`` reference library): a receiver can
+reject a delivery that is old or that it has seen, with a stock library. The older
+``X-Facerec-Signature`` (the body alone, no timestamp) is still sent for this release.
+
 Each webhook has a thread of its own (started when it has something to send, gone when idle)
 and every request has a timeout: a receiver that is slow, dead or never answers holds only its
 own thread, never the dispatcher, another webhook, the capture thread or a stream. Pending
@@ -8,6 +13,8 @@ deliveries are bounded like the event queue: when full, the oldest is dropped an
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import heapq
 import hmac
@@ -19,8 +26,10 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
+import standardwebhooks
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from sqlalchemy import delete, select
 
@@ -35,6 +44,7 @@ USER_AGENT = "facerec-webhook/1"
 KEEP_DELIVERIES = 50  # per webhook, in the delivery log
 RETRY_STATUSES = {408, 425, 429}  # and every 5xx
 SECRET_MAX = 200
+STANDARD_PREFIX = "whsec_"  # a Standard Webhooks secret: the prefix, then base64 of the key
 
 
 class WebhookError(ValueError):
@@ -88,12 +98,52 @@ def clean_secret(raw: str | None) -> str | None:
     secret = (raw or "").strip()
     if len(secret) > SECRET_MAX:
         raise WebhookError(f"The secret is longer than {SECRET_MAX} characters.")
+    if secret.startswith(STANDARD_PREFIX):
+        try:
+            signing_key(secret)
+        except ValueError:
+            raise WebhookError(
+                f"A secret starting with {STANDARD_PREFIX} must go on with base64 "
+                f"(make one with: echo {STANDARD_PREFIX}$(openssl rand -base64 32))."
+            ) from None
     return secret or None
 
 
+def signing_key(secret: str) -> bytes:
+    """The HMAC key of the Standard Webhooks signature: a ``whsec_`` secret is base64 after
+    the prefix (as receivers' libraries read it); any other secret is its UTF-8 bytes."""
+    if not secret.startswith(STANDARD_PREFIX):
+        return secret.encode()
+    try:
+        key = base64.b64decode(secret[len(STANDARD_PREFIX) :], validate=True)
+    except binascii.Error:
+        raise ValueError("not base64") from None
+    if not key:
+        raise ValueError("empty")
+    return key
+
+
 def signature(secret: str, body: bytes) -> str:
-    """The ``X-Facerec-Signature`` value: ``sha256=`` and the hex HMAC-SHA256 of the body."""
+    """The ``X-Facerec-Signature`` value: ``sha256=`` and the hex HMAC-SHA256 of the body.
+
+    Deprecated (kept for one release): it signs no timestamp, so a delivery captured once
+    verifies for ever. Receivers should check ``webhook-signature`` instead.
+    """
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def standard_headers(secret: str | None, message_id: str, body: bytes, now: float) -> dict:
+    """``webhook-id``, ``webhook-timestamp`` and (with a secret) ``webhook-signature``.
+
+    Signed at each attempt: a retry minutes later carries a fresh timestamp, or receivers
+    would reject it as too old (the library's tolerance is 5 minutes).
+    """
+    moment = datetime.fromtimestamp(int(now), UTC)
+    headers = {"webhook-id": message_id, "webhook-timestamp": str(int(now))}
+    if secret:
+        signer = standardwebhooks.Webhook(signing_key(secret))
+        headers["webhook-signature"] = signer.sign(message_id, moment, body)
+    return headers
 
 
 def add_webhook(url, secret=None, events=None, enabled=True) -> Webhook:
@@ -299,6 +349,7 @@ class WebhookSender(EventSink):
         headers = {
             "Content-Type": "application/json",
             "User-Agent": USER_AGENT,
+            **standard_headers(delivery.secret, delivery.delivery_id, delivery.body, time.time()),
             "X-Facerec-Event": delivery.event.name,
             "X-Facerec-Delivery": delivery.delivery_id,
             "X-Facerec-Attempt": str(delivery.attempt),
