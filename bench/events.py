@@ -18,11 +18,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import tempfile
 import threading
 import time
 import urllib.request
 from pathlib import Path
+
+# The receivers listen on loopback, which webhooks may reach only when allowed; set before
+# facerec reads its configuration (in this process and in the servers it starts).
+os.environ["FACEREC_ALLOW_PRIVATE_TARGETS"] = "1"
 
 from common import (  # puts the project on sys.path
     CLIP,

@@ -84,6 +84,10 @@ class Config:
     FACEREC_MQTT_DISCOVERY_PREFIX = os.environ.get("FACEREC_MQTT_DISCOVERY_PREFIX", "homeassistant")
     FACEREC_PRESENCE_TIMEOUT = _env_number("FACEREC_PRESENCE_TIMEOUT", 300.0)
     FACEREC_METRICS_PUBLIC = _env_bool("FACEREC_METRICS_PUBLIC")
+    # Webhooks, notification targets and cameras entered on a page or the API may point at
+    # loopback, link-local or (webhooks, notifications) private addresses only when allowed:
+    # 1 allows them all, a list (192.168.1.20,10.0.0.0/8) those alone (facerec.outbound).
+    FACEREC_ALLOW_PRIVATE_TARGETS = os.environ.get("FACEREC_ALLOW_PRIVATE_TARGETS", "")
 
 
 class TestConfig(Config):
@@ -123,6 +127,9 @@ def configure(app, config=None):
             "- and _, starting with a letter or digit (such as entrance-a)."
         )
     app.config["FACEREC_SERVER"] = server
+    from .outbound import ALLOW_SETTING, parse_allowance
+
+    parse_allowance(app.config.get(ALLOW_SETTING))  # a mistyped list stops the start, clearly
     _limit_lock_waits(app)
 
 

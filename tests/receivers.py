@@ -10,10 +10,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class Receiver:
-    """An HTTP server on a free loopback port that records every POST and answers ``status``."""
+    """An HTTP server on a free loopback port that records every POST and answers ``status``.
 
-    def __init__(self, status: int = 200):
+    With ``location`` set, every request (GET too) is answered with a 307 redirect there.
+    """
+
+    def __init__(self, status: int = 200, host: str = "127.0.0.1"):
         self.status = status
+        self.location: str | None = None
         self.requests: list[dict] = []
         self._cond = threading.Condition()
         receiver = self
@@ -31,16 +35,22 @@ class Receiver:
                         }
                     )
                     receiver._cond.notify_all()
-                self.send_response(receiver.status)
+                if receiver.location:
+                    self.send_response(307)
+                    self.send_header("Location", receiver.location)
+                else:
+                    self.send_response(receiver.status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
+
+            do_GET = do_POST
 
             def log_message(self, *_args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer((host, 0), Handler)
         self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
+        self.url = f"http://{host}:{self.server.server_port}/hook"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 

@@ -26,6 +26,7 @@ pytestmark = pytest.mark.sqlite_only
 def test_does_a_receiver_get_a_signed_sighting_started_for_lin_manuel_miranda(
     clip_app, enroll_known
 ):
+    clip_app.config["FACEREC_ALLOW_PRIVATE_TARGETS"] = "1"  # the receiver is on loopback
     people = enroll_known(clip_app)
     receiver = Receiver()
     try:
@@ -88,7 +89,9 @@ def test_does_a_receiver_that_never_answers_leave_the_stream_rate_alone(
 ):
     from .conftest import CLIP
 
-    app = app_factory(FACEREC_CAMERA=str(CLIP), FACEREC_PUBLIC_STREAM=True)
+    app = app_factory(
+        FACEREC_CAMERA=str(CLIP), FACEREC_PUBLIC_STREAM=True, FACEREC_ALLOW_PRIVATE_TARGETS="1"
+    )
     enroll_known(app)
     silent = SilentReceiver()
     try:

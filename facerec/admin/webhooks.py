@@ -91,6 +91,16 @@ def test_webhook(webhook_id):
     """Send a webhook.test event now and say what the receiver answered."""
     hook = _hook_or_404(webhook_id)
     outcome = current_app.extensions["webhooks"].send_test(hook)
+    return _back(test_result(hook.url, outcome), "success" if outcome.ok else "error")
+
+
+def test_result(url: str, outcome) -> str:
+    """What a test delivery found: reachable or not, and the HTTP status; never the peer's
+    own error text (it would tell one kind of service from another)."""
     if outcome.ok:
-        return _back(f"Test delivered: {hook.url} answered {outcome.status_code}.")
-    return _back(f"Test failed: {hook.url}: {outcome.error}.", "error")
+        return f"Test delivered: {url} is reachable and answered {outcome.status_code}."
+    if outcome.status_code is not None:
+        return f"Test failed: {url} is reachable but answered {outcome.status_code}."
+    if outcome.error and outcome.error.startswith("refused:"):
+        return f"Test not sent: {outcome.error.removeprefix('refused:').strip()}"
+    return f"Test failed: {url} is not reachable."

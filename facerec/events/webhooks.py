@@ -33,6 +33,7 @@ import standardwebhooks
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from sqlalchemy import delete, select
 
+from .. import outbound
 from ..extensions import db
 from ..models import WEBHOOK_URL_MAX, Webhook, WebhookDelivery
 from . import EVENTS, TEST_EVENT, Event, make_event, parse_backoff
@@ -74,6 +75,10 @@ def clean_url(raw: str | None) -> str:
         )
     if port == 0:
         raise WebhookError("The URL's port is not a number from 1 to 65535.")
+    try:
+        outbound.check_url(url)
+    except outbound.TargetRefused as exc:
+        raise WebhookError(f"Refused: {exc}") from None
     return url
 
 
@@ -187,34 +192,53 @@ class Outcome:
         return code is None or code >= 500 or code in RETRY_STATUSES
 
 
-def post(url: str, body: bytes, headers: dict, timeout: float) -> Outcome:
-    """POST ``body`` once; never raises (a failure is an Outcome with an error)."""
+NOT_REACHABLE = "not reachable"
+
+
+def post(url: str, body: bytes, headers: dict, timeout: float, *, app=None) -> Outcome:
+    """POST ``body`` once; never raises (a failure is an Outcome with an error).
+
+    The connection is checked by ``outbound.guarded()``: a receiver on a loopback,
+    link-local or private address is refused unless FACEREC_ALLOW_PRIVATE_TARGETS of ``app``
+    (default: the current app) allows it. Redirects are not
+    followed (a 3xx is the answer). The error says "not reachable" or the HTTP status,
+    never the peer's own words, which would tell one kind of service from another; the
+    detail goes to the server's log.
+    """
     started = time.perf_counter()
     parts = urlsplit(url)
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     try:
-        if parts.scheme.lower() == "https":
-            conn = http.client.HTTPSConnection(
-                parts.hostname, parts.port, timeout=timeout, context=ssl.create_default_context()
-            )
-        else:
-            conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
-        try:
-            conn.request("POST", path, body=body, headers=headers)
-            response = conn.getresponse()
-            response.read(64 * 1024)  # a receiver's answer is not needed beyond its status
-            status = response.status
-        finally:
-            conn.close()
-    except TimeoutError:
-        return Outcome(None, f"no answer within {timeout:g} s", time.perf_counter() - started)
+        with outbound.guarded(app=app):
+            if parts.scheme.lower() == "https":
+                conn = http.client.HTTPSConnection(
+                    parts.hostname,
+                    parts.port,
+                    timeout=timeout,
+                    context=ssl.create_default_context(),
+                )
+            else:
+                conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+            try:
+                conn.request("POST", path, body=body, headers=headers)
+                response = conn.getresponse()
+                response.read(64 * 1024)  # a receiver's answer is not needed beyond its status
+                status = response.status
+            finally:
+                conn.close()
+    except outbound.TargetRefused as exc:
+        return Outcome(None, f"refused: {exc}", time.perf_counter() - started)
     except (OSError, http.client.HTTPException) as exc:
-        return Outcome(None, _describe(exc), time.perf_counter() - started)
+        log.info("webhook %s not reachable: %s", url, _describe(exc))
+        return Outcome(None, NOT_REACHABLE, time.perf_counter() - started)
     error = None if 200 <= status < 300 else f"HTTP {status}"
     return Outcome(status, error, time.perf_counter() - started)
 
 
 def _describe(exc: Exception) -> str:
+    """For the server's log only."""
+    if isinstance(exc, TimeoutError):
+        return "no answer in time"
     if isinstance(exc, ConnectionRefusedError):
         return "connection refused"
     if isinstance(exc, ssl.SSLError):
@@ -325,7 +349,9 @@ class WebhookSender(EventSink):
                 log.exception("webhook delivery to %s failed unexpectedly", delivery.url)
 
     def _attempt(self, delivery: Delivery):
-        outcome = post(delivery.url, delivery.body, self._headers(delivery), self.timeout)
+        outcome = post(
+            delivery.url, delivery.body, self._headers(delivery), self.timeout, app=self.app
+        )
         self._count(delivery.webhook_id, outcome)
         self._log(delivery, outcome)
         if outcome.ok or not outcome.retryable:
@@ -402,7 +428,9 @@ class WebhookSender(EventSink):
         delivery = Delivery(
             0.0, 0, hook.id, hook.url, hook.secret, event, event.body(), str(uuid.uuid4())
         )
-        outcome = post(hook.url, delivery.body, self._headers(delivery), min(self.timeout, 10.0))
+        outcome = post(
+            hook.url, delivery.body, self._headers(delivery), min(self.timeout, 10.0), app=self.app
+        )
         self._count(hook.id, outcome)
         self._log(delivery, outcome)
         return outcome
