@@ -40,6 +40,9 @@ class Config:
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
 
     FACEREC_CAMERA = os.environ.get("FACEREC_CAMERA", "0")
+    # Folders (separated by ":") whose video files a camera added on a page or through the
+    # API may play; none by default (the command line may name any file).
+    FACEREC_MEDIA_DIRS = os.environ.get("FACEREC_MEDIA_DIRS", "")
     # This server's name among several sharing one database: it opens only the cameras
     # stored under this name (empty: the only server).
     FACEREC_SERVER = os.environ.get("FACEREC_SERVER", "")

@@ -24,15 +24,20 @@ a link-local address, the machines of the private network it sits in. One rule f
 
 from __future__ import annotations
 
+import base64
+import http.client
 import ipaddress
+import logging
 import socket
+import ssl
 import sys
 import threading
 from contextlib import contextmanager
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from flask import current_app
 
+log = logging.getLogger(__name__)
 ALLOW_SETTING = "FACEREC_ALLOW_PRIVATE_TARGETS"
 _local = threading.local()
 _TRUE = {"1", "true", "yes", "on"}
@@ -177,6 +182,40 @@ def guarded(*, lan: bool = False, app=None):
         yield
     finally:
         _local.rule = previous
+
+
+def http_status(url: str, *, timeout: float = 10.0, lan: bool = False, app=None) -> int | None:
+    """The HTTP status a GET of ``url`` answers (a redirect is not followed), or None when
+    it cannot be reached or is refused. Only the status line and headers are read, so a
+    stream that never ends (an MJPEG camera) answers too. For Test buttons: the status is
+    all that is shown, never the peer's own error text.
+    """
+    parts = urlsplit(url)
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    try:
+        with guarded(lan=lan, app=app):
+            if parts.scheme.lower() in ("https", "rtsps"):
+                context = ssl.create_default_context()
+                if lan:  # cameras on a local network rarely hold a certificate a CA signed
+                    context.check_hostname = False
+                    context.verify_mode = ssl.CERT_NONE
+                conn = http.client.HTTPSConnection(
+                    parts.hostname, parts.port, timeout=timeout, context=context
+                )
+            else:
+                conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+            try:
+                headers = {"User-Agent": "facerec"}
+                if parts.username is not None:
+                    pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()
+                    headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
+                conn.request("GET", path, headers=headers)
+                return conn.getresponse().status
+            finally:
+                conn.close()
+    except (OSError, http.client.HTTPException, ValueError) as exc:
+        log.info("%s://%s not reachable: %s", parts.scheme, parts.hostname, type(exc).__name__)
+        return None
 
 
 def _on_audit(event: str, args: tuple):

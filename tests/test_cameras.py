@@ -13,9 +13,20 @@ import pytest
 from facerec.extensions import db
 from facerec.models import Camera
 
-from .conftest import CLIP, add_camera, login_client
+from .conftest import CLIP, DATA, add_camera, login_client
 from .servers import wait_for
 from .test_stream import capture_threads, decode, is_placeholder, read_parts
+
+
+@pytest.fixture
+def app(app_factory, tmp_path):
+    """These tests add the clip and videos they make from the cameras page, and URLs on
+    loopback: a media folder and FACEREC_ALLOW_PRIVATE_TARGETS let them (test_camera_rules
+    tests the rules themselves)."""
+    return app_factory(
+        FACEREC_MEDIA_DIRS=f"{DATA}:{tmp_path}:{tmp_path.parent}",
+        FACEREC_ALLOW_PRIVATE_TARGETS="1",
+    )
 
 
 def closed_port() -> int:
@@ -213,7 +224,7 @@ def test_does_the_test_button_show_a_snapshot_or_the_reason(app):
     assert "the video file /nonexistent/video.mp4 does not exist" in page
     assert "test-snapshot" not in page
     page = client.post(f"/admin/cameras/{camera_id(app, 'dead')}/test").get_data(as_text=True)
-    assert "cannot open the stream" in page
+    assert "The camera could not be opened: not reachable." in page
 
     # The add form tests what was typed, without saving it.
     page = client.post(

@@ -8,6 +8,7 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from sqlalchemy.exc import IntegrityError
 
 from .. import camera
+from ..auth.guard import require_admin
 from ..camera import store
 from ..camera.registry import Probe, probe
 from ..extensions import db
@@ -36,7 +37,7 @@ def _applied(message: str):
 
 
 def _probe_view(name: str, result: Probe) -> dict:
-    view = {"name": name, "error": result.error}
+    view = {"name": name, "error": result.error, "status": result.status}
     if result.jpeg:
         view["image"] = "data:image/jpeg;base64," + base64.b64encode(result.jpeg).decode()
         view["size"] = f"{result.width} x {result.height}"
@@ -94,6 +95,7 @@ def _save(form: CameraForm, row: Camera | None) -> tuple[Camera | None, str | No
             enabled=form.enabled.data,
             detect_width=form.detect_width.data,
             tolerance=form.tolerance.data,
+            entered=True,
         )
         db.session.commit()
     except store.CameraError as exc:
@@ -108,23 +110,26 @@ def _save(form: CameraForm, row: Camera | None) -> tuple[Camera | None, str | No
 
 def _test_form(form: CameraForm, row: Camera | None):
     """The Test button of a form: open the typed source (or the stored one) once."""
-    source = (form.source.data or "").strip() or (row.source if row else "")
+    typed = (form.source.data or "").strip()
+    source = typed or (row.source if row else "")
     try:
-        source = store.clean_source(source)
+        source = store.clean_entered_source(source) if typed else store.clean_source(source)
     except store.CameraError as exc:
         return _probe_view(form.name.data or "new camera", Probe(error=str(exc)))
     running = camera.get(row.name) if row else None
     label = form.name.data or (row.name if row else "new camera")
-    return _probe_view(label, probe(source, running))
+    return _probe_view(label, probe(source, running, app=current_app._get_current_object()))
 
 
 @bp.get("/cameras")
+@require_admin
 def cameras():
     """Every camera with its state; a form to add one."""
     return _render_list()
 
 
 @bp.post("/cameras")
+@require_admin
 def add_camera():
     """Add a camera (or, with the Test button, try its source without saving)."""
     form = CameraForm()
@@ -151,6 +156,7 @@ def _render_edit(row: Camera, form: CameraForm, tested=None, status=200):
 
 
 @bp.get("/cameras/<int:camera_id>")
+@require_admin
 def edit_camera(camera_id):
     """A camera's settings (the stored source is never sent back: it may hold a password)."""
     row = _camera_or_404(camera_id)
@@ -162,6 +168,7 @@ def edit_camera(camera_id):
 
 
 @bp.post("/cameras/<int:camera_id>")
+@require_admin
 def update_camera(camera_id):
     """Save a camera's settings; it restarts with them without a server restart."""
     row = _camera_or_404(camera_id)
@@ -178,6 +185,7 @@ def update_camera(camera_id):
 
 
 @bp.post("/cameras/<int:camera_id>/toggle")
+@require_admin
 def toggle_camera(camera_id):
     """Enable a disabled camera, or disable (stop and release) an enabled one."""
     row = _camera_or_404(camera_id)
@@ -185,13 +193,18 @@ def toggle_camera(camera_id):
 
 
 @bp.post("/cameras/<int:camera_id>/test")
+@require_admin
 def test_camera(camera_id):
     """Open the camera's source once and show a snapshot, or the reason it failed."""
     row = _camera_or_404(camera_id)
-    return _render_list(tested=_probe_view(row.name, probe(row.source, camera.get(row.name))))
+    app = current_app._get_current_object()
+    return _render_list(
+        tested=_probe_view(row.name, probe(row.source, camera.get(row.name), app=app))
+    )
 
 
 @bp.post("/cameras/<int:camera_id>/delete")
+@require_admin
 def delete_camera(camera_id):
     """Delete a camera: it stops at once (its sightings stay in the history)."""
     row = _camera_or_404(camera_id)

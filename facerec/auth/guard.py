@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from flask import current_app, g, jsonify, redirect, request, url_for
-from flask_login import current_user
+from functools import wraps
 
-from ..extensions import login_manager
+from flask import abort, current_app, g, jsonify, redirect, request, url_for
+from flask_login import current_user
+from sqlalchemy import func, select
+
+from ..extensions import db, login_manager
+from ..models import Account
 from ..web import wants_json
 
 # Open to anyone when FACEREC_PUBLIC_STREAM is on: the live page, its stream, and the
@@ -33,6 +37,33 @@ def require_login():
     ):
         return None
     return login_manager.unauthorized()
+
+
+def is_administrator(user) -> bool:
+    """Whether ``user`` (an account, a token client, anonymous) administers this server.
+
+    TODO(roles): until accounts have roles (issue 24), the administrator is the first
+    account, the one /setup created; replace this with the roles' own check when it lands.
+    """
+    if not getattr(user, "is_authenticated", False) or not isinstance(user, Account):
+        return False
+    first = db.session.execute(select(func.min(Account.id))).scalar()
+    return user.id == first
+
+
+def require_admin(view):
+    """Only an administrator may use ``view`` (cameras, webhooks: they make the server
+    connect where they say); anyone else gets 403 saying so."""
+
+    @wraps(view)
+    def guarded(*args, **kwargs):
+        if not current_user.is_authenticated:
+            return login_manager.unauthorized()
+        if not is_administrator(current_user._get_current_object()):
+            abort(403, description="Only an administrator can do this.")
+        return view(*args, **kwargs)
+
+    return guarded
 
 
 def safe_next(target: str | None) -> str | None:

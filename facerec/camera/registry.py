@@ -23,7 +23,7 @@ from ..models import Camera
 from ..recognizer import WorkerSettings
 from .recognition import RecognitionPool
 from .service import CameraService
-from .sources import describe
+from .sources import describe, redact
 
 log = logging.getLogger(__name__)
 
@@ -217,44 +217,78 @@ class CameraRegistry:
 
 @dataclass
 class Probe:
-    """The result of opening a source once: a JPEG snapshot, or the reason it failed."""
+    """The result of opening a source once: a JPEG snapshot, or why not.
+
+    For a network camera, ``error`` is "not reachable" or the HTTP status it answered,
+    never the peer's own words (they would tell one kind of service from another).
+    """
 
     jpeg: bytes | None = None
     error: str | None = None
     width: int = 0
     height: int = 0
+    status: int | None = None  # the HTTP status of an http(s) camera
 
 
-def probe(source: str, running: CameraService | None = None, max_width: int = 640) -> Probe:
+NOT_REACHABLE = "not reachable"
+
+
+def _http_answer(source: str, app) -> tuple[int | None, str | None]:
+    """An http(s) camera's HTTP status and, when it cannot give a picture, why not."""
+    from .. import outbound
+
+    status = outbound.http_status(source, lan=True, app=app)
+    if status is None:
+        return None, NOT_REACHABLE
+    if 300 <= status < 400:
+        return status, (
+            f"reachable, but it answered HTTP {status}: a redirect, which cameras do not "
+            "follow; enter the address it leads to"
+        )
+    if status >= 400:
+        return status, f"reachable, but it answered HTTP {status}"
+    return status, None
+
+
+def probe(
+    source: str, running: CameraService | None = None, max_width: int = 640, app=None
+) -> Probe:
     """Open ``source`` once and take one frame (or the running camera's newest frame)."""
     import cv2
 
     from . import drawing
-    from .sources import SourceError, open_source
+    from .sources import SourceError, is_networked, open_source
 
-    frame = None
+    frame, status = None, None
     if running is not None and running.running and running.source == source:
         shot = running.snapshot()  # the device is already open: do not open it twice
         if shot is not None:
             frame = shot[1][:, :, ::-1]
     if frame is None:
+        networked = is_networked(source)
+        if source.strip().lower().startswith(("http://", "https://")):
+            status, problem = _http_answer(source.strip(), app)
+            if problem:
+                return Probe(error=problem, status=status)
         stop = threading.Event()
         opened = None
         try:
             opened = open_source(source)
             frame = next(iter(opened.frames(stop)), (None, None))[1]
         except SourceError as exc:
-            return Probe(error=str(exc))
+            log.info("testing camera %s failed: %s", describe(source), redact(str(exc), source))
+            return Probe(error=NOT_REACHABLE if networked else str(exc), status=status)
         except Exception as exc:  # an OpenCV error: say so rather than fail the page
             log.warning("testing camera %s failed: %s", describe(source), exc)
-            return Probe(error=f"camera error: {exc}")
+            return Probe(error=NOT_REACHABLE if networked else "the camera cannot be read")
         finally:
             stop.set()
             if opened is not None:
                 opened.release()
         if frame is None:
-            return Probe(error="the source opened but delivered no frame")
+            return Probe(error="the source opened but delivered no frame", status=status)
     height, width = frame.shape[:2]
     if width > max_width:
         frame = cv2.resize(frame, (max_width, round(height * max_width / width)))
-    return Probe(jpeg=drawing.encode_jpeg(frame, 85), width=width, height=height)
+    jpeg = drawing.encode_jpeg(frame, 85)
+    return Probe(jpeg=jpeg, width=width, height=height, status=status)

@@ -24,6 +24,18 @@ log = logging.getLogger(__name__)
 URL_SCHEMES = ("rtsp://", "rtsps://", "http://", "https://", "rtmp://", "udp://", "tcp://")
 
 
+# OpenCV hands these FFmpeg options to every capture it opens. FFmpeg follows HTTP redirects
+# by default, so a camera URL could lead it to any address, this server's own included:
+# no camera follows one (the Test button says where it leads instead). Set once, when this
+# module is loaded and before any capture thread reads the environment, beside any option
+# the administrator set there.
+FFMPEG_OPTIONS = "OPENCV_FFMPEG_CAPTURE_OPTIONS"
+if "max_redirects" not in os.environ.get(FFMPEG_OPTIONS, ""):
+    os.environ[FFMPEG_OPTIONS] = "|".join(
+        item for item in (os.environ.get(FFMPEG_OPTIONS, ""), "max_redirects;0") if item
+    )
+
+
 class SourceError(RuntimeError):
     """The camera could not be opened or stopped delivering frames."""
 

@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..models import CAMERA_NAME_MAX, CAMERA_SOURCE_MAX, Camera
+from .source_rules import SourceRefused, check_entered_source
 
 NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]*")
 DETECT_WIDTH_MIN, DETECT_WIDTH_MAX = 160, 3840
@@ -120,10 +121,33 @@ def check_name_free(name: str, camera_id: int | None = None):
         raise CameraError(f"A camera named “{name}” already exists{where}.")
 
 
-def save(camera: Camera | None, *, name, source, enabled=True, detect_width=None, tolerance=None):
-    """Validate and store a new (``camera`` None) or changed camera; the caller commits."""
+def clean_entered_source(raw: str | None) -> str:
+    """A source typed on a page or sent through the API: ``clean_source`` and then the
+    rules of ``source_rules`` (the command line may name any file or URL)."""
+    try:
+        return check_entered_source(clean_source(raw))
+    except SourceRefused as exc:
+        raise CameraError(str(exc)) from None
+
+
+def save(
+    camera: Camera | None,
+    *,
+    name,
+    source,
+    enabled=True,
+    detect_width=None,
+    tolerance=None,
+    entered=False,
+):
+    """Validate and store a new (``camera`` None) or changed camera; the caller commits.
+
+    ``entered``: the source comes from the web or the API, so ``source_rules`` applies
+    (unless it is the camera's stored source, kept unchanged).
+    """
     name = clean_name(name)
-    source = clean_source(source)
+    unchanged = camera is not None and (source or "").strip() == camera.source
+    source = clean_entered_source(source) if entered and not unchanged else clean_source(source)
     detect_width = clean_detect_width(detect_width)
     tolerance = clean_tolerance(tolerance)
     check_name_free(name, camera.id if camera else None)
