@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import secrets
 from datetime import UTC, datetime
 
 import numpy as np
@@ -69,6 +70,12 @@ class EncodingMixin:
         self.encoding = array.tobytes()
 
 
+def new_external_key() -> str:
+    """A person's key for the outside world: 16 random hex digits (64 bits: no two people
+    of any gallery will draw the same one; the unique index would refuse it anyway)."""
+    return secrets.token_hex(8)
+
+
 class User(db.Model):
     """An enrolled person (not a login account: see Account)."""
 
@@ -77,6 +84,11 @@ class User(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(NAME_MAX))
     name_key: Mapped[str] = mapped_column(String(NAME_MAX), unique=True)
+    # What systems outside facerec know this person by (MQTT topics, Home Assistant's
+    # unique_id): random, stored, never changed and never given to anyone else, whatever
+    # happens to names and ids. People from before it keep "person_<id>" (the id their
+    # Home Assistant entity was made with).
+    external_key: Mapped[str] = mapped_column(String(32), unique=True, default=new_external_key)
     details: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)

@@ -5,19 +5,19 @@ paho-mqtt's network thread owns the connection and reconnects by itself (1 s dou
 dispatcher. Presence: a person is ``home`` while one of their sightings is open on any camera
 and for ``presence_timeout`` seconds after the last one ended, then ``not_home``. Both the
 state and the discovery config are retained, and both are sent again after every (re)connect
-(a broker restarted without persistence has forgotten them).
+(a broker restarted without persistence has forgotten them). After each connect, retained
+topics facerec left behind for people (and cameras) that no longer exist, or under an older
+naming scheme, are found and cleared (``sweep``). Topic names: ``topics``.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import re
 import secrets
 import ssl
 import threading
 import time
-import unicodedata
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
 
@@ -27,17 +27,17 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..models import User, gallery_version, iso, utcnow
-from . import Event
+from . import Event, topics
 from .sink import FAIL, PASS, EventSink, check
+from .topics import EVENTS_TOPIC, HOME, NOT_HOME, STATUS_TOPIC
 
 log = logging.getLogger(__name__)
 
-EVENTS_TOPIC = "facerec/events"
-STATUS_TOPIC = "facerec/status"  # retained online/offline (the will): HA's availability
-HOME, NOT_HOME = "home", "not_home"
 # How often the people table is checked for deletions and renames (one small query: the
 # gallery version, which every change to people moves on, on any server sharing the database).
 PEOPLE_CHECK_INTERVAL = 2.0
+# After subscribing to find what is retained, how long to let the broker send it.
+SWEEP_GRACE = 1.0
 
 
 class MqttUrlError(ValueError):
@@ -74,15 +74,10 @@ def parse_url(url: str) -> BrokerAddress:
     )
 
 
-def slug(name: str, fallback: str = "person") -> str:
-    """A topic- and Home-Assistant-safe id: ``Lin-Manuel Miranda`` -> ``lin_manuel_miranda``."""
-    ascii_name = unicodedata.normalize("NFKD", name or "").encode("ascii", "ignore").decode()
-    return re.sub(r"[^a-z0-9]+", "_", ascii_name.lower()).strip("_") or fallback
-
-
 @dataclass
 class Presence:
     user_id: int
+    key: str  # User.external_key: the person's topics and Home Assistant ids
     name: str
     open: set = field(default_factory=set)  # ids of this person's sightings still in view
     last_seen: float = 0.0  # monotonic
@@ -118,6 +113,7 @@ class MqttPublisher(EventSink):
         self.sent = 0
         self.failed = 0
         self._people: dict[int, Presence] = {}
+        self._sweep: dict | None = None  # {"mid", "found": set of topics, "due": monotonic}
         self._people_version: int | None = None  # the gallery version _people follows
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -141,6 +137,8 @@ class MqttPublisher(EventSink):
         client.max_queued_messages_set(1000)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
+        client.on_subscribe = self._on_subscribe
+        client.on_message = self._on_message
         return client
 
     def start(self):
@@ -183,15 +181,74 @@ class MqttPublisher(EventSink):
         log.info("MQTT connected to %s:%s", self.address.host, self.address.port)
         self._publish(STATUS_TOPIC, "online", retain=True)
         self.follow_people(force=True)  # again: a broker restarted without persistence forgot
+        self._start_sweep(client)
+
+    # ---- the sweep: retained topics nobody should find any more ---------------------------
+
+    def _start_sweep(self, client):
+        """Subscribe to where facerec keeps retained topics: the broker sends what it holds."""
+        filters = topics.sweep_filters(self.discovery_prefix)
+        result, mid = client.subscribe([(topic, 1) for topic in filters])
+        if result == mqtt.MQTT_ERR_SUCCESS:
+            with self._lock:
+                self._sweep = {"mid": mid, "found": set(), "due": None, "filters": filters}
+
+    def _on_subscribe(self, _client, _userdata, mid, _reason_codes, _properties):
+        with self._lock:
+            if self._sweep is not None and self._sweep["mid"] == mid:
+                self._sweep["due"] = time.monotonic() + SWEEP_GRACE
+
+    def _on_message(self, _client, _userdata, message):
+        # Only what the broker held (retain set), not facerec's own live messages.
+        if not (message.retain and message.payload):
+            return
+        if topics.is_ours(message.topic, self.discovery_prefix):
+            with self._lock:
+                if self._sweep is not None:
+                    self._sweep["found"].add(message.topic)
+
+    def _finish_sweep(self):
+        """Clear every retained topic found that belongs to nobody now (expire loop)."""
+        with self._lock:
+            sweep = self._sweep
+            if sweep is None or sweep["due"] is None or time.monotonic() < sweep["due"]:
+                return
+            self._sweep = None
+        keep = self._kept_topics()
+        if keep is None:
+            return  # the database did not answer: clear nothing rather than too much
+        stale = sorted(sweep["found"] - keep)
+        for topic in stale:
+            self._publish(topic, "", retain=True)
+        if stale:
+            log.info("MQTT: cleared %d retained topics left by gone people", len(stale))
+        self.client.unsubscribe(sweep["filters"])
+
+    def _kept_topics(self) -> set[str] | None:
+        try:
+            with self.app.app_context():
+                try:
+                    keys = db.session.scalars(select(User.external_key)).all()
+                finally:
+                    db.session.remove()
+        except Exception:
+            log.exception("MQTT: could not read the people")
+            return None
+        kept = set()
+        for key in keys:
+            kept.update(topics.person_topics(key))
+            kept.update(topics.discovery_topics(self.discovery_prefix, key))
+        return kept
 
     # ---- people ---------------------------------------------------------------------------
 
     def follow_people(self, force: bool = False):
         """Keep the retained topics in step with the people table, whoever changed it.
 
-        A new person is announced, a renamed one announced under the new name (the state
-        topics of the old name are cleared) and a deleted one removed from Home Assistant
-        (an empty retained discovery config removes the entity). ``force``: announce all.
+        A new person is announced, a renamed one announced again under the new name (same
+        topics: they are made from the person's key) and a deleted one removed from Home
+        Assistant (an empty retained discovery config removes the entity) with their retained
+        state cleared. ``force``: announce all.
         """
         try:
             with self.app.app_context():
@@ -199,34 +256,31 @@ class MqttPublisher(EventSink):
                     version = gallery_version(db.session)
                     if version == self._people_version and not force:
                         return
-                    people = dict(db.session.execute(select(User.id, User.name)).all())
+                    rows = db.session.execute(select(User.id, User.external_key, User.name))
+                    people = {user_id: (key, name) for user_id, key, name in rows}
                 finally:
                     db.session.remove()
         except Exception:
             log.exception("MQTT: could not read the people")
             return
-        gone, renamed, announce = [], [], []
+        gone, announce = [], []
         with self._lock:
             for user_id in list(self._people):
-                if user_id not in people:
+                if user_id not in people or self._people[user_id].key != people[user_id][0]:
                     gone.append(self._people.pop(user_id))
-            for user_id, name in people.items():
+            for user_id, (key, name) in people.items():
                 person = self._people.get(user_id)
                 if person is None:
-                    person = self._people[user_id] = Presence(user_id, name)
+                    person = self._people[user_id] = Presence(user_id, key, name)
                     announce.append(person)
                 elif person.name != name:
-                    renamed.append(Presence(user_id, person.name))
                     person.name = name
                     announce.append(person)
                 elif force:
                     announce.append(person)
             self._people_version = version
         for person in gone:
-            self._publish(self.discovery_topic(person), "", retain=True)
-            self._clear_state(person)
-        for old in renamed:
-            self._clear_state(old)
+            self._forget(person)
         for person in announce:
             self._announce(person)
             self._send_state(person)
@@ -268,11 +322,13 @@ class MqttPublisher(EventSink):
                 if sighting_id in person.open and person.user_id != user_id:
                     person.open.discard(sighting_id)
                     person.last_seen = now
-            if user_id is not None:
-                person = self._people.get(user_id)
-                if person is None:
-                    person = self._people[user_id] = Presence(user_id, sighting.get("name") or "")
-                    changed.append(("announce", person))
+            person = self._people.get(user_id) if user_id is not None else None
+        if user_id is not None and person is None:
+            # Enrolled since the last look at the table: read them now (their key).
+            self.follow_people()
+        with self._lock:
+            person = self._people.get(user_id) if user_id is not None else None
+            if person is not None:
                 if sighting.get("name"):
                     person.name = sighting["name"]
                 if event.name == "sighting.ended":
@@ -283,12 +339,9 @@ class MqttPublisher(EventSink):
                 person.camera = sighting.get("camera")
                 person.seen_at = event.time or iso(utcnow())
                 person.state = HOME
-                changed.append(("state", person))
-        for kind, person in changed:
-            if kind == "announce":
-                self._announce(person)
-            else:
-                self._send_state(person)
+                changed.append(person)
+        for person in changed:
+            self._send_state(person)
 
     def health(self) -> dict[str, list[dict]]:
         """The broker named by FACEREC_MQTT_URL is part of the job: not connected is a fail."""
@@ -318,6 +371,8 @@ class MqttPublisher(EventSink):
             if self.connected and now - checked >= PEOPLE_CHECK_INTERVAL:
                 checked = now
                 self.follow_people()
+            if self.connected:
+                self._finish_sweep()
             expired = []
             with self._lock:
                 for person in self._people.values():
@@ -333,47 +388,31 @@ class MqttPublisher(EventSink):
 
     # ---- topics --------------------------------------------------------------------------
 
-    def state_topic(self, person: Presence) -> str:
-        return f"facerec/people/{slug(person.name, f'person_{person.user_id}')}/state"
-
-    def discovery_topic(self, person: Presence) -> str:
-        return f"{self.discovery_prefix}/device_tracker/facerec_person_{person.user_id}/config"
-
     def _send_state(self, person: Presence):
-        self._publish(self.state_topic(person), person.state, retain=True)
-        base = self.state_topic(person).rsplit("/", 1)[0]
+        self._publish(topics.person_topic(person.key, "state"), person.state, retain=True)
         self._publish(
-            f"{base}/attributes",
-            {"user_id": person.user_id, "camera": person.camera, "last_seen": person.seen_at},
+            topics.person_topic(person.key, "attributes"),
+            {
+                "user_id": person.user_id,
+                "name": person.name,
+                "camera": person.camera,
+                "last_seen": person.seen_at,
+            },
             retain=True,
         )
 
-    def _clear_state(self, person: Presence):
-        """Empty retained payloads: the broker forgets this name's state and attributes."""
-        base = self.state_topic(person).rsplit("/", 1)[0]
-        self._publish(f"{base}/state", "", retain=True)
-        self._publish(f"{base}/attributes", "", retain=True)
+    def _forget(self, person: Presence):
+        """A deleted person: empty retained configs remove their entities from Home
+        Assistant, and empty retained payloads make the broker forget their topics."""
+        for topic in topics.discovery_topics(self.discovery_prefix, person.key):
+            self._publish(topic, "", retain=True)
+        for topic in topics.person_topics(person.key):
+            self._publish(topic, "", retain=True)
 
     def _announce(self, person: Presence):
         """Home Assistant discovery: one device_tracker per person, no YAML needed."""
-        base = self.state_topic(person).rsplit("/", 1)[0]
         self._publish(
-            self.discovery_topic(person),
-            {
-                "name": person.name,
-                "unique_id": f"facerec_person_{person.user_id}",
-                "state_topic": f"{base}/state",
-                "json_attributes_topic": f"{base}/attributes",
-                "payload_home": HOME,
-                "payload_not_home": NOT_HOME,
-                "source_type": "router",
-                "availability_topic": STATUS_TOPIC,
-                "device": {
-                    "identifiers": ["facerec"],
-                    "name": "facerec",
-                    "manufacturer": "facerec",
-                    "model": "face recognition",
-                },
-            },
+            topics.tracker_topic(self.discovery_prefix, person.key),
+            topics.tracker_config(person.key, person.name),
             retain=True,
         )
