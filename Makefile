@@ -18,7 +18,7 @@ PROMTOOL ?= /usr/bin/promtool
 export FLASK_APP := facerec
 export FACEREC_TEST_DATA ?= $(abspath ../shared/faces)
 
-.PHONY: install db run dev test bench lint docs docs-serve chromium postgresql mosquitto nginx prometheus clean
+.PHONY: install db run dev test bench lint docs docs-serve docs-config chromium postgresql mosquitto nginx prometheus clean
 
 install: $(STAMP)
 
@@ -98,6 +98,10 @@ docs: install
 
 docs-serve: install
 	$(BIN)/mkdocs serve --dev-addr $(HOST):$(DOCS_PORT)
+
+# The configuration reference's settings, rewritten from their declarations in config.py.
+docs-config: install
+	$(BIN)/python -m facerec.config_reference
 
 lint: install
 	$(BIN)/ruff check facerec tests bench migrations wsgi.py

@@ -111,7 +111,9 @@ def main():
 
         # The wizard's snapshot step end to end (room for every sample, so none is refused
         # for being one too many).
-        app.config["FACEREC_SNAPSHOTS"] = args.snapshots + 1
+        app.extensions["settings"] = app.extensions["settings"].replace(
+            snapshots=args.snapshots + 1
+        )
         client.post("/enroll/", data={"name": NAME, "details": "bench"})
         requests, verdicts = [], Counter()
         for _ in range(args.snapshots):
@@ -130,7 +132,7 @@ def main():
         latencies, save_ms = [], []
         for trial in range(args.trials):
             # One sample of him, taken the way an operator would.
-            app.config["FACEREC_SNAPSHOTS"] = 1
+            app.extensions["settings"] = app.extensions["settings"].replace(snapshots=1)
             client.post("/enroll/", data={"name": NAME, "details": "bench"})
             for _ in range(80):
                 body = client.post(

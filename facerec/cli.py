@@ -5,16 +5,17 @@ the Flask command line bound to ``create_app``, so ``flask --app facerec ...`` i
 """
 
 import os
+import re
 import sys
 import time
 from pathlib import Path
 
 import click
-from flask import current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import func, select
 
-from . import importer, people
+from . import config, importer, people
+from .config import current_settings
 from .extensions import db
 from .models import FaceSample, User
 
@@ -78,7 +79,7 @@ def import_people(folder, jobs, dry_run, strict):
             jobs=jobs,
             dry_run=dry_run,
             strict=strict,
-            max_pixels=current_app.config["FACEREC_MAX_PIXELS"],
+            max_pixels=current_settings().max_pixels,
             progress=progress,
             photos=photos,
             skipped=skipped,
@@ -314,7 +315,7 @@ def list_cameras_command():
     if server:  # several servers share the database: each lists (and runs) its own
         click.echo(f"Cameras of the server “{server}” (FACEREC_SERVER):")
     if not rows:
-        env = str(current_app.config.get("FACEREC_CAMERA") or "").strip()
+        env = current_settings().camera.strip()
         if env:
             name = server or "main"
             click.echo(f"No cameras stored; FACEREC_CAMERA defines “{name}”: {describe(env)}")
@@ -428,7 +429,7 @@ def prune_sightings_command(days):
     from .sightings import prune
 
     if days is None:
-        days = int(current_app.config["FACEREC_RETENTION_DAYS"])
+        days = current_settings().retention_days
     if days == 0:
         click.echo("Retention is 0 days: every sighting is kept; nothing deleted.")
         return
@@ -436,9 +437,38 @@ def prune_sightings_command(days):
     click.echo(f"Deleted {removed} sighting{'s' if removed != 1 else ''} older than {days} days.")
 
 
+# -- settings -------------------------------------------------------------------------------
+
+
+@click.command("settings")
+@with_appcontext
+def show_settings():
+    """Show every setting's value and where it came from (secrets hidden)."""
+    settings = current_settings()
+    width = max(len(spec.env) for spec in config.declared())
+    for spec in config.declared():
+        value = getattr(settings, spec.name)
+        if isinstance(value, bool):
+            text = "1" if value else "0"
+        elif isinstance(value, tuple):
+            text = ",".join(f"{item:g}" for item in value)
+        elif isinstance(value, float):
+            text = f"{value:g}"
+        elif value is None:
+            text = ""
+        else:
+            text = str(value)
+        if spec.secret and text:
+            # A URL keeps its shape with the password hidden; a key is only said to be set.
+            text = re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", text) if "://" in text else "(set)"
+        origin = settings.origins.get(spec.env, config.DEFAULT)
+        click.echo(f"{spec.env:<{width}}  {text or '(empty)'}  (from {origin})")
+
+
 def init_app(app):
     for group in (users, accounts, tokens, cameras, webhooks, sightings_cli):
         app.cli.add_command(group)
+    app.cli.add_command(show_settings)
 
 
 def main():

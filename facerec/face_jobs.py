@@ -17,6 +17,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
 from . import faces
+from .config import current_settings
 from .lifetime import exit_with_parent, spawn_from_lasting_thread
 
 log = logging.getLogger(__name__)
@@ -87,7 +88,7 @@ def run(func, *args, workers: int = 2, timeout: float = 120, **kwargs):
 
 
 def workers_for(app) -> int:
-    return int(app.config.get("FACEREC_ENGINE_WORKERS") or 2)
+    return current_settings(app).engine_workers
 
 
 def sample_from_image(app, data, **checks) -> faces.Sample:
@@ -95,7 +96,7 @@ def sample_from_image(app, data, **checks) -> faces.Sample:
     return run(
         faces.sample_from_image,
         data,
-        max_pixels=app.config["FACEREC_MAX_PIXELS"],
+        max_pixels=current_settings(app).max_pixels,
         workers=workers_for(app),
         **checks,
     )
@@ -111,7 +112,7 @@ def faces_in_image(app, data) -> list[faces.Face]:
     return run(
         faces.faces_in_image,
         data,
-        max_pixels=app.config["FACEREC_MAX_PIXELS"],
+        max_pixels=current_settings(app).max_pixels,
         workers=workers_for(app),
     )
 

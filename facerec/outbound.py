@@ -35,7 +35,7 @@ import threading
 from contextlib import contextmanager
 from urllib.parse import unquote, urlsplit
 
-from flask import current_app
+from .config import current_settings
 
 log = logging.getLogger(__name__)
 ALLOW_SETTING = "FACEREC_ALLOW_PRIVATE_TARGETS"
@@ -80,7 +80,7 @@ def parse_allowance(value) -> bool | tuple:
 def allowance(app=None) -> bool | tuple:
     """What FACEREC_ALLOW_PRIVATE_TARGETS allows for ``app``: True (everything), or the
     networks it names (an empty tuple: none)."""
-    return parse_allowance((app or current_app).config.get(ALLOW_SETTING))
+    return parse_allowance(current_settings(app).allow_private_targets)
 
 
 def _address(ip: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:

@@ -6,10 +6,10 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 
 import numpy as np
-from flask import current_app
 from sqlalchemy import select
 
 from . import faces, gallery
+from .config import current_settings
 from .extensions import db
 from .gallery import Match, distance_text
 from .models import NAME_MAX, FaceSample, User, name_key, utcnow
@@ -230,7 +230,7 @@ def look_alike(encodings, exclude: int | None = None) -> Match | None:
     match = gallery.current().nearest_person(
         list(encodings), exclude={exclude} if exclude is not None else None
     )
-    tolerance = float(current_app.config["FACEREC_TOLERANCE"])
+    tolerance = current_settings().tolerance
     if match.user_id is not None and match.distance <= tolerance:
         return match
     return None
@@ -242,7 +242,7 @@ def look_alike_warning(name: str, match: Match) -> str:
 
 
 def _distance(distance: float) -> str:
-    return distance_text(distance, float(current_app.config["FACEREC_TOLERANCE"]))
+    return distance_text(distance, current_settings().tolerance)
 
 
 def photo_owner(content_hash: str | None, exclude: int | None = None) -> User | None:

@@ -16,6 +16,7 @@ from werkzeug.exceptions import (
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
+from .config import current_settings
 from .faces import PHOTO_FORMATS
 from .gallery import distance_text
 
@@ -106,7 +107,7 @@ def _is_under(path: str, url: str) -> bool:
 
 
 def init_app(app):
-    trusted = int(app.config.get("FACEREC_TRUSTED_PROXIES") or 0)
+    trusted = current_settings(app).trusted_proxies
     if trusted > 0:
         # Behind N reverse proxies, the client is the N-th address from the right of
         # X-Forwarded-For; with 0 (the default) the header is ignored, so a client cannot
@@ -127,7 +128,7 @@ def init_app(app):
         """
         if distance is None:
             return ""
-        return distance_text(float(distance), float(app.config["FACEREC_TOLERANCE"]))
+        return distance_text(float(distance), current_settings(app).tolerance)
 
     @app.context_processor
     def navigation():
@@ -150,16 +151,21 @@ def init_app(app):
         return SAMPLE_SOURCES.get(source or "", (source or "Sample").capitalize())
 
     @app.context_processor
+    def settings_context():
+        """``settings``: the app's settings (``settings.tolerance``), as code reads them."""
+        return {"settings": current_settings(app)}
+
+    @app.context_processor
     def photo_rules():
         """``photo_rules``: the one sentence every upload form shows under its file field."""
-        limit = app.config.get("MAX_CONTENT_LENGTH")
+        limit = current_settings(app).max_content_length
         size = f", up to {size_in_words(limit)} per upload" if limit else ""
         return {"photo_rules": f"{PHOTO_FORMATS}; one face each{size}."}
 
     @app.errorhandler(HTTPException)
     def http_error(exc):
         if isinstance(exc, RequestEntityTooLarge) and not request.path.startswith("/api/"):
-            limit = app.config.get("MAX_CONTENT_LENGTH") or 0
+            limit = current_settings(app).max_content_length
             exc = RequestEntityTooLarge(
                 f"The upload is larger than the limit of {size_in_words(limit)}. Nothing was "
                 "saved: go back and choose smaller or fewer files."

@@ -28,6 +28,12 @@ def data_dir() -> Path:
     return DATA
 
 
+def change_settings(app, **changes):
+    """Change settings of a running ``app`` (attribute names: ``snapshots=1``), for what is
+    read per request; what an app builds at start (cameras, pools) keeps the first value."""
+    app.extensions["settings"] = app.extensions["settings"].replace(**changes)
+
+
 def make_app(tmp_path, database_url: str | None = None, **overrides):
     config = {key: getattr(TestConfig, key) for key in dir(TestConfig) if key.isupper()}
     config["SQLALCHEMY_DATABASE_URI"] = database_url or f"sqlite:///{tmp_path / 'facerec-test.db'}"

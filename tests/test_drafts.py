@@ -12,7 +12,7 @@ from facerec import faces, people
 from facerec.enroll import drafts
 from facerec.extensions import db
 from facerec.models import Account, EnrollDraft, EnrollDraftSample, utcnow
-from tests.conftest import create_account
+from tests.conftest import change_settings, create_account
 
 
 @pytest.fixture
@@ -68,7 +68,7 @@ def test_does_starting_a_draft_delete_every_expired_one_with_its_samples(request
 
 
 def test_does_every_step_push_the_expiry_back(request_ctx):
-    request_ctx.config["FACEREC_ENROLL_TTL"] = 60
+    change_settings(request_ctx, enroll_ttl=60)
     draft = drafts.start("Ada", "")
     draft.expires_at = utcnow() + timedelta(seconds=5)
     drafts.touch(draft)

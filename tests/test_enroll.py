@@ -18,7 +18,7 @@ from facerec import face_jobs, people
 from facerec.extensions import db
 from facerec.gallery import Gallery
 from facerec.models import EnrollDraft, EnrollDraftSample, FaceSample, User, utcnow
-from tests.conftest import create_account, enroll, login_client, photo_samples
+from tests.conftest import change_settings, create_account, enroll, login_client, photo_samples
 
 # ---- helpers ----
 
@@ -643,7 +643,7 @@ def test_does_the_start_camera_form_start_the_camera(clip_app):
 
 def test_is_lin_manuel_mirandas_face_taken_from_the_clip_and_saved(clip_app, data_dir):
     app = clip_app
-    app.config["FACEREC_SNAPSHOTS"] = 1
+    change_settings(app, snapshots=1)
     client = login_client(app, app.test_client())
     details(client, "Lin-Manuel Miranda", "from the camera")
 

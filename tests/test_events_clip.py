@@ -12,7 +12,7 @@ import pytest
 
 from facerec import events
 
-from .conftest import login_client
+from .conftest import change_settings, login_client
 from .receivers import Receiver, SilentReceiver
 from .test_monitoring import scrape, value
 from .test_webhooks import add_hook
@@ -26,7 +26,7 @@ pytestmark = pytest.mark.sqlite_only
 def test_does_a_receiver_get_a_signed_sighting_started_for_lin_manuel_miranda(
     clip_app, enroll_known
 ):
-    clip_app.config["FACEREC_ALLOW_PRIVATE_TARGETS"] = "1"  # the receiver is on loopback
+    change_settings(clip_app, allow_private_targets="1")  # the receiver is on loopback
     people = enroll_known(clip_app)
     receiver = Receiver()
     try:

@@ -11,6 +11,7 @@ from .. import camera
 from ..auth.guard import require_admin
 from ..camera import store
 from ..camera.registry import Probe, probe
+from ..config import current_settings
 from ..extensions import db
 from ..models import Camera
 from . import bp, delete_row, toggle_enabled
@@ -70,7 +71,7 @@ def _render_list(form=None, tested=None, status=200):
                 "status": service.status() if service is not None else None,
             }
         )
-    env_source = str(current_app.config.get("FACEREC_CAMERA") or "").strip()
+    env_source = current_settings().camera.strip()
     return render_template(
         "admin/cameras.html",
         rows=rows,

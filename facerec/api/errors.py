@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from concurrent.futures.process import BrokenProcessPool
 
-from flask import current_app, jsonify
+from flask import jsonify
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from .. import faces
+from ..config import current_settings
 from ..extensions import db
 from ..people import DuplicateName, PersonError
 from ..unknowns.service import GroupResolved
@@ -84,7 +85,7 @@ def _engine_unavailable(_exc):
 
 @bp.errorhandler(RequestEntityTooLarge)
 def _too_large(_exc):
-    limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    limit = current_settings().max_content_length
     if limit:
         return _error(413, f"The request is too large: the limit is {limit / 1024 / 1024:g} MB.")
     return _error(413, "The request is too large.")

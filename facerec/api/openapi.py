@@ -14,6 +14,7 @@ import string
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 
+from ..config import current_settings
 from ..models import NAME_MAX
 from ..people import DETAILS_MAX
 from ..web import DATABASE_ID_MAX, size_in_words
@@ -124,12 +125,13 @@ def spec(app) -> dict:
 
 def limits(app) -> dict[str, str]:
     """Configured limits, as ``${name}`` in any description shows them."""
-    body = app.config.get("MAX_CONTENT_LENGTH")
-    pixels = int(app.config["FACEREC_MAX_PIXELS"])
+    settings = current_settings(app)
+    body = settings.max_content_length
+    pixels = settings.max_pixels
     return {
         "max_body": size_in_words(body) if body else "no limit",
         "max_pixels": f"{pixels:,} pixels ({pixels / 1e6:g} megapixels)",
-        "tolerance": f"{float(app.config['FACEREC_TOLERANCE']):g}",
+        "tolerance": f"{settings.tolerance:g}",
     }
 
 

@@ -3,6 +3,7 @@
 from flask import current_app, jsonify, render_template, request
 
 from .. import camera, face_jobs, gallery
+from ..config import current_settings
 from . import bp, docs, openapi
 from .cameras import RETRIED, STATE, STATUS, set_running
 from .contract import ENGINE_BUSY, operation
@@ -71,7 +72,7 @@ def recognize(body):
     """Every face of the uploaded photo with the person it matches, if any."""
     tolerance = body.get("tolerance")
     if tolerance is None:
-        tolerance = float(current_app.config["FACEREC_TOLERANCE"])
+        tolerance = current_settings().tolerance
     found = face_jobs.faces_in_image(current_app, body["image"].read())  # off the GIL
     matcher = gallery.current()
     return jsonify(faces=[matcher.recognise(face, tolerance).to_dict() for face in found])

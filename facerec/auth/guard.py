@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from functools import wraps
 
-from flask import abort, current_app, g, jsonify, redirect, request, url_for
+from flask import abort, g, jsonify, redirect, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, select
 
+from ..config import current_settings
 from ..extensions import db, login_manager
 from ..models import Account
 from ..web import wants_json
@@ -30,7 +31,7 @@ def require_login():
     if current_user.is_authenticated:
         return None
     if (
-        current_app.config.get("FACEREC_PUBLIC_STREAM")
+        current_settings().public_stream
         and request.method in ("GET", "HEAD")
         and request.url_rule is not None
         and request.url_rule.rule in PUBLIC_STREAM_RULES

@@ -8,6 +8,7 @@ import atexit
 
 from flask import current_app
 
+from ..config import current_settings
 from ..recognizer import WorkerSettings
 from .recognition import RecognitionPool
 from .registry import CameraRegistry, CameraSpec
@@ -31,14 +32,14 @@ __all__ = [
 
 def init_app(app):
     """Create the app's camera registry (nothing is opened until a camera is started)."""
-    cfg = app.config
+    configured = current_settings(app)
     settings = WorkerSettings(
-        database_uri=cfg["SQLALCHEMY_DATABASE_URI"],
-        tolerance=float(cfg["FACEREC_TOLERANCE"]),
-        detect_width=int(cfg["FACEREC_DETECT_WIDTH"]),
-        upsample=int(cfg["FACEREC_DETECT_UPSAMPLE"]),
+        database_uri=configured.database_url,
+        tolerance=configured.tolerance,
+        detect_width=configured.detect_width,
+        upsample=configured.detect_upsample,
     )
-    pool = RecognitionPool(settings, int(cfg["FACEREC_RECOGNITION_WORKERS"]) or None)
+    pool = RecognitionPool(settings, configured.recognition_workers or None)
     cameras = CameraRegistry(app, settings, pool)
     app.extensions["cameras"] = cameras
     atexit.register(cameras.close)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
+from ..config import current_settings
 from ..extensions import db
 from ..models import Camera
 from ..recognizer import WorkerSettings
@@ -47,17 +48,17 @@ class CameraRegistry:
         self.settings = settings
         self.pool = pool
         self.check_interval = check_interval
-        cfg = app.config
+        configured = current_settings(app)
         self._service_options = {
-            "delay": int(cfg["FACEREC_STREAM_DELAY"]),
-            "jpeg_quality": int(cfg["FACEREC_JPEG_QUALITY"]),
-            "idle_timeout": float(cfg["FACEREC_IDLE_TIMEOUT"]),
-            "autostart": bool(cfg["FACEREC_AUTOSTART"]),
+            "delay": configured.stream_delay,
+            "jpeg_quality": configured.jpeg_quality,
+            "idle_timeout": configured.idle_timeout,
+            "autostart": configured.autostart,
         }
-        self._env_source = str(cfg.get("FACEREC_CAMERA") or "").strip()
+        self._env_source = configured.camera.strip()
         # Several servers on one database each run the cameras stored under their name; the
         # FACEREC_CAMERA camera of a named server takes the server's name.
-        self.server = str(cfg.get("FACEREC_SERVER") or "")
+        self.server = configured.server
         self.env_name = self.server or ENV_CAMERA
         self._lock = threading.RLock()
         self._specs: list[CameraSpec] = []

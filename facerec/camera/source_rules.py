@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 from flask import current_app
 
 from .. import outbound
+from ..config import current_settings
 
 ENTERED_SCHEMES = ("rtsp", "rtsps", "http", "https")
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
@@ -47,7 +48,7 @@ class SourceRefused(ValueError):
 
 def media_dirs(app=None) -> list[Path]:
     """The folders of FACEREC_MEDIA_DIRS, resolved (symbolic links followed)."""
-    raw = str((app or current_app).config.get("FACEREC_MEDIA_DIRS") or "")
+    raw = current_settings(app).media_dirs
     return [Path(item).expanduser().resolve() for item in raw.split(os.pathsep) if item.strip()]
 
 
@@ -89,7 +90,7 @@ def _check_url(spec: str, scheme: str, app) -> str:
 
 def _env_file(app) -> Path | None:
     """The file FACEREC_CAMERA names, resolved (None when it names a webcam or a URL)."""
-    env = str(app.config.get("FACEREC_CAMERA") or "").strip()
+    env = current_settings(app).camera.strip()
     if not env or env.isdigit() or _SCHEME.match(env):
         return None
     return Path(env).expanduser().resolve()

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import re
 
-from flask import current_app
 from sqlalchemy import select
 
+from ..config import current_settings
 from ..extensions import db
 from ..models import CAMERA_NAME_MAX, CAMERA_SOURCE_MAX, Camera
 from .source_rules import SourceRefused, check_entered_source
@@ -89,7 +89,7 @@ def _optional_number(raw, parse, allowed, problem: str):
 
 def this_server() -> str:
     """FACEREC_SERVER: the cameras of this server are the rows stored under it."""
-    return current_app.config.get("FACEREC_SERVER") or ""
+    return current_settings().server
 
 
 def all_cameras() -> list[Camera]:

@@ -164,9 +164,9 @@ class Tracks:
     """Every track of one camera. Driven by the capture thread, frame after frame.
 
     Per published frame ``seq``: ``advance(seq)`` moves the tracks onto it (ending them at a
-    cut or when their face left), then ``apply(result, seq)`` for each recognition result
-    computed on a frame up to ``seq``. ``faces()`` is what to draw; ``events()`` hands over
-    what happened to tracks since the last call.
+    cut or when their face left), then ``apply(seq, faces, gallery_version)`` for each
+    recognition result computed on a frame up to ``seq``. ``faces()`` is what to draw;
+    ``events()`` hands over what happened to tracks since the last call.
     """
 
     def __init__(

@@ -13,30 +13,31 @@ import threading
 import time
 from datetime import timedelta
 
-from flask import current_app, session
+from flask import session
 from flask_login import current_user
 from sqlalchemy import delete, func, select
 
 from .. import faces, people
+from ..config import current_settings
 from ..extensions import db
 from ..models import EnrollDraft, EnrollDraftSample, utcnow
 
 SESSION_KEY = "enroll_draft"
-DEFAULT_TTL = 2 * 3600  # seconds a draft lives after its last step
 
 
 def ttl() -> timedelta:
-    return timedelta(seconds=float(current_app.config.get("FACEREC_ENROLL_TTL", DEFAULT_TTL)))
+    """How long a draft lives after its last step (FACEREC_ENROLL_TTL)."""
+    return timedelta(seconds=current_settings().enroll_ttl)
 
 
 def maximum() -> int:
     """The most samples the wizard takes (FACEREC_SNAPSHOTS)."""
-    return max(1, int(current_app.config.get("FACEREC_SNAPSHOTS", 5)))
+    return current_settings().snapshots
 
 
 def minimum() -> int:
     """The fewest samples a person can be saved with (FACEREC_SNAPSHOTS_MIN, at most maximum)."""
-    return min(maximum(), max(1, int(current_app.config.get("FACEREC_SNAPSHOTS_MIN", 1))))
+    return min(maximum(), current_settings().snapshots_min)
 
 
 def _account_id() -> int | None:

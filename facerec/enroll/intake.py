@@ -25,6 +25,7 @@ from flask import (
 from sqlalchemy.exc import SQLAlchemyError
 
 from .. import camera, face_jobs, faces, people
+from ..config import current_settings
 from ..extensions import db
 from ..models import utcnow
 from ..web import wants_json
@@ -179,7 +180,7 @@ def _same_person(draft, sample):
     """Auto-capture keeps to one face: someone else walking into view is not a new pose."""
     if not draft.samples:
         return
-    tolerance = float(current_app.config["FACEREC_TOLERANCE"])
+    tolerance = current_settings().tolerance
     nearest = min(float(np.linalg.norm(s.vector - sample.encoding)) for s in draft.samples)
     if nearest > tolerance:
         raise people.SampleRejected(

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 from flask import current_app
 
+from ..config import current_settings
 from ..models import EVENT_NAMES, iso, utcnow
 from .sink import EventSink
 
@@ -154,7 +155,7 @@ def init_app(app):
     """
     import atexit
 
-    bus = EventBus(int(app.config["FACEREC_EVENT_QUEUE"]))
+    bus = EventBus(current_settings(app).event_queue)
     for kind in sink_classes():
         sink = kind.from_app(app)
         if sink is not None:
@@ -174,23 +175,6 @@ def init_app(app):
         sightings.subscribe(bus.publish, app)
     atexit.register(bus.close)
     return bus
-
-
-def parse_backoff(value) -> tuple[float, ...]:
-    """``"10,60,300"`` (or a sequence) as the delays before each retry, in seconds."""
-    if isinstance(value, str):
-        parts = [part.strip() for part in value.split(",") if part.strip()]
-    else:
-        parts = list(value)
-    try:
-        delays = tuple(float(part) for part in parts)
-    except ValueError:
-        raise RuntimeError(
-            f"FACEREC_WEBHOOK_BACKOFF={value!r}: give seconds like 10,60,300"
-        ) from None
-    if any(delay < 0 for delay in delays):
-        raise RuntimeError("FACEREC_WEBHOOK_BACKOFF: delays cannot be negative")
-    return delays
 
 
 def bus(app=None) -> EventBus:

@@ -25,6 +25,7 @@ import paho.mqtt.client as mqtt
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from sqlalchemy import select
 
+from ..config import current_settings
 from ..extensions import db
 from ..models import User, gallery_version, iso, utcnow
 from . import Event, topics
@@ -94,14 +95,14 @@ class MqttPublisher(EventSink):
     @classmethod
     def from_app(cls, app) -> MqttPublisher | None:
         """Only with ``FACEREC_MQTT_URL`` set (a bad URL stops the app with the reason)."""
-        cfg = app.config
-        if not cfg.get("FACEREC_MQTT_URL"):
+        settings = current_settings(app)
+        if not settings.mqtt_url:
             return None
         return cls(
             app,
-            cfg["FACEREC_MQTT_URL"],
-            presence_timeout=float(cfg["FACEREC_PRESENCE_TIMEOUT"]),
-            discovery_prefix=cfg["FACEREC_MQTT_DISCOVERY_PREFIX"],
+            settings.mqtt_url,
+            presence_timeout=settings.presence_timeout,
+            discovery_prefix=settings.mqtt_discovery_prefix,
         )
 
     def __init__(self, app, url: str, *, presence_timeout=300.0, discovery_prefix="homeassistant"):

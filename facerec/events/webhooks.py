@@ -34,9 +34,10 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from sqlalchemy import delete, select
 
 from .. import outbound
+from ..config import current_settings
 from ..extensions import db
 from ..models import WEBHOOK_URL_MAX, Webhook, WebhookDelivery
-from . import EVENTS, TEST_EVENT, Event, make_event, parse_backoff
+from . import EVENTS, TEST_EVENT, Event, make_event
 from .sink import PASS, WARN, EventSink, check
 
 log = logging.getLogger(__name__)
@@ -259,12 +260,8 @@ class WebhookSender(EventSink):
     @classmethod
     def from_app(cls, app) -> WebhookSender:
         """Always: webhooks are rows in the database, added at any time."""
-        cfg = app.config
-        return cls(
-            app,
-            timeout=float(cfg["FACEREC_WEBHOOK_TIMEOUT"]),
-            backoff=parse_backoff(cfg["FACEREC_WEBHOOK_BACKOFF"]),
-        )
+        settings = current_settings(app)
+        return cls(app, timeout=settings.webhook_timeout, backoff=settings.webhook_backoff)
 
     def __init__(self, app, *, timeout=10.0, backoff=(10.0, 60.0, 300.0), maxsize=1000):
         self.app = app

@@ -3,8 +3,9 @@ from __future__ import annotations
 import csv
 import io
 
-from flask import Response, current_app, render_template, request, stream_with_context, url_for
+from flask import Response, render_template, request, stream_with_context, url_for
 
+from ..config import current_settings
 from ..extensions import db
 from ..models import Sighting, User
 from ..sightings import queries
@@ -60,7 +61,7 @@ def _page_context():
         "next_before_id": next_before_id,
         "wanted": wanted,
         "problem": problem,
-        "tolerance": float(current_app.config["FACEREC_TOLERANCE"]),
+        "tolerance": current_settings().tolerance,
         # For the filter and each row's "This is <person>".
         "people": db.session.execute(db.select(User.id, User.name).order_by(User.name)).all(),
         "filtered": any(
@@ -78,7 +79,7 @@ def index():
     return render_template(
         "history/index.html",
         camera_choices=[(name, name) for name in cameras],
-        retention_days=int(current_app.config["FACEREC_RETENTION_DAYS"]),
+        retention_days=current_settings().retention_days,
         **context,
     ), status
 

@@ -1,8 +1,9 @@
-from flask import Response, current_app, json, request
+from flask import Response, json, request
 from flask_login import current_user
 from prometheus_client.exposition import choose_encoder
 
 from ..auth.accounts import active_token, bearer_token
+from ..config import current_settings
 from ..extensions import login_manager
 from . import bp
 from .health import FAIL, MEDIA_TYPE, readiness
@@ -10,7 +11,7 @@ from .metrics import registry
 
 
 def _metrics_allowed() -> bool:
-    if current_app.config.get("FACEREC_METRICS_PUBLIC") or current_user.is_authenticated:
+    if current_settings().metrics_public or current_user.is_authenticated:
         return True
     token = bearer_token(request)
     return token is not None and active_token(token) is not None

@@ -14,6 +14,7 @@ from flask_login import current_user
 
 from .. import face_jobs, faces, people
 from ..auth.guard import safe_next
+from ..config import current_settings
 from ..extensions import db
 from ..models import Sighting, User
 from ..unknowns import service as unknowns
@@ -32,7 +33,7 @@ def _form_values() -> dict:
 
 def _render(status=200, **context):
     context.setdefault("values", _form_values())
-    context.setdefault("default_tolerance", float(current_app.config["FACEREC_TOLERANCE"]))
+    context.setdefault("default_tolerance", current_settings().tolerance)
     return render_template("search/index.html", everyone=people.everyone(), **context), status
 
 
@@ -102,7 +103,7 @@ def index():
         flash("Choose a photo with the face to search for.", "error")
         return _render(400)
     try:
-        rgb = faces.load_image(data, max_pixels=current_app.config["FACEREC_MAX_PIXELS"])
+        rgb = faces.load_image(data, max_pixels=current_settings().max_pixels)
         found = face_jobs.faces_in_image(current_app, data)
     except faces.ImageError as exc:
         flash(f"Not searched: {faces.sentence(str(exc))}", "error")

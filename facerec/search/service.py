@@ -10,6 +10,7 @@ from flask import current_app, g
 from flask_login import current_user
 from sqlalchemy import select
 
+from ..config import current_settings
 from ..extensions import db
 from ..models import Account, ApiToken, FaceSearch, Sighting
 from ..sightings.queries import CAMERA_MAX, naive_utc
@@ -69,7 +70,7 @@ def parse_time(raw, name: str) -> datetime | None:
 
 def parse_filters(values: dict) -> Filters:
     """tolerance, limit, since, until, camera from a form or a JSON body (strings or numbers)."""
-    config_tolerance = float(current_app.config["FACEREC_TOLERANCE"])
+    config_tolerance = current_settings().tolerance
     tolerance = _number(values.get("tolerance"), "tolerance", config_tolerance, 0.0, 1.0, float)
     limit = _number(values.get("limit"), "limit", LIMIT_DEFAULT, 1, LIMIT_MAX, int)
     since = parse_time(values.get("since"), "since")

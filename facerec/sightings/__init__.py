@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from flask import current_app
 
+from ..config import current_settings
 from .retention import Retention, prune
 from .writer import SightingWriter, Subscriber
 
@@ -45,7 +46,7 @@ def init_app(app):
     from .. import camera
 
     camera.registry(app).on_service(writer.listener_for)
-    retention = Retention(app, int(app.config.get("FACEREC_RETENTION_DAYS", 30)))
+    retention = Retention(app, current_settings(app).retention_days)
     app.extensions["retention"] = retention
     app.before_request(retention.prune_if_due)
     return writer

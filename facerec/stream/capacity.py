@@ -21,6 +21,8 @@ import threading
 
 from flask import current_app, request
 
+from ..config import current_settings
+
 
 class ViewerSlots:
     """A counter with a ceiling: ``take()`` is refused beyond ``limit`` (0 = no limit)."""
@@ -47,7 +49,7 @@ def slots() -> ViewerSlots:
     found = app.extensions.get("viewer_slots")
     if found is None:
         found = app.extensions.setdefault(
-            "viewer_slots", ViewerSlots(int(app.config.get("FACEREC_MAX_VIEWERS") or 0))
+            "viewer_slots", ViewerSlots(current_settings(app).max_viewers)
         )
     return found
 
@@ -63,7 +65,7 @@ def client_socket() -> socket.socket | None:
 
 def limit_send_time():
     """Make a blocked send on this response's socket fail after FACEREC_STREAM_SEND_TIMEOUT s."""
-    seconds = float(current_app.config.get("FACEREC_STREAM_SEND_TIMEOUT") or 0)
+    seconds = current_settings().stream_send_timeout
     sock = client_socket()
     if sock is None or seconds <= 0:
         return

@@ -16,6 +16,7 @@ from flask import current_app
 from sqlalchemy import func, select, update
 
 from .. import face_jobs, faces, gallery, negatives, people
+from ..config import current_settings
 from ..extensions import db
 from ..grouping import JOIN_FRACTION, Groups
 from ..models import Sighting, UnknownGroup, User, iso, name_key, utcnow
@@ -39,11 +40,8 @@ class GroupResolved(ValueError):
 
 
 def join_distance() -> float:
-    config = current_app.config
-    explicit = config.get("FACEREC_GROUP_DISTANCE")
-    if explicit:
-        return float(explicit)
-    return JOIN_FRACTION * float(config["FACEREC_TOLERANCE"])
+    settings = current_settings()
+    return settings.group_distance or JOIN_FRACTION * settings.tolerance
 
 
 def _unknown(stmt):
@@ -96,7 +94,7 @@ def place(sightings, groups: Groups | None = None) -> int:
     never put a known person's face in an unknown group. The caller commits.
     """
     matcher = gallery.current()
-    tolerance = float(current_app.config["FACEREC_TOLERANCE"])
+    tolerance = current_settings().tolerance
     placed = 0
     for sighting in sightings:
         if sighting.user_id is not None or sighting.encoding is None or sighting.group_id:
