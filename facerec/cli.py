@@ -1,4 +1,5 @@
-"""Command-line interface: ``facerec users|accounts|tokens|cameras|webhooks|sightings ...``.
+"""Command-line interface: ``facerec users|cameras|webhooks|sightings ...``; ``accounts``,
+``tokens`` and ``audit`` live in ``auth/cli.py``.
 
 ``facerec`` is the console script the project's package metadata declares (setup.cfg); it is
 the Flask command line bound to ``create_app``, so ``flask --app facerec ...`` is the same.
@@ -20,8 +21,6 @@ from .extensions import db
 from .models import FaceSample, User
 
 users = AppGroup("users", help="Manage enrolled people.")
-accounts = AppGroup("accounts", help="Manage sign-in accounts.")
-tokens = AppGroup("tokens", help="Manage API tokens.")
 webhooks = AppGroup("webhooks", help="Manage the URLs that receive sighting events.")
 
 
@@ -152,125 +151,6 @@ def delete_person(name, yes):
     db.session.delete(user)
     db.session.commit()
     click.echo(f"Deleted {user.name} ({samples}).")
-
-
-# -- accounts: who may sign in ---------------------------------------------------------------
-
-
-def _new_password(password_stdin: bool) -> str:
-    if password_stdin:
-        return sys.stdin.readline().rstrip("\r\n")
-    return click.prompt("Password", hide_input=True, confirmation_prompt="Repeat the password")
-
-
-@accounts.command("create")
-@click.argument("username")
-@click.option("--password-stdin", is_flag=True, help="Read the password from stdin's first line.")
-def create_account_command(username, password_stdin):
-    """Create a sign-in account USERNAME (the password is prompted for, twice)."""
-    from .auth.accounts import AccountError, clean_username, create_account, find_account
-
-    try:
-        username = clean_username(username)
-        if find_account(username) is not None:
-            raise AccountError(f"An account named “{username}” already exists.")
-        account = create_account(username, _new_password(password_stdin))
-    except AccountError as exc:
-        raise click.ClickException(str(exc)) from None
-    db.session.commit()
-    click.echo(f"Created the account “{account.username}”.")
-
-
-@accounts.command("set-password")
-@click.argument("username")
-@click.option("--password-stdin", is_flag=True, help="Read the password from stdin's first line.")
-def set_password_command(username, password_stdin):
-    """Give the account USERNAME a new password."""
-    from .auth.accounts import AccountError, find_account, set_password
-
-    account = find_account(username)
-    if account is None:
-        raise click.ClickException(f"No account named “{username}”.")
-    try:
-        set_password(account, _new_password(password_stdin))
-    except AccountError as exc:
-        raise click.ClickException(str(exc)) from None
-    db.session.commit()
-    click.echo(f"Changed the password of “{account.username}”.")
-
-
-@accounts.command("list")
-def list_accounts_command():
-    """List sign-in accounts."""
-    from .models import Account
-
-    rows = db.session.execute(select(Account).order_by(Account.username)).scalars().all()
-    if not rows:
-        click.echo("No accounts yet: create one with `flask accounts create USERNAME`.")
-        return
-    width = max(8, *(len(a.username) for a in rows))
-    click.echo(f"{'username':<{width}}  created (UTC)     last sign-in (UTC)")
-    for a in rows:
-        last = f"{a.last_login_at:%Y-%m-%d %H:%M}" if a.last_login_at else "never"
-        click.echo(f"{a.username:<{width}}  {a.created_at:%Y-%m-%d %H:%M}  {last}")
-
-
-# -- tokens: bearer tokens for the JSON API ------------------------------------------------
-
-
-@tokens.command("create")
-@click.argument("name")
-@click.option("--account", "username", metavar="USERNAME", help="The account the token acts for.")
-def create_token_command(name, username):
-    """Create an API token called NAME and print it (once: only its hash is stored)."""
-    from .auth.accounts import AccountError, create_token, find_account
-
-    account = None
-    if username:
-        account = find_account(username)
-        if account is None:
-            raise click.ClickException(f"No account named “{username}”.")
-    try:
-        row, token = create_token(name, account)
-    except AccountError as exc:
-        raise click.ClickException(str(exc)) from None
-    db.session.commit()
-    click.echo(f"Token {row.id} “{row.name}”; copy it now, it is not shown again:", err=True)
-    click.echo(token)
-
-
-@tokens.command("list")
-def list_tokens_command():
-    """List API tokens (their first characters only)."""
-    from .models import ApiToken
-
-    rows = db.session.execute(select(ApiToken).order_by(ApiToken.id)).scalars().all()
-    if not rows:
-        click.echo("No API tokens.")
-        return
-    click.echo("id  prefix     state    last used (UTC)   account  name")
-    for t in rows:
-        state = "revoked" if t.revoked_at else "active"
-        used = f"{t.last_used_at:%Y-%m-%d %H:%M}" if t.last_used_at else "never           "
-        owner = t.account.username if t.account else "-"
-        click.echo(f"{t.id:<3} {t.prefix:<10} {state:<8} {used}  {owner:<7}  {t.name}")
-
-
-@tokens.command("revoke")
-@click.argument("token_id", metavar="ID", type=int)
-def revoke_token_command(token_id):
-    """Revoke the API token ID (see `flask tokens list`)."""
-    from .auth.accounts import revoke_token
-    from .models import ApiToken
-
-    row = db.session.get(ApiToken, token_id)
-    if row is None:
-        raise click.ClickException(f"No API token with id {token_id}.")
-    if not revoke_token(row):
-        click.echo(f"Token {row.id} “{row.name}” was already revoked.")
-        return
-    db.session.commit()
-    click.echo(f"Revoked token {row.id} “{row.name}” ({row.prefix}…).")
 
 
 # -- cameras ---------------------------------------------------------------------------------
@@ -466,7 +346,9 @@ def show_settings():
 
 
 def init_app(app):
-    for group in (users, accounts, tokens, cameras, webhooks, sightings_cli):
+    from .auth.cli import GROUPS  # accounts, tokens, audit
+
+    for group in (users, *GROUPS, cameras, webhooks, sightings_cli):
         app.cli.add_command(group)
     app.cli.add_command(show_settings)
 

@@ -371,6 +371,15 @@ class Settings:
         applies="the hourly pruning and `facerec sightings prune`",
         minimum=0,
     )
+    audit_retention_days: int = setting(
+        "FACEREC_AUDIT_RETENTION_DAYS",
+        365,
+        """Days an audit entry (who changed what and when, sign-ins and failed sign-ins) is
+        kept. 0: kept for ever.""",
+        section=HISTORY,
+        applies="`facerec audit prune` and the hourly pruning",
+        minimum=0,
+    )
     group_distance: float | None = setting(
         "FACEREC_GROUP_DISTANCE",
         None,

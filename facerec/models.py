@@ -122,8 +122,18 @@ class FaceSample(EncodingMixin, db.Model):
     user: Mapped[User] = relationship(back_populates="samples")
 
 
+ROLES = ("admin", "operator", "viewer")  # most to least; what each may do: auth/roles.py
+ROLE_MAX = 20
+CAMERA_LIST_MAX = 2000
+
+
+def name_list(text: str | None) -> list[str]:
+    """A comma-separated column (camera limits, token scopes) as a list; "" is []."""
+    return [part for part in (text or "").split(",") if part]
+
+
 class Account(UserMixin, db.Model):
-    """Someone who may sign in to facerec."""
+    """Someone who may sign in to facerec, with a role and, optionally, a camera limit."""
 
     __tablename__ = "accounts"
 
@@ -134,6 +144,21 @@ class Account(UserMixin, db.Model):
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime)
     # Part of every session cookie's user id: raising it ends every session signed in before.
     session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The least role by default: an account is given more on purpose (the first is an admin).
+    role: Mapped[str] = mapped_column(String(ROLE_MAX), default="viewer", server_default="viewer")
+    # Comma-separated camera names this account may see; empty: every camera.
+    cameras: Mapped[str | None] = mapped_column(String(CAMERA_LIST_MAX), default="")
+    # A disabled account cannot sign in, its sessions and its tokens are refused.
+    disabled_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    @property
+    def camera_list(self) -> list[str]:
+        return name_list(self.cameras)
+
+    @property
+    def is_active(self) -> bool:
+        """Flask-Login refuses to sign in an inactive account."""
+        return self.disabled_at is None
 
     def set_password(self, password: str):
         """A new password hash; every session signed in with the old password ends."""
@@ -168,12 +193,29 @@ class ApiToken(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # Comma-separated scopes (auth/roles.py SCOPES); NULL: every scope its account's role has
+    # (tokens made before scopes existed, and tokens made without --scopes).
+    scopes: Mapped[str | None] = mapped_column(String(200))
+    # Comma-separated camera names; empty: those its account may see.
+    cameras: Mapped[str | None] = mapped_column(String(CAMERA_LIST_MAX), default="")
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime)
 
     account: Mapped[Account | None] = relationship()
 
     @staticmethod
     def hash(token: str) -> str:
         return hashlib.sha256(token.encode()).hexdigest()
+
+    @property
+    def scope_list(self) -> list[str] | None:
+        return None if self.scopes is None else name_list(self.scopes)
+
+    @property
+    def camera_list(self) -> list[str]:
+        return name_list(self.cameras)
+
+    def expired(self, now: datetime | None = None) -> bool:
+        return self.expires_at is not None and (now or utcnow()) >= self.expires_at
 
 
 class GalleryState(db.Model):
@@ -423,6 +465,33 @@ class FaceSearch(db.Model):
     results: Mapped[int] = mapped_column(Integer, default=0)
 
 
+AUDIT_ACTION_MAX = 60
+
+
+class AuditEntry(db.Model):
+    """One change (or sign-in) on record: who, when, from where, what, and on which object.
+
+    Append-only: nothing in the product updates or deletes a row, except retention
+    (FACEREC_AUDIT_RETENTION_DAYS). Who and the object are kept as text as they were at the
+    time, with the ids beside them but no foreign keys: the record outlives what it names.
+    Written through ``facerec.audit.record``.
+    """
+
+    __tablename__ = "audit_entries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(200))
+    account_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    token_id: Mapped[int | None] = mapped_column(Integer)
+    address: Mapped[str | None] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(AUDIT_ACTION_MAX), index=True)
+    object_type: Mapped[str | None] = mapped_column(String(40))
+    object_id: Mapped[int | None] = mapped_column(Integer)
+    object_name: Mapped[str | None] = mapped_column(String(200))
+    details: Mapped[str] = mapped_column(Text, default="{}")  # a JSON object
+
+
 def gallery_version(connection) -> int:
     value = connection.execute(select(GalleryState.version).where(GalleryState.id == 1)).scalar()
     return value or 0
@@ -456,8 +525,10 @@ def _bump_gallery_version(session, _flush_context, _instances):
 
 __all__ = [
     "EVENT_NAMES",
+    "ROLES",
     "Account",
     "ApiToken",
+    "AuditEntry",
     "Camera",
     "EnrollDraft",
     "EnrollDraftSample",
@@ -473,4 +544,5 @@ __all__ = [
     "gallery_version",
     "iso",
     "name_key",
+    "name_list",
 ]

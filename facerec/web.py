@@ -132,15 +132,18 @@ def init_app(app):
 
     @app.context_processor
     def navigation():
-        """``nav_links``: (url, label, active) for each NAV entry this app has.
+        """``nav_links``: (url, label, active) for each NAV entry this app has and the
+        request may open (a viewer sees no People, History...).
 
         A link is active on its own page and on every page below its address (People on
         /admin/users/7, Enroll on /enroll/review), and nowhere else: the API tokens page
         under /admin is not "People".
         """
+        from .auth.roles import can_open
+
         links = []
         for endpoint, label in NAV:
-            if endpoint in app.view_functions:
+            if endpoint in app.view_functions and can_open(endpoint):
                 url = url_for(endpoint)
                 links.append((url, label, _is_under(request.path, url)))
         return {"nav_links": links, "nav_active": _is_under, "config_endpoints": app.view_functions}

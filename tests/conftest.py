@@ -180,9 +180,10 @@ def clip_app(app_factory):
 _password_hashes: dict[str, str] = {}
 
 
-def create_account(app, username="tester", password=TEST_PASSWORD) -> int:
+def create_account(app, username="tester", password=TEST_PASSWORD, role="admin", cameras="") -> int:
+    """An account (an admin unless ``role`` says otherwise; ``cameras`` "a,b" limits it)."""
     with app.app_context():
-        account = Account(username=username)
+        account = Account(username=username, role=role, cameras=cameras)
         # A real hash of the password, made once per session: scrypt takes a tenth of a
         # second by design, and most tests sign in.
         if password not in _password_hashes:
@@ -211,7 +212,7 @@ def login_client(app, client, username="tester"):
 
 @pytest.fixture
 def client(app):
-    """A test client signed in as an operator."""
+    """A test client signed in as an admin."""
     return login_client(app, app.test_client())
 
 

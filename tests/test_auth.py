@@ -71,6 +71,10 @@ def test_does_every_protected_route_refuse_an_anonymous_visitor(app, anon_client
         if rule.rule.startswith("/api/"):
             assert response.status_code == 401, where
             assert response.is_json and response.get_json()["error"], where
+        elif getattr(app.view_functions[rule.endpoint], "accepts_tokens", False):
+            # A stream client (Home Assistant, an <img>) cannot follow a sign-in page.
+            assert response.status_code == 401, where
+            assert "Bearer" in response.headers["WWW-Authenticate"], where
         else:
             assert response.status_code == 302, where
             assert response.location.startswith("/login"), where
@@ -142,7 +146,9 @@ def test_are_the_live_page_and_stream_open_to_anyone_with_public_stream(app_fact
 def test_is_the_live_page_closed_without_public_stream(app, anon_client):
     create_account(app)
     assert anon_client.get("/").status_code == 302
-    assert anon_client.get("/stream.mjpg").status_code == 302
+    assert anon_client.get("/stream.mjpg").status_code == 401
+    opened = anon_client.get("/stream.mjpg", headers={"Accept": "text/html"})
+    assert opened.status_code == 302 and opened.location.startswith("/login")
 
 
 def test_are_static_files_open(app, anon_client):
@@ -336,7 +342,7 @@ def test_does_accounts_create_read_the_password_from_stdin(app, runner):
         args=["accounts", "create", "bob", "--password-stdin"], input="a-long-password\n"
     )
     assert result.exit_code == 0, result.output
-    assert "Created the account “bob”." in result.output
+    assert "Created the account “bob” (admin, every camera)." in result.output
     client = app.test_client()
     response = client.post("/login", data={"username": "bob", "password": "a-long-password"})
     assert response.status_code == 302
@@ -448,9 +454,9 @@ def test_can_two_simultaneous_first_setups_create_only_one_account(app, monkeypa
 
     slow = routes.create_account
 
-    def create_slowly(*args):
+    def create_slowly(*args, **kwargs):
         time.sleep(0.3)  # both requests are past their first check by now
-        return slow(*args)
+        return slow(*args, **kwargs)
 
     monkeypatch.setattr(routes, "create_account", create_slowly)
     statuses = []

@@ -395,8 +395,10 @@ def test_do_the_cli_commands_add_list_and_remove_cameras(app, runner):
 
 def test_can_an_anonymous_visitor_neither_manage_nor_watch_cameras(app, anon_client):
     add_camera(app, "clip", CLIP)
-    for url in ("/admin/cameras", "/cameras/clip", "/cameras/clip/stream.mjpg"):
+    for url in ("/admin/cameras", "/cameras/clip"):
         assert anon_client.get(url).status_code == 302
+    # A stream client cannot follow a sign-in page: 401 asking for a token.
+    assert anon_client.get("/cameras/clip/stream.mjpg").status_code == 401
     assert anon_client.get("/api/v1/cameras").status_code == 401
     assert anon_client.post("/api/v1/cameras/clip/start").status_code == 401
 

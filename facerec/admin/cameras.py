@@ -8,7 +8,7 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from sqlalchemy.exc import IntegrityError
 
 from .. import camera
-from ..auth.guard import require_admin
+from ..auth.roles import requires
 from ..camera import store
 from ..camera.registry import Probe, probe
 from ..config import current_settings
@@ -123,14 +123,14 @@ def _test_form(form: CameraForm, row: Camera | None):
 
 
 @bp.get("/cameras")
-@require_admin
+@requires("cameras")
 def cameras():
     """Every camera with its state; a form to add one."""
     return _render_list()
 
 
 @bp.post("/cameras")
-@require_admin
+@requires("cameras")
 def add_camera():
     """Add a camera (or, with the Test button, try its source without saving)."""
     form = CameraForm()
@@ -157,7 +157,7 @@ def _render_edit(row: Camera, form: CameraForm, tested=None, status=200):
 
 
 @bp.get("/cameras/<int:camera_id>")
-@require_admin
+@requires("cameras")
 def edit_camera(camera_id):
     """A camera's settings (the stored source is never sent back: it may hold a password)."""
     row = _camera_or_404(camera_id)
@@ -169,7 +169,7 @@ def edit_camera(camera_id):
 
 
 @bp.post("/cameras/<int:camera_id>")
-@require_admin
+@requires("cameras")
 def update_camera(camera_id):
     """Save a camera's settings; it restarts with them without a server restart."""
     row = _camera_or_404(camera_id)
@@ -186,7 +186,7 @@ def update_camera(camera_id):
 
 
 @bp.post("/cameras/<int:camera_id>/toggle")
-@require_admin
+@requires("cameras")
 def toggle_camera(camera_id):
     """Enable a disabled camera, or disable (stop and release) an enabled one."""
     row = _camera_or_404(camera_id)
@@ -194,7 +194,7 @@ def toggle_camera(camera_id):
 
 
 @bp.post("/cameras/<int:camera_id>/test")
-@require_admin
+@requires("cameras")
 def test_camera(camera_id):
     """Open the camera's source once and show a snapshot, or the reason it failed."""
     row = _camera_or_404(camera_id)
@@ -205,7 +205,7 @@ def test_camera(camera_id):
 
 
 @bp.post("/cameras/<int:camera_id>/delete")
-@require_admin
+@requires("cameras")
 def delete_camera(camera_id):
     """Delete a camera: it stops at once (its sightings stay in the history)."""
     row = _camera_or_404(camera_id)

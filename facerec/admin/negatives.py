@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import abort, flash, redirect, url_for
 from sqlalchemy import select
 
+from ..auth.roles import requires
 from ..extensions import db
 from ..models import NegativeSample
 from ..negatives import negatives_of
@@ -16,6 +17,7 @@ bp.add_app_template_global(negatives_of, "user_negatives")
 
 
 @bp.get("/negatives/<int:negative_id>/thumbnail.jpg")
+@requires("people")
 def negative_thumbnail(negative_id):
     """A negative sample's face thumbnail (JPEG)."""
     data = db.session.scalar(
@@ -27,6 +29,7 @@ def negative_thumbnail(negative_id):
 
 
 @bp.post("/negatives/<int:negative_id>/delete")
+@requires("correct")
 def delete_negative(negative_id):
     """Remove a negative: the person may again be given faces like it."""
     row = db.get_or_404(

@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from .. import camera, face_jobs
+from ..auth.roles import requires
 from ..extensions import db
 from ..faces import FaceRejected, ImageError, sentence
 from ..models import FaceSample, Sighting, User, name_key
@@ -34,12 +35,14 @@ def _person_or_404(user_id: int) -> User:
 
 
 @bp.get("/")
+@requires("people")
 def index():
     """The admin area starts at the table of people."""
     return redirect(url_for("admin.users"))
 
 
 @bp.get("/users")
+@requires("people")
 def users():
     """Every enrolled person: thumbnail, name, details, samples, times; search, sort, pages."""
     q = " ".join(request.args.get("q", "").split())[:100]
@@ -119,12 +122,14 @@ def _render_person(user, form=None, status=200):
 
 
 @bp.get("/users/<int:user_id>")
+@requires("people")
 def person(user_id):
     """A person's page: edit name and details, their samples, add or delete samples."""
     return _render_person(_person_or_404(user_id))
 
 
 @bp.post("/users/<int:user_id>")
+@requires("enroll")
 def edit_person(user_id):
     """Save a new name and details (the enrollment rules apply)."""
     user = _person_or_404(user_id)
@@ -159,6 +164,7 @@ def edit_person(user_id):
 
 
 @bp.post("/users/<int:user_id>/samples")
+@requires("enroll")
 def upload_samples(user_id):
     """Add samples from uploaded photos, each checked like an enrollment photo."""
     user = _person_or_404(user_id)
@@ -188,6 +194,7 @@ def upload_samples(user_id):
 
 
 @bp.post("/users/<int:user_id>/snapshot")
+@requires("enroll")
 def snapshot_sample(user_id):
     """Add a sample from the camera's current frame."""
     user = _person_or_404(user_id)
@@ -216,6 +223,7 @@ def snapshot_sample(user_id):
 
 
 @bp.post("/samples/<int:sample_id>/delete")
+@requires("enroll")
 def delete_sample(sample_id):
     """Delete one sample (a person keeps at least one)."""
     sample = db.get_or_404(
@@ -236,6 +244,7 @@ def delete_sample(sample_id):
 
 
 @bp.get("/samples/<int:sample_id>/thumbnail.jpg")
+@requires("people")
 def sample_thumbnail(sample_id):
     """A sample's face thumbnail (JPEG)."""
     data = db.session.scalar(select(FaceSample.thumbnail).where(FaceSample.id == sample_id))
@@ -254,6 +263,7 @@ def thumbnail_response(data: bytes):
 
 
 @bp.route("/users/<int:user_id>/delete", methods=["GET", "POST"])
+@requires("delete_people")
 def delete_person(user_id):
     """GET asks for confirmation; POST deletes the person with every sample."""
     user = _person_or_404(user_id)

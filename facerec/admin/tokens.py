@@ -5,6 +5,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from ..auth.accounts import AccountError, create_token, revoke_token
+from ..auth.roles import requires
 from ..extensions import db
 from ..models import Account, ApiToken
 from . import bp
@@ -23,12 +24,14 @@ def _render(form, new_token=None, status=200):
 
 
 @bp.get("/tokens")
+@requires("tokens")
 def tokens():
     """Every API token with its state."""
     return _render(TokenForm())
 
 
 @bp.post("/tokens")
+@requires("tokens")
 def create_api_token():
     """Create a token for the signed-in account and show it once."""
     form = TokenForm()
@@ -48,6 +51,7 @@ def create_api_token():
 
 
 @bp.post("/tokens/<int:token_id>/revoke")
+@requires("tokens")
 def revoke_api_token(token_id):
     """Revoke a token: requests carrying it get 401 from now on."""
     row = db.get_or_404(ApiToken, token_id, description="There is no such token.")

@@ -3,7 +3,7 @@
 from flask import current_app, flash, redirect, render_template, url_for
 from sqlalchemy import select
 
-from ..auth.guard import require_admin
+from ..auth.roles import requires
 from ..events.webhooks import WebhookError, add_webhook, clean_events, clean_secret, clean_url
 from ..extensions import db
 from ..models import Webhook, WebhookDelivery
@@ -45,14 +45,14 @@ def _render(form, status=200):
 
 
 @bp.get("/webhooks")
-@require_admin
+@requires("webhooks")
 def webhooks():
     """Every webhook with its last deliveries, and the form to add one."""
     return _render(WebhookForm())
 
 
 @bp.post("/webhooks")
-@require_admin
+@requires("webhooks")
 def add_webhook_page():
     """Add a webhook from the form."""
     form = WebhookForm()
@@ -76,7 +76,7 @@ def add_webhook_page():
 
 
 @bp.post("/webhooks/<int:webhook_id>/toggle")
-@require_admin
+@requires("webhooks")
 def toggle_webhook(webhook_id):
     """Enable or disable a webhook (a disabled one receives nothing, keeps its log)."""
     hook = _hook_or_404(webhook_id)
@@ -84,7 +84,7 @@ def toggle_webhook(webhook_id):
 
 
 @bp.post("/webhooks/<int:webhook_id>/delete")
-@require_admin
+@requires("webhooks")
 def delete_webhook(webhook_id):
     """Remove a webhook and its delivery log."""
     hook = _hook_or_404(webhook_id)
@@ -92,7 +92,7 @@ def delete_webhook(webhook_id):
 
 
 @bp.post("/webhooks/<int:webhook_id>/test")
-@require_admin
+@requires("webhooks")
 def test_webhook(webhook_id):
     """Send a webhook.test event now and say what the receiver answered."""
     hook = _hook_or_404(webhook_id)

@@ -4,6 +4,7 @@ import marshmallow as ma
 from flask import jsonify
 
 from .. import camera
+from ..auth.roles import can_see_camera, requires
 from ..camera.store import NAME_RE
 from ..models import CAMERA_NAME_MAX
 from ..stream.routes import camera_or_404
@@ -47,8 +48,8 @@ class CameraList(ma.Schema):
         required=True,
         metadata={
             "description": (
-                "Every camera, the first (default) one first: the one /stream.mjpg and "
-                "/api/v1/stream/* show."
+                "Every camera the caller may see, the first (default) one first: the one "
+                "/stream.mjpg and /api/v1/stream/* show."
             )
         },
     )
@@ -77,6 +78,7 @@ def summary(spec, service) -> dict:
 
 
 @bp.get("/cameras")
+@requires("live")
 @operation(
     "listCameras",
     tag="Cameras",
@@ -86,7 +88,8 @@ def summary(spec, service) -> dict:
 def cameras():
     """Every camera, the first (default) one first, with its state."""
     registry = camera.registry()
-    return jsonify(cameras=[summary(spec, registry.get(spec.name)) for spec in registry.specs()])
+    specs = [spec for spec in registry.specs() if can_see_camera(spec.name)]
+    return jsonify(cameras=[summary(spec, registry.get(spec.name)) for spec in specs])
 
 
 def set_running(service, running: bool):
@@ -99,6 +102,7 @@ def set_running(service, running: bool):
 
 
 @bp.get("/cameras/<name>/status")
+@requires("live")
 @on_camera("cameraStatus", summary="One camera's state and who is in view", responses={200: STATE})
 def camera_status(service):
     """One camera's state and who is in view."""
@@ -106,6 +110,7 @@ def camera_status(service):
 
 
 @bp.post("/cameras/<name>/start")
+@requires("cameras")
 @on_camera(
     "cameraStart",
     summary="Start one camera (no change when running)",
@@ -118,6 +123,7 @@ def camera_start(service):
 
 
 @bp.post("/cameras/<name>/stop")
+@requires("cameras")
 @on_camera("cameraStop", summary="Stop one camera and release its device", responses={200: STATUS})
 def camera_stop(service):
     """Stop one camera and release its device."""

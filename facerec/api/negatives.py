@@ -6,6 +6,7 @@ import marshmallow as ma
 from flask import current_app, jsonify
 
 from .. import face_jobs, negatives, people
+from ..auth.roles import requires
 from . import bp
 from .contract import ENGINE_BUSY, File, FormBody
 from .errors import ApiError
@@ -34,6 +35,7 @@ def negative_json(row) -> dict:
 
 
 @bp.post("/users/<int:user_id>/negatives")
+@requires("correct")
 @on_person(
     "addNegative",
     tag="Corrections",

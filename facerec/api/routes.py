@@ -2,8 +2,10 @@
 
 from flask import current_app, jsonify, render_template, request
 
-from .. import camera, face_jobs, gallery
+from .. import face_jobs, gallery
+from ..auth.roles import requires
 from ..config import current_settings
+from ..stream.routes import first_camera
 from . import bp, docs, openapi
 from .cameras import RETRIED, STATE, STATUS, set_running
 from .contract import ENGINE_BUSY, operation
@@ -11,6 +13,7 @@ from .schemas import Recognition, RecognizeForm
 
 
 @bp.get("/stream/status")
+@requires("live")
 @operation(
     "streamStatus",
     tag="Stream",
@@ -20,10 +23,11 @@ from .schemas import Recognition, RecognizeForm
 )
 def stream_status():
     """The camera's state and the faces of the latest recognition result."""
-    return jsonify(camera.service().status())
+    return jsonify(first_camera().status())
 
 
 @bp.post("/stream/start")
+@requires("cameras")
 @operation(
     "streamStart",
     tag="Stream",
@@ -33,10 +37,11 @@ def stream_status():
 )
 def stream_start():
     """Start the camera (no-op when running)."""
-    return set_running(camera.service(), True)
+    return set_running(first_camera(), True)
 
 
 @bp.post("/stream/stop")
+@requires("cameras")
 @operation(
     "streamStop",
     tag="Stream",
@@ -45,10 +50,11 @@ def stream_start():
 )
 def stream_stop():
     """Stop the camera and release the device."""
-    return set_running(camera.service(), False)
+    return set_running(first_camera(), False)
 
 
 @bp.post("/recognize")
+@requires("recognize")
 @operation(
     "recognize",
     tag="Recognition",
@@ -79,6 +85,7 @@ def recognize(body):
 
 
 @bp.get("/openapi.json")
+@requires("api_docs")
 @operation(
     "openapi",
     tag="Documentation",
@@ -91,6 +98,7 @@ def openapi_document():
 
 
 @bp.get("/docs", endpoint="docs")
+@requires("api_docs")
 @operation(
     "docs",
     tag="Documentation",

@@ -7,6 +7,7 @@ from flask import current_app, jsonify
 from marshmallow import validate
 
 from .. import face_jobs
+from ..auth.roles import requires
 from ..search import service
 from ..web import DATABASE_ID_MAX as ID_MAX
 from . import bp
@@ -112,6 +113,7 @@ def face_of_photo(data: bytes, choice):
 
 
 @bp.post("/sightings/search")
+@requires("search")
 @operation(
     "searchSightings",
     tag="Search",

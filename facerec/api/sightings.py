@@ -6,6 +6,7 @@ import marshmallow as ma
 from flask import Response, jsonify
 from marshmallow import validate
 
+from ..auth.roles import requires
 from ..models import Sighting
 from ..sightings import queries
 from . import bp, errors
@@ -79,6 +80,7 @@ def get_or_404(sighting_id: int) -> Sighting:
 
 
 @bp.get("/sightings")
+@requires("history")
 @operation(
     "listSightings",
     tag="Sightings",
@@ -112,6 +114,7 @@ on_sighting = operations_on_id("sighting_id", get_or_404, noun="sighting", tag="
 
 
 @bp.get("/sightings/<int:sighting_id>")
+@requires("history")
 @on_sighting(
     "getSighting", summary="One sighting", responses={200: ("The sighting.", SightingSchema)}
 )
@@ -121,6 +124,7 @@ def get_sighting(sighting: Sighting):
 
 
 @bp.get("/sightings/<int:sighting_id>/crop.jpg")
+@requires("history")
 @on_sighting(
     "getSightingCrop",
     summary="The picture of a sighting's best face",

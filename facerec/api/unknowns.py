@@ -7,6 +7,7 @@ from flask import jsonify
 from marshmallow import validate
 
 from .. import people
+from ..auth.roles import requires
 from ..extensions import db
 from ..unknowns import service
 from ..web import DATABASE_ID_MAX as ID_MAX
@@ -100,6 +101,7 @@ def _group(group_id: int):
 
 
 @bp.get("/unknowns")
+@requires("unknowns")
 @operation(
     "listUnknowns",
     tag="Corrections",
@@ -124,6 +126,7 @@ on_group = operations_on_id("group_id", _group, noun="unknown group", tag="Corre
 
 
 @bp.post("/unknowns/<int:group_id>/enroll")
+@requires("correct")
 @on_group(
     "enrollUnknown",
     summary="Enrol the visitor as a new person from the group's best crops",
@@ -164,6 +167,7 @@ def enroll_unknown(group, body):
 
 
 @bp.post("/unknowns/<int:group_id>/assign")
+@requires("correct")
 @on_group(
     "assignUnknown",
     summary="The visitor is this enrolled person: add the best crops to them",
@@ -188,6 +192,7 @@ def assign_unknown(group, body):
 
 
 @bp.delete("/unknowns/<int:group_id>")
+@requires("correct")
 @on_group(
     "dismissUnknown",
     summary="Dismiss a group (hide it; its sightings stay in the history)",
@@ -201,6 +206,7 @@ def dismiss_unknown(group):
 
 
 @bp.post("/sightings/<int:sighting_id>/label")
+@requires("correct")
 @on_sighting(
     "labelSighting",
     tag="Corrections",

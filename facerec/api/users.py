@@ -13,6 +13,7 @@ from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from .. import face_jobs, faces, people
+from ..auth.roles import requires
 from ..extensions import db
 from ..models import FaceSample, User, name_key
 from . import bp, errors
@@ -101,6 +102,7 @@ def checked_samples(name: str, uploads) -> list[FaceSample]:
 
 
 @bp.get("/users")
+@requires("people")
 @operation(
     "listUsers",
     tag="People",
@@ -128,6 +130,7 @@ def list_users(query):
 
 
 @bp.post("/users")
+@requires("enroll")
 @operation(
     "createUser",
     tag="People",
@@ -181,6 +184,7 @@ def create_user(body):
 
 
 @bp.get("/users/<int:user_id>")
+@requires("people")
 @on_person("getUser", summary="One person", responses={200: ("The person.", UserSchema)})
 def get_user(user):
     """One person with their samples."""
@@ -188,6 +192,7 @@ def get_user(user):
 
 
 @bp.patch("/users/<int:user_id>")
+@requires("enroll")
 @on_person(
     "updateUser",
     summary="Change a person's name or details",
@@ -204,6 +209,7 @@ def update_user(user, body):
 
 
 @bp.delete("/users/<int:user_id>")
+@requires("delete_people")
 @on_person(
     "deleteUser",
     summary="Delete a person and their samples",
@@ -217,6 +223,7 @@ def delete_user(user):
 
 
 @bp.post("/users/<int:user_id>/samples")
+@requires("enroll")
 @on_person(
     "addSample",
     summary="Add a face sample from a photo",

@@ -1,4 +1,7 @@
-"""Sign-in accounts (Flask-Login), API tokens, and the login requirement of every blueprint."""
+"""Sign-in accounts (Flask-Login), API tokens, roles, and the check every request passes.
+
+Guards for views: ``requires``, ``public``, ``require_camera``, ``can`` (``auth.roles``).
+"""
 
 import logging
 from datetime import timedelta
@@ -8,9 +11,11 @@ from sqlalchemy import update
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..extensions import db, login_manager
-from ..models import Account, ApiToken, utcnow
+from ..models import Account, ApiToken, iso, utcnow
+from . import roles
 from .accounts import TokenClient, active_token, bearer_token
 from .guard import require_login
+from .roles import can, public, require_camera, requires
 from .throttle import LoginThrottle
 
 log = logging.getLogger(__name__)
@@ -23,6 +28,7 @@ LAST_USED_RESOLUTION = timedelta(minutes=1)
 @bp.record_once
 def _setup(state):
     state.app.extensions["login_throttle"] = LoginThrottle(limit=5, window=60.0)
+    roles.init_app(state.app)  # every request of the app is checked, whatever its blueprint
 
 
 @login_manager.user_loader
@@ -32,7 +38,8 @@ def load_account(session_id: str):
     The cookie holds ``id:generation`` (``Account.get_id``); signing out, "Sign out
     everywhere" and a password change raise the account's generation, so every cookie issued
     before (a copy kept by a thief included) is refused from then on. A bare id comes from a
-    cookie issued before generations existed and counts as generation 0.
+    cookie issued before generations existed and counts as generation 0. A disabled account
+    has no session at all.
     """
     account_id, _, generation = str(session_id).partition(":")
     try:
@@ -42,23 +49,41 @@ def load_account(session_id: str):
         return None
     if account is None or generation != (account.session_generation or 0):
         return None
+    if not account.is_active:
+        return None
     return account
 
 
 @login_manager.request_loader
 def load_from_bearer_token(request):
-    """``Authorization: Bearer <token>`` on the JSON API: the token's account, or a TokenClient."""
-    if not request.path.startswith("/api/"):
+    """A token's account (or a TokenClient): ``Authorization: Bearer <token>`` on the JSON API
+    and on the views that take tokens (streams, metrics); ``?token=`` on the streams alone.
+
+    Refused tokens (unknown, revoked, expired, of a disabled account) leave the reason in
+    ``g.bad_token`` for the 401. The token row is ``g.api_token``: its scopes and camera limit
+    narrow what the account may do (``auth.roles``).
+    """
+    view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
+    if not request.path.startswith("/api/") and not getattr(view, "accepts_tokens", False):
         return None
     token = bearer_token(request)
+    if token is None and getattr(view, "permission", None) == "stream":
+        token = request.args.get("token") or None
     if token is None:
         return None
     row = active_token(token)
+    now = utcnow()
     if row is None:
-        g.bad_token = True
+        g.bad_token = "The API token is invalid or has been revoked."
+        return None
+    if row.expired(now):
+        g.bad_token = f"The API token “{row.name}” expired at {iso(row.expires_at)}."
+        return None
+    if row.account is not None and not row.account.is_active:
+        g.bad_token = f"The API token's account “{row.account.username}” is disabled."
         return None
     g.api_token_id = row.id
-    now = utcnow()
+    g.api_token = row
     if row.last_used_at is None or now - row.last_used_at >= LAST_USED_RESOLUTION:
         record_later(update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=now))
     if row.account is not None:
@@ -91,6 +116,6 @@ def record_later(statement):
         return response
 
 
-__all__ = ["bp", "record_later", "require_login"]
+__all__ = ["bp", "can", "public", "record_later", "require_camera", "require_login", "requires"]
 
 from . import routes  # noqa: E402,F401

@@ -14,12 +14,14 @@ from flask_login import current_user, login_user, logout_user
 from sqlalchemy import update
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from .. import audit
 from ..extensions import db, login_manager
 from ..models import Account, utcnow
 from . import bp, record_later
 from .accounts import AccountError, any_account, create_account, find_account
 from .forms import LoginForm, PasswordChangeForm, SetupForm
 from .guard import safe_next
+from .roles import public, requires
 
 _dummy_hash = None
 
@@ -54,6 +56,7 @@ def _after_login(target):
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@public
 def login():
     """Sign in with a username and password."""
     if not any_account():
@@ -79,13 +82,35 @@ def login():
         _spend_password_check_time(form.password.data)
     if account is None or not account.check_password(form.password.data):
         throttle.failed(address, username)
+        _record_failure(form.username.data, account, "wrong username or password")
         return render_template("auth/login.html", form=form, error="Wrong username or password.")
+    if not account.is_active:
+        # Only a right password learns that the account is disabled.
+        _record_failure(form.username.data, account, "account disabled")
+        return render_template(
+            "auth/login.html",
+            form=form,
+            error="This account is disabled: ask an administrator to enable it.",
+        )
     throttle.succeeded(address, username)
     session.clear()  # a fresh session (and CSRF token) for the signed-in user
     login_user(account)
-    # Bookkeeping only: a busy database must not refuse a right password.
+    # Bookkeeping and the audit, after the answer: a busy database must not refuse a right
+    # password (audit.record_when_sent).
     record_later(update(Account).where(Account.id == account.id).values(last_login_at=utcnow()))
+    audit.record_when_sent("signin", account, actor=account.username)
     return _after_login(form.next.data)
+
+
+def _record_failure(typed: str, account, why: str):
+    """A failed sign-in on record (after the answer, like a sign-in)."""
+    audit.record_when_sent(
+        "signin.failed",
+        account,
+        object_type="account",
+        object_name=None if account is not None else (typed or "")[:64],
+        details={"reason": why},
+    )
 
 
 SETUP_DONE = "Setup is done: an account already exists. Sign in instead."
@@ -93,6 +118,7 @@ _setup_lock = threading.Lock()
 
 
 @bp.route("/setup", methods=["GET", "POST"])
+@public
 def setup():
     """Create the first account; gone once any account exists."""
     if any_account():
@@ -105,10 +131,12 @@ def setup():
             if any_account():
                 abort(404, description=SETUP_DONE)
             try:
-                account = create_account(form.username.data, form.password.data)
+                account = create_account(form.username.data, form.password.data, role="admin")
             except AccountError as exc:
                 form.username.errors.append(str(exc))
             else:
+                audit.record("account.created", account, actor=account.username,
+                             details={"role": account.role, "via": "first-run setup"})  # fmt: skip
                 db.session.commit()
         if not form.username.errors:
             session.clear()
@@ -120,6 +148,7 @@ def setup():
 
 
 @bp.route("/logout", methods=["GET", "POST"])
+@public
 def logout():
     """Sign out (POST); GET asks for confirmation."""
     if not current_user.is_authenticated:
@@ -129,6 +158,7 @@ def logout():
         # session generation is what makes the old cookie worthless. It ends the account's
         # other sessions too (other browsers sign in again).
         current_user.end_sessions()
+        audit.record("signout", current_user._get_current_object())
         db.session.commit()
         logout_user()
         session.clear()
@@ -138,6 +168,7 @@ def logout():
 
 
 @bp.route("/account/password", methods=["GET", "POST"])
+@requires("own_account")
 def change_password():
     """Change your own password; every other session of the account ends, this one goes on."""
     if not current_user.is_authenticated:
@@ -160,6 +191,7 @@ def change_password():
         else:
             throttle.succeeded(address, username)
             account.set_password(form.password.data)  # ends every session, this one too...
+            audit.record("account.password_changed", account)
             db.session.commit()
             session.clear()
             login_user(account)  # ...so this browser gets a cookie of the new generation

@@ -25,6 +25,7 @@ from flask import (
 from sqlalchemy.exc import SQLAlchemyError
 
 from .. import camera, face_jobs, faces, people
+from ..auth.roles import requires
 from ..config import current_settings
 from ..extensions import db
 from ..models import utcnow
@@ -59,6 +60,7 @@ def _keep(draft) -> str | None:
 
 
 @bp.get("/samples")
+@requires("enroll")
 def samples():
     """Step 2: the live stream, the snapshot button, uploads and the samples taken so far."""
     draft, response = draft_or_redirect()
@@ -83,6 +85,7 @@ def _chosen_camera(name: str | None):
 
 
 @bp.post("/samples/snapshot")
+@requires("enroll")
 def snapshot():
     """Take the camera's current frame and keep its face if it passes every check."""
     draft, response = draft_or_redirect()
@@ -123,6 +126,7 @@ AUTO_GAP_S = 0.6
 
 
 @bp.post("/samples/auto")
+@requires("enroll")
 def auto_capture():
     """One step of auto-capture: check the newest frame, keep it if it is a good new sample.
 
@@ -190,6 +194,7 @@ def _same_person(draft, sample):
 
 
 @bp.post("/samples/upload")
+@requires("enroll")
 def upload():
     """Check uploaded photos like snapshots; each gets its own verdict."""
     draft, response = draft_or_redirect()
@@ -253,6 +258,7 @@ def upload():
 
 
 @bp.post("/samples/<int:sample_id>/remove")
+@requires("enroll")
 def remove_sample(sample_id):
     """Remove one sample from the draft."""
     draft, response = draft_or_redirect()
@@ -272,6 +278,7 @@ def remove_sample(sample_id):
 
 
 @bp.get("/samples/<int:sample_id>.jpg")
+@requires("enroll")
 def draft_thumbnail(sample_id):
     """The thumbnail of a sample of this session's draft (and of no one else's)."""
     draft, _expired = drafts.current()
@@ -284,6 +291,7 @@ def draft_thumbnail(sample_id):
 
 
 @bp.post("/camera/start")
+@requires("enroll")
 def start_camera():
     """Start the camera (the form behind the Start button when scripts are off)."""
     cam = _chosen_camera(request.form.get("camera"))

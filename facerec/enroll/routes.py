@@ -10,6 +10,7 @@ from flask import abort, flash, jsonify, redirect, render_template, request, url
 from flask_wtf.csrf import CSRFError
 
 from .. import people
+from ..auth.roles import requires
 from ..extensions import db
 from ..models import User
 from ..web import wants_json
@@ -36,6 +37,7 @@ def _look_alike(draft):
 
 
 @bp.route("/", methods=["GET", "POST"])
+@requires("enroll")
 def index():
     """Step 1: the person's name and optional details."""
     draft, expired = drafts.current()
@@ -55,6 +57,7 @@ def index():
 
 
 @bp.route("/review", methods=["GET", "POST"])
+@requires("enroll")
 def review():
     """Step 3: details and thumbnails, a warning for a look-alike, then Save."""
     draft, response = draft_or_redirect(need_samples=request.method == "GET")
@@ -95,6 +98,7 @@ def _cancel(draft):
 
 
 @bp.post("/cancel")
+@requires("enroll")
 def cancel():
     """Discard the wizard's state and start over."""
     draft, _expired = drafts.current()
@@ -104,6 +108,7 @@ def cancel():
 
 
 @bp.get("/done/<int:user_id>")
+@requires("enroll")
 def done(user_id):
     """The person as saved, with links onwards."""
     person = db.session.get(User, user_id) or abort(404)

@@ -5,6 +5,7 @@ import io
 
 from flask import Response, render_template, request, stream_with_context, url_for
 
+from ..auth.roles import requires
 from ..config import current_settings
 from ..extensions import db
 from ..models import Sighting, User
@@ -71,6 +72,7 @@ def _page_context():
 
 
 @bp.get("/history")
+@requires("history")
 def index():
     """Every sighting, newest first: crop, name, camera, when, how long, how close a match."""
     context = _page_context()
@@ -85,6 +87,7 @@ def index():
 
 
 @bp.get("/history/rows")
+@requires("history")
 def rows():
     """The table body alone, for the page's script to refresh without a reload."""
     context = _page_context()
@@ -92,6 +95,7 @@ def rows():
 
 
 @bp.get("/history.csv")
+@requires("history")
 def export_csv():
     """The filtered history (all pages) as CSV."""
     wanted, problem = _filter()

@@ -3,6 +3,7 @@ from flask_login import current_user
 from prometheus_client.exposition import choose_encoder
 
 from ..auth.accounts import active_token, bearer_token
+from ..auth.roles import public, requires
 from ..config import current_settings
 from ..extensions import login_manager
 from . import bp
@@ -18,6 +19,7 @@ def _metrics_allowed() -> bool:
 
 
 @bp.get("/metrics")
+@requires("metrics", tokens=True)
 def metrics():
     """Prometheus metrics; an API token or a signed-in session unless made public."""
     if not _metrics_allowed():
@@ -56,6 +58,7 @@ def readyz():
 
 
 @bp.get("/healthz")
+@public
 def healthz():
     """The same as /readyz (kept for probes and tools that call it)."""
     return readyz()

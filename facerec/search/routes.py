@@ -14,6 +14,7 @@ from flask_login import current_user
 
 from .. import face_jobs, faces, people
 from ..auth.guard import safe_next
+from ..auth.roles import requires
 from ..config import current_settings
 from ..extensions import db
 from ..models import Sighting, User
@@ -81,6 +82,7 @@ def _take_pick(token: str, index: int):
 
 
 @bp.route("/history/search", methods=["GET", "POST"])
+@requires("search")
 def index():
     """Upload a photo (choosing a face when there are several), or start from a sighting."""
     if request.method == "GET":
@@ -119,6 +121,7 @@ def index():
 
 
 @bp.post("/history/sightings/<int:sighting_id>/label")
+@requires("correct")
 def label(sighting_id):
     """“This is <person>” or “This is not <name>” on a sighting (history and search results).
 
@@ -158,6 +161,7 @@ def label(sighting_id):
 
 
 @bp.get("/history/searches")
+@requires("audit")
 def audit():
     """Every search by face: who, when, from what, with which filters, how many results."""
     return render_template("search/audit.html", searches=service.audit())

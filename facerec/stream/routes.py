@@ -1,6 +1,7 @@
 from flask import Response, abort, jsonify, render_template, request, url_for
 
 from .. import camera
+from ..auth.roles import can_see_camera, require_camera, requires, visible_cameras
 from ..web import wants_json
 from . import bp, capacity
 
@@ -10,7 +11,11 @@ FPS_MIN, FPS_MAX = 0.1, 120.0
 
 
 def camera_or_404(name: str):
-    """The enabled camera ``name``, or a 404 that says whether it exists but is disabled."""
+    """The enabled camera ``name``, or a 404 that says whether it exists but is disabled.
+
+    A request limited to other cameras gets 403 first, whether the camera exists or not.
+    """
+    require_camera(name)
     service = camera.get(name)
     if service is not None:
         return service
@@ -61,16 +66,28 @@ def _live_page(service, *, single: bool):
         status=service.status(),
         name=name if configured else None,
         urls=urls,
-        others=[s.camera for s in camera.services()],
+        others=[s.camera for s in camera.services() if can_see_camera(s.camera)],
     )
 
 
+def first_camera():
+    """The first camera (/stream.mjpg, /api/v1/stream/*), 403 for a request limited to others."""
+    service = camera.service()
+    if camera.services():
+        require_camera(service.camera)
+    return service
+
+
 @bp.get("/")
+@requires("live")
 def live():
-    """The live page: a grid of every camera, or the only camera with its controls."""
+    """The live page: a grid of the cameras this account sees, or the only one with its controls."""
     services = camera.services()
-    if len(services) < 2:
+    if visible_cameras() is None and len(services) < 2:
         return _live_page(camera.service(), single=False)
+    services = [s for s in services if can_see_camera(s.camera)]
+    if len(services) == 1:
+        return _live_page(services[0], single=True)
     return render_template(
         "stream/grid.html",
         cameras=[(s.camera, s.status()) for s in services],
@@ -78,6 +95,7 @@ def live():
 
 
 @bp.get("/cameras/<name>")
+@requires("live")
 def camera_view(name):
     """One camera: its stream, Start/Stop and who is in view (a bookmarkable address)."""
     return _live_page(camera_or_404(name), single=True)
@@ -122,12 +140,14 @@ def _mjpeg(service, **options):
 
 
 @bp.get("/stream.mjpg")
+@requires("stream")
 def stream():
     """MJPEG of the first camera, or a placeholder without a camera (``?width=``, ``?fps=``)."""
-    return _mjpeg(camera.service(), **stream_options())
+    return _mjpeg(first_camera(), **stream_options())
 
 
 @bp.get("/cameras/<name>/stream.mjpg")
+@requires("stream")
 def camera_stream(name):
     """MJPEG of one camera (``?width=W`` downscales, ``?fps=F`` caps the frame rate)."""
     options = stream_options()

@@ -7,6 +7,7 @@ from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
 
 from .. import people
+from ..auth.roles import requires
 from ..extensions import db
 from ..models import User
 from . import bp, service
@@ -42,12 +43,14 @@ def _done(message: str, refused: list[str]):
 
 
 @bp.get("/unknowns")
+@requires("unknowns")
 def index():
     """Every unknown visitor not dismissed, last seen first."""
     return _render()
 
 
 @bp.post("/unknowns/<int:group_id>/enroll")
+@requires("correct")
 def enroll(group_id):
     """Enrol the visitor as a new person; a look-alike asks first, like the wizard."""
     group = _group_or_404(group_id)
@@ -79,6 +82,7 @@ def enroll(group_id):
 
 
 @bp.post("/unknowns/<int:group_id>/assign")
+@requires("correct")
 def assign(group_id):
     """The visitor is an enrolled person: add the best crops to them."""
     group = _group_or_404(group_id)
@@ -98,6 +102,7 @@ def assign(group_id):
 
 
 @bp.post("/unknowns/<int:group_id>/dismiss")
+@requires("correct")
 def dismiss(group_id):
     """Hide the visitor; their sightings stay in the history."""
     service.dismiss(_group_or_404(group_id))
