@@ -1,38 +1,18 @@
 from flask import Response, json, request
-from flask_login import current_user
 from prometheus_client.exposition import choose_encoder
 
-from ..auth.accounts import active_token, bearer_token
 from ..auth.roles import public, requires
-from ..config import current_settings
-from ..extensions import login_manager
 from . import bp
 from .health import FAIL, MEDIA_TYPE, readiness
 from .metrics import registry
 
 
-def _metrics_allowed() -> bool:
-    if current_settings().metrics_public or current_user.is_authenticated:
-        return True
-    token = bearer_token(request)
-    return token is not None and active_token(token) is not None
-
-
 @bp.get("/metrics")
 @requires("metrics", tokens=True)
 def metrics():
-    """Prometheus metrics; an API token or a signed-in session unless made public."""
-    if not _metrics_allowed():
-        accept = request.accept_mimetypes
-        if "text/html" in accept.values() and accept["text/html"] > accept["text/plain"]:
-            return login_manager.unauthorized()  # a person opening it: the sign-in page
-        return Response(
-            "Authentication required: send 'Authorization: Bearer <API token>' "
-            "(or set FACEREC_METRICS_PUBLIC=1).\n",
-            status=401,
-            mimetype="text/plain",
-            headers={"WWW-Authenticate": 'Bearer realm="facerec"'},
-        )
+    """Prometheus metrics; a token with ``read``, an operator's session, or anyone when
+    FACEREC_METRICS_PUBLIC is on (roles.enforce answers the others: 401, or the sign-in page
+    for a browser)."""
     # The client library picks the format the scraper asks for (OpenMetrics or the text
     # format) and says which in one Content-Type. Passed as content_type, not mimetype:
     # Flask appends "; charset=utf-8" to a text/* mimetype, and this one already has it
@@ -45,6 +25,7 @@ def metrics():
 
 
 @bp.get("/readyz")
+@public
 def readyz():
     """Anonymous readiness (health+json): database, recognition, cameras, sinks; 503 on fail."""
     result = readiness()
