@@ -47,7 +47,7 @@ def test_does_the_migration_make_every_existing_account_an_admin(empty_database_
     )
     try:
         with app.app_context():
-            upgrade(directory="migrations", revision="0008")
+            upgrade(directory="migrations", revision="0009")
             engine = create_engine(empty_database_url)
             with engine.begin() as conn:
                 for name in ("alice", "bob"):

@@ -4,8 +4,8 @@ Every account that exists when this runs becomes an admin: until now every accou
 everything, and nobody must lose access to their own server by upgrading. Accounts made
 afterwards are viewers unless given more.
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-11-27 09:00:00
 
 """
@@ -14,8 +14,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0009'
-down_revision = '0008'
+revision = '0010'
+down_revision = '0009'
 branch_labels = None
 depends_on = None
 
