@@ -60,6 +60,7 @@ def shutdown(app):
 
     app.extensions["cameras"].close()
     app.extensions["sightings"].close()  # writes what the cameras' last tracks left
+    app.extensions["unknowns"].close()  # groups what the writer wrote last
     app.extensions["events"].close(timeout=2.0)
     with app.app_context():
         db.session.remove()

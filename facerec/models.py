@@ -13,12 +13,14 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
     Text,
     event,
     insert,
+    inspect,
     select,
     update,
 )
@@ -230,6 +232,20 @@ class GalleryState(db.Model):
     version: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class GroupingState(db.Model):
+    """A single row whose version changes whenever the members of unknown groups change.
+
+    The grouping thread keeps every group's centroid in memory (``facerec.unknowns.placing``)
+    and reloads only when this number moved on without it: someone assigned, merged, split
+    or deleted sightings, retention pruned them, or another server placed one.
+    """
+
+    __tablename__ = "grouping_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class EnrollDraft(db.Model):
     """An enrollment wizard in progress: one per browser session, deleted on save or expiry.
 
@@ -322,6 +338,12 @@ class Sighting(EncodingMixin, db.Model):
 
     user: Mapped[User | None] = relationship()
     group: Mapped[UnknownGroup | None] = relationship(back_populates="sightings")
+
+    __table_args__ = (
+        # The unknown visitors' figures and best crops are read from this index alone
+        # (facerec.unknowns.listing), without reading a row of 2 KB of encoding and crop.
+        Index("ix_sightings_unknown_members", "user_id", "group_id", "frames", "started_at"),
+    )
 
     def to_dict(self) -> dict:
         """The sighting as the API returns it (``api.sightings.SightingSchema``)."""
@@ -504,23 +526,91 @@ UPSERT = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 def _bump_gallery_version(session, _flush_context, _instances):
     """Any change to people or samples, from any code path, moves the gallery version on."""
     touched = (*session.new, *session.dirty, *session.deleted)
-    if not any(isinstance(obj, User | FaceSample | NegativeSample) for obj in touched):
-        return
+    if any(isinstance(obj, User | FaceSample | NegativeSample) for obj in touched):
+        bump_version(session, GalleryState)
+
+
+def bump_version(session, table) -> int:
+    """Move a one-row version table (GalleryState, GroupingState) on; returns the new value."""
     result = session.execute(
-        update(GalleryState).where(GalleryState.id == 1).values(version=GalleryState.version + 1)
-    )
-    if result.rowcount == 0:
-        # The first change ever. Two servers sharing a database may both get here: with an
-        # upsert the second waits for the first and then counts on, instead of failing.
-        dialect = session.get_bind().dialect.name
-        if dialect in UPSERT:
-            stmt = UPSERT[dialect](GalleryState).values(id=1, version=1)
-            stmt = stmt.on_conflict_do_update(
-                index_elements=[GalleryState.id], set_={"version": GalleryState.version + 1}
-            )
-        else:
-            stmt = insert(GalleryState).values(id=1, version=1)
-        session.execute(stmt)
+        update(table)
+        .where(table.id == 1)
+        .values(version=table.version + 1)
+        .returning(table.version)
+    ).first()
+    if result is not None:
+        return result[0]
+    # The first change ever. Two servers sharing a database may both get here: with an
+    # upsert the second waits for the first and then counts on, instead of failing.
+    dialect = session.get_bind().dialect.name
+    if dialect in UPSERT:
+        stmt = UPSERT[dialect](table).values(id=1, version=1)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[table.id], set_={"version": table.version + 1}
+        )
+    else:
+        stmt = insert(table).values(id=1, version=1)
+    session.execute(stmt)
+    return session.scalar(select(table.version).where(table.id == 1))
+
+
+GROUPING_BUMPED = "grouping_version_bumped"  # session.info key: once per transaction is enough
+
+
+def bump_grouping_version(session) -> int | None:
+    """Tell every grouping thread that group members changed (once per transaction)."""
+    if session.info.get(GROUPING_BUMPED):
+        return None
+    session.info[GROUPING_BUMPED] = True
+    return bump_version(session, GroupingState)
+
+
+def _moves_group_members(session) -> bool:
+    for obj in (*session.dirty, *session.deleted):
+        if isinstance(obj, UnknownGroup) and obj in session.deleted:
+            return True
+        if not isinstance(obj, Sighting):
+            continue
+        if obj in session.deleted:
+            if obj.group_id is not None:
+                return True
+            continue
+        state = inspect(obj)
+        group = state.attrs.group_id.history
+        if group.has_changes():
+            return True
+        # A member named (or no longer named) leaves (or rejoins) its group's faces.
+        if obj.group_id is not None and state.attrs.user_id.history.has_changes():
+            return True
+    return False
+
+
+@event.listens_for(Session, "before_flush")
+def _bump_grouping_version(session, _flush_context, _instances):
+    """Any change to which sightings make up an unknown group moves the grouping version on."""
+    if _moves_group_members(session):
+        bump_grouping_version(session)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _bump_grouping_version_in_bulk(state):
+    """A bulk UPDATE or DELETE of sightings or groups (retention, merges) counts as well, when
+    it changed a row."""
+    if not (state.is_update or state.is_delete) or state.session.info.get(GROUPING_BUMPED):
+        return None
+    tables = {mapper.local_table.name for mapper in state.all_mappers}
+    if not tables & {Sighting.__tablename__, UnknownGroup.__tablename__}:
+        return None
+    result = state.invoke_statement()
+    if result.rowcount:
+        bump_grouping_version(state.session)
+    return result
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_grouping_bump(session, transaction):
+    if transaction.parent is None:
+        session.info.pop(GROUPING_BUMPED, None)
 
 
 __all__ = [
@@ -535,12 +625,14 @@ __all__ = [
     "FaceSample",
     "FaceSearch",
     "GalleryState",
+    "GroupingState",
     "NegativeSample",
     "Sighting",
     "UnknownGroup",
     "User",
     "Webhook",
     "WebhookDelivery",
+    "bump_grouping_version",
     "gallery_version",
     "iso",
     "name_key",

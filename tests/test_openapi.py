@@ -348,9 +348,9 @@ def live_app(app_factory):
 
     faces = [add_face(app, photo, minutes=i) for i, photo in enumerate(KIT + ROSE)]
     with app.app_context():
-        from facerec.unknowns import service
+        from facerec.unknowns import placer
 
-        service.place_pending()
+        placer(app).sweep()
         rows = db.session.scalars(db.select(Sighting).order_by(Sighting.id)).all()
         app.config["TEST_GROUPS"] = sorted({row.group_id for row in rows if row.group_id})
     app.config["TEST_SIGHTINGS"] += faces

@@ -169,6 +169,8 @@ def test_are_two_unknown_people_two_groups(app_factory, client_for, kit_and_rose
         assert wait_until(seen_twice_each, timeout=240), "not two sightings of each were recorded"
     finally:
         cam.stop()
+    # The last sightings end as the camera stops: grouped on the placer's thread soon after.
+    assert wait_until(lambda: all(row.group_id for row in ended_unknown(app)), timeout=30)
     groups = client.get(f"{API}/unknowns").get_json()["groups"]
 
     assert len(groups) == 2

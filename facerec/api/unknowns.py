@@ -9,7 +9,7 @@ from marshmallow import validate
 from .. import people
 from ..auth.roles import requires
 from ..extensions import db
-from ..unknowns import service
+from ..unknowns import listing, place_now, service
 from ..web import DATABASE_ID_MAX as ID_MAX
 from . import bp
 from .contract import ENGINE_BUSY, JsonBody, operation, operations_on_id
@@ -111,13 +111,7 @@ def _group(group_id: int):
 )
 def list_unknowns():
     """Groups of unknown sightings that look like one recurring visitor, last seen first."""
-    service.place_pending()
-    groups = []
-    for group in service.visible_groups():
-        summary = service.summary(group)
-        del summary["days"], summary["best"]  # for the page only
-        groups.append(summary)
-    return jsonify(groups=groups)
+    return jsonify(UnknownGroupList().dump({"groups": listing.summaries()}))
 
 
 # The operations on the unknown group the path names: the view gets the UnknownGroup. A group
@@ -242,5 +236,7 @@ def label_sighting(sighting, body):
             service.not_this(sighting, user)
         except (service.CannotCorrect, people.SampleRejected) as exc:
             raise ApiError(409, str(exc)) from None
+        commit()
+        place_now([sighting.id])
     commit()
     return jsonify(sighting.to_dict())

@@ -18,6 +18,7 @@ from ..auth.roles import requires
 from ..config import current_settings
 from ..extensions import db
 from ..models import Sighting, User
+from ..unknowns import place_now
 from ..unknowns import service as unknowns
 from . import bp, service
 
@@ -145,6 +146,7 @@ def label(sighting_id):
             flash(f"Not corrected: {exc}", "error")
             return redirect(back, 303)
         db.session.commit()
+        place_now([row.id])
         flash(
             f"Noted: sighting {row.id} is not {user.name}. Faces like it will not be named "
             f"{user.name} again (see {user.name}'s page to undo).",

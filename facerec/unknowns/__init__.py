@@ -1,20 +1,35 @@
 """Unknown visitors: /unknowns lists the groups of unknown sightings and acts on them."""
 
-from flask import Blueprint
+from flask import Blueprint, current_app
 
 from ..auth import require_login
 
 bp = Blueprint("unknowns", __name__)
 bp.before_request(require_login)
 
-from . import routes  # noqa: E402,F401
+from .placing import Placer  # noqa: E402
+
+
+def placer(app=None) -> Placer:
+    """The app's placer of unknown sightings (its queue, thread and group index)."""
+    return (app or current_app).extensions["unknowns"]
+
+
+def place_now(sighting_ids) -> int:
+    """Group these sightings at once, in a transaction of their own (call after a commit):
+    for a request that shows the group it made, such as “this is not N”."""
+    return placer().place(sighting_ids)
 
 
 def init_app(app):
-    """Group each unknown sighting as soon as it ends (before anyone opens the inbox)."""
-    from functools import partial
-
+    """Group each unknown sighting once it ended, off the sightings writer's thread."""
     from .. import sightings
-    from .service import on_sighting
 
-    sightings.subscribe(partial(on_sighting, app), app)
+    found = app.extensions["unknowns"] = Placer(app)
+    sightings.subscribe(found.on_sighting, app)
+    # What ended while no server ran is placed after the first request is answered.
+    app.before_request(found.sweep_once)
+    return found
+
+
+from . import routes  # noqa: E402,F401

@@ -10,7 +10,9 @@ from .. import people
 from ..auth.roles import requires
 from ..extensions import db
 from ..models import User
-from . import bp, service
+from . import bp, listing, service
+
+PAGE_SIZE = 50  # groups per page
 
 
 @bp.app_context_processor
@@ -18,14 +20,21 @@ def _badges():
     """The number of unknown visitors, shown beside "Unknowns" in the navigation."""
     if not current_user.is_authenticated:
         return {}
-    return {"nav_badges": {url_for("unknowns.index"): service.visible_count()}}
+    return {"nav_badges": {url_for("unknowns.index"): listing.visible_count()}}
 
 
 def _render(status=200, **extra):
-    service.place_pending()
-    groups = [{**service.summary(group), "group": group} for group in service.visible_groups()]
+    page = max(1, request.args.get("page", 1, type=int))
+    groups = listing.summaries(limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+    total = listing.visible_count()
     return render_template(
-        "unknowns/index.html", groups=groups, everyone=people.everyone(), **extra
+        "unknowns/index.html",
+        groups=groups,
+        everyone=people.everyone(),
+        page=page,
+        pages=max(1, -(-total // PAGE_SIZE)),
+        total=total,
+        **extra,
     ), status
 
 

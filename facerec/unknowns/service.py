@@ -1,30 +1,20 @@
-"""Unknown visitors in the database: grouping unknown sightings, enrolling, assigning, dismissing.
+"""Unknown visitors in the database: enrolling, assigning, dismissing groups; corrections.
 
-Only ended sightings with no person and an encoding are grouped. Placing is incremental
-(``facerec.grouping``): when a sighting ends (the sightings subscription) and, for anything
-missed, whenever the unknowns are listed (``place_pending``).
+Placing sightings in groups is ``placing``'s (on its own thread); reading the groups for the
+page and the API is ``listing``'s.
 """
 
 from __future__ import annotations
 
 import hashlib
-import threading
-from collections import defaultdict
 
-import numpy as np
 from flask import current_app
-from sqlalchemy import func, select, update
+from sqlalchemy import select
 
 from .. import face_jobs, faces, gallery, negatives, people
-from ..config import current_settings
 from ..extensions import db
-from ..grouping import JOIN_FRACTION, Groups
-from ..models import Sighting, UnknownGroup, User, iso, name_key, utcnow
-
-# The best crops of a group shown on the page and offered as samples.
-BEST_CROPS = 5
-
-_placing = threading.Lock()
+from ..models import Sighting, UnknownGroup, User, name_key, utcnow
+from .listing import BEST_CROPS
 
 
 class GroupGone(LookupError):
@@ -39,130 +29,7 @@ class GroupResolved(ValueError):
     """The group was already enrolled as or assigned to someone else."""
 
 
-def join_distance() -> float:
-    settings = current_settings()
-    return settings.group_distance or JOIN_FRACTION * settings.tolerance
-
-
-def _unknown(stmt):
-    return stmt.where(Sighting.user_id.is_(None), Sighting.encoding.is_not(None))
-
-
-def load_groups() -> Groups:
-    """Every group (dismissed ones too: a dismissed visitor who returns stays dismissed)."""
-    members = defaultdict(list)
-    rows = db.session.execute(
-        _unknown(select(Sighting.group_id, Sighting.encoding)).where(Sighting.group_id.is_not(None))
-    )
-    for group_id, encoding in rows:
-        members[group_id].append(np.frombuffer(encoding, dtype="<f8"))
-    groups = Groups(join_distance())
-    for group_id in sorted(members):
-        groups.load(group_id, members[group_id])
-    return groups
-
-
-def _new_group() -> int:
-    row = UnknownGroup()
-    db.session.add(row)
-    db.session.flush()
-    return row.id
-
-
-def _merge(into: int, merged: list[int]):
-    """Move the sightings of ``merged`` groups to group ``into`` and delete those groups."""
-    if not merged:
-        return
-    survivor = db.session.get(UnknownGroup, into)
-    for group_id in merged:
-        gone = db.session.get(UnknownGroup, group_id)
-        if gone is None:
-            continue
-        # A visitor that is visible in either group stays visible.
-        if gone.dismissed_at is None:
-            survivor.dismissed_at = None
-        db.session.execute(
-            update(Sighting).where(Sighting.group_id == group_id).values(group_id=into)
-        )
-        db.session.delete(gone)
-
-
-def place(sightings, groups: Groups | None = None) -> int:
-    """Put each unknown, ended, ungrouped sighting in a group; returns how many were placed.
-
-    A face that the gallery now names (someone was enrolled since) is left out: grouping must
-    never put a known person's face in an unknown group. The caller commits.
-    """
-    matcher = gallery.current()
-    tolerance = current_settings().tolerance
-    placed = 0
-    for sighting in sightings:
-        if sighting.user_id is not None or sighting.encoding is None or sighting.group_id:
-            continue
-        if sighting.ended_at is None:
-            continue
-        if matcher.match(sighting.vector, tolerance).known:
-            continue
-        if groups is None:
-            groups = load_groups()
-        group_id, merged = groups.add(sighting.vector, new_id=_new_group)
-        sighting.group_id = group_id
-        db.session.flush()
-        _merge(group_id, merged)
-        placed += 1
-    return placed
-
-
-def place_pending() -> int:
-    """Group every unknown sighting not grouped yet, oldest first, and commit."""
-    with _placing:
-        pending = db.session.scalars(
-            _unknown(select(Sighting))
-            .where(Sighting.group_id.is_(None), Sighting.ended_at.is_not(None))
-            .order_by(Sighting.started_at, Sighting.id)
-            # Two servers on one PostgreSQL database never place the same sighting twice.
-            .with_for_update(skip_locked=True)
-        ).all()
-        if not pending:
-            return 0
-        placed = place(pending)
-        db.session.commit()
-        return placed
-
-
-def on_sighting(app, event: str, sighting: dict):
-    """The sightings subscription: an unknown sighting that ended is grouped at once."""
-    if event != "sighting.ended" or sighting.get("user_id") is not None:
-        return
-    with app.app_context():
-        try:
-            place_pending()
-        finally:
-            db.session.remove()
-
-
 # ---- reading ----------------------------------------------------------------------------------
-
-
-def visible_groups() -> list[UnknownGroup]:
-    """Groups that are not dismissed and have unknown sightings, last seen first."""
-    last = func.max(Sighting.started_at)
-    rows = db.session.execute(
-        select(UnknownGroup, last)
-        .join(Sighting, Sighting.group_id == UnknownGroup.id)
-        .where(UnknownGroup.dismissed_at.is_(None), Sighting.user_id.is_(None))
-        .group_by(UnknownGroup.id)
-        .order_by(last.desc(), UnknownGroup.id.desc())
-    ).all()
-    return [group for group, _ in rows]
-
-
-def visible_count() -> int:
-    return db.session.scalar(
-        select(func.count(func.distinct(UnknownGroup.id)))
-        .join(Sighting, Sighting.group_id == UnknownGroup.id)
-        .where(UnknownGroup.dismissed_at.is_(None), Sighting.user_id.is_(None))
-    )
 
 
 def members(group: UnknownGroup) -> list[Sighting]:
@@ -178,24 +45,6 @@ def best(sightings: list[Sighting], limit: int = BEST_CROPS) -> list[Sighting]:
     """The sightings whose crops are best: seen for the most frames, then the closest faces."""
     with_crop = [s for s in sightings if s.crop]
     return sorted(with_crop, key=lambda s: (-(s.frames or 0), s.id))[:limit]
-
-
-def summary(group: UnknownGroup) -> dict:
-    """The group as GET /api/v1/unknowns gives it, plus the days it was seen and its best
-    sightings (for the page)."""
-    rows = members(group)
-    starts = [s.started_at for s in rows]
-    first, last = min(starts), max(starts)
-    best_rows = best(rows)
-    return {
-        "id": group.id,
-        "sightings": len(rows),
-        "first_seen": iso(first),
-        "last_seen": iso(last),
-        "crop_urls": [f"/api/v1/sightings/{s.id}/crop.jpg" for s in best_rows],
-        "days": sorted({s.date().isoformat() for s in starts}, reverse=True),
-        "best": best_rows,
-    }
 
 
 def get_group(group_id: int) -> UnknownGroup:
@@ -244,22 +93,22 @@ def add_sightings_to(user: User, sightings: list[Sighting]) -> tuple[int, list[s
     return added, refused
 
 
-def new_person_samples(sightings: list[Sighting]) -> tuple[list, list[str]]:
-    """Sample rows for a new person from the best crops: each checked, no near-duplicates.
+def new_person_samples(sightings: list[Sighting], name: str) -> tuple[list, list[str]]:
+    """Sample rows for a new person from the best crops, each through ``people.check_sample``
+    (the same photo or a near-duplicate of a crop already kept is left out).
 
     The "looks like someone enrolled" question is asked for the whole group beforehand (the
     look-alike warning), as in the wizard, not per crop.
     """
-    rows, refused = [], []
+    kept, rows, refused = [], [], []
     for sighting in best(sightings):
         try:
             sample = sample_from_sighting(sighting)
-        except (faces.ImageError, faces.FaceRejected) as exc:
+            people.check_sample(None, sample, taken=kept, name=name)
+        except (faces.ImageError, faces.FaceRejected, people.SampleRejected) as exc:
             refused.append(f"Sighting {sighting.id}: {faces.sentence(str(exc))}")
             continue
-        if any(np.linalg.norm(r.vector - sample.encoding) < people.NEAR_DUPLICATE for r in rows):
-            refused.append(f"Sighting {sighting.id}: almost identical to another face kept.")
-            continue
+        kept.append(sample)
         rows.append(people.sample_row(sample, "sighting"))
     return rows, refused
 
@@ -301,7 +150,7 @@ def enroll_group(group: UnknownGroup, name: str, details: str = "") -> tuple[Use
     rows = members(group)
     if not rows:
         raise GroupResolved("This visitor has no unknown sightings left to enrol.")
-    samples, refused = new_person_samples(rows)
+    samples, refused = new_person_samples(rows, name)
     if not samples:
         raise people.SampleRejected(
             "None of this visitor's faces passed the sample checks, so nobody was created. "
@@ -344,7 +193,8 @@ def not_this(sighting: Sighting, user: User):
     """“This is not <user>” on a sighting named them: a negative sample, and it becomes unknown.
 
     Raises CannotCorrect when the sighting is not named ``user`` or has no encoding, and
-    SampleRejected when its face is almost one of the person's own samples. The caller commits.
+    SampleRejected when its face is almost one of the person's own samples. The caller
+    commits, then ``unknowns.place_now([sighting.id])`` puts it in a group.
     """
     if sighting.user_id != user.id:
         raise CannotCorrect(f"This sighting is not named {user.name}; nothing to correct.")
@@ -352,8 +202,6 @@ def not_this(sighting: Sighting, user: User):
         raise CannotCorrect("This sighting has no face encoding to learn from.")
     negatives.add_negative(user, sighting.vector, _thumbnail(sighting), None, sighting.id)
     relabel(sighting, None)
-    db.session.flush()
-    place([sighting])
 
 
 def _thumbnail(sighting: Sighting) -> bytes | None:

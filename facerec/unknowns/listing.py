@@ -1,0 +1,123 @@
+"""Reading the unknown visitors: every group's figures and best crops in two queries.
+
+Nothing here writes (a GET only reads; placing is ``placing.Placer``'s job), and nothing loads
+a crop or an encoding: the page and the API get ids, counts and times, and each crop is
+fetched by the browser from its own URL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import exists, func, select
+
+from ..extensions import db
+from ..models import Sighting, UnknownGroup, iso
+
+# The best crops of a group shown on the page and offered as samples.
+BEST_CROPS = 5
+
+
+@dataclass(frozen=True)
+class Crop:
+    """One of a group's best sightings, as the page shows it."""
+
+    sighting_id: int
+    camera: str
+    started_at: datetime
+
+    @property
+    def url(self) -> str:
+        return f"/api/v1/sightings/{self.sighting_id}/crop.jpg"
+
+
+@dataclass(frozen=True)
+class GroupSummary:
+    """A group as GET /api/v1/unknowns gives it, plus what the page shows."""
+
+    id: int
+    sightings: int
+    first: datetime
+    last: datetime
+    days: int  # distinct days it was seen on
+    best: tuple[Crop, ...]
+
+    @property
+    def first_seen(self) -> str:
+        return iso(self.first)
+
+    @property
+    def last_seen(self) -> str:
+        return iso(self.last)
+
+    @property
+    def crop_urls(self) -> list[str]:
+        return [crop.url for crop in self.best]
+
+
+def summaries(limit: int | None = None, offset: int = 0) -> list[GroupSummary]:
+    """The visible groups, last seen first, with their best crops.
+
+    Two queries, whatever the number of groups: one aggregate counts each group's sightings,
+    first and last time and days from the index on (user_id, group_id, frames, started_at)
+    alone (no row of encoding and crop is read) and keeps the groups of one page; the other
+    numbers those groups' sightings, seen for the most frames first, and reads only the best
+    ``BEST_CROPS`` rows of each.
+    """
+    last = func.max(Sighting.started_at)
+    stats = db.session.execute(
+        select(
+            Sighting.group_id,
+            func.count(),
+            func.min(Sighting.started_at),
+            last,
+            func.count(func.distinct(func.date(Sighting.started_at))),
+        )
+        .join(UnknownGroup, UnknownGroup.id == Sighting.group_id)
+        .where(
+            UnknownGroup.dismissed_at.is_(None),
+            Sighting.user_id.is_(None),
+            Sighting.group_id.is_not(None),
+        )
+        .group_by(Sighting.group_id)
+        .order_by(last.desc(), Sighting.group_id.desc())
+        .limit(limit)
+        .offset(offset or None)
+    ).all()
+    crops: dict[int, list[Crop]] = {row[0]: [] for row in stats}
+    if crops:
+        ranked = (
+            select(
+                Sighting.id,
+                func.row_number()
+                .over(
+                    partition_by=Sighting.group_id, order_by=(Sighting.frames.desc(), Sighting.id)
+                )
+                .label("rank"),
+            )
+            .where(Sighting.user_id.is_(None), Sighting.group_id.in_(list(crops)))
+            .subquery()
+        )
+        best = db.session.execute(
+            select(Sighting.group_id, Sighting.id, Sighting.camera, Sighting.started_at)
+            .join(ranked, ranked.c.id == Sighting.id)
+            .where(ranked.c.rank <= BEST_CROPS, Sighting.crop.is_not(None))
+            .order_by(Sighting.group_id, ranked.c.rank)
+        )
+        for group_id, sighting_id, camera, started in best:
+            crops[group_id].append(Crop(sighting_id, camera, started))
+    return [
+        GroupSummary(group_id, n, first, last_at, days, tuple(crops[group_id]))
+        for group_id, n, first, last_at, days in stats
+    ]
+
+
+def visible_count() -> int:
+    """How many groups the unknowns page lists (the navigation badge): an index probe each."""
+    return db.session.scalar(
+        select(func.count(UnknownGroup.id)).where(
+            UnknownGroup.dismissed_at.is_(None),
+            exists().where(Sighting.group_id == UnknownGroup.id, Sighting.user_id.is_(None)),
+        )
+    )

@@ -1,0 +1,200 @@
+"""Placing unknown sightings in groups: on the placer's own thread, after the events, from an
+index kept in memory that notices every change made elsewhere."""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+
+import pytest
+from sqlalchemy import delete, event
+
+from facerec import events, sightings, unknowns
+from facerec.camera.tracks import TrackEvent, TrackSummary
+from facerec.extensions import db
+from facerec.models import Sighting, UnknownGroup
+
+from .receivers import Receiver
+from .test_api import API
+from .test_unknowns import KIT, ROSE, add_sighting, face_crop, place, sighting
+from .test_webhooks import add_hook
+
+
+def wait_until(predicate, timeout: float = 30.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
+
+
+def group_of(app, sighting_id) -> int | None:
+    return sighting(app, sighting_id).group_id
+
+
+def track(track_id: int, photo, ended: bool) -> TrackEvent:
+    encoding, crop = face_crop(photo)
+    now = time.time()
+    summary = TrackSummary(
+        track_id=track_id,
+        user_id=None,
+        name=None,
+        distance=None,
+        started=now - 5,
+        ended=now if ended else None,
+        frames=20,
+        encoding=encoding,
+        crop=crop,
+    )
+    return TrackEvent("ended" if ended else "started", summary)
+
+
+def test_does_a_webhook_hear_of_an_ended_sighting_while_grouping_is_still_busy(app_factory):
+    app = app_factory(FACEREC_ALLOW_PRIVATE_TARGETS="1")  # the receiver is on loopback
+    receiver = Receiver()
+    add_hook(app, receiver.url)
+    placer = unknowns.placer(app)
+    release, placing_threads = threading.Event(), []
+    place_now = placer.place
+
+    def slow_place(ids):
+        placing_threads.append(threading.current_thread().name)
+        release.wait(30)
+        return place_now(ids)
+
+    placer.place = slow_place
+    writer = sightings.recorder(app)
+    try:
+        writer.put("main", track(1, KIT[0], ended=False))
+        writer.put("main", track(1, KIT[0], ended=True))
+
+        (ended,) = receiver.wait(event="sighting.ended", timeout=30)
+
+        # Delivered while the placer still waits: the webhook did not wait for grouping.
+        assert placing_threads == ["facerec-unknowns"] and not release.is_set()
+        body = ended["body"].decode()
+        assert '"group_id":null' in body
+        release.set()
+        sighting_id = int(body.split('"id":')[1].split(",")[0])
+        assert wait_until(lambda: group_of(app, sighting_id) is not None)
+    finally:
+        release.set()
+        events.close(app)
+        receiver.close()
+
+
+def test_does_reading_the_unknowns_write_nothing(app, client):
+    place(app)  # the first request's catch-up is done: nothing left for a thread to place
+    client.get("/")  # and the hourly retention run is too
+    first = add_sighting(app, KIT[0])
+    writes = []
+
+    def record(_conn, _cursor, statement, *_args):
+        if threading.current_thread() is threading.main_thread():
+            verb = statement.lstrip().split(None, 1)[0].upper()
+            if verb in {"INSERT", "UPDATE", "DELETE"}:
+                writes.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        assert client.get(f"{API}/unknowns").get_json() == {"groups": []}
+        assert "No unknown visitors." in client.get("/unknowns").get_data(as_text=True)
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert writes == []
+    assert group_of(app, first) is None  # left for the placer, which the test did not run
+
+
+def test_is_the_group_index_read_once_and_again_only_after_a_change_elsewhere(app, client):
+    placer = unknowns.placer(app)
+    place(app)
+    ids = []
+    for minutes, photo in enumerate(KIT):
+        ids.append(add_sighting(app, photo, minutes=minutes))
+        with app.app_context():
+            assert placer.place([ids[-1]]) == 1
+    assert placer.index.loads == 1
+    assert len({group_of(app, i) for i in ids}) == 1
+
+    # Someone names one of the faces: it leaves the group, so the centroid moved.
+    kit = client.post(f"{API}/users", json={"name": "Kit"}).get_json()["id"]
+    label = client.post(f"{API}/sightings/{ids[0]}/label", json={"user_id": kit})
+    assert label.status_code == 200
+    rose = add_sighting(app, ROSE[0], minutes=10)
+    with app.app_context():
+        placer.place([rose])
+    assert placer.index.loads == 2
+    assert group_of(app, rose) not in (None, group_of(app, ids[1]))
+
+    # Retention deletes in bulk: noticed as well.
+    with app.app_context():
+        db.session.execute(delete(Sighting).where(Sighting.id == ids[1]))
+        db.session.commit()
+        again = add_sighting(app, ROSE[1], minutes=11)
+        placer.place([again])
+    assert placer.index.loads == 3
+    assert group_of(app, again) == group_of(app, rose)
+
+
+def test_do_two_servers_on_one_database_put_one_visitor_in_one_group(app_factory):
+    first, second = app_factory(), app_factory()
+    ids = [add_sighting(first, photo, minutes=i) for i, photo in enumerate(KIT)]
+
+    for app, sighting_id in zip((first, second, first), ids, strict=True):
+        with app.app_context():
+            assert unknowns.placer(app).place([sighting_id]) == 1
+
+    assert len({group_of(first, i) for i in ids}) == 1
+    # Each server rebuilt its index when the other had placed a face meanwhile.
+    assert unknowns.placer(first).index.loads == 2
+    assert unknowns.placer(second).index.loads == 1
+
+
+def test_are_sightings_that_ended_while_no_server_ran_grouped_after_the_first_request(app, client):
+    ids = [add_sighting(app, photo, minutes=i) for i, photo in enumerate(KIT)]
+
+    client.get("/")
+
+    assert wait_until(lambda: all(group_of(app, i) for i in ids))
+    assert len({group_of(app, i) for i in ids}) == 1
+
+
+def test_does_a_full_queue_drop_and_a_sweep_still_place_every_sighting(app):
+    placer = unknowns.placer(app)
+    place(app)
+    placer.queue = queue.Queue(1)
+    ids = [add_sighting(app, photo, minutes=i) for i, photo in enumerate(KIT + ROSE)]
+    stuck, place_now = threading.Event(), placer.place
+    placer.place = lambda some: stuck.wait(30) and place_now(some)
+    try:
+        for sighting_id in ids:
+            placer.on_sighting("sighting.ended", {"id": sighting_id, "user_id": None})
+    finally:
+        stuck.set()
+
+    assert placer.dropped >= len(ids) - 2
+    assert wait_until(lambda: all(group_of(app, i) for i in ids))
+    with app.app_context():
+        assert db.session.query(UnknownGroup).count() == 2
+
+
+@pytest.mark.parametrize("frames", [(10, 10), (10, 30)])
+def test_does_enrolling_a_group_keep_one_sample_of_a_crop_seen_twice(app, client, frames):
+    """The same crop in two sightings (the same photo sent twice) is one sample, whatever the
+    encodings say: people.check_sample's same-photo rule, as everywhere else."""
+    first = add_sighting(app, KIT[0], frames=frames[0])
+    second = add_sighting(app, KIT[1], minutes=5, frames=frames[1])
+    with app.app_context():
+        db.session.get(Sighting, second).crop = db.session.get(Sighting, first).crop
+        db.session.commit()
+    place(app)
+    (group,) = client.get(f"{API}/unknowns").get_json()["groups"]
+
+    response = client.post(f"{API}/unknowns/{group['id']}/enroll", json={"name": "Kit"})
+
+    assert response.status_code == 201
+    assert len(response.get_json()["samples"]) == 1
