@@ -44,8 +44,8 @@ class RecognisedFace:
     """A face in a picture and who it is: the one type from the recognition worker through
     the tracks, the drawing and the status to the API.
 
-    ``encoding`` and ``crop`` (a small JPEG of the face) travel with it for the sightings;
-    they are not part of its JSON.
+    ``encoding``, ``crop`` (a small JPEG of the face) and ``quality`` (``faces.Quality``)
+    travel with it for the sightings; they are not part of its JSON.
     """
 
     box: Box
@@ -54,10 +54,11 @@ class RecognisedFace:
     distance: float | None
     encoding: np.ndarray | None = field(default=None, repr=False, compare=False)
     crop: bytes | None = field(default=None, repr=False, compare=False)
+    quality: object | None = field(default=None, repr=False, compare=False)  # faces.Quality
 
     @classmethod
-    def of(cls, box, match: Match, encoding=None, crop=None) -> RecognisedFace:
-        return cls(tuple(box), match.user_id, match.name, match.distance, encoding, crop)
+    def of(cls, box, match: Match, encoding=None, crop=None, quality=None) -> RecognisedFace:
+        return cls(tuple(box), match.user_id, match.name, match.distance, encoding, crop, quality)
 
     @property
     def known(self) -> bool:
@@ -209,7 +210,7 @@ class Gallery:
     def recognise(self, face, tolerance: float = 0.6, crop: bytes | None = None):
         """``face`` (a ``faces.Face``) with the person it matches, as a RecognisedFace."""
         return RecognisedFace.of(
-            face.box, self.match(face.encoding, tolerance), face.encoding, crop
+            face.box, self.match(face.encoding, tolerance), face.encoding, crop, face.quality
         )
 
     def nearest_person(self, encodings, exclude: set[int] = frozenset()) -> Match:

@@ -18,9 +18,11 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Text,
+    and_,
     event,
     insert,
     inspect,
+    or_,
     select,
     update,
 )
@@ -29,6 +31,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, relationship, validat
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from .extensions import db
+from .faces import MEMBER_GATE, Quality
 
 ENCODING_SIZE = 128
 NAME_MAX = 100
@@ -335,6 +338,12 @@ class Sighting(EncodingMixin, db.Model):
     group_id: Mapped[int | None] = mapped_column(
         ForeignKey("unknown_groups.id", ondelete="SET NULL"), index=True
     )
+    # The best face's quality where the camera saw it (faces.Quality): its height in the
+    # frame's pixels, sharpness, how far it was turned away. Null for sightings recorded
+    # before these were measured.
+    face_height: Mapped[int | None] = mapped_column(Integer)
+    sharpness: Mapped[float | None] = mapped_column(Float)
+    turn: Mapped[float | None] = mapped_column(Float)
 
     user: Mapped[User | None] = relationship()
     group: Mapped[UnknownGroup | None] = relationship(back_populates="sightings")
@@ -342,8 +351,48 @@ class Sighting(EncodingMixin, db.Model):
     __table_args__ = (
         # The unknown visitors' figures and best crops are read from this index alone
         # (facerec.unknowns.listing), without reading a row of 2 KB of encoding and crop.
-        Index("ix_sightings_unknown_members", "user_id", "group_id", "frames", "started_at"),
+        Index(
+            "ix_sightings_unknown_members",
+            "user_id",
+            "group_id",
+            "frames",
+            "started_at",
+            "face_height",
+            "sharpness",
+            "turn",
+        ),
     )
+
+    @property
+    def quality(self):
+        """The face's ``faces.Quality`` (None when it was not measured)."""
+        if self.face_height is None or self.sharpness is None:
+            return None
+        return Quality(self.face_height, self.sharpness, self.turn)
+
+    @quality.setter
+    def quality(self, value):
+        self.face_height = int(value.height)
+        self.sharpness = float(value.sharpness)
+        self.turn = None if value.turn is None else float(value.turn)
+
+    @property
+    def group_problems(self) -> list[str]:
+        """Why the face is not good enough to join an unknown group (``faces.MEMBER_GATE``)."""
+        quality = self.quality
+        return MEMBER_GATE.problems(quality) if quality is not None else []
+
+    @classmethod
+    def passes(cls, gate):
+        """SQL: the face passes ``gate`` (a ``faces.Gate``), or was never measured."""
+        return or_(
+            cls.face_height.is_(None),
+            and_(
+                cls.face_height >= gate.min_height,
+                cls.sharpness >= gate.min_sharpness,
+                or_(cls.turn.is_(None), cls.turn <= gate.max_turn),
+            ),
+        )
 
     def to_dict(self) -> dict:
         """The sighting as the API returns it (``api.sightings.SightingSchema``)."""

@@ -163,3 +163,47 @@ def test_is_a_blurred_face_rejected():
     blurred = cv2.GaussianBlur(rgb, (0, 0), 9)
     with pytest.raises(faces.FaceBlurred, match="blurred"):
         faces.single_face_sample(blurred)
+
+
+# ---- quality: how usable a face is, measured where it was found -------------------------------
+
+
+def test_is_every_face_of_the_shared_photos_measured_facing_the_camera():
+    for photo in [*(DATA / "known").iterdir(), *(DATA / "people-test").iterdir()]:
+        for face in faces.faces_in_image(photo):
+            quality = face.quality
+            assert quality.height == face.box[2] - face.box[0]
+            assert quality.turn < faces.MAX_TURN, photo
+            assert faces.SAMPLE_GATE.passes(quality) == (quality.height >= 80), photo
+
+
+@pytest.mark.parametrize(
+    ("degrees", "turned"), [(0, False), (15, False), (30, False), (45, True), (60, True)]
+)
+@pytest.mark.parametrize("tilt", [0, 20])
+def test_does_a_nose_moving_towards_one_eye_read_as_a_turned_head(degrees, turned, tilt):
+    """A head turned by ``degrees`` (eyes 60 px apart, the nose 30 px in front of them and
+    40 px below), tilted by ``tilt`` degrees in the picture: five landmarks as dlib gives
+    them, two corners of each eye, then the base of the nose."""
+    yaw = np.radians(degrees)
+    eyes = [(x * np.cos(yaw), 0.0) for x in (-38, -22, 22, 38)]
+    nose = (30 * np.sin(yaw), 40.0)
+    roll = np.radians(tilt)
+    rotate = np.array([[np.cos(roll), -np.sin(roll)], [np.sin(roll), np.cos(roll)]])
+    points = np.array([*eyes, nose]) @ rotate.T + 100
+    assert (faces.turn(points) > faces.MAX_TURN) is turned
+
+
+@pytest.mark.parametrize(
+    ("quality", "words"),
+    [
+        (faces.Quality(24, 300.0, 0.05), ["too small: 24 px (at least 80)"]),
+        (faces.Quality(120, 9.0, 0.05), ["blurred: sharpness 9 (at least 25)"]),
+        (faces.Quality(120, 300.0, 0.5), ["turned away: not facing the camera"]),
+        (faces.Quality(120, 300.0, 0.05), []),
+    ],
+)
+def test_does_the_sample_gate_say_what_a_face_lacks(quality, words):
+    assert faces.SAMPLE_GATE.problems(quality) == words
+    # Joining an unknown group asks less height of a face, the rest the same.
+    assert faces.MEMBER_GATE.passes(faces.Quality(50, 300.0, 0.05))

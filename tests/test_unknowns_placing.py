@@ -6,18 +6,22 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from datetime import timedelta
 
+import cv2
+import numpy as np
 import pytest
 from sqlalchemy import delete, event
 
-from facerec import events, sightings, unknowns
+from facerec import events, faces, sightings, unknowns
 from facerec.camera.tracks import TrackEvent, TrackSummary
 from facerec.extensions import db
 from facerec.models import Sighting, UnknownGroup
 
+from .conftest import photo_samples
 from .receivers import Receiver
 from .test_api import API
-from .test_unknowns import KIT, ROSE, add_sighting, face_crop, place, sighting
+from .test_unknowns import KIT, ROSE, T0, add_sighting, face_crop, place, sighting
 from .test_webhooks import add_hook
 
 
@@ -198,3 +202,76 @@ def test_does_enrolling_a_group_keep_one_sample_of_a_crop_seen_twice(app, client
 
     assert response.status_code == 201
     assert len(response.get_json()["samples"]) == 1
+
+
+# ---- the quality gate -----------------------------------------------------------------------
+
+
+def camera_face(photo, scale: float = 1.0, blur: float = 0.0):
+    """The photo's largest face as a camera would see it: scaled down and/or blurred on
+    purpose, then detected, encoded and measured as the recognition worker does."""
+    rgb = faces.load_image(photo)
+    if scale != 1.0:
+        rgb = cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    if blur:
+        rgb = cv2.GaussianBlur(rgb, (0, 0), blur)
+    (face, *_) = faces.analyze(np.ascontiguousarray(rgb), upsample=2)
+    return face, faces.crop(rgb, face.box)
+
+
+def add_camera_sighting(app, face, crop, minutes=0) -> int:
+    with app.app_context():
+        row = Sighting(
+            camera="main",
+            started_at=T0 + timedelta(minutes=minutes),
+            ended_at=T0 + timedelta(minutes=minutes, seconds=8),
+            frames=12,
+            crop=crop,
+        )
+        row.vector = face.encoding
+        row.quality = face.quality
+        db.session.add(row)
+        db.session.commit()
+        return row.id
+
+
+def test_do_tiny_and_blurred_faces_stay_in_the_history_but_never_seed_a_group(app, client):
+    tiny, tiny_crop = camera_face(KIT[1], scale=0.18)
+    blurred, blurred_crop = camera_face(ROSE[0], blur=6)
+    sharp, sharp_crop = camera_face(KIT[0])
+    assert tiny.quality.height < faces.MIN_GROUP_FACE_HEIGHT
+    assert blurred.quality.sharpness < faces.MIN_SHARPNESS
+    small = add_camera_sighting(app, tiny, tiny_crop)
+    smear = add_camera_sighting(app, blurred, blurred_crop, minutes=1)
+    good = add_camera_sighting(app, sharp, sharp_crop, minutes=2)
+
+    place(app)
+
+    assert group_of(app, small) is None and group_of(app, smear) is None
+    (group,) = client.get(f"{API}/unknowns").get_json()["groups"]
+    assert group["sightings"] == 1 and group_of(app, good) == group["id"]
+    # The history says why.
+    history = client.get("/history?unknown=1").get_data(as_text=True)
+    assert f"Not grouped: too small: {tiny.quality.height} px" in history
+    assert "Not grouped: blurred: sharpness" in history
+
+
+def test_does_a_group_of_faces_too_small_for_a_sample_offer_no_enrolment_and_say_why(app, client):
+    # Kit seen three times at about 60 px: enough to group, too small for a sample.
+    ids = []
+    for minutes, photo in enumerate(KIT):
+        face, crop = camera_face(photo, scale=60 / photo_samples(photo)[0].quality.height)
+        assert faces.MIN_GROUP_FACE_HEIGHT <= face.quality.height < faces.MIN_FACE_HEIGHT
+        ids.append(add_camera_sighting(app, face, crop, minutes=minutes))
+    place(app)
+    (group,) = client.get(f"{API}/unknowns").get_json()["groups"]
+    largest = max(sighting(app, i).face_height for i in ids)
+
+    page = client.get("/unknowns").get_data(as_text=True)
+    refused = client.post(f"{API}/unknowns/{group['id']}/enroll", json={"name": "Kit"})
+
+    assert f"the largest is {largest} px high; at least 80 px is needed" in page
+    assert f'action="/unknowns/{group["id"]}/enroll"' not in page
+    assert refused.status_code == 422
+    message = refused.get_json()["error"]
+    assert "Too small:" in message and "Move closer" not in message

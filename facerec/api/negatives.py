@@ -73,7 +73,9 @@ def add_negative(user, body):
     data = body["image"].read()
     # Exactly one face, but no size or sharpness minimum: the wrongly named faces are often
     # small camera faces, and the rule only needs their encoding.
-    face = face_jobs.sample_from_image(current_app, data, min_height=1, min_sharpness=0.0)
+    face = face_jobs.sample_from_image(
+        current_app, data, min_height=1, min_sharpness=0.0, max_turn=1.0
+    )
     try:
         row, created = negatives.add_negative(
             user, face.encoding, face.thumbnail, face.content_hash

@@ -67,6 +67,7 @@ class TrackSummary:
     frames: int
     encoding: np.ndarray | None = field(default=None, repr=False, compare=False)
     crop: bytes | None = field(default=None, repr=False, compare=False)
+    quality: object | None = field(default=None, repr=False, compare=False)  # faces.Quality
 
 
 @dataclass(frozen=True)
@@ -146,6 +147,7 @@ class Track:
             frames=self.frames,
             encoding=face.encoding if face else None,
             crop=face.crop if face else None,
+            quality=face.quality if face else None,
         )
 
     # ---- position ------------------------------------------------------------------------

@@ -158,6 +158,8 @@ class SightingWriter:
             row.vector = track.encoding
         if track.crop:
             row.crop = track.crop
+        if track.quality is not None:
+            row.quality = track.quality
 
     def _notify(self, event: str, sighting: dict):
         for callback in list(self.subscribers):

@@ -10,9 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import case, exists, func, select
 
 from ..extensions import db
+from ..faces import SAMPLE_GATE
 from ..models import Sighting, UnknownGroup, iso
 
 # The best crops of a group shown on the page and offered as samples.
@@ -42,6 +43,27 @@ class GroupSummary:
     last: datetime
     days: int  # distinct days it was seen on
     best: tuple[Crop, ...]
+    sample_ready: int = 0  # faces that pass the sample gate (or were never measured)
+    largest: int | None = None  # the tallest face, in pixels of its frame
+    sharpest: float | None = None
+
+    @property
+    def cannot_enrol(self) -> str | None:
+        """Why none of the group's faces can become a sample (None when one can)."""
+        if self.sample_ready:
+            return None
+        gate = SAMPLE_GATE
+        if self.largest is not None and self.largest < gate.min_height:
+            return (
+                f"Every face of this visitor is too small to become a sample (the largest is "
+                f"{self.largest} px high; at least {gate.min_height} px is needed)."
+            )
+        if self.sharpest is not None and self.sharpest < gate.min_sharpness:
+            return "Every face of this visitor is too blurred to become a sample."
+        return (
+            "None of this visitor's faces is large, sharp and turned towards the camera at "
+            "once, as a sample must be."
+        )
 
     @property
     def first_seen(self) -> str:
@@ -73,6 +95,9 @@ def summaries(limit: int | None = None, offset: int = 0) -> list[GroupSummary]:
             func.min(Sighting.started_at),
             last,
             func.count(func.distinct(func.date(Sighting.started_at))),
+            func.sum(case((Sighting.passes(SAMPLE_GATE), 1), else_=0)),
+            func.max(Sighting.face_height),
+            func.max(Sighting.sharpness),
         )
         .join(UnknownGroup, UnknownGroup.id == Sighting.group_id)
         .where(
@@ -108,8 +133,8 @@ def summaries(limit: int | None = None, offset: int = 0) -> list[GroupSummary]:
         for group_id, sighting_id, camera, started in best:
             crops[group_id].append(Crop(sighting_id, camera, started))
     return [
-        GroupSummary(group_id, n, first, last_at, days, tuple(crops[group_id]))
-        for group_id, n, first, last_at, days in stats
+        GroupSummary(group_id, n, first, last_at, days, tuple(crops[group_id]), *quality)
+        for group_id, n, first, last_at, days, *quality in stats
     ]
 
 

@@ -32,7 +32,7 @@ from collections.abc import Iterable
 import numpy as np
 from sqlalchemy import select, update
 
-from .. import gallery
+from .. import faces, gallery
 from ..config import current_settings
 from ..extensions import db
 from ..grouping import Groups
@@ -118,12 +118,15 @@ def _merge(into: int, merged: list[int]):
 
 
 def placeable(sighting: Sighting) -> bool:
-    """An ended unknown sighting with a face, in no group yet."""
+    """An ended unknown sighting in no group yet, whose face is good enough to group: a face
+    too small, blurred or turned away stays in the history but never seeds or joins a group
+    (``faces.MEMBER_GATE``)."""
     return (
         sighting.user_id is None
         and sighting.encoding is not None
         and sighting.group_id is None
         and sighting.ended_at is not None
+        and faces.MEMBER_GATE.passes(sighting.quality)
     )
 
 
@@ -251,7 +254,11 @@ class Placer:
         self._swept_once = True
         pending = db.session.scalars(
             unknown(select(Sighting.id))
-            .where(Sighting.group_id.is_(None), Sighting.ended_at.is_not(None))
+            .where(
+                Sighting.group_id.is_(None),
+                Sighting.ended_at.is_not(None),
+                Sighting.passes(faces.MEMBER_GATE),
+            )
             .order_by(Sighting.started_at, Sighting.id)
         ).all()
         db.session.commit()  # end the read: place() starts its own transaction

@@ -62,12 +62,36 @@ def crop_hash(sighting: Sighting) -> str:
     return hashlib.sha256(sighting.crop).hexdigest()
 
 
-def sample_from_sighting(sighting: Sighting) -> faces.Sample:
-    """The sighting's crop checked like a wizard photo (one face, big and sharp enough).
+class PoorCrop(faces.FaceRejected):
+    """The face the camera saw is too small, blurred or turned away to become a sample."""
 
-    The encoding kept is the sighting's own (computed on the full camera frame).
+    reason = "poor face"
+
+
+def sample_problems(sighting: Sighting) -> list[str]:
+    """Why the sighting's face cannot become a sample, measured where the camera saw it."""
+    quality = sighting.quality
+    return faces.SAMPLE_GATE.problems(quality) if quality is not None else []
+
+
+def sample_from_sighting(sighting: Sighting) -> faces.Sample:
+    """The sighting's crop as a sample: the face as the camera saw it must pass the sample
+    gate (height in the frame, sharpness, facing the camera), and the crop must hold exactly
+    one face. Raises PoorCrop (``"too small: 62 px (at least 80)"``) or FaceRejected.
+
+    The encoding kept is the sighting's own (computed on the full camera frame). A sighting
+    recorded before faces were measured is checked on its crop, like a wizard photo.
     """
-    checked = face_jobs.sample_from_image(current_app._get_current_object(), sighting.crop)
+    problems = sample_problems(sighting)
+    if problems:
+        raise PoorCrop("; ".join(problems).capitalize())
+    checks = {}
+    if sighting.quality is not None:
+        # Measured on the frame already; the crop may be scaled down, so only its face counts.
+        checks = {"min_height": 1, "min_sharpness": 0.0, "max_turn": 1.0}
+    checked = face_jobs.sample_from_image(
+        current_app._get_current_object(), sighting.crop, **checks
+    )
     return faces.Sample(
         encoding=sighting.vector, thumbnail=checked.thumbnail, content_hash=crop_hash(sighting)
     )
