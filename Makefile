@@ -18,7 +18,7 @@ PROMTOOL ?= /usr/bin/promtool
 export FLASK_APP := facerec
 export FACEREC_TEST_DATA ?= $(abspath ../shared/faces)
 
-.PHONY: install db run dev test bench lint docs docs-serve docs-config chromium postgresql mosquitto nginx prometheus clean
+.PHONY: install db run dev test bench lint docs docs-serve docs-config chromium postgresql mosquitto nginx prometheus rtsp clean
 
 install: $(STAMP)
 
@@ -79,7 +79,18 @@ prometheus:
 		else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; fi; }
 	@test -x $(PROMTOOL) || { echo "promtool is required for the metrics tests: apt-get install prometheus"; exit 1; }
 
-test: install chromium postgresql mosquitto nginx prometheus
+# The RTSP tests run GStreamer's RTSP server (Debian's gst-rtsp-server, through Debian's own
+# python3 and its GObject bindings) serving the test clip as H.264 on a free port.
+RTSP_PACKAGES := python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base \
+	gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
+rtsp:
+	@/usr/bin/python3 tests/gst_rtsp_server.py --check 2>/dev/null || { \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(RTSP_PACKAGES) >/dev/null; \
+		else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(RTSP_PACKAGES) >/dev/null; fi; }
+	@/usr/bin/python3 tests/gst_rtsp_server.py --check || { \
+		echo "GStreamer's RTSP server is required for the RTSP tests: apt-get install $(RTSP_PACKAGES)"; exit 1; }
+
+test: install chromium postgresql mosquitto nginx prometheus rtsp
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: install

@@ -164,7 +164,19 @@ cameras = AppGroup("cameras", help="Manage the cameras the server watches.")
 @click.option("--disabled", is_flag=True, help="Store the camera without starting it.")
 @click.option("--detect-width", metavar="PIXELS", help="Detection width for this camera.")
 @click.option("--tolerance", metavar="T", help="Match tolerance for this camera (0..1].")
-def add_camera_command(name, source, disabled, detect_width, tolerance):
+@click.option(
+    "--transport",
+    type=click.Choice(["tcp", "udp"], case_sensitive=False),
+    default="tcp",
+    show_default=True,
+    help="How an rtsp:// camera sends its video.",
+)
+@click.option(
+    "--snapshot-rate",
+    metavar="PER_SECOND",
+    help="Pictures a second asked of a snapshot camera (default FACEREC_SNAPSHOT_RATE).",
+)
+def add_camera_command(name, source, disabled, detect_width, tolerance, transport, snapshot_rate):
     """Add the camera NAME watching SOURCE (a webcam number, a video file or a URL)."""
     from .camera import describe, store
 
@@ -176,6 +188,8 @@ def add_camera_command(name, source, disabled, detect_width, tolerance):
             enabled=not disabled,
             detect_width=detect_width,
             tolerance=tolerance,
+            transport=transport,
+            snapshot_rate=snapshot_rate,
         )
         db.session.commit()
     except store.CameraError as exc:

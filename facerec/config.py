@@ -217,6 +217,27 @@ class Settings:
         section=CAMERAS,
         applies="camera sources entered on a page or through the API",
     )
+    camera_timeout: float = setting(
+        "FACEREC_CAMERA_TIMEOUT",
+        5.0,
+        """Seconds a network camera (RTSP, HTTP) has to accept the connection and answer,
+        and, once streaming, to send its next frame: a camera silent that long with its
+        connection open has stalled, and is reopened rather than waited on.""",
+        section=CAMERAS,
+        applies="every network camera, when it is next opened",
+        above=0,
+    )
+    snapshot_rate: float = setting(
+        "FACEREC_SNAPSHOT_RATE",
+        2.0,
+        """Pictures a second asked of a snapshot camera (an `http://` URL that answers each
+        request with one JPEG, such as an ESP32-CAM's `/capture`), unless the camera has a
+        snapshot rate of its own.""",
+        section=CAMERAS,
+        applies="every snapshot camera without a rate of its own",
+        above=0,
+        maximum=30,
+    )
     autostart: bool = setting(
         "FACEREC_AUTOSTART",
         True,

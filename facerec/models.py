@@ -440,6 +440,10 @@ class Camera(db.Model):
 
     ``server`` is the FACEREC_SERVER of the server that owns the camera: several servers
     sharing one database each open only their own cameras (one server alone: all are "").
+
+    ``transport`` is how an RTSP camera's video travels: ``tcp`` (inside the RTSP connection,
+    the default) or ``udp``. ``snapshot_rate`` is how many pictures a second are asked of a
+    snapshot camera (an http URL answering one JPEG per request); empty: FACEREC_SNAPSHOT_RATE.
     """
 
     __tablename__ = "cameras"
@@ -451,6 +455,8 @@ class Camera(db.Model):
     detect_width: Mapped[int | None] = mapped_column(Integer)
     tolerance: Mapped[float | None] = mapped_column(Float)
     server: Mapped[str] = mapped_column(String(CAMERA_NAME_MAX), default="", index=True)
+    transport: Mapped[str] = mapped_column(String(8), default="tcp")
+    snapshot_rate: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 

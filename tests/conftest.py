@@ -365,6 +365,28 @@ def photo_video(tmp_path_factory, data_dir) -> Path:
     return write_photo_video(folder / "two_people.mp4", data_dir / "unknown" / "two_people.jpg")
 
 
+# The clip as an RTSP camera's streams: a main stream, a detection sub-stream, and the clip's
+# own size (what the file source gives, for comparisons).
+RTSP_STREAMS = {"main": (1280, 720), "sub": (320, 180), "clip": (640, 360)}
+
+
+@pytest.fixture(scope="session")
+def rtsp_cache(tmp_path_factory) -> Path:
+    """Where the RTSP server keeps the clip encoded at each size (encoded once per session)."""
+    return tmp_path_factory.mktemp("rtsp")
+
+
+@pytest.fixture
+def rtsp_server(rtsp_cache):
+    """GStreamer's RTSP server (Debian's) serving the clip on a free port: ``url("main")``
+    1280x720, ``url("sub")`` 320x180, ``url("clip")`` 640x360, all H.264, looped."""
+    from tests.rtspserver import RtspServer
+
+    server = RtspServer(CLIP, rtsp_cache, RTSP_STREAMS).start()
+    yield server
+    server.kill()
+
+
 def add_camera(app, name: str, source: str, **options):
     """Store a camera the way the admin page and the CLI do; the app sees it at once."""
     from facerec.camera import store

@@ -56,6 +56,15 @@ def listed(client) -> dict:
     return {cam["name"]: cam for cam in response.get_json()["cameras"]}
 
 
+def probe_facts(page: str, role: str | None = None) -> dict:
+    """What the Test button found for one URL (the first, or the one of ``role``):
+    ``{"codec", "size", "fps", "first-frame"}``."""
+    if role is not None:
+        page = page.split(f'data-role="{role}"', 1)[1]
+    block = page.split('<dl class="test-facts"', 1)[1].split("</dl>", 1)[0]
+    return dict(re.findall(r'data-fact="([^"]+)">([^<]*)<', block))
+
+
 def client_with_broken_cameras(app, missing_source: str):
     """A signed-in client; cameras "clip" (the test clip), "missing" (``missing_source``,
     a device or file that does not exist) and "dead" (a URL nothing answers)."""
@@ -218,7 +227,10 @@ def test_does_the_test_button_show_a_snapshot_or_the_reason(app):
     found = re.search(r'id="test-snapshot" src="data:image/jpeg;base64,([^"]+)"', page)
     assert found, page
     assert decode(base64.b64decode(found.group(1))).shape == (360, 640, 3)
-    assert "640 x 360" in page
+    facts = probe_facts(page)
+    assert (facts["codec"], facts["size"]) == ("H.264", "640 x 360")
+    assert re.fullmatch(r"\d+\.\d fps measured \(29\.97 declared\)", facts["fps"]), facts
+    assert re.fullmatch(r"\d+ ms", facts["first-frame"]), facts
 
     page = client.post(f"/admin/cameras/{camera_id(app, 'missing')}/test").get_data(as_text=True)
     assert "the video file /nonexistent/video.mp4 does not exist" in page
@@ -249,12 +261,12 @@ def test_does_a_missing_device_or_dead_url_show_its_reason_on_that_camera_only(a
     )
     cams = listed(client)
     assert "no webcam at index 7" in cams["missing"]["error"]
-    assert "cannot open the stream" in cams["dead"]["error"]
+    assert "refused the connection" in cams["dead"]["error"]
     assert cams["clip"]["error"] is None and cams["clip"]["running"]
     assert not is_placeholder(frames_of(client, "/cameras/clip/stream.mjpg", 5)[-1])
     assert is_placeholder(frames_of(client, "/cameras/missing/stream.mjpg", 1)[-1])
     page = client.get("/admin/cameras").get_data(as_text=True)
-    assert "no webcam at index 7" in page and "cannot open the stream" in page
+    assert "no webcam at index 7" in page and "refused the connection" in page
     grid = client.get("/").get_data(as_text=True)
     assert grid.count('class="camera-tile') == 3 and "no webcam at index 7" in grid
 
@@ -459,7 +471,7 @@ def test_do_camera_credentials_never_appear_in_a_page_an_answer_or_a_log(app, ca
     ]
     bodies.append(caplog.text)
     everything = "\n".join(bodies)
-    assert "cannot open the stream" in everything  # the reasons are there, masked
+    assert "refused the connection" in everything  # the reasons are there, masked
     for secret in SECRETS:
         assert secret not in everything
 

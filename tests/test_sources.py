@@ -10,8 +10,10 @@ import numpy as np
 import pytest
 
 from facerec import faces
+from facerec.camera.snapshots import HttpSource
 from facerec.camera.sources import (
     FileSource,
+    RtspSource,
     SourceError,
     UrlSource,
     WebcamSource,
@@ -59,8 +61,11 @@ def test_does_describe_hide_passwords_and_query_values_but_keep_the_rest(spec, s
     ("spec", "kind", "paced", "networked"),
     [
         ("0", WebcamSource, False, False),
-        (" rtsp://cam.local/stream1 ", UrlSource, False, True),
-        ("HTTP://cam.local/video.mjpg", UrlSource, False, True),
+        (" rtsp://cam.local/stream1 ", RtspSource, False, True),
+        ("RTSPS://cam.local/stream1", RtspSource, False, True),
+        # A snapshot camera or a stream: told apart by what it answers (snapshots.py).
+        ("HTTP://cam.local/video.mjpg", HttpSource, False, True),
+        ("rtmp://cam.local/live", UrlSource, False, True),
         ("/videos/door.mp4", FileSource, True, False),
     ],
 )

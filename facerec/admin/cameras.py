@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from .. import camera
 from ..auth.roles import requires
 from ..camera import store
-from ..camera.registry import Probe, probe
+from ..camera.probe import Probe, probe
 from ..config import current_settings
 from ..extensions import db
 from ..models import Camera
@@ -37,12 +37,30 @@ def _applied(message: str):
     return _back(message)
 
 
-def _probe_view(name: str, result: Probe) -> dict:
-    view = {"name": name, "error": result.error, "status": result.status}
-    if result.jpeg:
-        view["image"] = "data:image/jpeg;base64," + base64.b64encode(result.jpeg).decode()
-        view["size"] = f"{result.width} x {result.height}"
-    return view
+def _probe_view(name: str, *results: tuple[str, str, Probe]) -> dict:
+    """The Test button's report: per URL tested (its role, e.g. "main stream", and the source
+    with credentials hidden) a snapshot and what was found, or the reason it failed."""
+    views = []
+    for role, source, result in results:
+        view = {
+            "role": role,
+            "source": camera.describe(source),
+            "error": result.error,
+            "status": result.status,
+        }
+        if result.jpeg:
+            info = result.info
+            view["image"] = "data:image/jpeg;base64," + base64.b64encode(result.jpeg).decode()
+            view["size"] = f"{result.width} x {result.height}"
+            view["codec"] = info.codec or "not reported"
+            view["declared_fps"] = f"{info.fps:.2f}".rstrip("0").rstrip(".") if info.fps else ""
+            view["measured_fps"] = (
+                f"{result.measured_fps:.1f}" if result.measured_fps is not None else ""
+            )
+            view["first_frame_ms"] = round(info.first_frame * 1000)
+            view["kind"] = info.kind
+        views.append(view)
+    return {"name": name, "results": views}
 
 
 def _without_credentials(form: CameraForm | None):
@@ -97,6 +115,8 @@ def _save(form: CameraForm, row: Camera | None) -> tuple[Camera | None, str | No
             detect_width=form.detect_width.data,
             tolerance=form.tolerance.data,
             entered=True,
+            transport=form.transport.data,
+            snapshot_rate=form.snapshot_rate.data,
         )
         db.session.commit()
     except store.CameraError as exc:
@@ -113,13 +133,18 @@ def _test_form(form: CameraForm, row: Camera | None):
     """The Test button of a form: open the typed source (or the stored one) once."""
     typed = (form.source.data or "").strip()
     source = typed or (row.source if row else "")
+    label = form.name.data or (row.name if row else "new camera")
     try:
         source = store.clean_entered_source(source) if typed else store.clean_source(source)
+        options = camera.registry().source_options(
+            transport=store.clean_transport(form.transport.data),
+            snapshot_rate=store.clean_snapshot_rate(form.snapshot_rate.data),
+        )
     except store.CameraError as exc:
-        return _probe_view(form.name.data or "new camera", Probe(error=str(exc)))
+        return _probe_view(label, ("source", source, Probe(error=str(exc))))
     running = camera.get(row.name) if row else None
-    label = form.name.data or (row.name if row else "new camera")
-    return _probe_view(label, probe(source, running, app=current_app._get_current_object()))
+    app = current_app._get_current_object()
+    return _probe_view(label, ("source", source, probe(source, running, options, app=app)))
 
 
 @bp.get("/cameras")
@@ -165,6 +190,7 @@ def edit_camera(camera_id):
     form.source.data = ""
     form.detect_width.data = row.detect_width or ""
     form.tolerance.data = "" if row.tolerance is None else f"{row.tolerance:g}"
+    form.snapshot_rate.data = "" if row.snapshot_rate is None else f"{row.snapshot_rate:g}"
     return _render_edit(row, form)
 
 
@@ -198,10 +224,10 @@ def toggle_camera(camera_id):
 def test_camera(camera_id):
     """Open the camera's source once and show a snapshot, or the reason it failed."""
     row = _camera_or_404(camera_id)
+    options = camera.registry().source_options(row.transport, row.snapshot_rate)
     app = current_app._get_current_object()
-    return _render_list(
-        tested=_probe_view(row.name, probe(row.source, camera.get(row.name), app=app))
-    )
+    tested = probe(row.source, camera.get(row.name), options, app=app)
+    return _render_list(tested=_probe_view(row.name, ("source", row.source, tested)))
 
 
 @bp.post("/cameras/<int:camera_id>/delete")

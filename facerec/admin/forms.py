@@ -1,6 +1,12 @@
 from flask_wtf import FlaskForm
 from flask_wtf.file import MultipleFileField
-from wtforms import BooleanField, SelectMultipleField, StringField, TextAreaField
+from wtforms import (
+    BooleanField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length
 from wtforms.widgets import CheckboxInput, ListWidget
@@ -51,6 +57,21 @@ class CameraForm(FlaskForm):
     )
     tolerance = _checked_text(
         "Tolerance", 20, "Above 0, at most 1; empty for the server's default (FACEREC_TOLERANCE)."
+    )
+    transport = SelectField(
+        "RTSP transport",
+        choices=[
+            SelectChoice("tcp", "TCP (default: works through NAT and Wi-Fi)"),
+            SelectChoice("udp", "UDP"),
+        ],
+        default="tcp",
+        description="How an rtsp:// camera sends its video; other sources ignore it.",
+    )
+    snapshot_rate = _checked_text(
+        "Snapshot rate",
+        20,
+        "Pictures a second asked of a snapshot camera (an http URL that answers one JPEG per "
+        "request); empty for the server's default (FACEREC_SNAPSHOT_RATE).",
     )
 
 

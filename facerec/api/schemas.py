@@ -189,6 +189,39 @@ class StreamFace(ma.Schema):
     distance = nullable(ma.fields.Float, example=0.41)
 
 
+class SourceStream(ma.Schema):
+    """What a camera's source delivered when it was last opened."""
+
+    kind = ma.fields.String(
+        required=True,
+        validate=validate.OneOf(("file", "webcam", "rtsp", "stream", "snapshot")),
+        metadata={
+            "description": "file, webcam, rtsp, stream (HTTP MJPEG or another URL FFmpeg "
+            "reads) or snapshot (one JPEG per HTTP request).",
+            "example": "rtsp",
+        },
+    )
+    codec = ma.fields.String(
+        required=True,
+        metadata={"description": "The video codec; empty when not reported.", "example": "H.264"},
+    )
+    width = ma.fields.Integer(
+        required=True, validate=validate.Range(min=1), metadata={"example": 1280}
+    )
+    height = ma.fields.Integer(
+        required=True, validate=validate.Range(min=1), metadata={"example": 720}
+    )
+    fps = ma.fields.Float(
+        required=True,
+        metadata={"description": "The frame rate the source declares (0: none).", "example": 29.97},
+    )
+    first_frame_ms = ma.fields.Integer(
+        required=True,
+        validate=validate.Range(min=0),
+        metadata={"description": "From the start of opening to the first frame.", "example": 910},
+    )
+
+
 CAMERA_STATES = ("stopped", "starting", "running", "unavailable")
 
 
@@ -249,9 +282,15 @@ class StreamStatus(CameraState):
         validate=validate.Range(min=0),
         metadata={
             "description": "Attempts to open the camera since it last delivered frames (0 while "
-            "it does); the pause between two is at most 3 s for a URL camera.",
+            "it does); the pause between two is at most 2 s for a URL camera.",
             "example": 0,
         },
+    )
+    stream = ma.fields.Nested(
+        SourceStream,
+        required=True,
+        allow_none=True,
+        metadata={"description": "What the source delivered when last opened (null: not yet)."},
     )
     faces = ma.fields.List(ma.fields.Nested(StreamFace), required=True)
 

@@ -24,7 +24,7 @@ from ..models import Camera
 from ..recognizer import WorkerSettings
 from .recognition import RecognitionPool
 from .service import CameraService
-from .sources import describe, redact
+from .sources import SourceOptions, describe
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +40,8 @@ class CameraSpec:
     enabled: bool = True
     detect_width: int | None = None
     tolerance: float | None = None
+    transport: str = "tcp"
+    snapshot_rate: float | None = None
 
 
 class CameraRegistry:
@@ -55,6 +57,9 @@ class CameraRegistry:
             "idle_timeout": configured.idle_timeout,
             "autostart": configured.autostart,
         }
+        self._source_options = SourceOptions(
+            timeout=configured.camera_timeout, snapshot_rate=configured.snapshot_rate
+        )
         self._env_source = configured.camera.strip()
         # Several servers on one database each run the cameras stored under their name; the
         # FACEREC_CAMERA camera of a named server takes the server's name.
@@ -128,6 +133,8 @@ class CameraRegistry:
                             Camera.enabled,
                             Camera.detect_width,
                             Camera.tolerance,
+                            Camera.transport,
+                            Camera.snapshot_rate,
                         )
                         .where(Camera.server == self.server)
                         .order_by(Camera.id)
@@ -170,11 +177,23 @@ class CameraRegistry:
             detect_width=spec.detect_width or self.settings.detect_width,
         )
 
+    def source_options(self, transport: str | None, snapshot_rate: float | None) -> SourceOptions:
+        """How to read a camera with these stored values (empty: the server's settings)."""
+        return dataclasses.replace(
+            self._source_options,
+            transport=transport or "tcp",
+            snapshot_rate=snapshot_rate or self._source_options.snapshot_rate,
+        )
+
+    def _options_for(self, spec: CameraSpec) -> SourceOptions:
+        return self.source_options(spec.transport, spec.snapshot_rate)
+
     def _build(self, spec: CameraSpec) -> CameraService:
         service = CameraService(
             spec.source,
             self._settings_for(spec),
             camera=spec.name,
+            options=self._options_for(spec),
             recognizer_factory=lambda svc: self.pool.client(
                 svc.camera,
                 tolerance=svc.settings.tolerance,
@@ -200,7 +219,7 @@ class CameraRegistry:
                 service.close()
             elif spec != old.get(name):
                 log.info("camera %s changed: now %s", name, describe(spec.source))
-                service.reconfigure(spec.source, self._settings_for(spec))
+                service.reconfigure(spec.source, self._settings_for(spec), self._options_for(spec))
         services = {}
         for name, spec in wanted.items():
             service = self._services.get(name)
@@ -214,82 +233,3 @@ class CameraRegistry:
             # Its viewers' streams end; the pages reconnect to the camera now configured.
             self._unconfigured.close()
             self._unconfigured = None
-
-
-@dataclass
-class Probe:
-    """The result of opening a source once: a JPEG snapshot, or why not.
-
-    For a network camera, ``error`` is "not reachable" or the HTTP status it answered,
-    never the peer's own words (they would tell one kind of service from another).
-    """
-
-    jpeg: bytes | None = None
-    error: str | None = None
-    width: int = 0
-    height: int = 0
-    status: int | None = None  # the HTTP status of an http(s) camera
-
-
-NOT_REACHABLE = "not reachable"
-
-
-def _http_answer(source: str, app) -> tuple[int | None, str | None]:
-    """An http(s) camera's HTTP status and, when it cannot give a picture, why not."""
-    from .. import outbound
-
-    status = outbound.http_status(source, lan=True, app=app)
-    if status is None:
-        return None, NOT_REACHABLE
-    if 300 <= status < 400:
-        return status, (
-            f"reachable, but it answered HTTP {status}: a redirect, which cameras do not "
-            "follow; enter the address it leads to"
-        )
-    if status >= 400:
-        return status, f"reachable, but it answered HTTP {status}"
-    return status, None
-
-
-def probe(
-    source: str, running: CameraService | None = None, max_width: int = 640, app=None
-) -> Probe:
-    """Open ``source`` once and take one frame (or the running camera's newest frame)."""
-    import cv2
-
-    from . import drawing
-    from .sources import SourceError, is_networked, open_source
-
-    frame, status = None, None
-    if running is not None and running.running and running.source == source:
-        shot = running.snapshot()  # the device is already open: do not open it twice
-        if shot is not None:
-            frame = shot[1][:, :, ::-1]
-    if frame is None:
-        networked = is_networked(source)
-        if source.strip().lower().startswith(("http://", "https://")):
-            status, problem = _http_answer(source.strip(), app)
-            if problem:
-                return Probe(error=problem, status=status)
-        stop = threading.Event()
-        opened = None
-        try:
-            opened = open_source(source)
-            frame = next(iter(opened.frames(stop)), (None, None))[1]
-        except SourceError as exc:
-            log.info("testing camera %s failed: %s", describe(source), redact(str(exc), source))
-            return Probe(error=NOT_REACHABLE if networked else str(exc), status=status)
-        except Exception as exc:  # an OpenCV error: say so rather than fail the page
-            log.warning("testing camera %s failed: %s", describe(source), exc)
-            return Probe(error=NOT_REACHABLE if networked else "the camera cannot be read")
-        finally:
-            stop.set()
-            if opened is not None:
-                opened.release()
-        if frame is None:
-            return Probe(error="the source opened but delivered no frame", status=status)
-    height, width = frame.shape[:2]
-    if width > max_width:
-        frame = cv2.resize(frame, (max_width, round(height * max_width / width)))
-    jpeg = drawing.encode_jpeg(frame, 85)
-    return Probe(jpeg=jpeg, width=width, height=height, status=status)

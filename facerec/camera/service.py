@@ -27,13 +27,23 @@ from ..recognizer import WorkerSettings
 from . import drawing
 from .motion import Motion
 from .recognition import CameraRecognizer, own_worker
-from .sources import SourceError, describe, is_networked, open_source, redact
+from .sources import (
+    SourceError,
+    SourceOptions,
+    StreamInfo,
+    describe,
+    is_networked,
+    open_source,
+    redact,
+)
 from .tracks import TrackEvent, Tracks
 
 log = logging.getLogger(__name__)
 
-# Longest pause between two attempts to open the camera, in seconds.
-NETWORK_RETRY_MAX = 3.0
+# Longest pause between two attempts to open the camera, in seconds. A network camera that
+# comes back is picked up within this (plus the time to open it); a refused connection costs
+# nothing to try.
+NETWORK_RETRY_MAX = 2.0
 LOCAL_RETRY_MAX = 30.0
 
 
@@ -102,9 +112,11 @@ class CameraService:
         idle_timeout: float = 120.0,
         autostart: bool = True,
         recognizer_factory=None,
+        options: SourceOptions | None = None,
     ):
         self.camera = camera  # the camera's name: in URLs, on sightings, in log lines
         self.source = source
+        self.options = options or SourceOptions()  # transport, timeout, snapshot rate
         # Makes this camera's recognizer (submit/poll); by default a worker of its own.
         self._recognizer_factory = recognizer_factory or _own_worker
         self.settings = settings
@@ -132,6 +144,7 @@ class CameraService:
         self.state = "stopped"
         self.error: str | None = None
         self.source_fps = 0.0
+        self.stream: StreamInfo | None = None  # what the source delivered when last opened
         self._raw = None  # (frame_index, bgr) of the newest captured frame
         self._faces: list[RecognisedFace] = []  # drawn on the newest published frame
         self._faces_index: int | None = None
@@ -189,12 +202,16 @@ class CameraService:
             self._thread = None
             return True
 
-    def reconfigure(self, source: str, settings: WorkerSettings):
+    def reconfigure(
+        self, source: str, settings: WorkerSettings, options: SourceOptions | None = None
+    ):
         """Switch to another source or settings, keeping the viewers; restarts if running."""
         with self._lock:
             was_running, manual = self.running, self._manually_stopped
         self.stop()
         self.source, self.settings = source, settings
+        self.options = options or self.options
+        self.stream = None
         if self._recognizer is not None and hasattr(self._recognizer, "overrides"):
             self._recognizer.overrides = {
                 "tolerance": settings.tolerance,
@@ -236,6 +253,8 @@ class CameraService:
             "viewers": self._viewers,
             # Attempts to open the source since it last delivered (0 while it does).
             "attempts": self.attempts,
+            # Codec, size, declared fps and time to the first frame of the last opening.
+            "stream": self.stream.to_dict() if self.stream else None,
             "faces": [f.to_dict() for f in self._faces] if (self.running and fresh) else [],
         }
 
@@ -366,7 +385,7 @@ class CameraService:
             while not stop.is_set():
                 self.attempts += 1
                 try:
-                    source = open_source(self.source)
+                    source = open_source(self.source, self.options)
                 except SourceError as exc:
                     self._unavailable(str(exc), backoff)
                     if stop.wait(backoff):
@@ -430,6 +449,8 @@ class CameraService:
         try:
             for index, frame in source.frames(stop):
                 self.capture_rate.tick()
+                if last_index is None:  # the first frame since the source opened
+                    self.stream = source.stream_info(frame, time.monotonic())
                 seq += 1
                 self._frame_seq = seq
                 self._raw = (index, frame)

@@ -1,4 +1,5 @@
-"""Frame sources: a webcam index, a video file (paced to its fps and looped), a URL.
+"""Frame sources: a webcam index, a video file (paced to its fps and looped), a URL (RTSP,
+HTTP MJPEG, or a snapshot camera: see ``snapshots``).
 
 Only this package touches ``cv2.VideoCapture``. Each kind of source is a ``FrameSource``
 subclass that says which camera settings it reads (``handles``), whether it plays at its own
@@ -13,7 +14,11 @@ from __future__ import annotations
 import logging
 import os
 import re
+import socket
+import threading
 import time
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit, urlunsplit
 
@@ -26,18 +31,26 @@ URL_SCHEMES = ("rtsp://", "rtsps://", "http://", "https://", "rtmp://", "udp://"
 
 # OpenCV hands these FFmpeg options to every capture it opens. FFmpeg follows HTTP redirects
 # by default, so a camera URL could lead it to any address, this server's own included:
-# no camera follows one (the Test button says where it leads instead). Set once, when this
-# module is loaded and before any capture thread reads the environment, beside any option
-# the administrator set there.
+# no camera follows one (the Test button says where it leads instead). They are in force
+# from when this module is loaded, before any capture thread reads the environment, beside
+# any option the administrator set there; a camera's own options (its RTSP transport) are
+# added per open by ``ffmpeg_options`` below.
 FFMPEG_OPTIONS = "OPENCV_FFMPEG_CAPTURE_OPTIONS"
-if "max_redirects" not in os.environ.get(FFMPEG_OPTIONS, ""):
-    os.environ[FFMPEG_OPTIONS] = "|".join(
-        item for item in (os.environ.get(FFMPEG_OPTIONS, ""), "max_redirects;0") if item
+BASE_FFMPEG_OPTIONS = os.environ.get(FFMPEG_OPTIONS, "")
+if "max_redirects" not in BASE_FFMPEG_OPTIONS:
+    BASE_FFMPEG_OPTIONS = "|".join(
+        item for item in (BASE_FFMPEG_OPTIONS, "max_redirects;0") if item
     )
+os.environ[FFMPEG_OPTIONS] = BASE_FFMPEG_OPTIONS
 
 
 class SourceError(RuntimeError):
     """The camera could not be opened or stopped delivering frames."""
+
+
+class Unreachable(SourceError):
+    """A network camera could not be reached at all: connection refused, no answer, an
+    unknown host name (the message says which; the Test button says only "not reachable")."""
 
 
 _MASK = "***"
@@ -153,6 +166,108 @@ def _url_problem(spec: str) -> str | None:
     return None
 
 
+TRANSPORTS = ("tcp", "udp")
+
+
+@dataclass(frozen=True)
+class SourceOptions:
+    """How to read one camera's source, beside the source itself (its table row, the settings)."""
+
+    # RTSP only: RTP inside the RTSP connection (tcp, the default: UDP loses packets behind
+    # NAT and on Wi-Fi) or as UDP datagrams (udp: a little less delay on a clean network).
+    transport: str = "tcp"
+    # Network cameras: the longest wait to connect, and for the next frame once streaming; a
+    # camera silent that long with its connection open has stalled.
+    timeout: float = 5.0
+    # Snapshot cameras (one JPEG per HTTP request): requests per second.
+    snapshot_rate: float = 2.0
+
+
+@dataclass(frozen=True)
+class StreamInfo:
+    """What a source turned out to deliver: the Test button and the camera status show it."""
+
+    kind: str  # file, webcam, rtsp, stream (HTTP MJPEG and other FFmpeg URLs), snapshot
+    codec: str  # "H.264", "MJPEG", "JPEG"..., or "" when the source does not say
+    width: int
+    height: int
+    fps: float  # what the source declares (0: it does not say)
+    first_frame: float  # seconds from the start of opening to the first frame
+
+    def to_dict(self) -> dict:
+        return {
+            "kind": self.kind,
+            "codec": self.codec,
+            "width": self.width,
+            "height": self.height,
+            "fps": round(self.fps, 2),
+            "first_frame_ms": round(self.first_frame * 1000),
+        }
+
+
+# FFmpeg's codec tags (what CAP_PROP_FOURCC reports) in the words camera menus use.
+_CODEC_NAMES = {
+    "h264": "H.264",
+    "avc1": "H.264",
+    "hevc": "H.265",
+    "hev1": "H.265",
+    "hvc1": "H.265",
+    "h265": "H.265",
+    "mjpg": "MJPEG",
+    "mjpeg": "MJPEG",
+    "jpeg": "JPEG",
+    "mp4v": "MPEG-4",
+    "yuyv": "raw YUYV",
+}
+
+
+def codec_name(fourcc: float) -> str:
+    """OpenCV's FOURCC property as a codec name ("" when the backend does not say)."""
+    code = int(fourcc or 0)
+    if code <= 0:
+        return ""
+    tag = code.to_bytes(4, "little").decode("latin-1").strip("\0 ")
+    return _CODEC_NAMES.get(tag.lower(), tag)
+
+
+class FfmpegOptions:
+    """OpenCV gives FFmpeg the options of every open from one process-wide environment
+    variable (OPENCV_FFMPEG_CAPTURE_OPTIONS), read during the open. A camera's own options
+    (an RTSP camera's transport) are added to the base ones only while no open that wants
+    others is in progress: opens wanting the same options run side by side, an open wanting
+    others waits for them to finish (opens take seconds at most). Later options win in
+    FFmpeg, so a camera's transport overrides one the administrator set for all."""
+
+    def __init__(self, base: str):
+        self._cond = threading.Condition()
+        self._base = base
+        self._current = base
+        self._opening = 0
+
+    @contextmanager
+    def using(self, extra: str | None):
+        """Hold the base options plus ``extra`` ("key;value|...") for one open; None: any
+        options will do (the base ones are always there)."""
+        wanted = None if extra is None else "|".join(item for item in (self._base, extra) if item)
+        with self._cond:
+            self._cond.wait_for(
+                lambda: self._opening == 0 or wanted is None or wanted == self._current
+            )
+            if wanted is not None and wanted != self._current:
+                os.environ[FFMPEG_OPTIONS] = wanted
+                self._current = wanted
+            self._opening += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._opening -= 1
+                self._cond.notify_all()
+
+
+ffmpeg_options = FfmpegOptions(BASE_FFMPEG_OPTIONS)
+
+
 class FrameSource:
     """Yields ``(frame_index, bgr_frame)``; ``release()`` frees the device.
 
@@ -176,10 +291,18 @@ class FrameSource:
         """
         return None
 
-    def __init__(self, spec: str):
+    @classmethod
+    def open(cls, spec: str, options: SourceOptions) -> FrameSource:
+        """Open ``spec`` (a kind may hand it to another, as an http URL that is a stream)."""
+        return cls(spec, options)
+
+    def __init__(self, spec: str, options: SourceOptions | None = None):
         self.spec = spec
+        self.options = options or SourceOptions()
         self.capture: cv2.VideoCapture | None = None
         self.fps = 0.0
+        # When opening began, so that the time to the first frame can be told.
+        self.opened_at = time.monotonic()
 
     def release(self):
         if self.capture is not None:
@@ -196,6 +319,16 @@ class FrameSource:
             self.release()
             raise SourceError(failure)
         return capture.get(cv2.CAP_PROP_FPS)
+
+    def codec(self) -> str:
+        return codec_name(self.capture.get(cv2.CAP_PROP_FOURCC)) if self.capture else ""
+
+    def stream_info(self, frame, first_frame_at: float) -> StreamInfo:
+        """What this source delivers, from its first frame and when that frame came."""
+        height, width = frame.shape[:2]
+        return StreamInfo(
+            self.kind, self.codec(), width, height, self.fps, first_frame_at - self.opened_at
+        )
 
     def frames(self, stop):
         raise NotImplementedError
@@ -235,16 +368,58 @@ class WebcamSource(_LiveSource):
             return "the webcam is not connected"
         return None
 
-    def __init__(self, spec: str):
-        super().__init__(spec)
+    def __init__(self, spec: str, options: SourceOptions | None = None):
+        super().__init__(spec, options)
         index = int(spec)
         if self.precheck(spec):
             raise SourceError(f"no webcam at index {index} (/dev/video{index} does not exist)")
         self.fps = self._open(cv2.VideoCapture(index), f"cannot open webcam {index}") or 30.0
 
 
+DEFAULT_PORTS = {"rtsp": 554, "rtsps": 322, "http": 80, "https": 443, "rtmp": 1935}
+
+
+def network_failure(exc: BaseException, host: str, port: int, timeout: float) -> str:
+    """Why a connection to a camera failed, in words (never the peer's own error text)."""
+    where = f"{host}:{port}"
+    if isinstance(exc, socket.gaierror):
+        return f"the camera's host name {host} is not known (DNS)"
+    if isinstance(exc, ConnectionRefusedError):
+        return (
+            f"{where} refused the connection: nothing listens there (the camera is off or "
+            "restarting, or the port is wrong)"
+        )
+    if isinstance(exc, TimeoutError):
+        return (
+            f"no answer from {where} within {timeout:g} s (the camera is off, stalled, or the "
+            "network does not reach it)"
+        )
+    if isinstance(exc, ConnectionError):
+        return f"{where} dropped the connection (the camera restarted or the network failed)"
+    strerror = getattr(exc, "strerror", None)
+    return f"cannot reach {where}: {strerror or exc.__class__.__name__}"
+
+
+def reach(spec: str, timeout: float):
+    """Connect to a network camera's host and port once, so that a camera that cannot be
+    reached says why in words (FFmpeg only says it could not open the URL)."""
+    parts = urlsplit(spec)
+    host, port = parts.hostname, parts.port or DEFAULT_PORTS.get(parts.scheme.lower())
+    if not host or not port:
+        return  # udp:// and the like: nothing to connect to before FFmpeg
+    try:
+        socket.create_connection((host, port), timeout=timeout).close()
+    except OSError as exc:
+        raise Unreachable(network_failure(exc, host, port, timeout)) from None
+
+
 class UrlSource(_LiveSource):
-    """A network stream FFmpeg reads: RTSP, HTTP (MJPEG, HLS...), RTMP."""
+    """A network stream read by FFmpeg: RTSP, HTTP MJPEG and what else FFmpeg reads.
+
+    A read that waits the whole timeout means the camera stopped sending without closing
+    the connection (a stall): that ends the stream at once, so it is reopened, rather than
+    waiting on it for ever. A read that fails at once means the camera ended the stream.
+    """
 
     kind = "stream"
     networked = True
@@ -257,12 +432,80 @@ class UrlSource(_LiveSource):
     def precheck(cls, spec: str) -> str | None:
         return "the camera URL is not valid" if _url_problem(spec) else None
 
-    def __init__(self, spec: str):
-        super().__init__(spec)
+    def __init__(self, spec: str, options: SourceOptions | None = None):
+        super().__init__(spec, options)
         check_url(spec)
-        params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, 10000, cv2.CAP_PROP_READ_TIMEOUT_MSEC, 10000]
-        capture = cv2.VideoCapture(spec, cv2.CAP_FFMPEG, params)
-        self.fps = self._open(capture, f"cannot open the stream {describe(spec)}") or 25.0
+        timeout = self.options.timeout
+        reach(spec, timeout)
+        milliseconds = max(1, round(timeout * 1000))
+        params = [
+            cv2.CAP_PROP_OPEN_TIMEOUT_MSEC,
+            milliseconds,
+            cv2.CAP_PROP_READ_TIMEOUT_MSEC,
+            milliseconds,
+        ]
+        with ffmpeg_options.using(self.ffmpeg_options()):
+            started = time.monotonic()
+            capture = cv2.VideoCapture(spec, cv2.CAP_FFMPEG, params)
+        if not capture.isOpened() and time.monotonic() - started >= 0.95 * timeout:
+            capture.release()
+            parts = urlsplit(spec)
+            raise Unreachable(
+                f"{parts.hostname}:{parts.port or DEFAULT_PORTS.get(parts.scheme.lower())} "
+                f"accepted the connection but did not answer within {timeout:g} s (the camera "
+                "is stalled or overloaded)"
+            )
+        self.fps = self._open(capture, self.open_failure()) or 25.0
+
+    def ffmpeg_options(self) -> str | None:
+        return None
+
+    def open_failure(self) -> str:
+        return f"cannot open the stream {describe(self.spec)}"
+
+    def frames(self, stop):
+        index = 0
+        ended = 0
+        timeout = self.options.timeout
+        while not stop.is_set():
+            started = time.monotonic()
+            ok, frame = self.capture.read()
+            if time.monotonic() - started >= 0.95 * timeout:
+                raise SourceError(
+                    f"no frame for {timeout:g} s: the camera stopped sending but kept the "
+                    "connection open (stalled)"
+                )
+            if not ok or frame is None:
+                ended += 1
+                if ended >= 3:
+                    raise SourceError(
+                        "the camera ended the stream (it closed the connection or restarted)"
+                    )
+                time.sleep(0.02)
+                continue
+            ended = 0
+            yield index, frame
+            index += 1
+
+
+class RtspSource(UrlSource):
+    """An IP camera or NVR channel over RTSP, its video over TCP or UDP (``transport``)."""
+
+    kind = "rtsp"
+
+    @classmethod
+    def handles(cls, spec: str) -> bool:
+        return spec.lower().startswith(("rtsp://", "rtsps://"))
+
+    def ffmpeg_options(self) -> str:
+        return f"rtsp_transport;{self.options.transport}"
+
+    def open_failure(self) -> str:
+        return (
+            f"connected, but no video came from {describe(self.spec)} over "
+            f"{self.options.transport.upper()}: check the path, the user name and password"
+            + (", and try TCP (UDP may be blocked)" if self.options.transport == "udp" else "")
+        )
 
 
 class FileSource(FrameSource):
@@ -279,12 +522,14 @@ class FileSource(FrameSource):
     def precheck(cls, spec: str) -> str | None:
         return None if Path(spec).expanduser().is_file() else "the video file does not exist"
 
-    def __init__(self, spec: str):
-        super().__init__(spec)
+    def __init__(self, spec: str, options: SourceOptions | None = None):
+        super().__init__(spec, options)
         path = Path(spec).expanduser()
         if not path.is_file():
             raise SourceError(f"the video file {spec} does not exist")
-        fps = self._open(cv2.VideoCapture(str(path)), f"cannot open the video file {spec}")
+        with ffmpeg_options.using(None):
+            capture = cv2.VideoCapture(str(path))
+        fps = self._open(capture, f"cannot open the video file {spec}")
         self.fps = fps if 1 <= fps <= 240 else 25.0
 
     def frames(self, stop):
@@ -314,8 +559,18 @@ class FileSource(FrameSource):
             index += 1
 
 
+# An http(s) camera may be a snapshot camera: that kind lives in snapshots.py, which builds on
+# this module (so it is imported once everything above exists).
+from .snapshots import HttpSource  # noqa: E402
+
 # Asked in order: the first kind that handles a setting reads it (a file path comes last).
-SOURCE_TYPES: list[type[FrameSource]] = [WebcamSource, UrlSource, FileSource]
+SOURCE_TYPES: list[type[FrameSource]] = [
+    WebcamSource,
+    RtspSource,
+    HttpSource,
+    UrlSource,
+    FileSource,
+]
 
 
 def source_type(spec: str) -> type[FrameSource] | None:
@@ -339,9 +594,9 @@ def is_networked(spec: str) -> bool:
     return kind is not None and kind.networked
 
 
-def open_source(spec: str) -> FrameSource:
+def open_source(spec: str, options: SourceOptions | None = None) -> FrameSource:
     """Open the source named by FACEREC_CAMERA; raises SourceError with a readable reason."""
     kind = source_type(spec)
     if kind is None:
         raise SourceError("no camera is configured (set FACEREC_CAMERA)")
-    return kind(spec.strip())
+    return kind.open(spec.strip(), options or SourceOptions())

@@ -14,9 +14,12 @@ from ..config import current_settings
 from ..extensions import db
 from ..models import CAMERA_NAME_MAX, CAMERA_SOURCE_MAX, Camera
 from .source_rules import SourceRefused, check_entered_source
+from .sources import TRANSPORTS
 
 NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]*")
 DETECT_WIDTH_MIN, DETECT_WIDTH_MAX = 160, 3840
+# Pictures a second asked of a snapshot camera: from one a minute to a video's rate.
+SNAPSHOT_RATE_MIN, SNAPSHOT_RATE_MAX = 1 / 60, 30.0
 
 
 class CameraError(ValueError):
@@ -67,6 +70,26 @@ def clean_tolerance(raw) -> float | None:
         lambda value: 0.0 < value <= 1.0,
         "The tolerance must be a number above 0 and at most 1 (0.6 is usual), or empty "
         "for the server's default.",
+    )
+
+
+def clean_transport(raw) -> str:
+    transport = (raw or "").strip().lower() or "tcp"
+    if transport not in TRANSPORTS:
+        raise CameraError(
+            "The transport must be tcp (the video inside the RTSP connection: the default, "
+            "and what works through NAT and Wi-Fi) or udp."
+        )
+    return transport
+
+
+def clean_snapshot_rate(raw) -> float | None:
+    return _optional_number(
+        raw,
+        float,
+        lambda value: SNAPSHOT_RATE_MIN <= value <= SNAPSHOT_RATE_MAX,
+        "The snapshot rate must be a number of pictures a second from 0.017 (one a minute) "
+        f"to {SNAPSHOT_RATE_MAX:g}, or empty for the server's default (FACEREC_SNAPSHOT_RATE).",
     )
 
 
@@ -139,6 +162,8 @@ def save(
     detect_width=None,
     tolerance=None,
     entered=False,
+    transport=None,
+    snapshot_rate=None,
 ):
     """Validate and store a new (``camera`` None) or changed camera; the caller commits.
 
@@ -150,10 +175,13 @@ def save(
     source = clean_entered_source(source) if entered and not unchanged else clean_source(source)
     detect_width = clean_detect_width(detect_width)
     tolerance = clean_tolerance(tolerance)
+    transport = clean_transport(transport)
+    snapshot_rate = clean_snapshot_rate(snapshot_rate)
     check_name_free(name, camera.id if camera else None)
     if camera is None:
         camera = Camera(server=this_server())
         db.session.add(camera)
     camera.name, camera.source, camera.enabled = name, source, bool(enabled)
     camera.detect_width, camera.tolerance = detect_width, tolerance
+    camera.transport, camera.snapshot_rate = transport, snapshot_rate
     return camera
