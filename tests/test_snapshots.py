@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import itertools
 import logging
 import re
 import secrets
@@ -159,12 +158,14 @@ def test_does_a_snapshot_camera_stream_at_its_rate_and_never_show_its_credential
     assert status["stream"]["fps"] == rate
 
     # Never faster than the rate, whatever the load; about the rate when the machine keeps up.
+    # (Seen from the camera, one answer may come late and the next on time: the span of many
+    # requests is what the rate bounds, give or take one period at its ends.)
     count = len(snapshot_camera.served)
     assert wait_for(lambda: len(snapshot_camera.served) >= count + 12, timeout=30)
     times = snapshot_camera.served[count:]
-    gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
-    assert min(gaps) >= 0.9 / rate, gaps
-    assert sum(gaps) / len(gaps) < 2 / rate, gaps
+    span = times[-1] - times[0]
+    assert span >= (len(times) - 2) / rate, times
+    assert span / (len(times) - 1) < 2 / rate, times
     # Basic credentials go along once accepted: no refused request per picture.
     assert snapshot_camera.refused <= 2
 
