@@ -193,7 +193,12 @@ def test_does_a_killed_rtsp_server_show_unavailable_and_come_back_twenty_times_w
             assert recovered < 5, f"cycle {cycle}: frames again only after {recovered:.1f} s"
             assert status()["state"] == "running" and status()["error"] is None
             counts.append(server_counts(server))
-        assert counts[-1] == counts[0], counts
+        # Processes: exactly as many. Threads: the server starts some on demand and lets
+        # them end when idle (the sightings writer), so one may come or go between two
+        # samples; a leak per reconnect would add one a cycle, ten over the second half.
+        threads, processes = zip(*counts, strict=True)
+        assert set(processes) == {processes[0]}, counts
+        assert max(threads[10:]) <= max(threads[:10]), counts
     finally:
         stop.set()
         server.stop()
