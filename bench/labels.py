@@ -66,7 +66,7 @@ def ground_truth() -> dict:
 
 def run(db_path: Path, loops: int) -> tuple[list, list, list, list]:
     """Published frames as (frame_index, names), listener times, and sighting rows."""
-    from facerec import sightings
+    from facerec import shapes, sightings
     from facerec.extensions import db
     from facerec.models import Sighting
 
@@ -111,7 +111,7 @@ def run(db_path: Path, loops: int) -> tuple[list, list, list, list]:
     recorder.flush(timeout=10)
     with app.app_context():
         rows = [
-            s.to_dict() | {"has_crop": bool(s.crop)}
+            shapes.sighting(s) | {"has_crop": bool(s.crop)}
             for s in db.session.scalars(db.select(Sighting).where(Sighting.id > first_id))
         ]
     recorder.close()

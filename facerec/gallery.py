@@ -71,15 +71,6 @@ class RecognisedFace:
     def moved(self, box: Box) -> RecognisedFace:
         return replace(self, box=tuple(box))
 
-    def to_dict(self) -> dict:
-        """The face as the API returns it."""
-        return {
-            "box": [round(v) for v in self.box],
-            "user_id": self.user_id,
-            "name": self.name,
-            "distance": self.distance,
-        }
-
 
 def _as_matrix(encodings) -> np.ndarray:
     return np.ascontiguousarray(encodings, dtype=np.float32).reshape(-1, ENCODING_SIZE)

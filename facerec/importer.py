@@ -205,7 +205,7 @@ def _check_names(photos: list[Photo], skipped: list[Skip]) -> list[Photo]:
     valid = []
     for photo in photos:
         try:
-            name = people.clean_name(photo.name)
+            name = people.PersonFields(name=photo.name).clean().name
         except people.PersonError as exc:
             skipped.append(Skip(photo.shown, "unusable person name", str(exc)))
             continue
@@ -344,7 +344,7 @@ def _write_person(name: str, found: list[tuple[Photo, Encoded]], report: Report)
         if report.dry_run:
             pass
         elif user is None:
-            people.create_person(name, samples=rows)
+            people.create_person(people.PersonFields(name=name), samples=rows)
         else:
             people.append_samples(user, rows)
         if not report.dry_run:

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import numpy as np
 from flask_login import UserMixin
 from sqlalchemy import (
+    JSON,
     Boolean,
     DateTime,
     Float,
@@ -262,12 +263,17 @@ class EnrollDraft(db.Model):
     account_id: Mapped[int | None] = mapped_column(
         ForeignKey("accounts.id", ondelete="CASCADE"), index=True
     )
-    name: Mapped[str] = mapped_column(String(NAME_MAX), default="")
-    details: Mapped[str] = mapped_column(Text, default="")
+    # The person's fields as step 1 took them (people.PersonFields as a JSON object), so a
+    # field added to a person needs no column here.
+    person: Mapped[dict] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(DateTime, index=True)
 
     samples: Mapped[list[EnrollDraftSample]] = owned_rows("draft", order_by="EnrollDraftSample.id")
+
+    @property
+    def name(self) -> str:
+        return (self.person or {}).get("name", "")
 
 
 class EnrollDraftSample(EncodingMixin, db.Model):
@@ -394,20 +400,10 @@ class Sighting(EncodingMixin, db.Model):
             ),
         )
 
-    def to_dict(self) -> dict:
-        """The sighting as the API returns it (``api.sightings.SightingSchema``)."""
-        return {
-            "id": self.id,
-            "camera": self.camera,
-            "user_id": self.user_id,
-            "name": self.name,
-            "started_at": iso(self.started_at),
-            "ended_at": iso(self.ended_at),
-            "frames": self.frames,
-            "distance": self.distance,
-            "crop_url": f"/api/v1/sightings/{self.id}/crop.jpg" if self.crop else None,
-            "group_id": self.group_id,
-        }
+    @property
+    def crop_url(self) -> str | None:
+        """Where the API serves its crop (None without one)."""
+        return f"/api/v1/sightings/{self.id}/crop.jpg" if self.crop else None
 
 
 class NegativeSample(EncodingMixin, db.Model):

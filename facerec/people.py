@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import sys
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from sqlalchemy import select
@@ -19,7 +23,15 @@ DETAILS_WHITESPACE = "\t\n\r"  # the only control characters a textarea sends on
 
 
 class PersonError(ValueError):
-    """A person's name or details break a rule; the message says which."""
+    """A person's fields break a rule; the message says which.
+
+    ``errors`` maps each field that breaks a rule to its sentence (forms put each under its
+    field, the API names them in ``fields``).
+    """
+
+    def __init__(self, message: str, errors: Mapping[str, str] | None = None):
+        super().__init__(message)
+        self.errors = dict(errors or {})
 
 
 class DuplicateName(PersonError):
@@ -47,10 +59,45 @@ ALREADY_ADDED = "This photo has already been added. Choose a different photo."
 NEAR_DUPLICATE = 0.15
 
 
+def refused_character(ch: str, allowed: str = "") -> bool:
+    """A character no name or details may hold (``allowed`` excepted): control characters.
+
+    NUL and friends: PostgreSQL refuses NUL outright (a 500), OpenCV cuts the label drawn on
+    the stream at it. The API's OpenAPI patterns are made from this rule (``text_pattern``).
+    """
+    return unicodedata.category(ch) == "Cc" and ch not in allowed
+
+
 def _has_control(text: str, allowed: str = "") -> bool:
-    # NUL and friends: PostgreSQL refuses NUL outright (a 500), OpenCV cuts the label drawn on
-    # the stream at it, and the JSON API already refuses it; one rule for every path.
-    return any(unicodedata.category(ch) == "Cc" and ch not in allowed for ch in text)
+    return any(refused_character(ch, allowed) for ch in text)
+
+
+@functools.cache
+def text_pattern(allowed: str = "", required: bool = False) -> str:
+    """A regular expression (JSON Schema ``pattern``) of the texts ``refused_character``
+    allows, so API clients and schemathesis know the rule; with ``required``, at least one
+    character must not be white space (a name of spaces is empty once trimmed)."""
+    ranges, start = [], None
+    for code in range(sys.maxunicode + 2):
+        refused = code <= sys.maxunicode and refused_character(chr(code), allowed)
+        if refused and start is None:
+            start = code
+        elif not refused and start is not None:
+            ranges.append((start, code - 1))
+            start = None
+    refused = "".join(
+        "".join(map(_escape, range(low, high + 1)))
+        if high - low < 2
+        else f"{_escape(low)}-{_escape(high)}"
+        for low, high in ranges
+    )
+    if not required:
+        return rf"^[^{refused}]*$"
+    return rf"^[^{refused}]*[^\s{refused}][^{refused}]*$"
+
+
+def _escape(code: int) -> str:
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else chr(code)
 
 
 def clean_name(raw: str | None) -> str:
@@ -78,6 +125,97 @@ def clean_details(raw: str | None) -> str:
     if _has_control(details, allowed=DETAILS_WHITESPACE):
         raise PersonError("The details must not contain control characters.")
     return details
+
+
+# White space a name's folding turns into one space before its characters are checked.
+NAME_FOLDED = "".join(ch for ch in map(chr, range(0x100)) if ch.isspace())
+
+
+def _field(default, **about):
+    """A field of PersonFields and what the forms and the API say of it: ``rule`` cleans it
+    (raising PersonError), ``label``/``help`` are the form's, ``api`` and ``example`` the
+    OpenAPI document's, ``max_length`` stops absurd inputs early, ``pattern`` (a function
+    giving a regular expression) tells API clients the rule."""
+    return dataclasses.field(default=default, metadata=about)
+
+
+@dataclass(frozen=True)
+class PersonFields:
+    """Who a person is, besides their faces: the one value the wizard, the person page, the
+    API, the unknowns page, the importer and the CLI build, and ``create_person`` /
+    ``update_person`` take.
+
+    Each field is a column of ``models.User`` of the same name, with its rule and its words
+    in ``_field``. A new field: a column (and its migration), an attribute here, and the
+    templates that show it; the forms (``person_fields.PersonFieldsForm``), the API's schemas,
+    the wizard's draft and the services follow from this class.
+    """
+
+    name: str = _field(
+        "",
+        rule=clean_name,
+        required=True,
+        label="Name",
+        max_length=NAME_MAX,
+        api=(
+            f"Trimmed, inner white space folded; 1 to {NAME_MAX} characters without control "
+            "characters; unique without regard to case."
+        ),
+        example="Ada Lovelace",
+        pattern=lambda: text_pattern(NAME_FOLDED, required=True),
+    )
+    details: str = _field(
+        "",
+        rule=clean_details,
+        label="Details (optional)",
+        help="Role, team, address, notes: anything that helps the operators.",
+        multiline=True,
+        max_length=DETAILS_MAX,
+        api=(
+            f"Free text shown to operators, at most {DETAILS_MAX:,} characters; line breaks "
+            "and tabs are the only control characters allowed."
+        ),
+        example="Visitor badge 12",
+        pattern=lambda: text_pattern(DETAILS_WHITESPACE),
+    )
+
+    def clean(self) -> PersonFields:
+        """The fields trimmed and checked; PersonError names every field that breaks a rule."""
+        cleaned, errors = {}, {}
+        for field in dataclasses.fields(self):
+            try:
+                cleaned[field.name] = field.metadata["rule"](getattr(self, field.name))
+            except PersonError as exc:
+                errors[field.name] = str(exc)
+        if errors:
+            raise PersonError(" ".join(errors.values()), errors)
+        return PersonFields(**cleaned)
+
+    @classmethod
+    def names(cls) -> tuple[str, ...]:
+        return tuple(field.name for field in dataclasses.fields(cls))
+
+    @classmethod
+    def of(cls, user: User) -> PersonFields:
+        """A stored person's fields."""
+        return cls(**{name: getattr(user, name) for name in cls.names()})
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> PersonFields:
+        """The fields found in ``data`` (a form, a JSON body, a draft); the others empty."""
+        return cls(**{name: data[name] for name in cls.names() if data.get(name) is not None})
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def changed(self, **changes) -> PersonFields:
+        """These fields with some replaced (an API PATCH)."""
+        return dataclasses.replace(self, **changes)
+
+    def apply(self, user: User):
+        """Write the (cleaned) fields onto a person's row."""
+        for name in self.names():
+            setattr(user, name, getattr(self, name))
 
 
 def everyone() -> list[User]:
@@ -108,21 +246,21 @@ def sample_row(sample: faces.Sample, source: str) -> FaceSample:
     return row
 
 
-def create_person(name: str, details: str = "", samples: Iterable[FaceSample] = ()) -> User:
+def create_person(fields: PersonFields, samples: Iterable[FaceSample] = ()) -> User:
     """Add a person with their samples to the session (the caller commits: one transaction)."""
-    name = clean_name(name)
-    check_name_free(name)
-    user = User(name=name, details=clean_details(details))
+    fields = fields.clean()
+    check_name_free(fields.name)
+    user = User()
+    fields.apply(user)
     user.samples.extend(samples)
     db.session.add(user)
     return user
 
 
-def update_person(user: User, name: str, details: str) -> User:
-    name = clean_name(name)
-    check_name_free(name, exclude_id=user.id)
-    user.name = name
-    user.details = clean_details(details)
+def update_person(user: User, fields: PersonFields) -> User:
+    fields = fields.clean()
+    check_name_free(fields.name, exclude_id=user.id)
+    fields.apply(user)
     return user
 
 

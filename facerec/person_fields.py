@@ -1,29 +1,24 @@
-"""The checks of a person's name and details, shared by the admin person form and the wizard."""
+"""The form fields of a person, made from ``people.PersonFields``: the person page, the wizard's
+details step and the unknowns page's "Enrol" build their value with one ``clean()``."""
 
-from contextlib import contextmanager
+from __future__ import annotations
+
+import dataclasses
 
 from flask_wtf import FlaskForm
-from wtforms.validators import ValidationError
+from wtforms import StringField, TextAreaField
+from wtforms.validators import Length
 
 from . import people
 
 
-@contextmanager
-def _field_error():
-    """A PersonError raised inside becomes the field's error, with the same sentence."""
-    try:
-        yield
-    except people.PersonError as exc:
-        raise ValidationError(str(exc)) from None
-
-
 class PersonFieldsForm(FlaskForm):
-    """A form with ``name`` and ``details`` fields, checked by people.clean_name/clean_details
-    (the sentences the API and the CLI give too). Subclasses declare the two fields.
+    """A form with one field per ``PersonFields`` field, checked by ``PersonFields.clean()``
+    (the sentences the API and the CLI give too), each error under its field.
 
     ``person_id`` is the person being edited: their own name is not "already taken".
-    With ``keep_cleaned``, a field holds its cleaned value (trimmed, inner white space folded)
-    once it is cleaned, for callers that store the form's data as it is.
+    After ``validate()``, ``person`` holds the cleaned value. With ``keep_cleaned``, the
+    fields show their cleaned values (trimmed, inner white space folded) too.
     """
 
     keep_cleaned = False
@@ -31,18 +26,45 @@ class PersonFieldsForm(FlaskForm):
     def __init__(self, *args, person_id: int | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.person_id = person_id
+        self.person: people.PersonFields | None = None
 
-    def _clean(self, field, clean):
-        value = clean(field.data)
+    def person_fields(self) -> people.PersonFields:
+        """The fields as typed (not cleaned)."""
+        return people.PersonFields.from_dict(
+            {name: self[name].data for name in people.PersonFields.names()}
+        )
+
+    def person_errors(self) -> list[str]:
+        """Every message under a person's field, in field order."""
+        return [e for name in people.PersonFields.names() for e in self[name].errors]
+
+    def validate(self, extra_validators=None) -> bool:
+        valid = super().validate(extra_validators)
+        try:
+            person = self.person_fields().clean()
+            people.check_name_free(person.name, exclude_id=self.person_id)
+        except people.PersonError as exc:
+            for name, message in (exc.errors or {"name": str(exc)}).items():
+                self[name].errors = [*self[name].errors, message]
+            return False
         if self.keep_cleaned:
-            field.data = value
-        return value
+            for name, value in person.to_dict().items():
+                self[name].data = value
+        self.person = person
+        return valid
 
-    def validate_name(self, field):
-        with _field_error():
-            name = self._clean(field, people.clean_name)
-            people.check_name_free(name, exclude_id=self.person_id)
 
-    def validate_details(self, field):
-        with _field_error():
-            self._clean(field, people.clean_details)
+def _form_field(field: dataclasses.Field):
+    about = field.metadata
+    kind = TextAreaField if about.get("multiline") else StringField
+    return kind(
+        about["label"],
+        # The rule and its messages are PersonFields'; this only stops absurd inputs early.
+        validators=[Length(max=about["max_length"] * 4)],
+        description=about.get("help", ""),
+        render_kw={"maxlength": about["max_length"], "autocomplete": "off"},
+    )
+
+
+for _field in dataclasses.fields(people.PersonFields):
+    setattr(PersonFieldsForm, _field.name, _form_field(_field))

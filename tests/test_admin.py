@@ -374,7 +374,7 @@ def test_does_the_live_stream_follow_a_rename_and_a_delete(clip_app, data_dir):
     cam.start()
 
     def names():
-        return {f["name"] for f in cam.status()["faces"]}
+        return {f.name for f in cam.status()["faces"]}
 
     assert wait_for(lambda: "lin" in names(), timeout=60)
     started = time.monotonic()

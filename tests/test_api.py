@@ -323,23 +323,29 @@ def test_is_a_duplicate_name_refused_with_409_whatever_its_case(app, client):
 
 @pytest.mark.sqlite_only  # refused before any query
 @pytest.mark.parametrize(
-    ("body", "message"),
+    ("body", "message", "field"),
     [
-        ({"name": "   "}, "“name” must not be blank or contain control characters"),
-        ({}, "“name” is required."),
-        ({"name": "x" * 101}, "“name” must be at most 100 characters."),
-        ({"name": 5}, "“name” must be a JSON string."),
-        ({"name": "Ada", "details": ["a"]}, "“details” must be a JSON string."),
-        ({"name": "Ada", "age": 3}, "“age” is not a field of this request."),
-        (["Ada"], 'The JSON body must be an object, such as {"name": "..."}.'),
-        ({"name": "Ada\x00"}, "“name” must not be blank or contain control characters"),
-        ({"name": "Ada", "details": "a\x07b"}, "“details” must not contain control characters"),
+        ({"name": "   "}, "A name is required.", "name"),
+        ({}, "“name” is required.", "name"),
+        ({"name": "x" * 101}, "“name” must be at most 100 characters.", "name"),
+        ({"name": 5}, "“name” must be a JSON string.", "name"),
+        ({"name": "Ada", "details": ["a"]}, "“details” must be a JSON string.", "details"),
+        ({"name": "Ada", "age": 3}, "“age” is not a field of this request.", "age"),
+        (["Ada"], 'The JSON body must be an object, such as {"name": "..."}.', None),
+        ({"name": "Ada\x00"}, "The name must not contain control characters.", "name"),
+        (
+            {"name": "Ada", "details": "a\x07b"},
+            "The details must not contain control characters.",
+            "details",
+        ),
     ],
 )
-def test_are_invalid_person_fields_refused_with_422(app, client, body, message):
+def test_are_invalid_person_fields_refused_with_422(app, client, body, message, field):
     response = client.post(f"{API}/users", json=body)
     assert response.status_code == 422
     assert response.get_json()["error"].startswith(message)
+    # The field is named, with the same sentence as the person page and the wizard give.
+    assert list(response.get_json().get("fields", {None: 0})) == [field]
     assert count(app, User) == 0
 
 
@@ -366,7 +372,10 @@ def test_is_a_lone_surrogate_in_json_refused_with_422(client):
         f"{API}/users", data='{"name": "\\ud800"}', content_type="application/json"
     )
     assert response.status_code == 422
-    assert response.get_json() == {"error": "The name is not valid Unicode text."}
+    assert response.get_json() == {
+        "error": "The name is not valid Unicode text.",
+        "fields": {"name": ["The name is not valid Unicode text."]},
+    }
 
 
 @pytest.mark.sqlite_only  # refused before any query

@@ -29,7 +29,7 @@ def sample_of(path) -> faces.Sample:
 
 
 def test_does_a_new_draft_belong_to_this_session_and_account(request_ctx):
-    draft = drafts.start("Ada", "notes")
+    draft = drafts.start(people.PersonFields(name="Ada", details="notes"))
     db.session.commit()
     assert session[drafts.SESSION_KEY] == draft.id and len(draft.id) >= 40
     assert drafts.current() == (draft, False)
@@ -37,7 +37,7 @@ def test_does_a_new_draft_belong_to_this_session_and_account(request_ctx):
 
 
 def test_does_another_account_in_the_same_browser_start_afresh(request_ctx):
-    drafts.start("Ada", "")
+    drafts.start(people.PersonFields(name="Ada"))
     db.session.commit()
     other = db.session.get(Account, create_account(request_ctx, "someone-else"))
     logout_user()
@@ -47,7 +47,7 @@ def test_does_another_account_in_the_same_browser_start_afresh(request_ctx):
 
 
 def test_is_an_expired_draft_discarded_and_said_to_have_expired(request_ctx):
-    draft = drafts.start("Ada", "")
+    draft = drafts.start(people.PersonFields(name="Ada"))
     draft.expires_at = utcnow() - timedelta(seconds=1)
     db.session.commit()
     assert drafts.current() == (None, True)
@@ -55,13 +55,13 @@ def test_is_an_expired_draft_discarded_and_said_to_have_expired(request_ctx):
 
 
 def test_does_starting_a_draft_delete_every_expired_one_with_its_samples(request_ctx, data_dir):
-    old = EnrollDraft(id="old", name="Old", details="", expires_at=utcnow() - timedelta(hours=1))
+    old = EnrollDraft(id="old", person={"name": "Old"}, expires_at=utcnow() - timedelta(hours=1))
     old.samples.append(
         EnrollDraftSample(encoding=b"\0" * 1024, thumbnail=b"jpeg", source="upload", label="x")
     )
     db.session.add(old)
     db.session.commit()
-    drafts.start("Ada", "")
+    drafts.start(people.PersonFields(name="Ada"))
     db.session.commit()
     assert [d.name for d in db.session.query(EnrollDraft)] == ["Ada"]
     assert db.session.query(EnrollDraftSample).count() == 0
@@ -69,7 +69,7 @@ def test_does_starting_a_draft_delete_every_expired_one_with_its_samples(request
 
 def test_does_every_step_push_the_expiry_back(request_ctx):
     change_settings(request_ctx, enroll_ttl=60)
-    draft = drafts.start("Ada", "")
+    draft = drafts.start(people.PersonFields(name="Ada"))
     draft.expires_at = utcnow() + timedelta(seconds=5)
     drafts.touch(draft)
     assert draft.expires_at > utcnow() + timedelta(seconds=55)
@@ -78,7 +78,7 @@ def test_does_every_step_push_the_expiry_back(request_ctx):
 def test_are_repeated_and_near_duplicate_samples_refused_with_the_wizards_words(
     request_ctx, data_dir
 ):
-    draft = drafts.start("Barack Obama", "")
+    draft = drafts.start(people.PersonFields(name="Barack Obama"))
     row = drafts.add_sample(draft, sample_of(data_dir / "known" / "obama.jpg"), "upload", "a.jpg")
     db.session.commit()
     assert row.content_hash and drafts.stored_count(draft) == 1
@@ -98,7 +98,7 @@ def test_does_a_saved_draft_remember_the_person_it_became(request_ctx):
 
 
 def test_does_discard_without_forget_keep_the_session_until_the_commit(request_ctx):
-    draft = drafts.start("Ada", "")
+    draft = drafts.start(people.PersonFields(name="Ada"))
     db.session.commit()
     draft_id = draft.id
     drafts.discard(draft, forget=False)

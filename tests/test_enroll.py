@@ -406,7 +406,7 @@ def enroll_with_files(app, name, *photos) -> int:
         from facerec import faces
 
         rows = [people.sample_row(faces.sample_from_image(p), "upload") for p in photos]
-        user = people.create_person(name, samples=rows)
+        user = people.create_person(people.PersonFields(name=name), samples=rows)
         db.session.commit()
         return user.id
 
@@ -568,7 +568,7 @@ def test_are_expired_wizards_of_other_sessions_deleted(app, client):
         db.session.commit()
     details(client, "Barack Obama")
     with app.app_context():
-        assert db.session.scalars(select(EnrollDraft.name)).all() == ["Barack Obama"]
+        assert [d.name for d in db.session.scalars(select(EnrollDraft))] == ["Barack Obama"]
 
 
 # ---- saving ----

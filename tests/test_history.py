@@ -7,6 +7,7 @@ import io
 import re
 from datetime import timedelta
 
+from facerec import shapes
 from facerec.extensions import db
 from facerec.models import Sighting
 
@@ -106,7 +107,7 @@ def test_does_the_csv_hold_the_filtered_history_like_the_database(app, client):
             db.select(Sighting).where(Sighting.camera == "door").order_by(Sighting.id.desc())
         ).all()
         assert [int(r["id"]) for r in rows] == [s.id for s in expected]
-        assert rows[0]["started_at"] == expected[0].to_dict()["started_at"]
+        assert rows[0]["started_at"] == shapes.sighting(expected[0])["started_at"]
     assert all(r["camera"] == "door" and r["name"] == "" for r in rows)
     assert rows[0]["seconds"] == "5.0" and rows[0]["frames"] == "150"
     everyone = list(csv.DictReader(io.StringIO(client.get("/history.csv").get_data(as_text=True))))

@@ -66,17 +66,17 @@ def test_may_details_hold_line_breaks_but_no_other_control_characters():
 
 
 def test_is_a_name_taken_whatever_its_case_and_spacing(ctx):
-    people.create_person("Ada Lovelace")
+    people.create_person(people.PersonFields(name="Ada Lovelace"))
     db.session.commit()
     assert people.find_by_name("  ada   LOVELACE").name == "Ada Lovelace"
     with pytest.raises(people.DuplicateName, match="“Ada Lovelace” already exists"):
-        people.create_person("ADA LOVELACE")
+        people.create_person(people.PersonFields(name="ADA LOVELACE"))
 
 
 def test_may_a_person_keep_their_own_name_when_edited(ctx):
-    user = people.create_person("Ada")
+    user = people.create_person(people.PersonFields(name="Ada"))
     db.session.commit()
-    people.update_person(user, "Ada", "mathematician")
+    people.update_person(user, people.PersonFields(name="Ada", details="mathematician"))
     assert user.details == "mathematician"
 
 
@@ -159,7 +159,9 @@ def test_does_add_samples_leave_out_what_the_person_already_has(obama, data_dir)
 
 def test_is_the_owner_of_a_photo_found_by_its_hash(ctx, data_dir):
     photo = data_dir / "unknown" / "obama3.jpg"
-    user = people.create_person("Barack Obama", samples=[people.sample_row(sample_of(photo), "t")])
+    user = people.create_person(
+        people.PersonFields(name="Barack Obama"), samples=[people.sample_row(sample_of(photo), "t")]
+    )
     db.session.commit()
     assert people.photo_owner(faces.photo_hash(photo.read_bytes())) == user
     assert people.photo_owner(faces.photo_hash(photo.read_bytes()), exclude=user.id) is None

@@ -109,7 +109,7 @@ def test_does_the_camera_of_one_server_name_a_person_enrolled_on_another_and_for
     cam.start()
 
     def names():
-        return {face["name"] for face in cam.status()["faces"]}
+        return {face.name for face in cam.status()["faces"]}
 
     # The worker is answering: faces in the clip, all unknown.
     assert wait_for(lambda: None in names(), timeout=60)

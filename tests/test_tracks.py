@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from facerec import shapes
 from facerec.camera.motion import Motion
 from facerec.camera.scenes import SceneCutDetector
 from facerec.camera.tracks import Track, Tracks
@@ -45,7 +46,7 @@ def test_does_a_track_whose_results_are_all_unknown_stay_unknown():
         track.vote(face(None, distance))
     shown = track.face()
     assert shown.user_id is None and shown.name is None
-    assert shown.to_dict()["name"] is None
+    assert shapes.RecognizedFace().dump(shown)["name"] is None
 
 
 def test_does_steady_evidence_name_a_track_that_started_unknown():
@@ -57,7 +58,8 @@ def test_does_steady_evidence_name_a_track_that_started_unknown():
 
 
 def test_does_the_json_of_a_face_have_the_contract_keys():
-    data = face(1).to_dict()
+    moved = face(1).moved((100.4, 219.6, 220.2, 99.8))  # a tracked box moves by fractions
+    data = shapes.RecognizedFace().dump(moved)
     assert data == {"box": [100, 220, 220, 100], "user_id": 1, "name": "Ada", "distance": 0.45}
 
 

@@ -274,7 +274,7 @@ def test_does_a_look_alike_ask_before_enrolling_like_the_wizard(app, client):
     ("body", "status", "message"),
     [
         ({}, 422, "“name” is required"),
-        ({"name": ""}, 422, "must not be blank"),
+        ({"name": ""}, 422, "A name is required."),
         ({"name": "x" * 101}, 422, "at most 100 characters"),
         ({"name": 5}, 422, "must be a JSON string"),
         ({"name": "Kit", "colour": "red"}, 422, "is not a field"),

@@ -137,7 +137,7 @@ def test_is_a_visitor_seen_several_times_one_group_named_live_once_enrolled(
         assert person["samples"] and person["name"] == "Kit Harington"
 
         def named():
-            return "Kit Harington" in [f["name"] for f in cam.status()["faces"]]
+            return "Kit Harington" in [f.name for f in cam.status()["faces"]]
 
         assert wait_until(named, timeout=60), "the live status never named him"
         print(f"named {time.monotonic() - enrolled:.2f} s, {results[0] - after} results after")

@@ -5,14 +5,12 @@ from wtforms import (
     SelectField,
     SelectMultipleField,
     StringField,
-    TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from ..models import EVENT_NAMES, NAME_MAX
-from ..people import DETAILS_MAX
+from ..models import EVENT_NAMES
 from ..person_fields import PersonFieldsForm
 
 
@@ -23,16 +21,7 @@ def _checked_text(label: str, max_length: int, description: str) -> StringField:
 
 
 class PersonForm(PersonFieldsForm):
-    """A person's name and details; ``person_id`` is the person being edited."""
-
-    # Length limits are checked by people.clean_name/clean_details (same messages everywhere);
-    # these only stop absurd inputs early.
-    name = StringField("Name", validators=[Length(max=NAME_MAX * 4)])
-    details = TextAreaField(
-        "Details",
-        validators=[Length(max=DETAILS_MAX * 2)],
-        description="Optional: role, team, notes.",
-    )
+    """A person's fields on their page; ``person_id`` is the person being edited."""
 
 
 class UploadForm(FlaskForm):

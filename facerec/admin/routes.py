@@ -20,7 +20,7 @@ from ..auth.roles import requires
 from ..extensions import db
 from ..faces import FaceRejected, ImageError, sentence
 from ..models import FaceSample, Sighting, User, name_key
-from ..people import SampleRejected, add_sample, clean_name, update_person
+from ..people import SampleRejected, add_sample, update_person
 from . import bp
 from .forms import PersonForm, UploadForm
 
@@ -135,21 +135,21 @@ def edit_person(user_id):
     user = _person_or_404(user_id)
     form = PersonForm(person_id=user.id)
     if not form.validate_on_submit():
-        problems = [e for field in (form.name, form.details) for e in field.errors]
+        problems = form.person_errors()
         if problems:
             flash("The changes were not saved: " + " ".join(problems), "error")
         else:
             flash("The changes were not saved: see the messages below.", "error")
         return _render_person(user, form, 400)
     old_name = user.name
-    update_person(user, form.name.data, form.details.data)
+    update_person(user, form.person)
     try:
         db.session.commit()
     except IntegrityError:
         # Someone took the name between the check above and the commit: the unique index
         # decided. Nothing was changed.
         db.session.rollback()
-        message = f"A person named “{clean_name(form.name.data)}” already exists."
+        message = f"A person named “{form.person.name}” already exists."
         form.name.errors = [*form.name.errors, message]
         flash(f"The changes were not saved: {message}", "error")
         return _render_person(_person_or_404(user_id), form, 409)

@@ -1,7 +1,6 @@
 """The cameras: list them, one camera's status, start and stop."""
 
 import marshmallow as ma
-from flask import jsonify
 
 from .. import camera
 from ..auth.roles import can_see_camera, requires
@@ -26,8 +25,6 @@ on_camera = operations_on(
 STATE = ("The camera's state.", StreamStatus)
 STATUS = ("The camera's state after the call.", StreamStatus)
 RETRIED = "A camera that cannot be opened is retried; see `state` and `error`."
-# What a running camera's line in the list takes from its status.
-SHARED_KEYS = tuple(CameraState().fields)
 
 
 class CameraSummary(CameraState):
@@ -69,12 +66,7 @@ def summary(spec, service) -> dict:
             "viewers": 0,
             "error": None,
         }
-    status = service.status()
-    return {
-        "name": spec.name,
-        "enabled": True,
-        **{key: status[key] for key in SHARED_KEYS},
-    }
+    return {"name": spec.name, "enabled": True, **service.status()}
 
 
 @bp.get("/cameras")
@@ -89,7 +81,7 @@ def cameras():
     """Every camera, the first (default) one first, with its state."""
     registry = camera.registry()
     specs = [spec for spec in registry.specs() if can_see_camera(spec.name)]
-    return jsonify(cameras=[summary(spec, registry.get(spec.name)) for spec in specs])
+    return {"cameras": [summary(spec, registry.get(spec.name)) for spec in specs]}
 
 
 def set_running(service, running: bool):
@@ -98,7 +90,7 @@ def set_running(service, running: bool):
         service.start()
     else:
         service.stop()
-    return jsonify(service.status())
+    return service.status()
 
 
 @bp.get("/cameras/<name>/status")
@@ -106,7 +98,7 @@ def set_running(service, running: bool):
 @on_camera("cameraStatus", summary="One camera's state and who is in view", responses={200: STATE})
 def camera_status(service):
     """One camera's state and who is in view."""
-    return jsonify(service.status())
+    return service.status()
 
 
 @bp.post("/cameras/<name>/start")

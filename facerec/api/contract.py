@@ -38,9 +38,10 @@ import re
 from dataclasses import dataclass, field
 
 import marshmallow as ma
-from flask import request
+from flask import jsonify, request
 from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.exceptions import BadRequest
+from werkzeug.wrappers import Response
 
 from .errors import ApiError
 
@@ -192,12 +193,41 @@ def operation(
                 kwargs["query"] = _load(op.query, _multi(op.query, request.args))
             if op.body:
                 kwargs["body"] = _load_body(op)
-            return view(*args, **kwargs)
+            return _answer(op, view(*args, **kwargs))
 
         validated.api_operation = op
         return validated
 
     return decorate
+
+
+def _answer(op: Operation, result):
+    """The view's answer dumped through the schema its declaration gives for the status.
+
+    A view returns the thing itself (a row, a dataclass, a dict), or ``(thing, status)`` or
+    ``(thing, status, headers)`` when it can answer with more than one success; the schema
+    declared for that status decides what goes out, so the document is what is sent. A
+    response already made (a file, a page) goes as it is.
+    """
+    if isinstance(result, Response):
+        return result
+    status, headers = None, {}
+    if isinstance(result, tuple):
+        result, status, *more = result
+        headers = more[0] if more else {}
+    if status is None:
+        status = min(code for code in op.responses if 200 <= code < 300)
+    _description, schema, *media = op.responses[status]
+    if schema is None:
+        return Response(status=status, headers=headers)
+    if media and media[0] != "application/json":
+        return Response(result, status=status, headers=headers, mimetype=media[0])
+    if isinstance(schema, type) and issubclass(schema, ma.Schema):
+        result = schema().dump(result)
+    response = jsonify(result)
+    response.status_code = status
+    response.headers.update(headers)
+    return response
 
 
 def operations_on(param: str, find, *, tag: str, description, not_found: tuple):

@@ -74,7 +74,9 @@ def _group_resolved(exc: GroupResolved):
 
 @bp.errorhandler(PersonError)
 def _invalid_person(exc: PersonError):
-    return _error(422, str(exc))
+    # The rule's own sentence, under the field that broke it (PersonFields.clean()).
+    fields = {name: [message] for name, message in exc.errors.items()}
+    return _error(422, str(exc), **({"fields": fields} if fields else {}))
 
 
 @bp.errorhandler(TimeoutError)

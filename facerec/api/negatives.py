@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import marshmallow as ma
-from flask import current_app, jsonify
+from flask import current_app
 
 from .. import face_jobs, negatives, people
 from ..auth.roles import requires
@@ -28,10 +28,6 @@ class Negative(ma.Schema):
     user_id = ma.fields.Integer(
         required=True, metadata={"description": "The person this face is not.", "example": 3}
     )
-
-
-def negative_json(row) -> dict:
-    return {"id": row.id, "user_id": row.user_id}
 
 
 @bp.post("/users/<int:user_id>/negatives")
@@ -83,4 +79,4 @@ def add_negative(user, body):
     except people.SampleRejected as exc:
         raise ApiError(409, str(exc)) from None
     commit()
-    return jsonify(negative_json(row)), 201 if created else 200
+    return row, 201 if created else 200

@@ -8,6 +8,7 @@ headers of its errors, path parameters, examples) and fills in the configured li
 from __future__ import annotations
 
 import copy
+import dataclasses
 import re
 import string
 
@@ -16,7 +17,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 
 from ..config import current_settings
 from ..models import NAME_MAX
-from ..people import DETAILS_MAX
+from ..people import DETAILS_MAX, PersonFields
 from ..web import DATABASE_ID_MAX, size_in_words
 from . import schemas
 from .contract import BAD_JSON, File, Operation, declared, openapi_path
@@ -128,7 +129,12 @@ def limits(app) -> dict[str, str]:
     settings = current_settings(app)
     body = settings.max_content_length
     pixels = settings.max_pixels
+    patterns = {
+        f"{field.name}_pattern": field.metadata["pattern"]()
+        for field in dataclasses.fields(PersonFields)
+    }
     return {
+        **patterns,
         "max_body": size_in_words(body) if body else "no limit",
         "max_pixels": f"{pixels:,} pixels ({pixels / 1e6:g} megapixels)",
         "tolerance": f"{settings.tolerance:g}",

@@ -1,6 +1,6 @@
 """The stream, recognition and documentation endpoints of /api/v1."""
 
-from flask import current_app, jsonify, render_template, request
+from flask import current_app, render_template, request
 
 from .. import face_jobs, gallery
 from ..auth.roles import requires
@@ -23,7 +23,7 @@ from .schemas import Recognition, RecognizeForm
 )
 def stream_status():
     """The camera's state and the faces of the latest recognition result."""
-    return jsonify(first_camera().status())
+    return first_camera().status()
 
 
 @bp.post("/stream/start")
@@ -81,7 +81,7 @@ def recognize(body):
         tolerance = current_settings().tolerance
     found = face_jobs.faces_in_image(current_app, body["image"].read())  # off the GIL
     matcher = gallery.current()
-    return jsonify(faces=[matcher.recognise(face, tolerance).to_dict() for face in found])
+    return {"faces": [matcher.recognise(face, tolerance) for face in found]}
 
 
 @bp.get("/openapi.json")
@@ -94,7 +94,7 @@ def recognize(body):
 )
 def openapi_document():
     """The OpenAPI 3 description of this API."""
-    return jsonify(openapi.spec(current_app))
+    return openapi.spec(current_app)
 
 
 @bp.get("/docs", endpoint="docs")

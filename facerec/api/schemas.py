@@ -7,89 +7,69 @@ written here are the rules documented.
 
 from __future__ import annotations
 
+import dataclasses
+
 import marshmallow as ma
 from marshmallow import validate
 
-from ..models import NAME_MAX
-from ..people import DETAILS_MAX
+from ..people import PersonFields
+from ..shapes import RecognizedFace, Sighting, nullable, timestamp
 from .contract import File, FormBody, JsonBody, Query
 from .inputs import IMAGES_MAX, PAGE_MAX, PER_PAGE_DEFAULT, PER_PAGE_MAX, QUERY_MAX
 
-# people.clean_name / clean_details refuse control characters (Unicode category Cc); a name's
-# white space, control characters included (tab, line feed, ...), is folded into one space.
-_CONTROL_BUT_SPACE = r"\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f"
-_CONTROL_BUT_LINES = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"
-# At least one character that is not white space (a name of spaces is empty once trimmed).
-NAME_PATTERN = rf"^[^{_CONTROL_BUT_SPACE}]*[^\s{_CONTROL_BUT_SPACE}][^{_CONTROL_BUT_SPACE}]*$"
-DETAILS_PATTERN = rf"^[^{_CONTROL_BUT_LINES}]*$"
-
-TIMESTAMP = {"description": "UTC, ISO 8601 with a trailing Z.", "example": "2025-01-31T09:30:00Z"}
 IMAGE = (
     "A photo: JPEG, PNG, WebP, BMP, GIF or TIFF (EXIF rotation is applied), at most "
     "${max_pixels} (FACEREC_MAX_PIXELS)."
 )
 
 
-def timestamp(**kwargs):
-    return ma.fields.String(required=True, metadata={"format": "date-time", **TIMESTAMP}, **kwargs)
+def person_fields(*, partial: bool = False, examples: dict | None = None) -> dict:
+    """A body's fields of a person, one per ``people.PersonFields`` field, described by it.
 
-
-def name_field(**kwargs):
-    return ma.fields.String(
-        error_messages={"required": "is required.", "null": "must be text, not null."},
-        validate=[
-            validate.Length(1, NAME_MAX, error="must be at most {max} characters."),
-            validate.Regexp(
-                NAME_PATTERN,
-                error="must not be blank or contain control characters.",
+    The rule of each is ``PersonFields.clean()``'s, applied by the service the view calls
+    (a broken rule is a 422 naming the field); here only the type and the raw length are
+    checked, and the document shows the rule as a pattern made from the same code.
+    """
+    made = {}
+    for field in dataclasses.fields(PersonFields):
+        about = field.metadata
+        required = bool(about.get("required")) and not partial
+        keywords = {"required": True} if required else {}
+        if not required and not partial:
+            keywords["load_default"] = field.default
+        made[field.name] = ma.fields.String(
+            error_messages={"required": "is required.", "null": "must be text, not null."},
+            validate=validate.Length(
+                max=about["max_length"], error="must be at most {max} characters."
             ),
-        ],
-        metadata={
-            "description": (
-                f"Trimmed, inner white space folded; 1 to {NAME_MAX} characters without control "
-                "characters; unique without regard to case."
-            ),
-            "example": "Ada Lovelace",
-        },
-        **kwargs,
-    )
+            metadata={
+                "description": about["api"],
+                "example": (examples or {}).get(field.name, about["example"]),
+                "minLength": 1 if about.get("required") else 0,
+                # Filled in by openapi.limits from the rule itself (people.text_pattern).
+                "pattern": f"${{{field.name}_pattern}}",
+            },
+            **keywords,
+        )
+    return made
 
 
-def details_field(**kwargs):
-    return ma.fields.String(
-        error_messages={"null": "must be text, not null."},
-        validate=[
-            validate.Length(0, DETAILS_MAX, error="must be at most {max} characters."),
-            validate.Regexp(
-                DETAILS_PATTERN, error="must not contain control characters but line breaks."
-            ),
-        ],
-        metadata={
-            "description": (
-                f"Free text shown to operators, at most {DETAILS_MAX:,} characters; line breaks "
-                "and tabs are the only control characters allowed."
-            ),
-            "example": "Visitor badge 12",
-        },
-        **kwargs,
-    )
+class PersonBody(ma.Schema):
+    """A body with a person's fields: the view gets those sent as ``body["person"]`` (a dict,
+    for ``PersonFields.from_dict`` or ``PersonFields.changed``)."""
+
+    @ma.post_load
+    def _person(self, data, **_kwargs):
+        data["person"] = {name: data.pop(name) for name in PersonFields.names() if name in data}
+        return data
 
 
-def nullable(kind: type[ma.fields.Field], description: str = "", *, validate=None, **metadata):
-    """A field every answer carries, null when there is nothing to give; ``metadata`` are more
-    keywords of its OpenAPI schema (``example``, ``format``...)."""
-    if description:
-        metadata = {"description": description, **metadata}
-    return kind(required=True, allow_none=True, validate=validate, metadata=metadata)
-
-
-def box_field(description: str):
-    return ma.fields.List(
-        ma.fields.Integer(validate=validate.Range(min=0)),
-        required=True,
-        validate=validate.Length(equal=4),
-        metadata={"description": description, "example": [68, 497, 175, 390]},
-    )
+def person_body(
+    name: str, base: type[ma.Schema], doc: str, *, partial=False, examples=None, **more
+):
+    """A request schema named ``name`` with a person's fields (and ``more`` fields)."""
+    fields = person_fields(partial=partial, examples=examples)
+    return type(name, (PersonBody, base), {"__doc__": doc, **fields, **more})
 
 
 # ---- answers ----------------------------------------------------------------------------------
@@ -107,26 +87,6 @@ class Error(ma.Schema):
             "description": "On 422: each refused field with what is wrong with it.",
             "example": {"name": ["must be at most 100 characters."]},
         },
-    )
-
-
-class RecognizedFace(ma.Schema):
-    box = box_field("The face's box in image pixels: [top, right, bottom, left].")
-    user_id = nullable(
-        ma.fields.Integer, "The person's id; null when the face matches nobody.", example=7
-    )
-    name = nullable(
-        ma.fields.String,
-        "The person's name; null when the face matches nobody.",
-        example="Ada Lovelace",
-    )
-    distance = nullable(
-        ma.fields.Float,
-        "Distance to the nearest enrolled sample, lower is closer; the face is that person's "
-        "when it is at most the tolerance (${tolerance} unless sent). Null when nobody is "
-        "enrolled.",
-        validate=validate.Range(min=0),
-        example=0.41,
     )
 
 
@@ -180,13 +140,6 @@ class UserList(ma.Schema):
         validate=validate.Range(min=1, max=PER_PAGE_MAX),
         metadata={"example": PER_PAGE_DEFAULT},
     )
-
-
-class StreamFace(ma.Schema):
-    box = box_field("[top, right, bottom, left] in frame pixels.")
-    user_id = nullable(ma.fields.Integer, example=7)
-    name = nullable(ma.fields.String, example="Ada Lovelace")
-    distance = nullable(ma.fields.Float, example=0.41)
 
 
 class SourceStream(ma.Schema):
@@ -292,7 +245,7 @@ class StreamStatus(CameraState):
         allow_none=True,
         metadata={"description": "What the source delivered when last opened (null: not yet)."},
     )
-    faces = ma.fields.List(ma.fields.Nested(StreamFace), required=True)
+    faces = ma.fields.List(ma.fields.Nested(RecognizedFace), required=True)
 
 
 # ---- requests ---------------------------------------------------------------------------------
@@ -337,15 +290,12 @@ class UserQuery(Query):
     )
 
 
-class UserCreate(JsonBody):
-    name = name_field(required=True)
-    details = details_field(load_default="")
-
-
-class UserCreateForm(FormBody):
-    name = name_field(required=True)
-    details = details_field(load_default="")
-    images = ma.fields.List(
+UserCreate = person_body("UserCreate", JsonBody, "A new person.")
+UserCreateForm = person_body(
+    "UserCreateForm",
+    FormBody,
+    "A new person, optionally with photos.",
+    images=ma.fields.List(
         File(metadata={"description": IMAGE}),
         load_default=list,
         validate=validate.Length(max=IMAGES_MAX, error="must be at most {max} photos."),
@@ -355,12 +305,9 @@ class UserCreateForm(FormBody):
                 "photo is refused, nobody is created and the error names the file."
             )
         },
-    )
-
-
-class UserUpdate(JsonBody):
-    name = name_field()
-    details = details_field()
+    ),
+)
+UserUpdate = person_body("UserUpdate", JsonBody, "The fields to change.", partial=True)
 
 
 class SampleUpload(FormBody):
@@ -378,5 +325,5 @@ SCHEMAS = {
     "UserList": UserList,
     "Sample": Sample,
     "StreamStatus": StreamStatus,
-    "StreamFace": StreamFace,
+    "Sighting": Sighting,
 }

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import marshmallow as ma
-from flask import current_app, jsonify
+from flask import current_app
 from marshmallow import validate
 
 from .. import face_jobs
@@ -13,9 +13,8 @@ from ..web import DATABASE_ID_MAX as ID_MAX
 from . import bp
 from .contract import ENGINE_BUSY, File, FormBody, JsonBody, operation
 from .errors import ApiError
-from .schemas import IMAGE
+from .schemas import IMAGE, Sighting
 from .sightings import get_or_404 as sighting_or_404
-from .unknowns import LabelledSighting
 
 FILTER_FIELDS = {
     "tolerance": lambda: ma.fields.Float(
@@ -85,7 +84,7 @@ class SearchSighting(JsonBody):
 
 class SearchMatch(ma.Schema):
     distance = ma.fields.Float(required=True, metadata={"example": 0.32})
-    sighting = ma.fields.Nested(LabelledSighting, required=True)
+    sighting = ma.fields.Nested(Sighting, required=True)
 
 
 class SearchMatches(ma.Schema):
@@ -155,6 +154,4 @@ def search_sightings(body):
         source = "photo"
     matches = service.search(encoding, filters)
     service.record(source, filters, len(matches), sighting_id)
-    return jsonify(
-        matches=[{"distance": distance, "sighting": s.to_dict()} for distance, s in matches]
-    )
+    return {"matches": [{"distance": distance, "sighting": s} for distance, s in matches]}

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import marshmallow as ma
-from flask import Response, jsonify
+from flask import Response
 from marshmallow import validate
 
+from .. import models
 from ..auth.roles import requires
-from ..models import Sighting
 from ..sightings import queries
 from . import bp, errors
 from .contract import Query, operation, operations_on_id
 from .errors import ApiError
-from .schemas import TIMESTAMP, nullable
+from .schemas import Sighting, nullable
 
 
 class SightingQuery(Query):
@@ -49,34 +49,15 @@ class SightingQuery(Query):
     )
 
 
-class SightingSchema(ma.Schema):
-    id = ma.fields.Integer(required=True, metadata={"example": 812})
-    camera = ma.fields.String(required=True, metadata={"example": "main"})
-    user_id = nullable(ma.fields.Integer, "The person, or null for an unknown face.")
-    name = nullable(ma.fields.String, "The person's name at the time, or null for an unknown face.")
-    started_at = ma.fields.String(required=True, metadata=TIMESTAMP)
-    ended_at = nullable(ma.fields.String, "Null while in view.", example=TIMESTAMP["example"])
-    frames = ma.fields.Integer(
-        required=True,
-        validate=validate.Range(min=0),
-        metadata={"description": "Frames it was shown on."},
-    )
-    distance = nullable(ma.fields.Float, "The best (smallest) distance among its results.")
-    crop_url = nullable(
-        ma.fields.String, "Its best face as JPEG.", example="/api/v1/sightings/812/crop.jpg"
-    )
-    group_id = nullable(ma.fields.Integer, "The unknown visitors' group it belongs to, if any.")
-
-
 class SightingList(ma.Schema):
-    sightings = ma.fields.List(ma.fields.Nested(SightingSchema), required=True)
+    sightings = ma.fields.List(ma.fields.Nested(Sighting), required=True)
     next_before_id = nullable(
         ma.fields.Integer, "Pass as `before_id` for the next (older) page; null on the last."
     )
 
 
-def get_or_404(sighting_id: int) -> Sighting:
-    return errors.get_or_404(Sighting, sighting_id, "sighting")
+def get_or_404(sighting_id: int) -> models.Sighting:
+    return errors.get_or_404(models.Sighting, sighting_id, "sighting")
 
 
 @bp.get("/sightings")
@@ -106,7 +87,7 @@ def list_sightings(query):
         limit=query.get("limit") or queries.LIMIT_DEFAULT,
     )
     rows, next_before_id = wanted.page()
-    return jsonify(sightings=[row.to_dict() for row in rows], next_before_id=next_before_id)
+    return {"sightings": rows, "next_before_id": next_before_id}
 
 
 # The operations on the sighting the path names: the view gets the Sighting.
@@ -115,12 +96,10 @@ on_sighting = operations_on_id("sighting_id", get_or_404, noun="sighting", tag="
 
 @bp.get("/sightings/<int:sighting_id>")
 @requires("history")
-@on_sighting(
-    "getSighting", summary="One sighting", responses={200: ("The sighting.", SightingSchema)}
-)
-def get_sighting(sighting: Sighting):
+@on_sighting("getSighting", summary="One sighting", responses={200: ("The sighting.", Sighting)})
+def get_sighting(sighting: models.Sighting):
     """One sighting."""
-    return jsonify(sighting.to_dict())
+    return sighting
 
 
 @bp.get("/sightings/<int:sighting_id>/crop.jpg")
@@ -136,7 +115,7 @@ def get_sighting(sighting: Sighting):
         )
     },
 )
-def sighting_crop(sighting: Sighting):
+def sighting_crop(sighting: models.Sighting):
     """The JPEG crop of the sighting's best face."""
     if not sighting.crop:
         raise ApiError(404, f"Sighting {sighting.id} has no picture.")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import marshmallow as ma
-from flask import jsonify
 from marshmallow import validate
 
 from .. import people
@@ -14,10 +13,10 @@ from ..web import DATABASE_ID_MAX as ID_MAX
 from . import bp
 from .contract import ENGINE_BUSY, JsonBody, operation, operations_on_id
 from .errors import ApiError
-from .schemas import TIMESTAMP, details_field, name_field, nullable, timestamp
+from .schemas import Sighting, person_body, timestamp
 from .schemas import User as UserSchema
 from .sightings import on_sighting
-from .users import commit, get_or_404, user_json
+from .users import commit, get_or_404
 
 NO_GROUP_OR_PERSON = ("No unknown group, or no person, with this id.", "No person with id 42.")
 RESOLVED = "This visitor was already enrolled as or assigned to Ada Lovelace."
@@ -33,26 +32,6 @@ def person_id(description: str = "The person's id.", example: int | None = 3, **
         metadata=metadata,
         **kwargs,
     )
-
-
-class LabelledSighting(ma.Schema):
-    """A sighting (``SightingSchema``) after a correction."""
-
-    id = ma.fields.Integer(required=True, metadata={"example": 17})
-    camera = ma.fields.String(required=True, metadata={"example": "main"})
-    user_id = nullable(ma.fields.Integer, example=None)
-    name = nullable(ma.fields.String, example=None)
-    started_at = timestamp()
-    ended_at = nullable(
-        ma.fields.String,
-        "Null while in view.",
-        format="date-time",
-        example=TIMESTAMP["example"],
-    )
-    frames = ma.fields.Integer(required=True, metadata={"example": 42})
-    distance = nullable(ma.fields.Float, example=0.71)
-    crop_url = nullable(ma.fields.String, example="/api/v1/sightings/17/crop.jpg")
-    group_id = nullable(ma.fields.Integer, "The unknown group (recurring visitor) it belongs to.")
 
 
 class UnknownGroup(ma.Schema):
@@ -74,14 +53,16 @@ class UnknownGroupList(ma.Schema):
     groups = ma.fields.List(ma.fields.Nested(UnknownGroup), required=True)
 
 
-class EnrollUnknown(JsonBody):
-    name = name_field(required=True)
-    name.metadata = {**name.metadata, "example": "Kit Harington"}
-    details = details_field(load_default="")
-    save_anyway = ma.fields.Boolean(
+EnrollUnknown = person_body(
+    "EnrollUnknown",
+    JsonBody,
+    "The new person's fields.",
+    examples={"name": "Kit Harington"},
+    save_anyway=ma.fields.Boolean(
         load_default=False,
         metadata={"description": "Enrol even though the faces look like someone enrolled."},
-    )
+    ),
+)
 
 
 class AssignUnknown(JsonBody):
@@ -111,7 +92,7 @@ def _group(group_id: int):
 )
 def list_unknowns():
     """Groups of unknown sightings that look like one recurring visitor, last seen first."""
-    return jsonify(UnknownGroupList().dump({"groups": listing.summaries()}))
+    return {"groups": listing.summaries()}
 
 
 # The operations on the unknown group the path names: the view gets the UnknownGroup. A group
@@ -152,12 +133,13 @@ def enroll_unknown(group, body):
                 'instead, or send "save_anyway": true.',
             )
     try:
-        user, _refused, created = service.enroll_group(group, body["name"], body["details"])
+        fields = people.PersonFields.from_dict(body["person"])
+        user, _refused, created = service.enroll_group(group, fields)
     except people.SampleRejected as exc:
         db.session.rollback()
         raise ApiError(422, str(exc)) from None
     commit()
-    return jsonify(user_json(user)), 201 if created else 200
+    return user, 201 if created else 200
 
 
 @bp.post("/unknowns/<int:group_id>/assign")
@@ -182,7 +164,7 @@ def assign_unknown(group, body):
     user = get_or_404(body["user_id"])
     service.assign_group(group, user)
     commit()
-    return jsonify(user_json(user))
+    return user
 
 
 @bp.delete("/unknowns/<int:group_id>")
@@ -196,7 +178,7 @@ def dismiss_unknown(group):
     """Hide the group from the unknowns; its sightings stay in the history."""
     service.dismiss(group)
     commit()
-    return "", 204
+    return None, 204
 
 
 @bp.post("/sightings/<int:sighting_id>/label")
@@ -211,7 +193,7 @@ def dismiss_unknown(group):
         "negative sample of N and the sighting becomes unknown."
     ),
     body=Label,
-    responses={200: ("The sighting, relabelled.", LabelledSighting)},
+    responses={200: ("The sighting, relabelled.", Sighting)},
     errors={
         404: ("No sighting, or no person, with this id.", "No sighting with id 42."),
         409: (
@@ -239,4 +221,4 @@ def label_sighting(sighting, body):
         commit()
         place_now([sighting.id])
     commit()
-    return jsonify(sighting.to_dict())
+    return sighting

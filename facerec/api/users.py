@@ -6,7 +6,7 @@ and through ORM objects, so the gallery version moves on and the live stream rel
 
 from __future__ import annotations
 
-from flask import current_app, jsonify, url_for
+from flask import current_app, url_for
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
@@ -34,31 +34,6 @@ TAKEN = (
     "Another person already has this name (names are compared without regard to case).",
     "A person named “Ada Lovelace” already exists.",
 )
-
-
-def timestamp(value) -> str:
-    """Stored times are naive UTC: say so with a Z."""
-    return value.replace(microsecond=0).isoformat() + "Z"
-
-
-def sample_json(sample: FaceSample) -> dict:
-    return {
-        "id": sample.id,
-        "user_id": sample.user_id,
-        "source": sample.source,
-        "created_at": timestamp(sample.created_at),
-    }
-
-
-def user_json(user: User) -> dict:
-    return {
-        "id": user.id,
-        "name": user.name,
-        "details": user.details,
-        "samples": [sample_json(sample) for sample in user.samples],
-        "created_at": timestamp(user.created_at),
-        "updated_at": timestamp(user.updated_at),
-    }
 
 
 def get_or_404(user_id: int) -> User:
@@ -124,9 +99,7 @@ def list_users(query):
         .limit(per_page)
         .offset((page - 1) * per_page)
     ).all()
-    return jsonify(
-        users=[user_json(user) for user in users], total=total, page=page, per_page=per_page
-    )
+    return {"users": users, "total": total, "page": page, "per_page": per_page}
 
 
 @bp.post("/users")
@@ -175,12 +148,11 @@ def list_users(query):
 def create_user(body):
     """Add a person from JSON, or from a form with optional photos (all must pass or none)."""
     # The cheap checks first: a bad or taken name must not cost an encoding per photo.
-    name = people.clean_name(body["name"])
-    details = people.clean_details(body["details"])
-    people.check_name_free(name)
-    user = people.create_person(name, details, checked_samples(name, body.get("images", [])))
+    fields = people.PersonFields.from_dict(body["person"]).clean()
+    people.check_name_free(fields.name)
+    user = people.create_person(fields, checked_samples(fields.name, body.get("images", [])))
     commit()
-    return jsonify(user_json(user)), 201, {"Location": url_for(".get_user", user_id=user.id)}
+    return user, 201, {"Location": url_for(".get_user", user_id=user.id)}
 
 
 @bp.get("/users/<int:user_id>")
@@ -188,7 +160,7 @@ def create_user(body):
 @on_person("getUser", summary="One person", responses={200: ("The person.", UserSchema)})
 def get_user(user):
     """One person with their samples."""
-    return jsonify(user_json(user))
+    return user
 
 
 @bp.patch("/users/<int:user_id>")
@@ -203,9 +175,9 @@ def get_user(user):
 )
 def update_user(user, body):
     """Change the fields sent (name, details); the others keep their value."""
-    people.update_person(user, body.get("name", user.name), body.get("details", user.details))
+    people.update_person(user, people.PersonFields.of(user).changed(**body["person"]))
     commit()
-    return jsonify(user_json(user))
+    return user
 
 
 @bp.delete("/users/<int:user_id>")
@@ -219,7 +191,7 @@ def delete_user(user):
     """Delete a person and their samples."""
     db.session.delete(user)
     commit()
-    return "", 204
+    return None, 204
 
 
 @bp.post("/users/<int:user_id>/samples")
@@ -259,4 +231,4 @@ def add_sample(user, body):
     except people.SampleRejected as exc:
         raise ApiError(409, str(exc)) from None
     commit()
-    return jsonify(sample_json(row)), 201
+    return row, 201

@@ -255,7 +255,8 @@ class CameraService:
             "attempts": self.attempts,
             # Codec, size, declared fps and time to the first frame of the last opening.
             "stream": self.stream.to_dict() if self.stream else None,
-            "faces": [f.to_dict() for f in self._faces] if (self.running and fresh) else [],
+            # RecognisedFace values: the API dumps them through shapes.RecognizedFace.
+            "faces": list(self._faces) if (self.running and fresh) else [],
         }
 
     def _source_rate(self) -> float:

@@ -21,6 +21,7 @@ from .. import faces, people
 from ..config import current_settings
 from ..extensions import db
 from ..models import EnrollDraft, EnrollDraftSample, utcnow
+from ..people import PersonFields
 
 SESSION_KEY = "enroll_draft"
 
@@ -62,19 +63,28 @@ def current() -> tuple[EnrollDraft | None, bool]:
     return draft, False
 
 
-def start(name: str, details: str) -> EnrollDraft:
-    """Create this session's draft (the caller commits)."""
+def start(person: PersonFields) -> EnrollDraft:
+    """Create this session's draft for the person's (cleaned) fields (the caller commits)."""
     purge_expired()
     draft = EnrollDraft(
         id=secrets.token_urlsafe(32),
         account_id=_account_id(),
-        name=name,
-        details=details,
+        person=person.to_dict(),
         expires_at=utcnow() + ttl(),
     )
     db.session.add(draft)
     session[SESSION_KEY] = draft.id
     return draft
+
+
+def person(draft: EnrollDraft) -> PersonFields:
+    """The person's fields the draft was given in step 1."""
+    return PersonFields.from_dict(draft.person or {})
+
+
+def set_person(draft: EnrollDraft, fields: PersonFields):
+    draft.person = fields.to_dict()
+    touch(draft)
 
 
 def touch(draft: EnrollDraft):

@@ -2,11 +2,9 @@
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import MultipleFileField
-from wtforms import HiddenField, StringField, TextAreaField
+from wtforms import HiddenField, StringField
 from wtforms.validators import AnyOf, Optional, ValidationError
 
-from .. import people
-from ..models import NAME_MAX
 from ..person_fields import PersonFieldsForm
 
 
@@ -14,13 +12,6 @@ class DetailsForm(PersonFieldsForm):
     """Step 1: who is being enrolled (stored in the draft as the form cleaned it)."""
 
     keep_cleaned = True
-
-    name = StringField("Name", render_kw={"maxlength": NAME_MAX, "autocomplete": "off"})
-    details = TextAreaField(
-        "Details (optional)",
-        description="Address, role, notes: anything that helps the operators.",
-        render_kw={"maxlength": people.DETAILS_MAX},
-    )
 
 
 class ButtonForm(FlaskForm):

@@ -43,13 +43,15 @@ def index():
     draft, expired = drafts.current()
     if expired:
         flash(EXPIRED, "warning")
-    form = DetailsForm(obj=draft) if request.method == "GET" else DetailsForm()
+    if request.method == "GET":
+        form = DetailsForm(obj=drafts.person(draft) if draft else None)
+    else:
+        form = DetailsForm()
     if form.validate_on_submit():
         if draft is None:
-            draft = drafts.start(form.name.data, form.details.data)
+            draft = drafts.start(form.person)
         else:
-            draft.name, draft.details = form.name.data, form.details.data
-            drafts.touch(draft)
+            drafts.set_person(draft, form.person)
         db.session.commit()
         return redirect(url_for(".samples"), 303)
     status = 422 if form.errors else 200

@@ -36,7 +36,7 @@ def save(draft, form, match, into: User | None = None):
         samples = [(people.as_sample(s), s.source) for s in draft.samples]
         if into is None:
             rows = [people.sample_row(sample, source) for sample, source in samples]
-            person = people.create_person(draft.name, draft.details, rows)
+            person = people.create_person(drafts.person(draft), rows)
         else:
             # The person page's and the API's rule: nothing the person already has twice.
             person = into

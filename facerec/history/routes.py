@@ -5,6 +5,7 @@ import io
 
 from flask import Response, render_template, request, stream_with_context, url_for
 
+from .. import shapes
 from ..auth.roles import requires
 from ..config import current_settings
 from ..extensions import db
@@ -117,7 +118,7 @@ def export_csv():
         for row in wanted.all():
             ended = row.ended_at
             seconds = round((ended - row.started_at).total_seconds(), 1) if ended else None
-            data = row.to_dict() | {"seconds": seconds}
+            data = shapes.sighting(row) | {"seconds": seconds}
             writer.writerow(cell(data[key]) for key, cell in CSV_COLUMNS)
             yield taken()
 

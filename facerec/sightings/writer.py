@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
+from .. import shapes
 from ..extensions import db
 from ..models import Sighting
 
@@ -136,7 +137,7 @@ class SightingWriter:
         else:
             self._open[key] = row.id
         self.written += 1
-        self._notify(f"sighting.{event.kind}", row.to_dict())
+        self._notify(f"sighting.{event.kind}", shapes.sighting(row))
 
     def _row(self, key, camera: str, track) -> Sighting:
         row_id = self._open.get(key)

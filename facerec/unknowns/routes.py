@@ -5,14 +5,22 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
+from wtforms import BooleanField
 
 from .. import people
 from ..auth.roles import requires
 from ..extensions import db
 from ..models import User
+from ..person_fields import PersonFieldsForm
 from . import bp, listing, service
 
 PAGE_SIZE = 50  # groups per page
+
+
+class EnrollForm(PersonFieldsForm):
+    """“Enrol as new person” under a visitor; ``save_anyway`` after the look-alike question."""
+
+    save_anyway = BooleanField()
 
 
 @bp.app_context_processor
@@ -63,23 +71,24 @@ def index():
 def enroll(group_id):
     """Enrol the visitor as a new person; a look-alike asks first, like the wizard."""
     group = _group_or_404(group_id)
-    name, details = request.form.get("name", ""), request.form.get("details", "")
-    form = {"group_id": group.id, "name": name, "details": details}
-    if group.user_id is None and request.form.get("save_anyway") != "1":
+    form = EnrollForm()
+    fields = form.person_fields()
+    attempt = {"group_id": group.id, **fields.to_dict()}  # what was typed, shown again
+    if group.user_id is None and not form.save_anyway.data:
         match = service.look_alike(service.members(group))
         if match is not None:
-            return _render(409, attempt=form, look_alike=match)
+            return _render(409, attempt=attempt, look_alike=match)
     try:
-        user, refused, created = service.enroll_group(group, name, details)
+        user, refused, created = service.enroll_group(group, fields)
         db.session.commit()
     except (people.PersonError, people.SampleRejected, service.GroupResolved) as exc:
         db.session.rollback()
         flash(f"Nobody was enrolled: {exc}", "error")
-        return _render(422 if isinstance(exc, people.PersonError) else 409, attempt=form)
+        return _render(422 if isinstance(exc, people.PersonError) else 409, attempt=attempt)
     except IntegrityError:
         db.session.rollback()
         flash("Nobody was enrolled: a person with this name already exists.", "error")
-        return _render(409, attempt=form)
+        return _render(409, attempt=attempt)
     if created:
         count = len(user.samples)
         _done(

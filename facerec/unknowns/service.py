@@ -155,7 +155,7 @@ def _resolved_to(group: UnknownGroup) -> User | None:
     return db.session.get(User, group.user_id) if group.user_id else None
 
 
-def enroll_group(group: UnknownGroup, name: str, details: str = "") -> tuple[User, list[str], bool]:
+def enroll_group(group: UnknownGroup, fields: people.PersonFields) -> tuple[User, list[str], bool]:
     """A new person from the group's best crops; the group's sightings become theirs.
 
     Returns (person, crops refused, created). Sent again after it worked (same name), the
@@ -163,24 +163,23 @@ def enroll_group(group: UnknownGroup, name: str, details: str = "") -> tuple[Use
     or taken name, GroupResolved when the group went to someone else, SampleRejected when no
     crop passes the checks (nothing is created then). The caller commits.
     """
-    name = people.clean_name(name)
-    details = people.clean_details(details)
+    fields = fields.clean()
     earlier = _resolved_to(group)
     if earlier is not None:
-        if earlier.name_key == name_key(name):
+        if earlier.name_key == name_key(fields.name):
             return earlier, [], False
         raise GroupResolved(f"This visitor was already enrolled as or assigned to {earlier.name}.")
-    people.check_name_free(name)
+    people.check_name_free(fields.name)
     rows = members(group)
     if not rows:
         raise GroupResolved("This visitor has no unknown sightings left to enrol.")
-    samples, refused = new_person_samples(rows, name)
+    samples, refused = new_person_samples(rows, fields.name)
     if not samples:
         raise people.SampleRejected(
             "None of this visitor's faces passed the sample checks, so nobody was created. "
             + " ".join(refused)
         )
-    user = people.create_person(name, details, samples)
+    user = people.create_person(fields, samples)
     db.session.flush()
     for sighting in rows:
         relabel(sighting, user)

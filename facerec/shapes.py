@@ -1,0 +1,114 @@
+"""The JSON shapes facerec sends that code outside the API sends too: one marshmallow schema
+each, and the fields they are built from.
+
+A sighting is S in the API, in webhook and MQTT events and in the history CSV; a recognised
+face is the same in POST /api/v1/recognize and in a camera's status. Each is dumped from the
+object itself (a ``models.Sighting``, a ``gallery.RecognisedFace``) through its schema here,
+so what the OpenAPI document says is what goes out, everywhere. The API's own shapes are in
+``facerec.api.schemas``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import marshmallow as ma
+from marshmallow import validate
+
+TIMESTAMP = {"description": "UTC, ISO 8601 with a trailing Z.", "example": "2025-01-31T09:30:00Z"}
+
+
+class Timestamp(ma.fields.String):
+    """A stored time (naive UTC) sent as ISO 8601 with a Z, to the second."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if isinstance(value, datetime):
+            value = value.replace(microsecond=0).isoformat() + "Z"
+        return super()._serialize(value, attr, obj, **kwargs)
+
+
+def timestamp(description: str | None = None, **kwargs):
+    metadata = {"format": "date-time", **TIMESTAMP}
+    if description:
+        metadata["description"] = description
+    return Timestamp(required=True, metadata=metadata, **kwargs)
+
+
+def nullable(kind: type[ma.fields.Field], description: str = "", *, validate=None, **metadata):
+    """A field every answer carries, null when there is nothing to give; ``metadata`` are more
+    keywords of its OpenAPI schema (``example``, ``format``...)."""
+    if description:
+        metadata = {"description": description, **metadata}
+    return kind(required=True, allow_none=True, validate=validate, metadata=metadata)
+
+
+class Pixel(ma.fields.Integer):
+    """A coordinate in whole pixels: a tracked box moves by fractions, the answer rounds."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return None if value is None else round(value)
+
+
+def box_field(description: str):
+    return ma.fields.List(
+        Pixel(validate=validate.Range(min=0)),
+        required=True,
+        validate=validate.Length(equal=4),
+        metadata={"description": description, "example": [68, 497, 175, 390]},
+    )
+
+
+class RecognizedFace(ma.Schema):
+    """A face in a photo or a camera frame and who it is."""
+
+    box = box_field("The face's box in pixels of the photo or frame: [top, right, bottom, left].")
+    user_id = nullable(
+        ma.fields.Integer, "The person's id; null when the face matches nobody.", example=7
+    )
+    name = nullable(
+        ma.fields.String,
+        "The person's name; null when the face matches nobody.",
+        example="Ada Lovelace",
+    )
+    distance = nullable(
+        ma.fields.Float,
+        "Distance to the nearest enrolled sample, lower is closer; the face is that person's "
+        "when it is at most the tolerance (${tolerance} unless sent). Null when nobody is "
+        "enrolled.",
+        validate=validate.Range(min=0),
+        example=0.41,
+    )
+
+
+class Sighting(ma.Schema):
+    """A sighting (S): one track, a face continuously in view on one camera."""
+
+    class Meta:
+        ordered = True
+
+    id = ma.fields.Integer(required=True, metadata={"example": 812})
+    camera = ma.fields.String(required=True, metadata={"example": "main"})
+    user_id = nullable(ma.fields.Integer, "The person, or null for an unknown face.")
+    name = nullable(ma.fields.String, "The person's name at the time, or null for an unknown face.")
+    started_at = timestamp()
+    ended_at = nullable(
+        Timestamp, "Null while in view.", format="date-time", example=TIMESTAMP["example"]
+    )
+    frames = ma.fields.Integer(
+        required=True,
+        validate=validate.Range(min=0),
+        metadata={"description": "Frames it was shown on.", "example": 42},
+    )
+    distance = nullable(ma.fields.Float, "The best (smallest) distance among its results.")
+    crop_url = nullable(
+        ma.fields.String, "Its best face as JPEG.", example="/api/v1/sightings/812/crop.jpg"
+    )
+    group_id = nullable(ma.fields.Integer, "The unknown visitors' group it belongs to, if any.")
+
+
+SIGHTING = Sighting()
+
+
+def sighting(row) -> dict:
+    """A sighting row as S (the API's, the events' and the CSV's shape)."""
+    return SIGHTING.dump(row)
