@@ -185,7 +185,7 @@ def bench_propagation(a: Api, b: Api, people: int) -> dict:
     for n in range(people):
         name = f"Visitor {n}"
         body, kind = multipart({"name": name}, {"images": photos[n % len(photos)]})
-        status, person = a.call("POST", "/users", body, kind)
+        status, person = a.call("POST", "/users/with-photos", body, kind)
         if status != 201:
             raise RuntimeError(f"creating a person answered {status}: {person}")
         sent, done = until(b, NEWCOMER_PROBE, name)

@@ -486,6 +486,15 @@ class Settings:
         section=EVENTS,
         applies="`/metrics`, at once",
     )
+    openapi_public: bool = setting(
+        "FACEREC_OPENAPI_PUBLIC",
+        True,
+        "The API's description (`/api/v1/openapi.json` and the `/api/v1/docs` page) is open "
+        "without a token or sign-in, so client generators can read it from its URL: it holds "
+        "no data. `0` asks for credentials there too.",
+        section=PAGES,
+        applies="the API's description, at once",
+    )
 
     # Where each value came from (setting name -> DEFAULT, INSTANCE_FILE, ...): not a setting.
     origins: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)

@@ -160,7 +160,7 @@ def test_is_a_tolerance_outside_0_to_1_refused_with_422(client, data_dir, tolera
 @pytest.mark.sqlite_only  # refused before any query
 @pytest.mark.parametrize(
     ("path", "field"),
-    [("recognize", "image"), ("users", "images"), ("users/{id}/samples", "image")],
+    [("recognize", "image"), ("users/with-photos", "images"), ("users/{id}/samples", "image")],
 )
 def test_is_an_upload_over_the_10_mb_limit_refused_with_413_json(app, client, path, field):
     user_id = enroll(app, "Ada")
@@ -264,7 +264,7 @@ def test_can_a_person_be_created_from_json(app, client):
 def test_is_a_person_created_with_photos_recognised_by_the_next_request(app, client, data_dir):
     response = post_form(
         client,
-        f"{API}/users",
+        f"{API}/users/with-photos",
         {
             "name": "Barack",
             "details": "44th",
@@ -287,7 +287,7 @@ def test_is_a_person_created_with_photos_recognised_by_the_next_request(app, cli
 def test_is_nobody_created_when_one_of_the_photos_has_two_faces(app, client, data_dir):
     response = post_form(
         client,
-        f"{API}/users",
+        f"{API}/users/with-photos",
         {
             "name": "Barack",
             "images": [
@@ -306,7 +306,9 @@ def test_is_nobody_created_when_one_of_the_photos_has_two_faces(app, client, dat
 @pytest.mark.sqlite_only  # refused before any query
 def test_is_a_person_with_a_photo_that_is_not_an_image_refused_with_400(app, client):
     response = post_form(
-        client, f"{API}/users", {"name": "Ada", "images": [upload(b"GIF89a broken", "ada.gif")]}
+        client,
+        f"{API}/users/with-photos",
+        {"name": "Ada", "images": [upload(b"GIF89a broken", "ada.gif")]},
     )
     assert response.status_code == 400
     assert response.get_json()["error"].startswith("ada.gif: The ")
@@ -350,13 +352,27 @@ def test_are_invalid_person_fields_refused_with_422(app, client, body, message, 
 
 
 @pytest.mark.sqlite_only  # refused before any query
-def test_is_a_multipart_person_without_a_name_refused_with_422(client):
-    response = post_form(client, f"{API}/users", {"details": "no name"})
+def test_is_a_multipart_person_without_a_name_or_photos_refused_with_422(client, data_dir):
+    photo = upload(data_dir / "known" / "obama.jpg")
+    response = post_form(client, f"{API}/users/with-photos", {"details": "x", "images": [photo]})
     assert response.status_code == 422
     assert response.get_json() == {
         "error": "“name” is required.",
         "fields": {"name": ["is required."]},
     }
+    no_photo = post_form(client, f"{API}/users/with-photos", {"name": "Ada"})
+    assert no_photo.status_code == 422
+    assert list(no_photo.get_json()["fields"]) == ["images"]
+
+
+@pytest.mark.sqlite_only  # refused before any query
+def test_does_each_way_to_create_a_person_take_one_kind_of_body(client):
+    # One media type per body: generated clients cannot tell two apart (issue 26).
+    form = post_form(client, f"{API}/users", {"name": "Ada"})
+    assert form.status_code == 415
+    assert form.get_json() == {"error": "Send the body as application/json."}
+    json_photos = client.post(f"{API}/users/with-photos", json={"name": "Ada"})
+    assert json_photos.status_code == 415
 
 
 @pytest.mark.sqlite_only  # refused before any query

@@ -68,7 +68,7 @@ def test_is_a_person_enrolled_on_one_server_named_by_the_other_and_forgotten_aft
 
     created = post_form(
         on_a,
-        f"{API}/users",
+        f"{API}/users/with-photos",
         {"name": "Barack Obama", "images": upload(data_dir / "known/obama.jpg")},
     )
     assert created.status_code == 201, created.get_json()
@@ -115,7 +115,7 @@ def test_does_the_camera_of_one_server_name_a_person_enrolled_on_another_and_for
     assert wait_for(lambda: None in names(), timeout=60)
     created = post_form(
         on_a,
-        f"{API}/users",
+        f"{API}/users/with-photos",
         {"name": "Lin", "images": upload(data_dir / "known/lin-manuel-miranda.png")},
     )
     assert created.status_code == 201, created.get_json()

@@ -76,6 +76,7 @@ def summary(spec, service) -> dict:
     tag="Cameras",
     summary="Every camera and its state",
     responses={200: ("The cameras.", CameraList)},
+    links={200: [(on_camera, "$response.body#/cameras/0/name")]},
 )
 def cameras():
     """Every camera, the first (default) one first, with its state."""

@@ -51,6 +51,15 @@ ENGINE_BUSY = (
     "The face engine is busy or restarting; try again.",
 )
 BAD_JSON = ("The body is not valid JSON.", "The request body is not valid JSON.")
+BINARY = {"type": "string", "format": "binary"}
+
+
+def binary(data: bytes, media_type: str) -> Response:
+    """Bytes of ``media_type``, or labelled application/octet-stream when the client's
+    Accept prefers that (generated clients ask for it to get bytes back)."""
+    kinds = (media_type, "application/octet-stream")
+    return Response(data, mimetype=request.accept_mimetypes.best_match(kinds) or media_type)
+
 
 # ---- fields -----------------------------------------------------------------------------------
 
@@ -136,12 +145,14 @@ class Operation:
     description: str = ""
     query: type[ma.Schema] | None = None
     body: dict = field(default_factory=dict)  # media type -> schema class
-    responses: dict = field(default_factory=dict)  # status -> (description, schema[, media])
+    # status -> (description, schema[, media type or types: a binary answer names
+    # application/octet-stream too, and the view's answer is sent as the client accepts])
+    responses: dict = field(default_factory=dict)
     errors: dict = field(default_factory=dict)  # status -> description or (description, example)
     headers: dict = field(default_factory=dict)  # status -> {name: (description, required)}
     # path parameter -> description, or (description, more of its schema: pattern, example...)
     path: dict = field(default_factory=dict)
-    links: dict = field(default_factory=dict)  # status -> {name: (operationId, parameters)}
+    links: dict = field(default_factory=dict)  # status -> [(operations_on declarer, pointer)]
     # A body whose files the schema cannot describe (an image must decode and hold a face):
     # a schema-valid request may still be refused with 400. The schemathesis run knows.
     checks_content: bool = False
@@ -163,9 +174,10 @@ def operation(
 ):
     """Declare the view's inputs and outputs; the view gets validated ``query``/``body``.
 
-    ``links`` say which operations take a value of the answer, e.g.
-    ``{201: {"GetUser": ("getUser", {"user_id": "$response.body#/id"})}}`` (OpenAPI links:
-    clients and schemathesis follow them).
+    ``links`` say which operations take a value of the answer (OpenAPI links: clients and
+    schemathesis follow them), per status a list of ``(operations, pointer)``: every
+    operation declared through ``operations`` (an ``operations_on`` declarer) gets the value
+    at ``pointer``, e.g. ``{201: [(on_person, "$response.body#/id")]}``.
     """
     if body is not None and not isinstance(body, dict):
         body = {"application/json": body}
@@ -221,7 +233,9 @@ def _answer(op: Operation, result):
     if schema is None:
         return Response(status=status, headers=headers)
     if media and media[0] != "application/json":
-        return Response(result, status=status, headers=headers, mimetype=media[0])
+        kinds = (media[0],) if isinstance(media[0], str) else media[0]
+        kind = request.accept_mimetypes.best_match(kinds) or kinds[0]
+        return Response(result, status=status, headers=headers, mimetype=kind)
     if isinstance(schema, type) and issubclass(schema, ma.Schema):
         result = schema().dump(result)
     response = jsonify(result)
@@ -240,6 +254,7 @@ def operations_on(param: str, find, *, tag: str, description, not_found: tuple):
     """
 
     def declare(operation_id: str, *, errors: dict | None = None, **declaration):
+        declare.operation_ids.append(operation_id)
         declaration.setdefault("tag", tag)
         validated = operation(
             operation_id,
@@ -257,6 +272,9 @@ def operations_on(param: str, find, *, tag: str, description, not_found: tuple):
 
         return decorate
 
+    # What links to "the operations on this thing" expand to (see ``operation``'s links).
+    declare.param = param
+    declare.operation_ids = []
     return declare
 
 
@@ -281,9 +299,10 @@ def _has_file(schema_cls) -> bool:
 
 
 def _multi(schema_cls, source: MultiDict) -> dict:
-    """A query string or form as a dict: list fields get every value, others the first."""
+    """A query string or form as a dict: list fields get every value; a field of one value
+    sent twice is refused (which of the two was meant?)."""
     fields = {fld.data_key or name: fld for name, fld in schema_cls().fields.items()}
-    data = {}
+    data, repeated = {}, {}
     for key in source:
         values = source.getlist(key)
         # A browser form with no file chosen sends one empty, nameless part: not a file.
@@ -292,7 +311,12 @@ def _multi(schema_cls, source: MultiDict) -> dict:
         ]
         if not values:
             continue
-        data[key] = values if isinstance(fields.get(key), ma.fields.List) else values[0]
+        listed = isinstance(fields.get(key), ma.fields.List)
+        if not listed and len(values) > 1 and key in fields:
+            repeated[key] = ["must be sent once."]
+        data[key] = values if listed else values[0]
+    if repeated:
+        raise ApiError(422, _sentence(repeated), fields=repeated)
     return data
 
 

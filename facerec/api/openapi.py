@@ -15,6 +15,7 @@ import string
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 
+from ..auth.roles import permission_of
 from ..config import current_settings
 from ..models import NAME_MAX
 from ..people import DETAILS_MAX, PersonFields
@@ -156,9 +157,11 @@ def _error_response(description: str, example: str, status: int) -> dict:
     return response
 
 
-def _causes(op: Operation, method: str, has_path_ids: bool) -> dict[int, list[tuple[str, str]]]:
+def _causes(
+    op: Operation, method: str, has_path_ids: bool, public: bool = False
+) -> dict[int, list[tuple[str, str]]]:
     """Every status the operation can fail with: its own and the ones every operation shares."""
-    causes: dict[int, list[tuple[str, str]]] = {401: [UNAUTHORIZED]}
+    causes: dict[int, list[tuple[str, str]]] = {} if public else {401: [UNAUTHORIZED]}
     if method in UNSAFE:
         causes.setdefault(400, []).append(CSRF)
     if op.body:
@@ -220,8 +223,11 @@ def _rule_variables(rule: str):
         yield match.group(1) or "default", match.group(2), match.group(3)
 
 
-def _operation_dict(op: Operation, method: str, rule) -> dict:
+def _operation_dict(op: Operation, method: str, rule, app) -> dict:
     params = _path_parameters(rule, op)
+    # Open to anyone while its permission's setting is on (GET only): no credentials, no 401.
+    setting = permission_of(app.view_functions[rule.endpoint]).public_setting
+    public = method == "get" and bool(setting and app.config.get(setting))
     result = {
         "operationId": op.operation_id,
         "tags": [op.tag],
@@ -230,6 +236,8 @@ def _operation_dict(op: Operation, method: str, rule) -> dict:
     }
     if op.description:
         result["description"] = op.description
+    if public:
+        result["security"] = []  # no credentials needed
     if params or op.query is not None:
         result["parameters"] = [
             *params,
@@ -244,7 +252,11 @@ def _operation_dict(op: Operation, method: str, rule) -> dict:
         description, schema, *media = answer
         response = {"description": description}
         if schema is not None:
-            response["content"] = {(media[0] if media else "application/json"): {"schema": schema}}
+            # A binary answer names its own type and application/octet-stream, which every
+            # client generator knows how to hand over as bytes (the server follows Accept).
+            kinds = media[0] if media else "application/json"
+            kinds = (kinds,) if isinstance(kinds, str) else kinds
+            response["content"] = {kind: {"schema": schema} for kind in kinds}
         if status in op.headers:
             response["headers"] = {
                 name: {"description": text, "required": required, "schema": {"type": "string"}}
@@ -252,11 +264,15 @@ def _operation_dict(op: Operation, method: str, rule) -> dict:
             }
         if status in op.links:
             response["links"] = {
-                name: {"operationId": target, "parameters": parameters}
-                for name, (target, parameters) in op.links[status].items()
+                target[0].upper() + target[1:]: {
+                    "operationId": target,
+                    "parameters": {declarer.param: pointer},
+                }
+                for declarer, pointer in op.links[status]
+                for target in declarer.operation_ids
             }
         result["responses"][str(status)] = response
-    for status, causes in sorted(_causes(op, method, bool(params)).items()):
+    for status, causes in sorted(_causes(op, method, bool(params), public).items()):
         description = " ".join(dict.fromkeys(text for text, _ in causes))
         result["responses"][str(status)] = _error_response(description, causes[0][1], status)
     return result
@@ -301,7 +317,9 @@ def build(app, *, description: str, tags: list[dict], schemas: dict) -> dict:
             spec.components.schema(name, schema=schema)
     paths: dict[str, dict] = {}
     for rule, method, op in declared(app):
-        paths.setdefault(openapi_path(rule.rule), {})[method] = _operation_dict(op, method, rule)
+        paths.setdefault(openapi_path(rule.rule), {})[method] = _operation_dict(
+            op, method, rule, app
+        )
     for path, operations in paths.items():
         spec.path(path=path, operations=operations)
     document = _fill(spec.to_dict(), limits(app))

@@ -90,6 +90,7 @@ def recognize(body):
     "openapi",
     tag="Documentation",
     summary="This document",
+    description="Open to anyone unless FACEREC_OPENAPI_PUBLIC is 0: it holds no data.",
     responses={200: ("The OpenAPI 3 document.", {"type": "object"})},
 )
 def openapi_document():
@@ -103,6 +104,7 @@ def openapi_document():
     "docs",
     tag="Documentation",
     summary="This document as a web page",
+    description="Open to anyone unless FACEREC_OPENAPI_PUBLIC is 0.",
     responses={200: ("An HTML page.", {"type": "string"}, "text/html")},
 )
 def docs_page():

@@ -294,14 +294,14 @@ UserCreate = person_body("UserCreate", JsonBody, "A new person.")
 UserCreateForm = person_body(
     "UserCreateForm",
     FormBody,
-    "A new person, optionally with photos.",
+    "A new person with their photos.",
     images=ma.fields.List(
         File(metadata={"description": IMAGE}),
-        load_default=list,
-        validate=validate.Length(max=IMAGES_MAX, error="must be at most {max} photos."),
+        required=True,
+        validate=validate.Length(1, IMAGES_MAX, error="must be 1 to {max} photos."),
         metadata={
             "description": (
-                "Optional photos (repeat the field), each with exactly one usable face. If any "
+                "The photos (repeat the field), each with exactly one usable face. If any "
                 "photo is refused, nobody is created and the error names the file."
             )
         },

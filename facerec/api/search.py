@@ -9,12 +9,33 @@ from marshmallow import validate
 from .. import face_jobs
 from ..auth.roles import requires
 from ..search import service
-from ..web import DATABASE_ID_MAX as ID_MAX
 from . import bp
 from .contract import ENGINE_BUSY, File, FormBody, JsonBody, operation
 from .errors import ApiError
 from .schemas import IMAGE, Sighting
-from .sightings import get_or_404 as sighting_or_404
+from .sightings import on_sighting
+
+
+class Moment(ma.fields.String):
+    """A time the search reads (``service.parse_time``): refused here, as a field of the
+    body (422), when it is not one. Documented as a date-time, so generated requests send
+    one."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("validate", validate.Length(max=40))
+        kwargs["metadata"] = {"format": "date-time", **kwargs.get("metadata", {})}
+        super().__init__(**kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            service.parse_time(text, attr)
+        except service.SearchError:
+            raise ma.ValidationError(
+                "must be a date or time such as 2026-11-24T18:41:59Z."
+            ) from None
+        return text
+
 
 FILTER_FIELDS = {
     "tolerance": lambda: ma.fields.Float(
@@ -31,16 +52,14 @@ FILTER_FIELDS = {
         validate=validate.Range(1, service.LIMIT_MAX, error="must be a number from 1 to 500."),
         metadata={"description": "At most this many matches (default 50).", "example": 20},
     ),
-    "since": lambda: ma.fields.String(
-        validate=validate.Length(max=40),
+    "since": lambda: Moment(
         metadata={
-            "description": "Only sightings that started at or after this (ISO 8601; a date "
-            "alone is its midnight, UTC).",
-            "example": "2026-11-01",
+            "description": "Only sightings that started at or after this (UTC unless it has an "
+            "offset; a date alone, 2026-11-01, is accepted too, as its midnight).",
+            "example": "2026-11-01T00:00:00Z",
         },
     ),
-    "until": lambda: ma.fields.String(
-        validate=validate.Length(max=40),
+    "until": lambda: Moment(
         metadata={
             "description": "Only sightings that started at or before this.",
             "example": "2026-11-30T23:59:59Z",
@@ -66,15 +85,9 @@ class SearchPhoto(FormBody):
     camera = FILTER_FIELDS["camera"]()
 
 
-class SearchSighting(JsonBody):
-    sighting_id = ma.fields.Integer(
-        required=True,
-        validate=validate.Range(1, ID_MAX, error="must be a sighting's id (from 1)."),
-        metadata={
-            "description": "Find similar: search with this sighting's face.",
-            "example": 17,
-        },
-    )
+class SearchFilters(JsonBody):
+    """Find similar: the filters of a search with a sighting's face (all optional)."""
+
     tolerance = FILTER_FIELDS["tolerance"]()
     limit = FILTER_FIELDS["limit"]()
     since = FILTER_FIELDS["since"]()
@@ -107,8 +120,29 @@ def face_of_photo(data: bytes, choice):
             )
         return found[0]
     if not 0 <= choice < len(found):
-        raise ApiError(422, f"“face” must be a number from 0 to {len(found) - 1}.")
+        # The field is in range; the photo has fewer faces (its content, like "no face": 400).
+        raise ApiError(
+            400,
+            f"{len(found)} face{'s were' if len(found) > 1 else ' was'} found in the photo; "
+            f"“face” must be a number from 0 to {len(found) - 1}.",
+        )
     return found[choice]
+
+
+ERRORS = {503: ENGINE_BUSY}
+
+
+def _filters(body: dict):
+    try:
+        return service.parse_filters(body, empty_range=True)
+    except service.SearchError as exc:
+        raise ApiError(exc.status, str(exc)) from None
+
+
+def _matches(encoding, filters, source: str, sighting_id: int | None = None) -> dict:
+    matches = service.search(encoding, filters)
+    service.record(source, filters, len(matches), sighting_id)
+    return {"matches": [{"distance": distance, "sighting": s} for distance, s in matches]}
 
 
 @bp.post("/sightings/search")
@@ -116,42 +150,54 @@ def face_of_photo(data: bytes, choice):
 @operation(
     "searchSightings",
     tag="Search",
-    summary="Earlier sightings of a face (a photo's, or a sighting's), nearest first",
+    summary="Earlier sightings of the face in a photo, nearest first",
     description=(
-        "Send a photo as multipart `image` (with several faces, choose one with `face`, largest "
-        'first from 0), or JSON `{"sighting_id": N}` for **Find similar** (that sighting comes '
-        "first, at distance 0). Every search is recorded (who, when, how many results) and "
-        "listed on /history/searches."
+        "Send a photo as multipart `image` (with several faces, choose one with `face`, "
+        "largest first from 0); to search with a sighting's face, use `searchSimilar`. Every "
+        "search is recorded (who, when, how many results) and listed on /history/searches."
     ),
-    body={"multipart/form-data": SearchPhoto, "application/json": SearchSighting},
+    body={"multipart/form-data": SearchPhoto},
     responses={200: ("The matches, nearest first.", SearchMatches)},
+    links={200: [(on_sighting, "$response.body#/matches/0/sighting/id")]},
     errors={
+        **ERRORS,
         400: (
-            "Not an image, no face, several faces without a choice, or a `since`/`until` that "
-            "is not a date (or `since` after `until`).",
+            "Not an image, no face, or several faces without a choice.",
             "2 faces were found in the photo; choose one with the field “face” (0 to 1, "
             "largest first).",
         ),
-        404: ("No sighting with this id.", "No sighting with id 42."),
-        409: ("The sighting has no face encoding.", "This sighting has no face encoding."),
-        503: ENGINE_BUSY,
     },
 )
 def search_sightings(body):
-    """Sightings whose face is within the tolerance of a photo's face or of a sighting's."""
-    try:
-        filters = service.parse_filters(body)
-    except service.SearchError as exc:
-        raise ApiError(exc.status, str(exc)) from None
-    sighting_id = body.get("sighting_id")
-    if sighting_id is not None:
-        row = sighting_or_404(sighting_id)
-        if row.encoding is None:
-            raise ApiError(409, "This sighting has no face encoding to search with.")
-        encoding, source = row.vector, "sighting"
-    else:
-        encoding = face_of_photo(body["image"].read(), body.get("face")).encoding
-        source = "photo"
-    matches = service.search(encoding, filters)
-    service.record(source, filters, len(matches), sighting_id)
-    return {"matches": [{"distance": distance, "sighting": s} for distance, s in matches]}
+    """Sightings whose face is within the tolerance of the photo's face."""
+    filters = _filters(body)
+    face = face_of_photo(body["image"].read(), body.get("face"))
+    return _matches(face.encoding, filters, "photo")
+
+
+@bp.post("/sightings/<int:sighting_id>/similar")
+@on_sighting(
+    "searchSimilar",
+    tag="Search",
+    summary="Find similar: earlier sightings of this sighting's face, nearest first",
+    description=(
+        "The sighting itself comes first, at distance 0. Every search is recorded (who, when, "
+        "how many results) and listed on /history/searches."
+    ),
+    body=SearchFilters,
+    responses={200: ("The matches, nearest first.", SearchMatches)},
+    links={200: [(on_sighting, "$response.body#/matches/0/sighting/id")]},
+    errors={
+        **ERRORS,
+        409: (
+            "The sighting has no face encoding to search with.",
+            "This sighting has no face encoding to search with.",
+        ),
+    },
+)
+def search_similar(sighting, body):
+    """Sightings whose face is within the tolerance of this sighting's face."""
+    filters = _filters(body)
+    if sighting.encoding is None:
+        raise ApiError(409, "This sighting has no face encoding to search with.")
+    return _matches(sighting.vector, filters, "sighting", sighting.id)

@@ -3,21 +3,22 @@
 from __future__ import annotations
 
 import marshmallow as ma
-from flask import Response
 from marshmallow import validate
 
 from .. import models
 from ..auth.roles import requires
 from ..sightings import queries
+from ..web import DATABASE_ID_MAX as ID_MAX
 from . import bp, errors
-from .contract import Query, operation, operations_on_id
+from .contract import BINARY, Query, binary, operation, operations_on_id
 from .errors import ApiError
 from .schemas import Sighting, nullable
 
 
 class SightingQuery(Query):
     user_id = ma.fields.Integer(
-        validate=validate.Range(min=1), metadata={"description": "Only this person's sightings."}
+        validate=validate.Range(1, ID_MAX, error="must be a person's id (1 to {max})."),
+        metadata={"description": "Only this person's sightings."},
     )
     unknown = ma.fields.String(
         validate=validate.OneOf(["0", "1", "true", "false"]),
@@ -44,7 +45,7 @@ class SightingQuery(Query):
         metadata={"description": f"Sightings per page (default {queries.LIMIT_DEFAULT})."},
     )
     before_id = ma.fields.Integer(
-        validate=validate.Range(min=1),
+        validate=validate.Range(1, ID_MAX, error="must be a sighting's id (1 to {max})."),
         metadata={"description": "Only sightings older than this one (paging)."},
     )
 
@@ -58,6 +59,10 @@ class SightingList(ma.Schema):
 
 def get_or_404(sighting_id: int) -> models.Sighting:
     return errors.get_or_404(models.Sighting, sighting_id, "sighting")
+
+
+# The operations on the sighting the path names: the view gets the Sighting.
+on_sighting = operations_on_id("sighting_id", get_or_404, noun="sighting", tag="Sightings")
 
 
 @bp.get("/sightings")
@@ -74,6 +79,7 @@ def get_or_404(sighting_id: int) -> models.Sighting:
     ),
     query=SightingQuery,
     responses={200: ("One page of sightings.", SightingList)},
+    links={200: [(on_sighting, "$response.body#/sightings/0/id")]},
 )
 def list_sightings(query):
     """Sightings newest first, filtered, a page at a time (``next_before_id``)."""
@@ -88,10 +94,6 @@ def list_sightings(query):
     )
     rows, next_before_id = wanted.page()
     return {"sightings": rows, "next_before_id": next_before_id}
-
-
-# The operations on the sighting the path names: the view gets the Sighting.
-on_sighting = operations_on_id("sighting_id", get_or_404, noun="sighting", tag="Sightings")
 
 
 @bp.get("/sightings/<int:sighting_id>")
@@ -110,8 +112,8 @@ def get_sighting(sighting: models.Sighting):
     responses={
         200: (
             "A JPEG of the face with a little margin, at most 200 px.",
-            {"type": "string", "format": "binary"},
-            "image/jpeg",
+            BINARY,
+            ("image/jpeg", "application/octet-stream"),
         )
     },
 )
@@ -119,7 +121,8 @@ def sighting_crop(sighting: models.Sighting):
     """The JPEG crop of the sighting's best face."""
     if not sighting.crop:
         raise ApiError(404, f"Sighting {sighting.id} has no picture.")
-    response = Response(sighting.crop, mimetype="image/jpeg")
+    # Sent as image/jpeg, or labelled application/octet-stream for a client that asks so.
+    response = binary(sighting.crop, "image/jpeg")
     # A face: private to the signed-in user's browser, never kept by shared caches.
     response.headers["Cache-Control"] = "private, max-age=3600"
     return response

@@ -16,7 +16,7 @@ from .errors import ApiError
 from .schemas import Sighting, person_body, timestamp
 from .schemas import User as UserSchema
 from .sightings import on_sighting
-from .users import commit, get_or_404
+from .users import commit, get_or_404, on_person
 
 NO_GROUP_OR_PERSON = ("No unknown group, or no person, with this id.", "No person with id 42.")
 RESOLVED = "This visitor was already enrolled as or assigned to Ada Lovelace."
@@ -81,6 +81,11 @@ def _group(group_id: int):
         raise ApiError(404, str(exc)) from None
 
 
+# The operations on the unknown group the path names: the view gets the UnknownGroup. A group
+# that went to someone else meanwhile (service.GroupResolved) is a 409, see errors.py.
+on_group = operations_on_id("group_id", _group, noun="unknown group", tag="Corrections")
+
+
 @bp.get("/unknowns")
 @requires("unknowns")
 @operation(
@@ -89,15 +94,11 @@ def _group(group_id: int):
     summary="Unknown visitors: groups of unknown sightings that look like one person",
     description="Dismissed groups are left out. Last seen first.",
     responses={200: ("The groups.", UnknownGroupList)},
+    links={200: [(on_group, "$response.body#/groups/0/id")]},
 )
 def list_unknowns():
     """Groups of unknown sightings that look like one recurring visitor, last seen first."""
     return {"groups": listing.summaries()}
-
-
-# The operations on the unknown group the path names: the view gets the UnknownGroup. A group
-# that went to someone else meanwhile (service.GroupResolved) is a 409, see errors.py.
-on_group = operations_on_id("group_id", _group, noun="unknown group", tag="Corrections")
 
 
 @bp.post("/unknowns/<int:group_id>/enroll")
@@ -116,6 +117,7 @@ on_group = operations_on_id("group_id", _group, noun="unknown group", tag="Corre
         200: ("Already enrolled by an earlier request.", UserSchema),
         201: ("The new person, with their samples.", UserSchema),
     },
+    links={status: [(on_person, "$response.body#/id")] for status in (200, 201)},
     errors={
         409: ("Look-alike, name taken, or the group went to someone else.", RESOLVED),
         503: ENGINE_BUSY,
@@ -153,6 +155,7 @@ def enroll_unknown(group, body):
     ),
     body=AssignUnknown,
     responses={200: ("The person, with their samples.", UserSchema)},
+    links={200: [(on_person, "$response.body#/id")]},
     errors={
         404: NO_GROUP_OR_PERSON,
         409: ("The group went to someone else.", RESOLVED),

@@ -85,6 +85,7 @@ def checked_samples(name: str, uploads) -> list[FaceSample]:
     description="People in name order, a page at a time, optionally filtered by name.",
     query=UserQuery,
     responses={200: ("One page of people.", UserList)},
+    links={200: [(on_person, "$response.body#/users/0/id")]},
 )
 def list_users(query):
     """People in name order, a page at a time, optionally filtered by name."""
@@ -102,6 +103,27 @@ def list_users(query):
     return {"users": users, "total": total, "page": page, "per_page": per_page}
 
 
+TAKEN_OR_REPEATED = (
+    TAKEN[0] + " Or two of the photos are the same file, or the same face and pose "
+    "(nothing would be gained by storing both).",
+    TAKEN[1],
+)
+BAD_PHOTO = (
+    "A photo is not an image, is larger than ${max_pixels}, or does not hold exactly one "
+    "usable face.",
+    "ada.jpg: No face was found.",
+)
+
+
+def _created(fields: people.PersonFields, uploads=()):
+    """A new person (the cheap checks first: a bad or taken name costs no encoding)."""
+    fields = fields.clean()
+    people.check_name_free(fields.name)
+    user = people.create_person(fields, checked_samples(fields.name, uploads))
+    commit()
+    return user, 201, {"Location": url_for(".get_user", user_id=user.id)}
+
+
 @bp.post("/users")
 @requires("enroll")
 @operation(
@@ -109,50 +131,39 @@ def list_users(query):
     tag="People",
     summary="Add a person",
     description=(
-        "JSON with a name and details, or multipart/form-data with the same fields and "
-        "optionally photos in `images`. Every photo must hold exactly one usable face (big "
-        "enough, sharp); if one is refused nothing is created and the error names the file."
+        "A person without photos yet (add them with `addSample`), or send the photos at once "
+        "with `createUserWithPhotos`."
     ),
-    body={
-        "application/json": UserCreate,
-        "multipart/form-data": UserCreateForm,
-        "application/x-www-form-urlencoded": UserCreate,
-    },
+    body=UserCreate,
     responses={201: ("The person was created.", UserSchema)},
     headers={201: {"Location": ("The new person's URL.", True)}},
-    links={
-        201: {
-            name: (target, {"user_id": "$response.body#/id"})
-            for name, target in (
-                ("GetUser", "getUser"),
-                ("UpdateUser", "updateUser"),
-                ("AddSample", "addSample"),
-                ("DeleteUser", "deleteUser"),
-            )
-        }
-    },
-    errors={
-        400: (
-            "A photo is not an image, is larger than ${max_pixels}, or does not hold exactly "
-            "one usable face.",
-            "ada.jpg: No face was found.",
-        ),
-        409: (
-            TAKEN[0] + " Or two of the photos are the same file, or the same face and pose "
-            "(nothing would be gained by storing both).",
-            TAKEN[1],
-        ),
-        503: ENGINE_BUSY,
-    },
+    links={201: [(on_person, "$response.body#/id")]},
+    errors={409: TAKEN},
 )
 def create_user(body):
-    """Add a person from JSON, or from a form with optional photos (all must pass or none)."""
-    # The cheap checks first: a bad or taken name must not cost an encoding per photo.
-    fields = people.PersonFields.from_dict(body["person"]).clean()
-    people.check_name_free(fields.name)
-    user = people.create_person(fields, checked_samples(fields.name, body.get("images", [])))
-    commit()
-    return user, 201, {"Location": url_for(".get_user", user_id=user.id)}
+    """Add a person from JSON."""
+    return _created(people.PersonFields.from_dict(body["person"]))
+
+
+@bp.post("/users/with-photos")
+@operation(
+    "createUserWithPhotos",
+    tag="People",
+    summary="Add a person with their photos",
+    description=(
+        "The person's fields and photos in `images` (repeat the field). Every photo must "
+        "hold exactly one usable face (big enough, sharp); if one is refused nothing is "
+        "created and the error names the file."
+    ),
+    body={"multipart/form-data": UserCreateForm},
+    responses={201: ("The person was created, with a sample per photo.", UserSchema)},
+    headers={201: {"Location": ("The new person's URL.", True)}},
+    links={201: [(on_person, "$response.body#/id")]},
+    errors={400: BAD_PHOTO, 409: TAKEN_OR_REPEATED, 503: ENGINE_BUSY},
+)
+def create_user_with_photos(body):
+    """Add a person from a form with photos (all must pass or none)."""
+    return _created(people.PersonFields.from_dict(body["person"]), body["images"])
 
 
 @bp.get("/users/<int:user_id>")

@@ -92,7 +92,13 @@ PERMISSIONS = {
         ),
         Permission("stream", VIEWER, "stream", "the MJPEG streams", "FACEREC_PUBLIC_STREAM"),
         Permission("own_account", VIEWER, None, "change one's own password, sign out"),
-        Permission("api_docs", VIEWER, "read", "the API document and its page"),
+        Permission(
+            "api_docs",
+            VIEWER,
+            "read",
+            "the API document and its page",
+            "FACEREC_OPENAPI_PUBLIC",  # it holds no data; client generators read it by URL
+        ),
         Permission("recognize", OPERATOR, "recognize", "who is in a photo (POST /recognize)"),
         Permission("history", OPERATOR, "read", "the history of sightings, their crops, CSV"),
         Permission("people", OPERATOR, "read", "the people and their face samples (read)"),

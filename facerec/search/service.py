@@ -68,14 +68,18 @@ def parse_time(raw, name: str) -> datetime | None:
     return naive_utc(moment)
 
 
-def parse_filters(values: dict) -> Filters:
-    """tolerance, limit, since, until, camera from a form or a JSON body (strings or numbers)."""
+def parse_filters(values: dict, empty_range: bool = False) -> Filters:
+    """tolerance, limit, since, until, camera from a form or a JSON body (strings or numbers).
+
+    ``since`` after ``until`` is refused (the page says why), or with ``empty_range`` matches
+    nothing (the API, like its list of sightings).
+    """
     config_tolerance = current_settings().tolerance
     tolerance = _number(values.get("tolerance"), "tolerance", config_tolerance, 0.0, 1.0, float)
     limit = _number(values.get("limit"), "limit", LIMIT_DEFAULT, 1, LIMIT_MAX, int)
     since = parse_time(values.get("since"), "since")
     until = parse_time(values.get("until"), "until")
-    if since and until and since > until:
+    if since and until and since > until and not empty_range:
         raise SearchError("“since” is later than “until”: no sighting can match.", 400)
     camera = values.get("camera")
     if camera is not None and not isinstance(camera, str):
