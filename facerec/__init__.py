@@ -17,7 +17,7 @@ def create_app(config=None):
         )
         logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
-    from . import camera, cli, events, models, monitoring, sightings, unknowns, web  # noqa: F401
+    from . import audit, camera, cli, events, models, monitoring, sightings, unknowns, web  # noqa: F401
     from .extensions import csrf, db, login_manager, migrate
 
     db.init_app(app)
@@ -26,6 +26,7 @@ def create_app(config=None):
     login_manager.init_app(app)
     camera.init_app(app)
     sightings.init_app(app)
+    audit.init_app(app)
     unknowns.init_app(app)
     cli.init_app(app)
     web.init_app(app)

@@ -514,30 +514,6 @@ class WebhookDelivery(db.Model):
         return self.status_code is not None and 200 <= self.status_code < 300
 
 
-class FaceSearch(db.Model):
-    """One search of the history by face: who searched, when, for what, how many results.
-
-    Searching people by face is the most sensitive thing facerec does, so every search is
-    kept (accounts see them on /history/searches). ``who`` is kept as text: the record must
-    outlive the account or token that made it.
-    """
-
-    __tablename__ = "face_searches"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
-    account_id: Mapped[int | None] = mapped_column(
-        ForeignKey("accounts.id", ondelete="SET NULL"), index=True
-    )
-    who: Mapped[str] = mapped_column(String(200))
-    # "photo" (an uploaded image) or "sighting" (Find similar from a sighting).
-    source: Mapped[str] = mapped_column(String(20))
-    sighting_id: Mapped[int | None] = mapped_column(Integer)
-    tolerance: Mapped[float] = mapped_column(Float)
-    filters: Mapped[str] = mapped_column(Text, default="")
-    results: Mapped[int] = mapped_column(Integer, default=0)
-
-
 AUDIT_ACTION_MAX = 60
 
 
@@ -674,7 +650,6 @@ __all__ = [
     "EnrollDraft",
     "EnrollDraftSample",
     "FaceSample",
-    "FaceSearch",
     "GalleryState",
     "GroupingState",
     "NegativeSample",

@@ -201,11 +201,12 @@ def login_client(app, client, username="tester"):
         account = db.session.execute(
             db.select(Account).filter_by(username=username)
         ).scalar_one_or_none()
-        account_id = account.id if account else None
-    if account_id is None:
-        account_id = create_account(app, username)
+        # What a sign-in puts in the cookie: the id and the account's session generation.
+        session_id = account.get_id() if account else None
+    if session_id is None:
+        session_id = str(create_account(app, username))
     with client.session_transaction() as session:
-        session["_user_id"] = str(account_id)
+        session["_user_id"] = session_id
         session["_fresh"] = True
     return client
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from facerec.extensions import db
-from facerec.models import ApiToken, FaceSearch, Sighting
+from facerec.models import ApiToken, AuditEntry, Sighting
 from facerec.search.index import SightingIndex
 
 from .conftest import DATA, enroll
@@ -42,11 +42,18 @@ def matches(response) -> list[tuple[int, float]]:
     return [(m["sighting"]["id"], m["distance"]) for m in response.get_json()["matches"]]
 
 
-def searches(app) -> list[FaceSearch]:
+def searches(app) -> list[dict]:
+    """The searches on the audit trail, oldest first, as GET /api/v1/audit gives them."""
+    from facerec import audit
+
     with app.app_context():
-        rows = db.session.query(FaceSearch).order_by(FaceSearch.id).all()
-        db.session.expunge_all()
-        return rows
+        rows = (
+            db.session.query(AuditEntry)
+            .filter_by(action="sightings.searched")
+            .order_by(AuditEntry.id)
+            .all()
+        )
+        return [audit.as_dict(row) for row in rows]
 
 
 # ---- the index --------------------------------------------------------------------------------
@@ -146,10 +153,12 @@ def test_is_every_search_recorded_with_who_and_how_many_results(app, client, ano
 
     first, second = searches(app)
 
-    assert (first.who, first.source, first.sighting_id, first.results) == (
-        "tester", "sighting", ids["kit"][0], 3)  # fmt: skip
-    assert (second.who, second.source, second.results) == ("API token “door”", "photo", 0)
-    assert "tolerance=0.5" in second.filters
+    assert (first["actor"], first["object_type"], first["object_id"]) == (
+        "tester", "sighting", ids["kit"][0])  # fmt: skip
+    assert (first["details"]["source"], first["details"]["results"]) == ("sighting", 3)
+    assert second["actor"] == "token “door”"
+    assert (second["details"]["source"], second["details"]["results"]) == ("photo", 0)
+    assert "tolerance=0.5" in second["details"]["filters"]
 
 
 @pytest.mark.parametrize(
@@ -267,16 +276,20 @@ def test_are_bad_page_searches_explained(app, client):
 
 def test_does_the_audit_page_list_the_searches(app, client):
     ids = history(app)
-    assert "Nobody has searched by face yet." in client.get("/history/searches").get_data(
+    old_address = client.get("/history/searches")
+    assert old_address.status_code == 301
+    assert old_address.location == "/admin/audit?action=sightings.searched"
+    assert "No entries match these filters." in client.get(old_address.location).get_data(
         as_text=True
     )
     client.get(f"/history/search?sighting_id={ids['kit'][0]}")
     post_form(client, "/history/search", {"image": upload(DATA / "known" / "biden.jpg")})
 
-    page = client.get("/history/searches").get_data(as_text=True)
+    page = client.get(old_address.location).get_data(as_text=True)
 
-    assert f"sighting {ids['kit'][0]}" in page and "an uploaded photo" in page
+    assert f"sighting {ids['kit'][0]}" in page and "source: photo" in page
     assert page.count("<td>tester</td>") == 2
+    assert page.count("History searched by face") == 2
 
 
 def test_is_anonymous_access_to_search_refused(app, anon_client):

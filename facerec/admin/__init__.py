@@ -25,4 +25,4 @@ def delete_row(row, message: str) -> str:
     return message
 
 
-from . import cameras, negatives, routes, tokens, webhooks  # noqa: E402,F401
+from . import accounts, audit, cameras, negatives, routes, tokens, webhooks  # noqa: E402,F401

@@ -2,14 +2,18 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import MultipleFileField
 from wtforms import (
     BooleanField,
+    IntegerField,
     SelectField,
     SelectMultipleField,
     StringField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import Length
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from ..auth.accounts import USERNAME_MAX
+from ..auth.forms import NewPasswordForm
+from ..auth.roles import ROLE_TEXT, ROLES, SCOPE_TEXT, SCOPES
 from ..models import EVENT_NAMES
 from ..person_fields import PersonFieldsForm
 
@@ -18,6 +22,26 @@ def _checked_text(label: str, max_length: int, description: str) -> StringField:
     """A text field whose rules (and messages) live in the domain module that stores it; the
     length cap here only stops absurd inputs early."""
     return StringField(label, validators=[Length(max=max_length)], description=description)
+
+
+def _role_field() -> SelectField:
+    return SelectField(
+        "Role",
+        choices=[SelectChoice(role, ROLE_TEXT[role]) for role in ROLES],
+        default="viewer",
+        validate_choice=True,
+    )
+
+
+def _cameras_field() -> SelectMultipleField:
+    return SelectMultipleField(
+        "Cameras",
+        choices=[],  # the cameras there are, filled in by the view
+        widget=ListWidget(prefix_label=False),
+        option_widget=CheckboxInput(),
+        validate_choice=True,
+        description="None ticked: every camera. Operators and viewers only; admins see all.",
+    )
 
 
 class PersonForm(PersonFieldsForm):
@@ -29,7 +53,29 @@ class UploadForm(FlaskForm):
 
 
 class TokenForm(FlaskForm):
+    """A new API token (checked by auth.accounts.create_token, as on the command line)."""
+
     name = _checked_text("Name", 200, "What uses the token, e.g. “door display”.")
+    account = SelectField(
+        "Acts for",
+        coerce=int,
+        choices=[],  # the active accounts, filled in by the view
+        description="The token can never do more than this account's role allows.",
+    )
+    scopes = SelectMultipleField(
+        "Scopes",
+        choices=[SelectChoice(scope, f"{scope}: {SCOPE_TEXT[scope]}") for scope in SCOPES],
+        widget=ListWidget(prefix_label=False),
+        option_widget=CheckboxInput(),
+        validate_choice=True,
+        description="None ticked: everything the account's role allows.",
+    )
+    cameras = _cameras_field()
+    expires_days = IntegerField(
+        "Expires after (days)",
+        validators=[Optional(), NumberRange(min=1, max=3650)],
+        description="Empty: never.",
+    )
 
 
 class CameraForm(FlaskForm):
@@ -81,3 +127,18 @@ class WebhookForm(FlaskForm):
         validate_choice=True,
         description="None ticked: every event.",
     )
+
+
+class RoleForm(FlaskForm):
+    """An account's role and camera limit (checked by auth.accounts.set_role)."""
+
+    role = _role_field()
+    cameras = _cameras_field()
+
+
+class AccountForm(NewPasswordForm):
+    """A new account: username, password twice, role, cameras."""
+
+    username = StringField("Username", validators=[DataRequired(), Length(max=USERNAME_MAX)])
+    role = _role_field()
+    cameras = _cameras_field()

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from .. import camera, face_jobs
-from ..auth.roles import requires
+from ..auth.roles import can_see_camera, only_visible, require_camera, requires
 from ..extensions import db
 from ..faces import FaceRejected, ImageError, sentence
 from ..models import FaceSample, Sighting, User, name_key
@@ -103,12 +103,13 @@ def _enroll_url():
 
 def _render_person(user, form=None, status=200):
     form = form or PersonForm(obj=user, person_id=user.id)
-    services = camera.services()
+    services = [s for s in camera.services() if can_see_camera(s.camera)]
     name = request.args.get("camera")
-    chosen = (camera.get(name) if name else None) or (services[0] if services else None)
-    latest = db.session.scalars(
-        select(Sighting).where(Sighting.user_id == user.id).order_by(Sighting.id.desc()).limit(6)
-    ).all()
+    chosen = (camera.get(name) if name and can_see_camera(name) else None) or (
+        services[0] if services else None
+    )
+    mine = only_visible(select(Sighting).where(Sighting.user_id == user.id), Sighting.camera)
+    latest = db.session.scalars(mine.order_by(Sighting.id.desc()).limit(6)).all()
     return render_template(
         "admin/person.html",
         user=user,
@@ -203,6 +204,8 @@ def snapshot_sample(user_id):
     if cam is None:
         flash(f"There is no enabled camera named “{name}”.", "error")
         return redirect(url_for("admin.person", user_id=user.id))
+    if camera.services():
+        require_camera(cam.camera)
     shot = cam.snapshot()
     if shot is None:
         which = f"camera “{cam.camera}”" if len(camera.services()) > 1 else "camera"

@@ -29,4 +29,4 @@ def _csrf_for_browser_sessions():
         raise CSRFError(str(exc)) from None
 
 
-from . import cameras, errors, negatives, routes, search, sightings, unknowns, users  # noqa: E402,F401
+from . import audit, cameras, errors, negatives, routes, search, sightings, unknowns, users  # noqa: E402,F401

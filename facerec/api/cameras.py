@@ -2,9 +2,10 @@
 
 import marshmallow as ma
 
-from .. import camera
+from .. import audit, camera
 from ..auth.roles import can_see_camera, requires
 from ..camera.store import NAME_RE
+from ..extensions import db
 from ..models import CAMERA_NAME_MAX
 from ..stream.routes import camera_or_404
 from . import bp
@@ -86,7 +87,14 @@ def cameras():
 
 
 def set_running(service, running: bool):
-    """Start the camera (no change when running) or stop it; answer with its state after."""
+    """Start the camera (no change when running) or stop it; answer with its state after.
+
+    A change is on record (committed before it is made: one the audit cannot hold is not made).
+    """
+    if bool(service.status().get("running")) != running:
+        action = "camera.started" if running else "camera.stopped"
+        audit.record(action, object_type="camera", object_name=service.camera)
+        db.session.commit()
     if running:
         service.start()
     else:

@@ -15,7 +15,7 @@ import string
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 
-from ..auth.roles import permission_of
+from ..auth.roles import Permission, permission_of
 from ..config import current_settings
 from ..models import NAME_MAX
 from ..people import DETAILS_MAX, PersonFields
@@ -83,8 +83,14 @@ DESCRIPTION = f"""\
 Recognise faces in photos, manage the enrolled people and control the camera of a facerec server.
 
 **Authentication.** Send `Authorization: Bearer <token>` with a token made by
-`flask tokens create NAME` (or on the Tokens page). A signed-in browser session works too; its
-POST, PATCH and DELETE requests must carry the page's CSRF token in `X-CSRFToken`.
+`facerec tokens create NAME` (or on the API tokens page). A signed-in browser session works
+too; its POST, PATCH and DELETE requests must carry the page's CSRF token in `X-CSRFToken`.
+
+**Roles and scopes.** Each operation says the role it needs (viewer, operator or admin: the
+`x-required-role` field) and the token scope (`recognize`, `stream`, `read`, `write` or
+`admin`: the `x-required-scope` field). A token has the scopes it was made with, never more
+than its account's role allows, and may be limited to some cameras or expire. Without them:
+403, with a message naming the missing role or scope; an expired or revoked token: 401.
 
 **Errors** are JSON `{{"error": "..."}}` (a 422 adds `fields`, what is wrong with each field).
 Each operation lists every status it can answer with. 401 comes with `WWW-Authenticate`, 405
@@ -112,6 +118,7 @@ TAGS = [
         ),
     },
     {"name": "Search", "description": "Search the history by face (every search is logged)."},
+    {"name": "Audit", "description": "Who changed what and when (administrators)."},
     {"name": "Documentation", "description": "This description of the API."},
 ]
 
@@ -157,11 +164,23 @@ def _error_response(description: str, example: str, status: int) -> dict:
     return response
 
 
+def _forbidden(permission: Permission) -> tuple[str, str]:
+    return (
+        f"The account's role is below {permission.role}, or the token lacks the "
+        f"`{permission.scope}` scope, or the object is on a camera the account or token may "
+        "not see; the message names what is missing.",
+        f"This API token lacks the “{permission.scope}” scope ({permission.covers}); "
+        "its scopes: recognize.",
+    )
+
+
 def _causes(
-    op: Operation, method: str, has_path_ids: bool, public: bool = False
+    op: Operation, method: str, has_path_ids: bool, permission: Permission, public: bool = False
 ) -> dict[int, list[tuple[str, str]]]:
     """Every status the operation can fail with: its own and the ones every operation shares."""
     causes: dict[int, list[tuple[str, str]]] = {} if public else {401: [UNAUTHORIZED]}
+    if permission.role is not None:
+        causes[403] = [_forbidden(permission)]
     if method in UNSAFE:
         causes.setdefault(400, []).append(CSRF)
     if op.body:
@@ -226,7 +245,8 @@ def _rule_variables(rule: str):
 def _operation_dict(op: Operation, method: str, rule, app) -> dict:
     params = _path_parameters(rule, op)
     # Open to anyone while its permission's setting is on (GET only): no credentials, no 401.
-    setting = permission_of(app.view_functions[rule.endpoint]).public_setting
+    permission = permission_of(app.view_functions[rule.endpoint])
+    setting = permission.public_setting
     public = method == "get" and bool(setting and app.config.get(setting))
     result = {
         "operationId": op.operation_id,
@@ -234,8 +254,19 @@ def _operation_dict(op: Operation, method: str, rule, app) -> dict:
         "summary": op.summary,
         "responses": {},
     }
-    if op.description:
-        result["description"] = op.description
+    description = op.description
+    if permission.role is not None:
+        # OpenAPI 3.0 has no scopes for bearer tokens: the extension fields say it for tools,
+        # the sentence for people.
+        result["x-required-role"] = permission.role
+        result["x-required-scope"] = permission.scope
+        needs = (
+            f"**Needs** the {permission.role} role (or above); a token needs the "
+            f"`{permission.scope}` scope."
+        )
+        description = f"{description}\n\n{needs}" if description else needs
+    if description:
+        result["description"] = description
     if public:
         result["security"] = []  # no credentials needed
     if params or op.query is not None:
@@ -272,7 +303,7 @@ def _operation_dict(op: Operation, method: str, rule, app) -> dict:
                 for target in declarer.operation_ids
             }
         result["responses"][str(status)] = response
-    for status, causes in sorted(_causes(op, method, bool(params), public).items()):
+    for status, causes in sorted(_causes(op, method, bool(params), permission, public).items()):
         description = " ".join(dict.fromkeys(text for text, _ in causes))
         result["responses"][str(status)] = _error_response(description, causes[0][1], status)
     return result

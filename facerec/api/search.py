@@ -154,7 +154,8 @@ def _matches(encoding, filters, source: str, sighting_id: int | None = None) -> 
     description=(
         "Send a photo as multipart `image` (with several faces, choose one with `face`, "
         "largest first from 0); to search with a sighting's face, use `searchSimilar`. Every "
-        "search is recorded (who, when, how many results) and listed on /history/searches."
+        "search is recorded (who, when, how many results) on the audit trail (/admin/audit, "
+        "GET /api/v1/audit?action=sightings.searched)."
     ),
     body={"multipart/form-data": SearchPhoto},
     responses={200: ("The matches, nearest first.", SearchMatches)},
@@ -182,7 +183,7 @@ def search_sightings(body):
     summary="Find similar: earlier sightings of this sighting's face, nearest first",
     description=(
         "The sighting itself comes first, at distance 0. Every search is recorded (who, when, "
-        "how many results) and listed on /history/searches."
+        "how many results) on the audit trail (GET /api/v1/audit?action=sightings.searched)."
     ),
     body=SearchFilters,
     responses={200: ("The matches, nearest first.", SearchMatches)},

@@ -6,7 +6,7 @@ import marshmallow as ma
 from marshmallow import validate
 
 from .. import models
-from ..auth.roles import requires
+from ..auth.roles import require_camera, requires, visible_cameras
 from ..sightings import queries
 from ..web import DATABASE_ID_MAX as ID_MAX
 from . import bp, errors
@@ -58,7 +58,10 @@ class SightingList(ma.Schema):
 
 
 def get_or_404(sighting_id: int) -> models.Sighting:
-    return errors.get_or_404(models.Sighting, sighting_id, "sighting")
+    """The sighting with this id (404), if the asker may see its camera (403)."""
+    row = errors.get_or_404(models.Sighting, sighting_id, "sighting")
+    require_camera(row.camera)
+    return row
 
 
 # The operations on the sighting the path names: the view gets the Sighting.
@@ -91,6 +94,7 @@ def list_sightings(query):
         until=queries.naive_utc(query.get("until")),
         before_id=query.get("before_id"),
         limit=query.get("limit") or queries.LIMIT_DEFAULT,
+        cameras=visible_cameras(),
     )
     rows, next_before_id = wanted.page()
     return {"sightings": rows, "next_before_id": next_before_id}

@@ -214,7 +214,7 @@ def label_sighting(sighting, body):
             409, "Send exactly one of “user_id” (this is N) or “not_user_id” (this is not N)."
         )
     if "user_id" in body:
-        service.add_sightings_to(get_or_404(body["user_id"]), [sighting])
+        service.label_as(sighting, get_or_404(body["user_id"]))
     else:
         user = get_or_404(body["not_user_id"])
         try:

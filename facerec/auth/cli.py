@@ -70,10 +70,7 @@ def create_account_command(username, role, cameras, password_stdin):
         account = create_account(username, _new_password(password_stdin), role, cameras)
     except AccountError as exc:
         raise click.ClickException(str(exc)) from None
-    audit.record(
-        "account.created", account, details={"role": account.role, "cameras": account.camera_list}
-    )
-    db.session.commit()
+    db.session.commit()  # on record by itself (audit/rows.py), as every account change
     click.echo(
         f"Created the account “{account.username}” ({account.role}, {_limit_text(account)})."
     )
@@ -95,7 +92,6 @@ def set_role_command(username, role, cameras):
     if after == before:
         click.echo(f"“{account.username}” already is {account.role} ({_limit_text(account)}).")
         return
-    audit.record("account.role_changed", account, details={"from": before, "to": after})
     db.session.commit()
     click.echo(f"“{account.username}” is now {account.role} ({_limit_text(account)}).")
 
@@ -110,7 +106,6 @@ def set_password_command(username, password_stdin):
         set_password(account, _new_password(password_stdin))
     except AccountError as exc:
         raise click.ClickException(str(exc)) from None
-    audit.record("account.password_changed", account)
     db.session.commit()
     click.echo(f"Changed the password of “{account.username}”.")
 
@@ -163,21 +158,9 @@ def create_token_command(name, username, scopes, cameras, expires_days):
         )
     except AccountError as exc:
         raise click.ClickException(str(exc)) from None
-    audit.record("token.created", row, details=token_details(row))
     db.session.commit()
     click.echo(f"Token {row.id} “{row.name}”; copy it now, it is not shown again:", err=True)
     click.echo(token)
-
-
-def token_details(row: ApiToken) -> dict:
-    """What the audit keeps of a new token (never the token itself)."""
-    return {
-        "prefix": row.prefix,
-        "account": row.account.username if row.account else None,
-        "scopes": row.scope_list,
-        "cameras": row.camera_list,
-        "expires_at": row.expires_at.isoformat() + "Z" if row.expires_at else None,
-    }
 
 
 @tokens.command("list")
@@ -207,7 +190,6 @@ def revoke_token_command(token_id):
     if not revoke_token(row):
         click.echo(f"Token {row.id} “{row.name}” was already revoked.")
         return
-    audit.record("token.revoked", row, details={"prefix": row.prefix})
     db.session.commit()
     click.echo(f"Revoked token {row.id} “{row.name}” ({row.prefix}…).")
 

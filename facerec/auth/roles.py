@@ -48,6 +48,12 @@ from ..models import ROLES, Account, name_list
 ADMIN, OPERATOR, VIEWER = ROLES
 RANK = {VIEWER: 1, OPERATOR: 2, ADMIN: 3}
 ARTICLE = {ADMIN: "an admin", OPERATOR: "an operator", VIEWER: "a viewer"}
+# Each role in a few words (the accounts page, the CLI's help).
+ROLE_TEXT = {
+    ADMIN: "Admin: everything, accounts and settings included",
+    OPERATOR: "Operator: live, history, people, unknown visitors and corrections",
+    VIEWER: "Viewer: the live pages and the names on them",
+}
 
 # What a token may be given; each permission below needs exactly one of them.
 SCOPES = ("recognize", "stream", "read", "write", "admin")

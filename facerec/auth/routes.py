@@ -4,6 +4,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    g,
     redirect,
     render_template,
     request,
@@ -135,8 +136,7 @@ def setup():
             except AccountError as exc:
                 form.username.errors.append(str(exc))
             else:
-                audit.record("account.created", account, actor=account.username,
-                             details={"role": account.role, "via": "first-run setup"})  # fmt: skip
+                g.audit_actor = f"{account.username} (first-run setup)"
                 db.session.commit()
         if not form.username.errors:
             session.clear()
@@ -158,7 +158,6 @@ def logout():
         # session generation is what makes the old cookie worthless. It ends the account's
         # other sessions too (other browsers sign in again).
         current_user.end_sessions()
-        audit.record("signout", current_user._get_current_object())
         db.session.commit()
         logout_user()
         session.clear()
@@ -191,7 +190,6 @@ def change_password():
         else:
             throttle.succeeded(address, username)
             account.set_password(form.password.data)  # ends every session, this one too...
-            audit.record("account.password_changed", account)
             db.session.commit()
             session.clear()
             login_user(account)  # ...so this browser gets a cookie of the new generation

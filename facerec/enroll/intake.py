@@ -25,7 +25,7 @@ from flask import (
 from sqlalchemy.exc import SQLAlchemyError
 
 from .. import camera, face_jobs, faces, people
-from ..auth.roles import requires
+from ..auth.roles import can_see_camera, require_camera, requires
 from ..config import current_settings
 from ..extensions import db
 from ..models import utcnow
@@ -72,7 +72,7 @@ def samples():
         draft=draft,
         step=2,
         camera=cam.status(),
-        cameras=[s.camera for s in camera.services()],
+        cameras=[s.camera for s in camera.services() if can_see_camera(s.camera)],
         button=ButtonForm(),
         upload=UploadForm(),
         **progress(draft),
@@ -80,8 +80,15 @@ def samples():
 
 
 def _chosen_camera(name: str | None):
-    """The camera the operator picked (by name), else the first camera."""
-    return (camera.get(name) if name else None) or camera.service()
+    """The camera the operator picked (by name), else the first camera; 403 for a camera the
+    operator's account may not see."""
+    if not name:
+        visible = [s for s in camera.services() if can_see_camera(s.camera)]
+        return visible[0] if visible else camera.service()
+    chosen = camera.get(name) or camera.service()
+    if camera.services():
+        require_camera(chosen.camera)
+    return chosen
 
 
 @bp.post("/samples/snapshot")

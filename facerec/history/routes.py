@@ -6,7 +6,7 @@ import io
 from flask import Response, render_template, request, stream_with_context, url_for
 
 from .. import shapes
-from ..auth.roles import requires
+from ..auth.roles import only_visible, requires, visible_cameras
 from ..config import current_settings
 from ..extensions import db
 from ..models import Sighting, User
@@ -45,9 +45,9 @@ CSV_COLUMNS = (
 def _filter() -> tuple[queries.SightingFilter, str | None]:
     """The filters of this request (the API's names), or no filter and what is wrong."""
     try:
-        return queries.parse_filter(request.args), None
+        return queries.parse_filter(request.args, cameras=visible_cameras()), None
     except queries.FilterError as exc:
-        return queries.SightingFilter(limit=PAGE), str(exc)
+        return queries.SightingFilter(limit=PAGE, cameras=visible_cameras()), str(exc)
 
 
 def _page_context():
@@ -77,7 +77,11 @@ def _page_context():
 def index():
     """Every sighting, newest first: crop, name, camera, when, how long, how close a match."""
     context = _page_context()
-    cameras = db.session.scalars(db.select(Sighting.camera).distinct().order_by(Sighting.camera))
+    cameras = db.session.scalars(
+        only_visible(db.select(Sighting.camera).distinct(), Sighting.camera).order_by(
+            Sighting.camera
+        )
+    )
     status = 422 if context["problem"] else 200
     return render_template(
         "history/index.html",

@@ -1,4 +1,4 @@
-"""Search the history by face: /history/search and the audit of searches, /history/searches."""
+"""Search the history by face: /history/search (each search on the audit trail)."""
 
 from flask import Blueprint
 

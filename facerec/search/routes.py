@@ -1,4 +1,4 @@
-"""/history/search: find earlier sightings of a face; /history/searches: the audit."""
+"""/history/search: find earlier sightings of a face (every search goes on the audit trail)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from flask_login import current_user
 
 from .. import face_jobs, faces, people
 from ..auth.guard import safe_next
-from ..auth.roles import requires
+from ..auth.roles import require_camera, requires
 from ..config import current_settings
 from ..extensions import db
 from ..models import Sighting, User
@@ -132,6 +132,7 @@ def label(sighting_id):
     row = db.session.get(Sighting, sighting_id)
     if row is None:
         abort(404, description="There is no such sighting (it may have been deleted).")
+    require_camera(row.camera)
     back = safe_next(request.form.get("next")) or url_for(".index")
     not_id = request.form.get("not_user_id", type=int)
     user = db.session.get(User, not_id or request.form.get("user_id", type=int) or 0)
@@ -153,7 +154,7 @@ def label(sighting_id):
             "success",
         )
         return redirect(back, 303)
-    added, refused = unknowns.add_sightings_to(user, [row])
+    added, refused = unknowns.label_as(row, user)
     db.session.commit()
     message = f"Sighting {row.id} is now {user.name}"
     flash(message + (" and its face was added as a sample." if added else "."), "success")
@@ -165,5 +166,5 @@ def label(sighting_id):
 @bp.get("/history/searches")
 @requires("audit")
 def audit():
-    """Every search by face: who, when, from what, with which filters, how many results."""
-    return render_template("search/audit.html", searches=service.audit())
+    """The searches by face, now part of the audit trail: its page, showing them alone."""
+    return redirect(url_for("admin.audit", action="sightings.searched"), 301)

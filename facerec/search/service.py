@@ -6,13 +6,13 @@ import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from flask import current_app, g
-from flask_login import current_user
+from flask import current_app
 from sqlalchemy import select
 
+from .. import audit
 from ..config import current_settings
 from ..extensions import db
-from ..models import Account, ApiToken, FaceSearch, Sighting
+from ..models import Sighting
 from ..sightings.queries import CAMERA_MAX, naive_utc
 from .index import SightingIndex
 
@@ -131,35 +131,18 @@ def search(encoding, filters: Filters) -> list[tuple[float, Sighting]]:
     return results
 
 
-def who() -> tuple[str, int | None]:
-    """The signed-in account, or the API token, as the audit names them."""
-    account_id = current_user.id if isinstance(current_user, Account) else None
-    token_id = g.get("api_token_id")
-    if token_id:
-        token = db.session.get(ApiToken, token_id)
-        name = f"API token “{token.name}”" if token else "an API token"
-        if account_id:
-            return f"{name} of {current_user.username}", account_id
-        return name, None
-    return getattr(current_user, "username", "unknown"), account_id
-
-
 def record(source: str, filters: Filters, results: int, sighting_id: int | None = None):
-    """Keep the search in the audit (committed at once: a search is never left unrecorded)."""
-    name, account_id = who()
-    db.session.add(
-        FaceSearch(
-            who=name[:200],
-            account_id=account_id,
-            source=source,
-            sighting_id=sighting_id,
-            tolerance=filters.tolerance,
-            filters=filters.describe(),
-            results=results,
-        )
+    """Keep the search in the audit trail (committed at once: a search is never left
+    unrecorded). Searching people by face is the most sensitive thing facerec does."""
+    audit.record(
+        "sightings.searched",
+        object_type="sighting" if sighting_id else None,
+        object_id=sighting_id,
+        details={
+            "source": source,
+            "tolerance": filters.tolerance,
+            "filters": filters.describe(),
+            "results": results,
+        },
     )
     db.session.commit()
-
-
-def audit(limit: int = 200) -> list[FaceSearch]:
-    return db.session.scalars(select(FaceSearch).order_by(FaceSearch.id.desc()).limit(limit)).all()

@@ -28,9 +28,13 @@ class SightingFilter:
     until: datetime | None = None  # naive UTC, exclusive
     before_id: int | None = None
     limit: int = LIMIT_DEFAULT
+    # The cameras the asker may see (auth.roles.visible_cameras); None: every camera.
+    cameras: frozenset | None = None
 
     def statement(self, newest_first: bool = True):
         query = db.select(Sighting)
+        if self.cameras is not None:
+            query = query.where(Sighting.camera.in_(sorted(self.cameras)))
         if self.user_id is not None:
             query = query.where(Sighting.user_id == self.user_id)
         if self.unknown:
@@ -89,9 +93,10 @@ def parse_time(raw: str, field: str, end_of_day: bool = False) -> datetime:
     return naive_utc(moment)
 
 
-def parse_filter(args, *, limit_max: int = LIMIT_MAX) -> SightingFilter:
+def parse_filter(args, *, limit_max: int = LIMIT_MAX, cameras=None) -> SightingFilter:
     """A SightingFilter from query arguments (``user_id``, ``unknown``, ``camera``, ``since``,
-    ``until``, ``limit``, ``before_id``); raises FilterError with a readable message."""
+    ``until``, ``limit``, ``before_id``), limited to ``cameras`` (None: all); raises
+    FilterError with a readable message."""
     user_id = _int(args, "user_id", 1, 2**63 - 1)
     unknown = _flag(args, "unknown")
     camera = (args.get("camera") or "").strip() or None
@@ -112,6 +117,7 @@ def parse_filter(args, *, limit_max: int = LIMIT_MAX) -> SightingFilter:
         until=until,
         before_id=_int(args, "before_id", 1, 2**63 - 1),
         limit=LIMIT_DEFAULT if limit is None else limit,
+        cameras=cameras,
     )
 
 

@@ -41,6 +41,7 @@ class Retention:
     outlives the work."""
 
     BATCH = 500
+    WHAT = "sightings"  # in the log's words
 
     def __init__(self, app, days: int):
         self.app = app
@@ -54,14 +55,20 @@ class Retention:
         if not self._lock.acquire(blocking=False):
             return  # another request is pruning
         try:
-            removed = prune(self.days, self.BATCH)
+            removed = self.prune(self.days, self.BATCH)
             if removed:
-                log.info("retention: %d sightings older than %d days deleted", removed, self.days)
+                log.info(
+                    "retention: %d %s older than %d days deleted", removed, self.WHAT, self.days
+                )
             more = removed >= self.BATCH
             self._next = time.monotonic() + (0 if more else PRUNE_EVERY)
         except SQLAlchemyError:
             db.session.rollback()
-            log.exception("retention: could not delete old sightings")
+            log.exception("retention: could not delete old %s", self.WHAT)
             self._next = time.monotonic() + 60
         finally:
             self._lock.release()
+
+    def prune(self, days: int, limit: int) -> int:
+        """Delete at most ``limit`` expired rows; how many went (a subclass prunes its own)."""
+        return prune(days, limit)

@@ -11,7 +11,7 @@ import hashlib
 from flask import current_app
 from sqlalchemy import select
 
-from .. import face_jobs, faces, gallery, negatives, people
+from .. import audit, face_jobs, faces, gallery, negatives, people
 from ..extensions import db
 from ..models import Sighting, UnknownGroup, User, name_key, utcnow
 from .listing import BEST_CROPS
@@ -184,6 +184,7 @@ def enroll_group(group: UnknownGroup, fields: people.PersonFields) -> tuple[User
     for sighting in rows:
         relabel(sighting, user)
     _resolve(group, user)
+    audit.record("unknown.enrolled", group, details=_outcome(user, rows, len(samples), refused))
     return user, refused, True
 
 
@@ -196,8 +197,34 @@ def assign_group(group: UnknownGroup, user: User) -> tuple[int, list[str]]:
     earlier = _resolved_to(group)
     if earlier is not None and earlier.id != user.id:
         raise GroupResolved(f"This visitor was already enrolled as or assigned to {earlier.name}.")
-    added, refused = add_sightings_to(user, members(group))
+    rows = members(group)
+    added, refused = add_sightings_to(user, rows)
     _resolve(group, user)
+    audit.record("unknown.assigned", group, details=_outcome(user, rows, added, refused))
+    return added, refused
+
+
+def _outcome(user: User, sightings: list[Sighting], samples: int, refused: list[str]) -> dict:
+    """What the audit keeps of an enrolment or an assignment."""
+    return {
+        "person_id": user.id,
+        "person": user.name,
+        "sightings": len(sightings),
+        "samples_added": samples,
+        "crops_refused": len(refused),
+    }
+
+
+def label_as(sighting: Sighting, user: User) -> tuple[int, list[str]]:
+    """“This is <user>” on one sighting: relabelled, its crop a sample if it passes the checks.
+    Returns ``add_sightings_to``'s (added, refused). The caller commits."""
+    before = sighting.name
+    added, refused = add_sightings_to(user, [sighting])
+    audit.record(
+        "sighting.relabelled",
+        sighting,
+        details={"from": before, "to": user.name, "person_id": user.id, "sample_added": added},
+    )
     return added, refused
 
 
@@ -210,6 +237,7 @@ def dismiss(group: UnknownGroup):
     """Hide the group from the unknowns; its sightings stay in the history."""
     if group.dismissed_at is None:
         group.dismissed_at = utcnow()
+        audit.record("unknown.dismissed", group, details={"sightings": len(group.sightings)})
 
 
 def not_this(sighting: Sighting, user: User):
@@ -224,6 +252,11 @@ def not_this(sighting: Sighting, user: User):
     if sighting.encoding is None:
         raise CannotCorrect("This sighting has no face encoding to learn from.")
     negatives.add_negative(user, sighting.vector, _thumbnail(sighting), None, sighting.id)
+    audit.record(
+        "sighting.relabelled",
+        sighting,
+        details={"from": sighting.name, "to": None, "not_person_id": user.id},
+    )
     relabel(sighting, None)
 
 

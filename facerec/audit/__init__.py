@@ -1,19 +1,20 @@
 """The audit trail: every change on record, append-only (``models.AuditEntry``).
 
-Call ``record`` for every change, in the same transaction as the change, before its commit::
+Rows of the audited tables are on record by themselves: whatever code path adds, changes or
+deletes a person, a face sample, a negative sample, a camera, a webhook, an API token or an
+account, the flush that writes it writes its entry too, in the same transaction
+(``AUDITED`` in ``audit/rows.py``: ``person.created``, ``person.renamed``, ``sample.removed``,
+``account.role_changed``...). Nobody can forget those.
+
+Call ``record`` for what a row change does not say by itself (an unknown visitor enrolled or
+assigned, a sighting relabelled, a search, a camera started), in the same transaction as the
+change, before its commit::
 
     from facerec import audit
 
-    person = people.create(fields)
-    audit.record("person.created", person)
+    user, refused, created = service.enroll_group(group, name)
+    audit.record("unknown.enrolled", group, details={"person_id": user.id, "person": user.name})
     db.session.commit()                       # the change and its entry, or neither
-
-    old = person.name
-    person.name = new
-    audit.record("person.renamed", person, details={"from": old, "to": new})
-
-    audit.record("person.deleted", person)    # before or after session.delete(): the id and
-    db.session.delete(person)                 # the name at the time are read at once
 
 Sign-ins change nothing, and a busy database must not refuse a right password: they use
 ``record_when_sent``, written just after the response::
@@ -40,18 +41,18 @@ import getpass
 import json
 from datetime import timedelta
 
+import click
 from flask import g, has_request_context, request
-from sqlalchemy import delete, insert, inspect
+from sqlalchemy import delete, insert, inspect, select
 
-from .extensions import db
-from .models import AUDIT_ACTION_MAX, Account, AuditEntry, utcnow
+from ..extensions import db
+from ..models import AUDIT_ACTION_MAX, Account, AuditEntry, iso, utcnow
 
 # What each action means, for the audit page's filter and the docs. Other modules add their
 # own actions here as they record them.
 ACTIONS = {
     "signin": "Signed in",
     "signin.failed": "Failed sign-in",
-    "signout": "Signed out",
     "person.created": "Person created",
     "person.renamed": "Person renamed",
     "person.changed": "Person's details changed",
@@ -81,13 +82,15 @@ ACTIONS = {
     "account.role_changed": "Role or cameras changed",
     "account.disabled": "Account disabled",
     "account.enabled": "Account enabled",
-    "account.signed_out": "Signed out everywhere",
+    "account.signed_out": "Signed out (every session of the account)",
+    "account.changed": "Account changed",
+    "token.changed": "API token changed",
     "account.password_changed": "Password changed",
     "settings.changed": "Settings changed",
 }
 
 # Object type and the attribute that names it, by model class name.
-_NAMES = {
+NAMES = {
     "User": ("person", "name"),
     "Account": ("account", "username"),
     "ApiToken": ("token", "name"),
@@ -95,7 +98,7 @@ _NAMES = {
     "Webhook": ("webhook", "url"),
     "FaceSample": ("sample", None),
     "NegativeSample": ("negative", None),
-    "UnknownGroup": ("unknown_group", None),
+    "UnknownGroup": ("unknown_group", "id"),
     "Sighting": ("sighting", "name"),
 }
 # The person a sample or a negative belongs to names it.
@@ -120,7 +123,7 @@ def record(
     entry (added, not committed).
     """
     entry = AuditEntry(
-        **_values(action, obj, details, object_type, object_id, object_name, actor, flush=True)
+        **values(action, obj, details, object_type, object_id, object_name, actor, flush=True)
     )
     db.session.add(entry)
     return entry
@@ -131,9 +134,9 @@ def record_when_sent(action: str, obj=None, **what):
     transaction of its own once the response is sent, so a busy database delays and refuses
     nobody's sign-in (the entry is then skipped, and the log says so). Takes ``record``'s
     keywords."""
-    from .auth import record_later
+    from ..auth import record_later
 
-    values = _values(
+    row = values(
         action,
         obj,
         what.get("details"),
@@ -143,16 +146,16 @@ def record_when_sent(action: str, obj=None, **what):
         what.get("actor"),
         flush=False,
     )
-    record_later(insert(AuditEntry).values(**values))
+    record_later(insert(AuditEntry).values(**row))
 
 
-def _values(action, obj, details, object_type, object_id, object_name, actor, *, flush):
+def values(action, obj, details, object_type, object_id, object_name, actor, *, flush):
     if not action or len(action) > AUDIT_ACTION_MAX:
         raise ValueError(f"an audit action is 1 to {AUDIT_ACTION_MAX} characters: {action!r}")
     kind, name = None, None
     if obj is not None:
         cls = type(obj).__name__
-        kind, attribute = _NAMES.get(cls, (cls.lower(), None))
+        kind, attribute = NAMES.get(cls, (cls.lower(), None))
         if flush and getattr(obj, "id", None) is None and inspect(obj).pending:
             db.session.flush()
         if attribute:
@@ -184,17 +187,22 @@ def _text(value) -> str | None:
 
 
 def _actor() -> tuple[str, int | None, int | None]:
-    """(who, account id, token id) of the current request; "command line" outside one."""
+    """(who, account id, token id): the request's account or token; "command line" in a
+    CLI command; "facerec" for what the server does by itself (grouping, retention)."""
+    if has_request_context() and g.get("audit_actor"):
+        return g.audit_actor, None, None  # set by a view that knows better (first-run setup)
     if not has_request_context():
+        if click.get_current_context(silent=True) is None:
+            return "facerec", None, None
         try:
             user = getpass.getuser()
         except (KeyError, OSError):
             user = None
         return (f"command line ({user})" if user else "command line"), None, None
-    from flask_login import current_user
-
     token = g.get("api_token")
-    principal = current_user._get_current_object() if current_user else None
+    # Flask-Login's cache of the request's user, never a query (this may run inside a flush;
+    # roles.enforce has loaded the user before any view runs).
+    principal = g.get("_login_user")
     account = principal if isinstance(principal, Account) else None
     if token is not None:
         owner = f" of {account.username}" if account is not None else ""
@@ -213,8 +221,6 @@ def _address() -> str | None:
 
 def as_dict(entry: AuditEntry) -> dict:
     """An entry as ``GET /api/v1/audit`` returns it."""
-    from .models import iso
-
     try:
         details = json.loads(entry.details or "{}")
     except ValueError:
@@ -232,15 +238,36 @@ def as_dict(entry: AuditEntry) -> dict:
     }
 
 
-def prune(days: int) -> int:
-    """Delete the entries older than ``days`` days (0 keeps them all); returns how many."""
+def prune(days: int, limit: int | None = None) -> int:
+    """Delete the entries older than ``days`` days, at most ``limit`` of them (0 days keeps
+    them all); returns how many. Retention is the only delete of the audit trail."""
     if days <= 0:
         return 0
-    result = db.session.execute(
-        delete(AuditEntry).where(AuditEntry.created_at < utcnow() - timedelta(days=days))
-    )
+    condition = AuditEntry.created_at < utcnow() - timedelta(days=days)
+    if limit is not None:
+        oldest = select(AuditEntry.id).where(condition).order_by(AuditEntry.id).limit(limit)
+        condition = AuditEntry.id.in_(db.session.scalars(oldest).all())
+    result = db.session.execute(delete(AuditEntry).where(condition))
     db.session.commit()
     return result.rowcount or 0
 
 
-__all__ = ["ACTIONS", "as_dict", "prune", "record", "record_when_sent"]
+def init_app(app):
+    """Prune the audit as the server runs (FACEREC_AUDIT_RETENTION_DAYS), like sightings."""
+    from ..config import current_settings
+    from ..sightings.retention import Retention
+
+    class AuditRetention(Retention):
+        WHAT = "audit entries"
+
+        def prune(self, days: int, limit: int) -> int:
+            return prune(days, limit)
+
+    retention = AuditRetention(app, current_settings(app).audit_retention_days)
+    app.extensions["audit_retention"] = retention
+    app.before_request(retention.prune_if_due)
+
+
+from . import rows  # noqa: E402,F401  (the automatic entries: registers its flush hook)
+
+__all__ = ["ACTIONS", "as_dict", "init_app", "prune", "record", "record_when_sent"]

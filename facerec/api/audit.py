@@ -1,0 +1,118 @@
+"""GET /api/v1/audit: the audit trail, for administrators (and tokens with the admin scope)."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+from flask import request
+from marshmallow import validate
+
+from ..audit import as_dict, queries
+from ..auth.roles import requires
+from ..models import AUDIT_ACTION_MAX
+from ..sightings.queries import FilterError
+from . import bp
+from .contract import Query, operation
+from .errors import ApiError
+from .schemas import TIMESTAMP, nullable
+
+
+class AuditQuery(Query):
+    since = ma.fields.DateTime(
+        metadata={
+            "description": "At or after this time (UTC unless it has an offset).",
+            "example": "2026-11-24T00:00:00Z",
+        }
+    )
+    until = ma.fields.DateTime(
+        metadata={
+            "description": "Before this time (UTC unless it has an offset).",
+            "example": "2026-11-25T00:00:00Z",
+        }
+    )
+    action = ma.fields.String(
+        validate=validate.Length(min=1, max=AUDIT_ACTION_MAX),
+        metadata={
+            "description": "One action (`person.deleted`) or a family of them (`person`).",
+            "example": "person",
+        },
+    )
+    actor = ma.fields.String(
+        validate=validate.Length(max=queries.ACTOR_MAX),
+        metadata={"description": "Part of who did it (an account or a token), any case."},
+    )
+    object_type = ma.fields.String(
+        validate=validate.Length(max=40),
+        metadata={"description": "Only entries on this kind of object.", "example": "person"},
+    )
+    object_id = ma.fields.Integer(
+        validate=validate.Range(min=0, max=queries.ID_MAX),
+        metadata={"description": "Only entries on the object with this id (with object_type)."},
+    )
+    limit = ma.fields.Integer(
+        validate=validate.Range(min=1, max=queries.LIMIT_MAX),
+        metadata={"description": f"Entries per page (default {queries.LIMIT_DEFAULT})."},
+    )
+    before_id = ma.fields.Integer(
+        validate=validate.Range(min=1, max=queries.ID_MAX),
+        metadata={"description": "Only entries older than this one (paging)."},
+    )
+
+
+class AuditEntrySchema(ma.Schema):
+    id = ma.fields.Integer(required=True, metadata={"example": 4051})
+    time = ma.fields.String(required=True, metadata=TIMESTAMP)
+    actor = ma.fields.String(
+        required=True,
+        metadata={
+            "description": "Who: an account's username, “token “NAME” of USERNAME”, "
+            "“command line (user)”, “anonymous” (a failed sign-in) or “facerec” (the server "
+            "itself).",
+            "example": "alice",
+        },
+    )
+    address = nullable(
+        ma.fields.String, "The client's address; null outside a request.", example="192.0.2.10"
+    )
+    action = ma.fields.String(required=True, metadata={"example": "person.deleted"})
+    object_type = nullable(ma.fields.String, "The kind of object.", example="person")
+    object_id = nullable(ma.fields.Integer, "The object's id.", example=17)
+    object_name = nullable(ma.fields.String, "Its name at the time.", example="Ada Lovelace")
+    details = ma.fields.Dict(
+        required=True,
+        metadata={
+            "description": "What changed (never a secret).",
+            "example": {"from": "Ada", "to": "Ada Lovelace"},
+        },
+    )
+
+
+class AuditList(ma.Schema):
+    entries = ma.fields.List(ma.fields.Nested(AuditEntrySchema), required=True)
+    next_before_id = nullable(
+        ma.fields.Integer, "Pass as `before_id` for the next (older) page; null on the last."
+    )
+
+
+@bp.get("/audit")
+@requires("audit")
+@operation(
+    "listAudit",
+    tag="Audit",
+    summary="The audit trail, newest first",
+    description=(
+        "Every change (people, samples, unknown visitors, sightings, cameras, webhooks, tokens, "
+        "accounts and roles), sign-in and failed sign-in, and every search by face: who, when, "
+        "from which address, what, and the object's id and name at the time. Entries are "
+        "never changed; they are kept FACEREC_AUDIT_RETENTION_DAYS days."
+    ),
+    query=AuditQuery,
+    responses={200: ("A page of entries.", AuditList)},
+)
+def list_audit(query):
+    """A page of the audit trail, newest first."""
+    try:
+        wanted = queries.parse_filter(request.args)
+    except FilterError as exc:
+        raise ApiError(422, str(exc)) from None
+    rows, next_before_id = wanted.page()
+    return {"entries": [as_dict(row) for row in rows], "next_before_id": next_before_id}
