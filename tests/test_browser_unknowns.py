@@ -85,9 +85,9 @@ def test_can_an_operator_search_the_history_by_face_in_a_browser(operator, data_
     assert sorted(int(r.get_attribute("data-sighting")) for r in rows.all()) == ids["kit"]
     screenshot(page, "search-2-results")
 
-    # Find similar from a result, then the search log lists both searches.
+    # Find similar from a result, then the audit trail lists both searches.
     rows.first.locator("a", has_text="Find similar").click()
     assert page.locator("table.search-results tbody tr").count() == 3
     page.goto(server.url + "/history/searches")
-    assert page.locator("table.search-log tbody tr").count() == 2
+    assert page.locator("table.audit tbody tr[data-action='sightings.searched']").count() == 2
     screenshot(page, "search-3-log")

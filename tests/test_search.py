@@ -289,7 +289,7 @@ def test_does_the_audit_page_list_the_searches(app, client):
 
     assert f"sighting {ids['kit'][0]}" in page and "source: photo" in page
     assert page.count("<td>tester</td>") == 2
-    assert page.count("History searched by face") == 2
+    assert page.count('data-action="sightings.searched"') == 2
 
 
 def test_is_anonymous_access_to_search_refused(app, anon_client):

@@ -53,6 +53,8 @@ def tokens():
 def create_api_token():
     """Create a token for an account (the signed-in one by default) and show it once."""
     form = _with_choices(TokenForm())
+    if not form.account.raw_data:
+        form.account.data = current_user.id  # a form without the field: the signed-in admin
     if not form.validate_on_submit():
         return _render(form, status=400)
     account = db.session.get(Account, form.account.data)
