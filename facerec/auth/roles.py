@@ -105,13 +105,13 @@ PERMISSIONS = {
             "the API document and its page",
             "FACEREC_OPENAPI_PUBLIC",  # it holds no data; client generators read it by URL
         ),
-        Permission("recognize", OPERATOR, "recognize", "who is in a photo (POST /recognize)"),
+        Permission("recognize", OPERATOR, "recognize", "who is in a photo"),
         Permission("history", OPERATOR, "read", "the history of sightings, their crops, CSV"),
-        Permission("people", OPERATOR, "read", "the people and their face samples (read)"),
+        Permission("people", OPERATOR, "read", "the people and their face samples"),
         Permission(
             "enroll", OPERATOR, "write", "enrol people, edit their details, add or remove samples"
         ),
-        Permission("unknowns", OPERATOR, "read", "the unknown visitors (read)"),
+        Permission("unknowns", OPERATOR, "read", "the unknown visitors"),
         Permission(
             "correct",
             OPERATOR,
