@@ -10,6 +10,7 @@ so what the OpenAPI document says is what goes out, everywhere. The API's own sh
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 import marshmallow as ma
@@ -112,3 +113,51 @@ SIGHTING = Sighting()
 def sighting(row) -> dict:
     """A sighting row as S (the API's, the events' and the CSV's shape)."""
     return SIGHTING.dump(row)
+
+
+class JsonObject(ma.fields.Dict):
+    """A JSON object kept as text in a column (an audit entry's details), sent as the object."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if isinstance(value, str):
+            try:
+                value = json.loads(value or "{}")
+            except ValueError:
+                value = {"text": value}
+        return super()._serialize(value, attr, obj, **kwargs)
+
+
+class AuditEntry(ma.Schema):
+    """One entry of the audit trail (GET /api/v1/audit, the audit page and its CSV)."""
+
+    class Meta:
+        ordered = True
+
+    id = ma.fields.Integer(required=True, metadata={"example": 4051})
+    time = timestamp("When it happened (UTC).", attribute="created_at")
+    actor = ma.fields.String(
+        required=True,
+        metadata={
+            "description": "Who: an account's username, “token “NAME” of USERNAME”, "
+            "“command line (user)”, “anonymous” (a failed sign-in) or “facerec” (the server "
+            "itself).",
+            "example": "alice",
+        },
+    )
+    address = nullable(
+        ma.fields.String, "The client's address; null outside a request.", example="192.0.2.10"
+    )
+    action = ma.fields.String(required=True, metadata={"example": "person.deleted"})
+    object_type = nullable(ma.fields.String, "The kind of object.", example="person")
+    object_id = nullable(ma.fields.Integer, "The object's id.", example=17)
+    object_name = nullable(ma.fields.String, "Its name at the time.", example="Ada Lovelace")
+    details = JsonObject(
+        required=True,
+        metadata={
+            "description": "What changed (never a secret).",
+            "example": {"from": "Ada", "to": "Ada Lovelace"},
+        },
+    )
+
+
+AUDIT_ENTRY = AuditEntry()

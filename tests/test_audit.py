@@ -211,7 +211,7 @@ def test_does_the_migration_move_the_face_searches_into_the_audit(empty_database
     app = create_app({"TESTING": True, "SECRET_KEY": "x", "SQLALCHEMY_DATABASE_URI": url})
     try:
         with app.app_context():
-            upgrade(directory="migrations", revision="0013")
+            upgrade(directory="migrations", revision="0014")
             engine = create_engine(url)
             with engine.begin() as conn:
                 conn.execute(
@@ -221,12 +221,12 @@ def test_does_the_migration_move_the_face_searches_into_the_audit(empty_database
                         "'sighting', 42, 0.5, 'limit=10', 3)"
                     )
                 )
-            upgrade(directory="migrations", revision="0014")
+            upgrade(directory="migrations", revision="0015")
             with engine.begin() as conn:
                 moved = conn.execute(
                     text("SELECT actor, action, object_type, object_id, details FROM audit_entries")
                 ).one()
-            downgrade(directory="migrations", revision="0013")
+            downgrade(directory="migrations", revision="0014")
             with engine.begin() as conn:
                 back = conn.execute(
                     text("SELECT who, sighting_id, results FROM face_searches")

@@ -6,14 +6,15 @@ import marshmallow as ma
 from flask import request
 from marshmallow import validate
 
-from ..audit import as_dict, queries
+from .. import shapes
+from ..audit import queries
 from ..auth.roles import requires
 from ..models import AUDIT_ACTION_MAX
+from ..shapes import nullable
 from ..sightings.queries import FilterError
 from . import bp
 from .contract import Query, operation
 from .errors import ApiError
-from .schemas import TIMESTAMP, nullable
 
 
 class AuditQuery(Query):
@@ -58,36 +59,8 @@ class AuditQuery(Query):
     )
 
 
-class AuditEntrySchema(ma.Schema):
-    id = ma.fields.Integer(required=True, metadata={"example": 4051})
-    time = ma.fields.String(required=True, metadata=TIMESTAMP)
-    actor = ma.fields.String(
-        required=True,
-        metadata={
-            "description": "Who: an account's username, “token “NAME” of USERNAME”, "
-            "“command line (user)”, “anonymous” (a failed sign-in) or “facerec” (the server "
-            "itself).",
-            "example": "alice",
-        },
-    )
-    address = nullable(
-        ma.fields.String, "The client's address; null outside a request.", example="192.0.2.10"
-    )
-    action = ma.fields.String(required=True, metadata={"example": "person.deleted"})
-    object_type = nullable(ma.fields.String, "The kind of object.", example="person")
-    object_id = nullable(ma.fields.Integer, "The object's id.", example=17)
-    object_name = nullable(ma.fields.String, "Its name at the time.", example="Ada Lovelace")
-    details = ma.fields.Dict(
-        required=True,
-        metadata={
-            "description": "What changed (never a secret).",
-            "example": {"from": "Ada", "to": "Ada Lovelace"},
-        },
-    )
-
-
 class AuditList(ma.Schema):
-    entries = ma.fields.List(ma.fields.Nested(AuditEntrySchema), required=True)
+    entries = ma.fields.List(ma.fields.Nested(shapes.AuditEntry), required=True)
     next_before_id = nullable(
         ma.fields.Integer, "Pass as `before_id` for the next (older) page; null on the last."
     )
@@ -115,4 +88,4 @@ def list_audit(query):
     except FilterError as exc:
         raise ApiError(422, str(exc)) from None
     rows, next_before_id = wanted.page()
-    return {"entries": [as_dict(row) for row in rows], "next_before_id": next_before_id}
+    return {"entries": rows, "next_before_id": next_before_id}

@@ -177,6 +177,7 @@ def search_sightings(body):
 
 
 @bp.post("/sightings/<int:sighting_id>/similar")
+@requires("search")
 @on_sighting(
     "searchSimilar",
     tag="Search",

@@ -146,6 +146,7 @@ def create_user(body):
 
 
 @bp.post("/users/with-photos")
+@requires("enroll")
 @operation(
     "createUserWithPhotos",
     tag="People",

@@ -46,7 +46,7 @@ from flask import g, has_request_context, request
 from sqlalchemy import delete, insert, inspect, select
 
 from ..extensions import db
-from ..models import AUDIT_ACTION_MAX, Account, AuditEntry, iso, utcnow
+from ..models import AUDIT_ACTION_MAX, Account, AuditEntry, utcnow
 
 # What each action means, for the audit page's filter and the docs. Other modules add their
 # own actions here as they record them.
@@ -220,22 +220,10 @@ def _address() -> str | None:
 
 
 def as_dict(entry: AuditEntry) -> dict:
-    """An entry as ``GET /api/v1/audit`` returns it."""
-    try:
-        details = json.loads(entry.details or "{}")
-    except ValueError:
-        details = {"text": entry.details}
-    return {
-        "id": entry.id,
-        "time": iso(entry.created_at),
-        "actor": entry.actor,
-        "address": entry.address,
-        "action": entry.action,
-        "object_type": entry.object_type,
-        "object_id": entry.object_id,
-        "object_name": entry.object_name,
-        "details": details,
-    }
+    """An entry as ``GET /api/v1/audit`` returns it (``shapes.AuditEntry``)."""
+    from ..shapes import AUDIT_ENTRY
+
+    return AUDIT_ENTRY.dump(entry)
 
 
 def prune(days: int, limit: int | None = None) -> int:

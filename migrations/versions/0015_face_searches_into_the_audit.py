@@ -3,8 +3,8 @@
 Each face search is copied as a ``sightings.searched`` entry (who, when, the sighting searched
 from, the tolerance, the filters and how many results), then face_searches goes.
 
-Revision ID: 0014
-Revises: 0013
+Revision ID: 0015
+Revises: 0014
 Create Date: 2026-11-27 12:00:00
 
 """
@@ -15,8 +15,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0014'
-down_revision = '0013'
+revision = '0015'
+down_revision = '0014'
 branch_labels = None
 depends_on = None
 
