@@ -14,6 +14,8 @@ from .conftest import TEST_PASSWORD, create_account, login_client
 # /readyz and /healthz are anonymous by contract (and /livez, answered in front of Flask);
 # /metrics answers scrapers 401 (tests/test_monitoring.py).
 OPEN_ENDPOINTS = {
+    "api.openapi_document",  # the API's description: open while FACEREC_OPENAPI_PUBLIC (default)
+    "api.docs",
     "static",
     "auth.login",
     "auth.setup",
@@ -116,7 +118,9 @@ def test_does_sign_in_refuse_to_redirect_to_another_site(app, anon_client, targe
     assert response.location == "/"
 
 
-def test_does_a_browser_opening_an_api_page_get_the_sign_in_page(app, anon_client):
+def test_does_a_browser_opening_an_api_page_get_the_sign_in_page(app_factory):
+    app = app_factory(FACEREC_OPENAPI_PUBLIC=False)
+    anon_client = app.test_client()
     create_account(app)
     html = anon_client.get("/api/v1/docs", headers={"Accept": "text/html,*/*;q=0.8"})
     assert html.status_code == 302 and html.location.startswith("/login")

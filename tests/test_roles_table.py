@@ -37,7 +37,10 @@ ROLES_TABLE = {
     "GET /healthz": (PUBLIC, None),
     "GET /readyz": (PUBLIC, None),
     "GET /static/<path:filename>": (PUBLIC, None),
-    # Every account: the live pages, the streams, one's own password, the API document.
+    # The API's description holds no data (FACEREC_OPENAPI_PUBLIC, on by default).
+    "GET /api/v1/docs": (PUBLIC, None),
+    "GET /api/v1/openapi.json": (PUBLIC, None),
+    # Every account: the live pages, the streams, one's own password.
     "GET /": (VIEWER, "read"),
     "GET /cameras/<name>": (VIEWER, "read"),
     "GET /stream.mjpg": (VIEWER, "stream"),
@@ -47,8 +50,6 @@ ROLES_TABLE = {
     "GET /api/v1/cameras/<name>/status": (VIEWER, "read"),
     "GET /account/password": (VIEWER, None),
     "POST /account/password": (VIEWER, None),
-    "GET /api/v1/docs": (VIEWER, "read"),
-    "GET /api/v1/openapi.json": (VIEWER, "read"),
     # Operators: recognition, history, people, enrolment, unknown visitors, corrections.
     "POST /api/v1/recognize": (OPERATOR, "recognize"),
     "GET /history": (OPERATOR, "read"),

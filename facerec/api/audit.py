@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import marshmallow as ma
-from flask import request
 from marshmallow import validate
 
 from .. import shapes
@@ -11,10 +10,9 @@ from ..audit import queries
 from ..auth.roles import requires
 from ..models import AUDIT_ACTION_MAX
 from ..shapes import nullable
-from ..sightings.queries import FilterError
+from ..sightings.queries import naive_utc
 from . import bp
 from .contract import Query, operation
-from .errors import ApiError
 
 
 class AuditQuery(Query):
@@ -42,7 +40,7 @@ class AuditQuery(Query):
         metadata={"description": "Part of who did it (an account or a token), any case."},
     )
     object_type = ma.fields.String(
-        validate=validate.Length(max=40),
+        validate=validate.Length(max=queries.TYPE_MAX),
         metadata={"description": "Only entries on this kind of object.", "example": "person"},
     )
     object_id = ma.fields.Integer(
@@ -83,9 +81,15 @@ class AuditList(ma.Schema):
 )
 def list_audit(query):
     """A page of the audit trail, newest first."""
-    try:
-        wanted = queries.parse_filter(request.args)
-    except FilterError as exc:
-        raise ApiError(422, str(exc)) from None
+    wanted = queries.AuditFilter(
+        since=naive_utc(query.get("since")),
+        until=naive_utc(query.get("until")),
+        action=query.get("action") or None,
+        actor=(query.get("actor") or "").strip() or None,
+        object_type=query.get("object_type") or None,
+        object_id=query.get("object_id"),
+        before_id=query.get("before_id"),
+        limit=query.get("limit") or queries.LIMIT_DEFAULT,
+    )
     rows, next_before_id = wanted.page()
     return {"entries": rows, "next_before_id": next_before_id}
