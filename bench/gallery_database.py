@@ -49,7 +49,7 @@ queries = np.random.default_rng(1).normal(0, 0.09, size=(20, 128))
 times = []
 for q in queries:
     t = time.perf_counter(); gallery.match(q); times.append((time.perf_counter() - t) * 1000)
-own = gallery.matrix.nbytes + gallery.user_ids.nbytes + gallery._sq_norms.nbytes
+own = gallery.samples.nbytes + gallery.user_ids.nbytes
 print(json.dumps({"encodings": len(gallery), "load_s": round(seconds, 2),
                   "load_peak_mb": round((peak - before) / 1024, 1),
                   "held_after_load_mb": round((after - before) / 1024, 1),

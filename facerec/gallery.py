@@ -11,6 +11,7 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
+from .encodings import EncodingMatrix
 from .models import ENCODING_SIZE, FaceSample, NegativeSample, User, gallery_version
 
 log = logging.getLogger(__name__)
@@ -72,10 +73,6 @@ class RecognisedFace:
         return replace(self, box=tuple(box))
 
 
-def _as_matrix(encodings) -> np.ndarray:
-    return np.ascontiguousarray(encodings, dtype=np.float32).reshape(-1, ENCODING_SIZE)
-
-
 # Rows read from the database at a time when the gallery loads: only one chunk of rows is
 # ever held as Python objects (a server-side cursor on PostgreSQL), so loading N encodings
 # needs about 2.5 times the gallery's own memory, not 5 to 6 times (bench/gallery_database.py).
@@ -114,15 +111,13 @@ class Gallery:
         negatives=None,
         negative_user_ids=(),
     ):
-        self.matrix = _as_matrix(encodings)
+        self.samples = EncodingMatrix(encodings)
         self.user_ids = np.asarray(user_ids, dtype=np.int64)
-        if len(self.user_ids) != len(self.matrix):
+        if len(self.user_ids) != len(self.samples):
             raise ValueError("one user id per encoding is needed")
         self.names = dict(names)
         self.version = version
-        # |m|^2 for every row, so a distance costs one matrix-vector product.
-        self._sq_norms = np.einsum("ij,ij->i", self.matrix, self.matrix)
-        self.negatives = _as_matrix(negatives if negatives is not None else [])
+        self.negatives = EncodingMatrix(negatives if negatives is not None else [])
         self.negative_user_ids = np.asarray(negative_user_ids, dtype=np.int64)
         if len(self.negative_user_ids) != len(self.negatives):
             raise ValueError("one user id per negative encoding is needed")
@@ -135,7 +130,12 @@ class Gallery:
         }
 
     def __len__(self):
-        return len(self.matrix)
+        return len(self.samples)
+
+    @property
+    def matrix(self) -> np.ndarray:
+        """Every sample's encoding, one float32 row each."""
+        return self.samples.rows
 
     @classmethod
     def empty(cls, version: int = 0) -> Gallery:
@@ -156,22 +156,14 @@ class Gallery:
 
     def distances(self, encoding) -> np.ndarray:
         """Euclidean distance from ``encoding`` to every sample."""
-        query = np.asarray(encoding, dtype=np.float32)
-        sq = self._sq_norms - 2.0 * (self.matrix @ query) + float(query @ query)
-        return np.sqrt(np.maximum(sq, 0.0))
-
-    def _exact(self, matrix: np.ndarray, row: int, encoding) -> float:
-        # Recompute a winner exactly: the expanded form loses a little precision.
-        return float(np.linalg.norm(matrix[row].astype(np.float64) - encoding))
+        return self.samples.distances(encoding)
 
     def refuses(self, user_id: int, encoding, own_distance: float) -> bool:
         """Whether the face is closer to one of the person's negatives than ``own_distance``."""
         rows = self._negatives_of.get(user_id)
         if rows is None:
             return False
-        encoding = np.asarray(encoding, dtype=np.float64)
-        nearest = np.linalg.norm(self.negatives[rows].astype(np.float64) - encoding, axis=1).min()
-        return float(nearest) < own_distance
+        return float(self.negatives.exact(encoding, rows).min()) < own_distance
 
     def match(self, encoding, tolerance: float = 0.6) -> Match:
         """The nearest person within ``tolerance`` who does not refuse the face, else unknown.
@@ -179,7 +171,7 @@ class Gallery:
         A person refuses a face closer to one of their negatives than to their nearest sample;
         the next nearest person is tried. Without negatives this is one argmin.
         """
-        if len(self.matrix) == 0:
+        if len(self.samples) == 0:
             return Match(None, None, None)
         distances = self.distances(encoding)
         nearest = None
@@ -188,7 +180,8 @@ class Gallery:
             best = int(np.argmin(distances))
             if not np.isfinite(distances[best]):
                 break
-            distance = self._exact(self.matrix, best, encoding)
+            # Recompute a winner exactly: the fast form loses a little precision.
+            distance = float(self.samples.exact(encoding, best))
             nearest = distance if nearest is None else nearest
             user_id = int(self.user_ids[best])
             if distance > tolerance:
@@ -208,7 +201,7 @@ class Gallery:
         """The person closest to any of ``encodings`` (no tolerance applied)."""
         best = Match(None, None, None)
         for encoding in encodings:
-            if len(self.matrix) == 0:
+            if len(self.samples) == 0:
                 break
             distances = self.distances(encoding)
             if exclude:

@@ -19,6 +19,7 @@ from collections.abc import Hashable
 
 import numpy as np
 
+from .encodings import EncodingMatrix
 from .models import ENCODING_SIZE
 
 # As a fraction of the recognition tolerance: the same face at different times is usually
@@ -37,9 +38,8 @@ class Groups:
         self.join = join
         self._ids: list[Hashable] = []
         self._sums = np.empty((64, ENCODING_SIZE))
-        self._centroids = np.empty((64, ENCODING_SIZE))
+        self._centroids = EncodingMatrix(dtype=np.float64)
         self._counts = np.empty(64)
-        self._sq = np.empty(64)  # |centroid|^2
         self._next = 0
 
     def __len__(self):
@@ -50,7 +50,7 @@ class Groups:
         return list(self._ids)
 
     def centroids(self) -> np.ndarray:
-        return self._centroids[: len(self._ids)]
+        return self._centroids.rows
 
     def count(self, group_id: Hashable) -> int:
         return int(self._counts[self._ids.index(group_id)])
@@ -64,24 +64,17 @@ class Groups:
         if n == len(self._counts):
             grow = max(64, n)
             self._sums = np.vstack([self._sums, np.empty((grow, ENCODING_SIZE))])
-            self._centroids = np.vstack([self._centroids, np.empty((grow, ENCODING_SIZE))])
             self._counts = np.concatenate([self._counts, np.empty(grow)])
-            self._sq = np.concatenate([self._sq, np.empty(grow)])
         self._ids.append(group_id)
         self._sums[n] = encodings.sum(axis=0)
         self._counts[n] = len(encodings)
-        self._set_centroid(n)
+        self._centroids.append(self._sums[n] / self._counts[n])
 
     def _distances(self, encoding) -> np.ndarray:
-        # |c - e|^2 = |c|^2 - 2 c.e + |e|^2: one matrix-vector product, no temporary matrix.
-        n = len(self._ids)
-        sq = self._sq[:n] - 2.0 * (self._centroids[:n] @ encoding) + float(encoding @ encoding)
-        return np.sqrt(np.maximum(sq, 0.0))
+        return self._centroids.distances(encoding)
 
     def _set_centroid(self, index: int):
-        centroid = self._sums[index] / self._counts[index]
-        self._centroids[index] = centroid
-        self._sq[index] = float(centroid @ centroid)
+        self._centroids.put(index, self._sums[index] / self._counts[index])
 
     def nearest(self, encoding) -> tuple[int | None, float]:
         """Index and distance of the group whose centroid is nearest to ``encoding``."""
@@ -115,7 +108,7 @@ class Groups:
         """Fold every group whose centroid is now within ``join`` of group ``index`` into it."""
         merged = []
         while len(self._ids) > 1:
-            distances = self._distances(self._centroids[index])
+            distances = self._distances(self._centroids.rows[index])
             distances[index] = np.inf
             other = int(np.argmin(distances))
             if distances[other] > self.join:
@@ -126,8 +119,9 @@ class Groups:
             self._set_centroid(index)
             # The last group takes the merged one's row.
             last = len(self._ids) - 1
-            for array in (self._sums, self._centroids, self._counts, self._sq):
+            for array in (self._sums, self._counts):
                 array[other] = array[last]
+            self._centroids.remove_swapping(other)
             self._ids[other] = self._ids[last]
             self._ids.pop()
             if index == last:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import encodings
 from .extensions import db
 from .models import NegativeSample, User
 from .people import NEAR_DUPLICATE, SampleRejected
@@ -39,10 +40,10 @@ def add_negative(
         same_source = (content_hash and row.content_hash == content_hash) or (
             sighting_id is not None and row.sighting_id == sighting_id
         )
-        if same_source or float(np.linalg.norm(row.vector - encoding)) < SAME_FACE:
+        if same_source or encodings.distance(row.vector, encoding) < SAME_FACE:
             return row, False
-    own = min((float(np.linalg.norm(s.vector - encoding)) for s in user.samples), default=None)
-    if own is not None and own < NEAR_DUPLICATE:
+    own = encodings.nearest([s.vector for s in user.samples], encoding)
+    if own < NEAR_DUPLICATE:
         raise SampleRejected(
             f"This face is almost identical to one of {user.name}'s own samples "
             f"(distance {own:.2f}); as a negative it would stop {user.name} being recognised. "

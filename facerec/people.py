@@ -9,10 +9,9 @@ import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-import numpy as np
 from sqlalchemy import select
 
-from . import faces, gallery
+from . import encodings, faces, gallery
 from .config import current_settings
 from .extensions import db
 from .gallery import Match, distance_text
@@ -325,8 +324,7 @@ def check_sample(
 def _nearest(encoding, samples: Sequence[faces.Sample]) -> float | None:
     if not samples:
         return None
-    taken = np.stack([np.asarray(s.encoding, dtype=np.float64) for s in samples])
-    return float(np.min(np.linalg.norm(taken - np.asarray(encoding, dtype=np.float64), axis=1)))
+    return encodings.nearest([s.encoding for s in samples], encoding)
 
 
 def add_sample(user: User, sample: faces.Sample, source: str) -> FaceSample:
@@ -358,15 +356,15 @@ def add_samples(user: User, samples: Iterable[tuple[faces.Sample, str]]):
     return added, refused
 
 
-def look_alike(encodings, exclude: int | None = None) -> Match | None:
+def look_alike(vectors, exclude: int | None = None) -> Match | None:
     """The enrolled person these faces match within the tolerance (nearest first), or None.
 
     ``exclude`` leaves one person out (the person the faces are being added to).
     """
-    if len(encodings) == 0:
+    if len(vectors) == 0:
         return None
     match = gallery.current().nearest_person(
-        list(encodings), exclude={exclude} if exclude is not None else None
+        list(vectors), exclude={exclude} if exclude is not None else None
     )
     tolerance = current_settings().tolerance
     if match.user_id is not None and match.distance <= tolerance:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import time
 
-import numpy as np
 from flask import (
     Response,
     abort,
@@ -24,7 +23,7 @@ from flask import (
 )
 from sqlalchemy.exc import SQLAlchemyError
 
-from .. import camera, face_jobs, faces, people
+from .. import camera, encodings, face_jobs, faces, people
 from ..auth.roles import can_see_camera, require_camera, requires
 from ..config import current_settings
 from ..extensions import db
@@ -192,7 +191,7 @@ def _same_person(draft, sample):
     if not draft.samples:
         return
     tolerance = current_settings().tolerance
-    nearest = min(float(np.linalg.norm(s.vector - sample.encoding)) for s in draft.samples)
+    nearest = encodings.nearest([s.vector for s in draft.samples], sample.encoding)
     if nearest > tolerance:
         raise people.SampleRejected(
             "This looks like someone else than the samples taken so far; skipped.",

@@ -20,7 +20,8 @@ from datetime import datetime
 import numpy as np
 from sqlalchemy import func, select
 
-from ..models import ENCODING_SIZE, Sighting
+from ..encodings import EncodingMatrix, as_rows
+from ..models import Sighting
 
 EPOCH = datetime(1970, 1, 1)
 # Seconds between two full recounts of the stored sightings (to notice deletions).
@@ -40,11 +41,10 @@ class Hit:
 class SightingIndex:
     def __init__(self):
         self._lock = threading.Lock()
-        self.matrix = np.empty((0, ENCODING_SIZE), dtype=np.float32)
+        self.encodings = EncodingMatrix()
         self.ids = np.empty(0, dtype=np.int64)
         self.started = np.empty(0, dtype=np.float64)
         self.cameras = np.empty(0, dtype=np.int32)
-        self._sq = np.empty(0, dtype=np.float32)
         self._camera_codes: dict[str, int] = {}
         self._row_of: dict[int, int] = {}
         self._last_id = 0
@@ -55,9 +55,14 @@ class SightingIndex:
         return len(self.ids)
 
     @property
+    def matrix(self) -> np.ndarray:
+        """Every sighting's encoding, one float32 row each."""
+        return self.encodings.rows
+
+    @property
     def nbytes(self) -> int:
-        arrays = (self.matrix, self.ids, self.started, self.cameras, self._sq)
-        return int(sum(a.nbytes for a in arrays))
+        arrays = (self.ids, self.started, self.cameras)
+        return self.encodings.nbytes + int(sum(a.nbytes for a in arrays))
 
     # ---- building ----------------------------------------------------------------------------
 
@@ -66,21 +71,17 @@ class SightingIndex:
         ids = np.asarray(ids, dtype=np.int64)
         if not len(ids):
             return
-        encodings = np.asarray(encodings, dtype=np.float32).reshape(-1, ENCODING_SIZE)
+        encodings = as_rows(encodings)
         started = np.asarray(started, dtype=np.float64)
         codes = np.array([self._code(c) for c in cameras], dtype=np.int32)
         present = np.array([int(i) in self._row_of for i in ids], dtype=bool)
         for i in np.nonzero(present)[0]:
             row = self._row_of[int(ids[i])]
-            self.matrix[row] = encodings[i]
-            self._sq[row] = encodings[i] @ encodings[i]
+            self.encodings.put(row, encodings[i])
             self.started[row], self.cameras[row] = started[i], codes[i]
         new = ~present
         if new.any():
-            base = len(self.ids)
-            fresh = encodings[new]
-            self.matrix = np.concatenate([self.matrix, fresh])
-            self._sq = np.concatenate([self._sq, np.einsum("ij,ij->i", fresh, fresh)])
+            base = self.encodings.append(encodings[new])
             self.ids = np.concatenate([self.ids, ids[new]])
             self.started = np.concatenate([self.started, started[new]])
             self.cameras = np.concatenate([self.cameras, codes[new]])
@@ -98,7 +99,7 @@ class SightingIndex:
         if not gone:
             return
         keep = ~np.isin(self.ids, list(gone))
-        self.matrix, self._sq = self.matrix[keep], self._sq[keep]
+        self.encodings.keep(keep)
         self.ids, self.started, self.cameras = (
             self.ids[keep],
             self.started[keep],
@@ -179,10 +180,7 @@ class SightingIndex:
     def _search(self, encoding, tolerance, since, until, camera) -> list[Hit]:
         if not len(self.ids):
             return []
-        query = np.asarray(encoding, dtype=np.float32)
-        sq = self._sq - 2.0 * (self.matrix @ query) + float(query @ query)
-        # A little slack: the expanded form loses precision; exact distances are recomputed.
-        mask = sq <= (tolerance + 1e-3) ** 2
+        mask = self.encodings.within(encoding, tolerance)  # confirmed exactly below
         if since is not None:
             mask &= self.started >= seconds(since)
         if until is not None:
@@ -193,9 +191,7 @@ class SightingIndex:
                 return []
             mask &= self.cameras == code
         rows = np.nonzero(mask)[0]
-        exact = np.linalg.norm(
-            self.matrix[rows].astype(np.float64) - np.asarray(encoding, dtype=np.float64), axis=1
-        )
+        exact = self.encodings.exact(encoding, rows)
         order = np.argsort(exact, kind="stable")
         return [
             Hit(int(self.ids[rows[i]]), float(exact[i])) for i in order if exact[i] <= tolerance
