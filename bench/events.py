@@ -75,12 +75,12 @@ def set_enabled(db_path: Path, enabled: bool):
 def latency_run(db_path: Path, seconds: float) -> dict:
     """In-process: recognition result -> sighting committed -> webhook request arrives."""
     from facerec import sightings
-    from facerec.camera.recognition import CameraRecognizer
+    from facerec.engine import CameraFeed
 
     receiver = Receiver()
     add_webhooks(db_path, [receiver.url])
     last_result = [0.0]
-    original_poll = CameraRecognizer.poll
+    original_poll = CameraFeed.poll
 
     def timed_poll(self):
         result = original_poll(self)
@@ -88,7 +88,7 @@ def latency_run(db_path: Path, seconds: float) -> dict:
             last_result[0] = time.perf_counter()
         return result
 
-    CameraRecognizer.poll = timed_poll
+    CameraFeed.poll = timed_poll
     app = clip_app(db_path)
     committed: dict[int, tuple[float, float]] = {}  # sighting id -> (recognition, commit)
     lock = threading.Lock()
@@ -109,7 +109,7 @@ def latency_run(db_path: Path, seconds: float) -> dict:
         cam.close()
         sightings.recorder(app).close()
         time.sleep(1.0)  # let the last deliveries arrive
-        CameraRecognizer.poll = original_poll
+        CameraFeed.poll = original_poll
     from_recognition, from_commit, known = [], [], 0
     for request in receiver.requests:
         if request["headers"].get("X-Facerec-Event") != "sighting.started":

@@ -201,7 +201,7 @@ def proc_status(pid: int) -> dict:
         return {}
     role = "other"
     if "spawn_main" in cmdline:
-        role = "worker process (recognizer or face jobs)"
+        role = "face engine worker process"
     elif "resource_tracker" in cmdline:
         role = "multiprocessing resource tracker"
     return {

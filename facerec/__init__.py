@@ -17,13 +17,14 @@ def create_app(config=None):
         )
         logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
-    from . import audit, camera, cli, events, models, monitoring, sightings, unknowns, web  # noqa: F401
+    from . import audit, camera, cli, engine, events, models, monitoring, sightings, unknowns, web  # noqa: F401
     from .extensions import csrf, db, login_manager, migrate
 
     db.init_app(app)
     migrate.init_app(app, db)
     csrf.init_app(app)
     login_manager.init_app(app)
+    engine.init_app(app)
     camera.init_app(app)
     sightings.init_app(app)
     audit.init_app(app)

@@ -173,9 +173,9 @@ class Settings:
     recognition_workers: int = setting(
         "FACEREC_RECOGNITION_WORKERS",
         0,
-        """Recognition processes shared by the cameras, never more than there are cameras.
-        0: one per core. One process keeps one core busy; more than the cores only
-        time-slice them.""",
+        """Face engine processes that may recognise camera frames at once (shared by the
+        cameras, never more than there are cameras). 0: one per core. One process keeps one
+        core busy; more than the cores only time-slice them.""",
         section=CAMERAS,
         applies="server start",
         shown="`0` (one per core)",
@@ -331,11 +331,33 @@ class Settings:
     engine_workers: int = setting(
         "FACEREC_ENGINE_WORKERS",
         _cores,
-        "Processes that detect and encode faces in uploaded photos, snapshots and API calls.",
+        """Face engine processes kept for uploaded photos, snapshots and API calls, beside
+        the cameras' `FACEREC_RECOGNITION_WORKERS` (a photo also takes a camera's process
+        while it is idle).""",
         section=ENROLLMENT,
         applies="server start",
         shown="the number of cores",
         minimum=1,
+    )
+    engine_queue: int = setting(
+        "FACEREC_ENGINE_QUEUE",
+        8,
+        """Photos (uploads, snapshots, API calls) that may wait for a face engine process.
+        One more is answered 503 at once, with `Retry-After` saying when the queue is likely
+        to have room again.""",
+        section=ENROLLMENT,
+        applies="server start",
+        minimum=1,
+    )
+    engine_timeout: float = setting(
+        "FACEREC_ENGINE_TIMEOUT",
+        120.0,
+        """Seconds a photo may wait for the face engine, its turn in the queue included;
+        beyond it the request is answered 503 and a process still working on it is
+        replaced.""",
+        section=ENROLLMENT,
+        applies="server start",
+        above=0,
     )
 
     # -- database, servers and keys ----------------------------------------------------------

@@ -2,7 +2,7 @@
 
 The only module that calls ``face_recognition``. Its heavy functions (detection with
 upsampling, and above all encoding, which holds the GIL) run in worker processes:
-see ``facerec.face_jobs`` (one-off jobs) and ``facerec.recognizer`` (the camera's worker).
+see ``facerec.engine`` (camera frames and one-off jobs alike).
 """
 
 from __future__ import annotations

@@ -11,11 +11,9 @@ A sample remembers the SHA-256 of its file: importing the same folder again adds
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import os
 from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures import FIRST_COMPLETED, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,8 +21,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from . import faces, people
+from .engine import Engine, EngineSettings, EngineUnavailable
 from .extensions import db
-from .lifetime import exit_with_parent
 from .models import FaceSample, User, name_key
 
 log = logging.getLogger(__name__)
@@ -219,9 +217,6 @@ _known: dict[str, str] = {}  # content hash -> name of the person holding it (pe
 
 
 def _init_worker(known: dict[str, str]):
-    exit_with_parent()  # a killed `flask users import` leaves no worker behind
-    # dlib's models load on the first file that needs them, so a rerun in which every
-    # file is already imported does not pay for them.
     global _known
     _known = known
 
@@ -248,56 +243,50 @@ def encode_file(path: str, max_pixels: int = faces.DEFAULT_MAX_PIXELS) -> Encode
     return Encoded(digest, sample=sample)
 
 
-def _new_pool(jobs: int, known: dict[str, str]) -> ProcessPoolExecutor:
-    return ProcessPoolExecutor(
-        max_workers=jobs,
-        mp_context=multiprocessing.get_context("spawn"),
-        initializer=_init_worker,
-        initargs=(known,),
-    )
+# A file may take this long to encode (a huge photo on a busy machine) before its worker
+# counts as hung; the import goes on with the next files.
+FILE_TIMEOUT = 600.0
+# Files handed to the engine at a time, per worker: the next one is there when one is done.
+AHEAD = 3
 
 
 def encode_all(
     photos: list[Photo], jobs: int, known: dict[str, str], max_pixels: int
 ) -> Iterator[tuple[Photo, Encoded]]:
-    """Each photo with its result, in the order the workers finish them."""
+    """Each photo with its result, in the order the workers finish them.
+
+    The face engine's workers are this import's own; each file is a job. A few files
+    per worker are handed over at a time, so the next one is ready when a worker finishes. A
+    worker that dies on a file (dlib can crash on one) is replaced and the file tried once
+    more; a file that kills it twice is reported, and the import goes on.
+    """
     if not photos:
         return
-    crashed: list[Photo] = []
-    pool = _new_pool(max(1, min(jobs, len(photos))), known)
+    workers = max(1, min(jobs, len(photos)))
+    settings = EngineSettings(
+        frame_workers=1, job_workers=workers, queue=AHEAD * workers, job_timeout=FILE_TIMEOUT
+    )
+    # dlib's models load on the first file that needs them, so a rerun in which every file
+    # is already imported does not pay for them.
+    engine = Engine(settings, initializer=(_init_worker, (known,)), preload=False)
+    todo = list(reversed(photos))
+    pending: dict = {}
     try:
-        pending = {pool.submit(encode_file, str(p.path), max_pixels): p for p in photos}
-        while pending:
+        while todo or pending:
+            while todo and len(pending) < AHEAD * workers:
+                photo = todo.pop()
+                pending[engine.submit(encode_file, str(photo.path), max_pixels)] = photo
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
                 photo = pending.pop(future)
                 try:
                     result = future.result()
-                except BrokenProcessPool:
-                    crashed.append(photo)
-                    continue
+                except EngineUnavailable as exc:
+                    log.warning("the face engine failed on %s: %s", photo.shown, exc)
+                    result = Encoded(None, reason="the face engine crashed on this file")
                 yield photo, result
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-    if crashed:
-        yield from _encode_one_by_one(crashed, known, max_pixels)
-
-
-def _encode_one_by_one(photos, known, max_pixels):
-    """After a worker died (dlib can crash on a file), find the culprit: one file at a time."""
-    log.warning("a face engine worker died; retrying %d files one at a time", len(photos))
-    pool = _new_pool(1, known)
-    try:
-        for photo in photos:
-            try:
-                result = pool.submit(encode_file, str(photo.path), max_pixels).result()
-            except BrokenProcessPool:
-                pool.shutdown(wait=False)
-                pool = _new_pool(1, known)
-                result = Encoded(None, reason="the face engine crashed on this file")
-            yield photo, result
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        engine.close()
 
 
 # -- writing --------------------------------------------------------------------------------

@@ -1,7 +1,6 @@
 """Cross-cutting web behaviour: database pragmas, error pages, security headers."""
 
 import logging
-from concurrent.futures.process import BrokenProcessPool
 
 from flask import jsonify, render_template, request, url_for
 from sqlalchemy import event
@@ -17,6 +16,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from .config import current_settings
+from .engine import EngineBusy, EngineUnavailable
 from .faces import PHOTO_FORMATS
 from .gallery import distance_text
 
@@ -58,6 +58,12 @@ class DatabaseIdConverter(IntegerConverter):
 # Seconds a client is asked to wait after a 429 or 503 that does not say otherwise (a busy
 # database, a face engine restarting its pool): about how long either takes to recover.
 RETRY_AFTER = 5
+ENGINE_BUSY = "The face engine is busy or restarting; try again."
+
+
+def engine_retry_after(exc: Exception) -> int:
+    """Retry-After for a face engine refusal: its own estimate when the queue was full."""
+    return exc.retry_after if isinstance(exc, EngineBusy) else RETRY_AFTER
 
 
 def is_lock_error(exc: OperationalError) -> bool:
@@ -187,15 +193,18 @@ def init_app(app):
             response.headers["Retry-After"] = str(RETRY_AFTER)
         return response
 
-    @app.errorhandler(TimeoutError)
-    @app.errorhandler(BrokenProcessPool)
-    def engine_unavailable(_exc):
-        """The face job pool (facerec.face_jobs) stalled or its workers died: 503, not a bare 500.
+    @app.errorhandler(EngineBusy)
+    @app.errorhandler(EngineUnavailable)
+    def engine_unavailable(exc):
+        """The face engine's queue is full, a job timed out or its worker died: 503 with
+        Retry-After, never a bare 500.
 
         Uploads and snapshots on the admin pages and in the wizard; the API has its own
         handler with the same words.
         """
-        return http_error(ServiceUnavailable("The face engine is busy or restarting; try again."))
+        response = http_error(ServiceUnavailable(ENGINE_BUSY))
+        response.headers["Retry-After"] = str(engine_retry_after(exc))
+        return response
 
     @app.errorhandler(OperationalError)
     def database_busy(exc):

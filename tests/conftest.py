@@ -361,9 +361,15 @@ def write_photo_video(path: Path, photo: Path, size=(640, 360), fps=15.0, second
 
 @pytest.fixture(scope="session")
 def photo_video(tmp_path_factory, data_dir) -> Path:
-    """A 640x360, 15 fps video of biden and obama (unknown/two_people.jpg), built once."""
+    """A 640x360, 15 fps video of biden and obama (unknown/two_people.jpg), built once.
+
+    Ten seconds before it loops (a loop is a scene cut, which ends every track): long enough
+    for a track to become a sighting even on a machine so busy that results come once every
+    few seconds.
+    """
     folder = tmp_path_factory.mktemp("video")
-    return write_photo_video(folder / "two_people.mp4", data_dir / "unknown" / "two_people.jpg")
+    photo = data_dir / "unknown" / "two_people.jpg"
+    return write_photo_video(folder / "two_people.mp4", photo, seconds=10.0)
 
 
 # The clip as an RTSP camera's streams: a main stream, a detection sub-stream, and the clip's

@@ -183,12 +183,12 @@ def test_is_a_json_body_over_the_10_mb_limit_refused_with_413_json(app, client):
 
 @pytest.mark.sqlite_only  # the face engine, not the database
 def test_does_a_face_engine_that_does_not_answer_give_503_json(client, data_dir, monkeypatch):
-    from facerec import face_jobs
+    from facerec import engine
 
     def stalled(app, data):
-        raise TimeoutError
+        raise engine.EngineUnavailable("the face engine gave no answer within 120 s")
 
-    monkeypatch.setattr(face_jobs, "faces_in_image", stalled)
+    monkeypatch.setattr(engine, "faces_in_image", stalled)
     photo = data_dir / "unknown" / "obama_small.jpg"
     response = post_form(client, f"{API}/recognize", {"image": upload(photo)})
     assert response.status_code == 503

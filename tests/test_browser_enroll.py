@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from facerec import camera, face_jobs
+from facerec import camera, engine
 from facerec.extensions import db
 from facerec.models import EnrollDraftSample
 
@@ -160,7 +160,7 @@ def clip_wizard(browser, app_factory, serve):
     client = login_client(app, app.test_client())
     # What a server does once in its life, not per snapshot: start the face job processes
     # (dlib's models) and the camera.
-    face_jobs.run(abs, -1, workers=face_jobs.workers_for(app))
+    engine.of(app).run(abs, -1)
     with app.app_context():
         camera.service().start()
     deadline = time.monotonic() + 30

@@ -477,43 +477,6 @@ def test_do_camera_credentials_never_appear_in_a_page_an_answer_or_a_log(app, ca
 
 
 @pytest.mark.sqlite_only  # video and streams; the database part is incidental
-def test_does_one_worker_serve_three_cameras_in_turn(app, data_dir):
-    """More cameras than workers: each camera's newest frame is recognised in turn."""
-    import cv2
-
-    from facerec.camera.recognition import RecognitionPool
-    from facerec.recognizer import WorkerSettings
-
-    frame = cv2.imread(str(data_dir / "unknown" / "obama-480p.jpg"))
-    pool = RecognitionPool(WorkerSettings(app.config["SQLALCHEMY_DATABASE_URI"]), max_workers=1)
-    clients = [pool.client(name) for name in ("a", "b", "c")]
-    results = {client.camera: [] for client in clients}
-    seq = 0
-    try:
-        deadline = time.monotonic() + 120
-        while min(len(r) for r in results.values()) < 3 and time.monotonic() < deadline:
-            for client in clients:  # three capture loops offering frames at their own pace
-                seq += 1
-                client.submit(seq, frame)
-                result = client.poll()
-                if result is not None:
-                    results[client.camera].append(result)
-            time.sleep(0.01)
-        assert pool.workers == 1
-    finally:
-        for client in clients:
-            client.close()
-        pool.close()
-    counts = sorted(len(r) for r in results.values())
-    assert counts[0] >= 3, results
-    assert counts[-1] - counts[0] <= 1  # strictly in turn: none is served twice ahead
-    for got in results.values():
-        faces = got[-1].faces
-        assert len(faces) == 1 and faces[0].box
-    assert all(client.dropped > 0 for client in clients)  # older frames were replaced, not queued
-
-
-@pytest.mark.sqlite_only  # video and streams; the database part is incidental
 def test_is_code_that_hangs_off_every_camera_told_of_cameras_added_later(app):
     registry = app.extensions["cameras"]
     first = add_camera(app, "one", CLIP)
@@ -542,70 +505,6 @@ def test_does_facerec_camera_work_when_asked_before_the_tables_exist(tmp_path):
         assert [s.camera for s in registry.services()] == ["main"]  # at once, not a second later
     finally:
         shutdown(app)
-
-
-@pytest.mark.sqlite_only
-def test_is_a_worker_still_loading_its_models_left_to_start(app):
-    """Loading dlib's models outlasts a result's timeout on a busy machine: not a stuck worker."""
-    from facerec.camera.recognition import RecognitionPool
-    from facerec.recognizer import WorkerSettings
-
-    settings = WorkerSettings(app.config["SQLALCHEMY_DATABASE_URI"])
-    pool = RecognitionPool(settings, max_workers=1, result_timeout=5)
-    client = pool.client("door")
-    try:
-        client.submit(1, np.zeros((48, 64, 3), np.uint8))  # starts the worker
-        (worker,) = pool._workers
-        with pool._lock:
-            worker.busy_since = time.monotonic() - 10  # starting for longer than result_timeout
-            pool._service()
-        assert pool.restarts == 0 and pool._workers == [worker]
-        assert wait_for(lambda: client.poll() is not None or worker.ready, timeout=120)
-        with pool._lock:
-            worker.busy_since = time.monotonic() - 10  # a ready worker that stopped answering
-            pool._service()
-        assert pool.restarts == 1 and worker not in pool._workers
-    finally:
-        client.close()
-        pool.close()
-
-
-@pytest.mark.sqlite_only
-def test_does_a_worker_frozen_while_idle_never_hold_up_capture(app):
-    """A frame is bigger than a pipe's buffer: handing one to a frozen worker must not wait."""
-    import os
-    import signal
-    import threading
-
-    from facerec.camera.recognition import RecognitionPool
-    from facerec.recognizer import WorkerSettings
-
-    settings = WorkerSettings(app.config["SQLALCHEMY_DATABASE_URI"])
-    pool = RecognitionPool(settings, max_workers=1, result_timeout=3)
-    client = pool.client("door")
-    small = np.zeros((48, 64, 3), np.uint8)
-    big = np.zeros((1080, 1920, 3), np.uint8)  # 6 MB
-    worker = None
-    try:
-        client.submit(1, small)
-        assert wait_for(lambda: client.poll() is not None, timeout=120)
-        (worker,) = pool._workers
-        os.kill(worker.process.pid, signal.SIGSTOP)  # frozen while waiting for a frame
-        submitting = threading.Thread(target=client.submit, args=(2, big), daemon=True)
-        submitting.start()
-        submitting.join(timeout=10)
-        assert not submitting.is_alive(), "submit() waited for a frozen worker"
-        assert wait_for(lambda: client.poll() is not None or pool.restarts >= 1, timeout=30)
-        assert pool.restarts == 1 and worker not in pool._workers
-        assert not worker.process.is_alive()  # ended and reaped, not left stopped
-        # The replacement takes over: the next frame is recognised.
-        client.submit(3, small)
-        assert wait_for(lambda: client.poll() is not None, timeout=120)
-    finally:
-        if worker and worker.process.is_alive():
-            os.kill(worker.process.pid, signal.SIGKILL)
-        client.close()
-        pool.close()
 
 
 @pytest.mark.sqlite_only

@@ -14,7 +14,7 @@ from sqlalchemy import delete, func, insert, select
 from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.test import encode_multipart
 
-from facerec import face_jobs, people
+from facerec import engine, people
 from facerec.extensions import db
 from facerec.gallery import Gallery
 from facerec.models import EnrollDraft, EnrollDraftSample, FaceSample, User, utcnow
@@ -258,9 +258,9 @@ def test_does_a_face_engine_that_does_not_answer_give_the_wizard_a_503_message(
     app, client, data_dir, monkeypatch
 ):
     def stalled(app, data, **checks):
-        raise TimeoutError
+        raise engine.EngineUnavailable("the face engine gave no answer within 120 s")
 
-    monkeypatch.setattr(face_jobs, "sample_from_image", stalled)
+    monkeypatch.setattr(engine, "sample_from_image", stalled)
     details(client)
     response = upload(client, data_dir / "known" / "obama.jpg", json=True)
     assert response.status_code == 503
@@ -345,7 +345,7 @@ def test_is_a_step_posted_without_the_csrf_token_refused(app_factory, data_dir):
 
 def meanwhile(app, monkeypatch, action):
     """Run ``action(connection, draft_id)`` from 'another request' while a photo is checked."""
-    real = face_jobs.sample_from_image
+    real = engine.sample_from_image
 
     def checking(app_, data, **checks):
         sample = real(app_, data, **checks)
@@ -354,7 +354,7 @@ def meanwhile(app, monkeypatch, action):
             action(connection, draft_id)
         return sample
 
-    monkeypatch.setattr(face_jobs, "sample_from_image", checking)
+    monkeypatch.setattr(engine, "sample_from_image", checking)
 
 
 @pytest.mark.both_databases

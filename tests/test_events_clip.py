@@ -100,7 +100,7 @@ def test_does_a_receiver_that_never_answers_leave_the_stream_rate_alone(
         port = int(server.url.rsplit(":", 1)[1])
         cam.start()
         deadline = time.monotonic() + 30
-        while cam.recognizer is None or cam.recognizer.latency.count == 0:
+        while cam.feed is None or cam.feed.latency.count == 0:
             assert time.monotonic() < deadline, "recognition did not start"
             time.sleep(0.1)
         seconds = 8.0

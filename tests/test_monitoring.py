@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
-import time
+import os
+import signal
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from facerec import engine
 from facerec.extensions import db
 
 from .conftest import CLIP, login_client
@@ -158,29 +160,39 @@ def test_do_the_metrics_move_while_the_clip_plays(clip_app, enroll_known):
     client = login_client(clip_app, clip_app.test_client())
     cam = clip_app.extensions["cameras"].first()
     client.post("/api/v1/stream/start")
-    assert wait_for(lambda: cam.recognizer is not None and cam.recognizer.latency.count >= 3)
+    assert wait_for(lambda: cam.feed is not None and cam.feed.latency.count >= 3, timeout=60)
     before = scrape(client)
-    time.sleep(3)
-    after = scrape(client)
     main = {"camera": "main"}
+    count = "facerec_recognition_latency_seconds_count"
+    dropped = "facerec_recognizer_dropped_frames_total"
+
+    # Each moves when the event it counts happens (not at a rate: the machine may be busy).
+    def moved():
+        now = scrape(client)
+        return (
+            value(now, count, **main) > value(before, count, **main)
+            and value(now, dropped, **main) > value(before, dropped, **main)
+            and value(now, "facerec_sightings_written_total") > 0  # the faces became history
+            and now
+        )
+
+    after = wait_for(moved, timeout=90, interval=0.5)
+    assert after, "the recognition, dropped-frame and sightings counters did not move"
     assert value(after, "facerec_camera_running", **main) == 1
     assert value(after, "facerec_camera_source_fps", **main) == pytest.approx(29.97, abs=0.1)
     # Rates themselves are benchmarks (bench/stream.py); here they only have to be live.
     assert value(after, "facerec_camera_output_fps", **main) > 0
     assert value(after, "facerec_camera_recognition_rate", **main) > 0
-    count = "facerec_recognition_latency_seconds_count"
-    assert value(after, count, **main) > value(before, count, **main)
     assert value(after, "facerec_recognition_latency_seconds_sum", **main) > 0
-    assert value(after, "facerec_sightings_written_total") > 0  # the clip's faces became history
-    dropped = "facerec_recognizer_dropped_frames_total"
-    assert value(after, dropped, **main) > value(before, dropped, **main)
     # The latency buckets are cumulative and end with every observation in +Inf.
     inf = value(after, "facerec_recognition_latency_seconds_bucket", le="+Inf", **main)
     assert inf == value(after, count, **main)
     # Requests are counted by endpoint and status, with their latency.
     scrapes = "facerec_http_requests_total"
     labels = {"endpoint": "monitoring.metrics", "method": "GET", "status": "200"}
-    assert value(after, scrapes, **labels) == value(before, scrapes, **labels) + 1
+    assert value(after, scrapes, **labels) >= value(before, scrapes, **labels) + 1
+    last = scrape(client)
+    assert value(last, scrapes, **labels) == value(after, scrapes, **labels) + 1
     started = {"endpoint": "api.stream_start", "method": "POST", "status": "200"}
     assert value(after, scrapes, **started) == 1
     timing = "facerec_http_request_duration_seconds_count"
@@ -202,16 +214,17 @@ def test_is_the_service_ready_while_the_clip_plays(clip_app):
     clip_app.extensions["cameras"].first().start()
     client = clip_app.test_client()  # anonymous
     cam = clip_app.extensions["cameras"].first()
-    assert wait_for(lambda: cam.recognizer is not None and cam.recognizer.latency.count >= 1)
-    assert health(client) == {
+    assert wait_for(lambda: cam.feed is not None and cam.feed.latency.count >= 1)
+    body = health(client)
+    # Restarts count over the process's face engine (shared by every app of the test run).
+    (restarts,) = body["checks"].pop("recognizer:restarts")
+    assert restarts["status"] == "pass" and restarts["observedValue"] >= 0
+    assert body == {
         "status": "pass",
         "checks": {
             "database": [{"status": "pass", "componentType": "datastore"}],
             "recognizer": [
                 {"status": "pass", "componentType": "component", "observedValue": "running"}
-            ],
-            "recognizer:restarts": [
-                {"status": "pass", "componentType": "component", "observedValue": 0}
             ],
             "camera": [
                 {
@@ -224,7 +237,9 @@ def test_is_the_service_ready_while_the_clip_plays(clip_app):
             "webhooks": [{"status": "pass", "componentType": "system", "observedValue": 0}],
         },
     }
-    assert health(client, "/healthz") == health(client)  # the old name is the same check
+    again = health(client, "/healthz")  # the old name is the same check
+    again["checks"].pop("recognizer:restarts")
+    assert again == body
 
 
 def test_is_a_stopped_camera_with_its_file_present_ready(clip_app):
@@ -267,13 +282,14 @@ def test_does_health_name_nobody(clip_app, enroll_known):
 def test_does_health_count_a_restarted_recognition_worker(clip_app):
     cam = clip_app.extensions["cameras"].first()
     cam.start()
-    assert wait_for(lambda: cam.recognizer is not None and cam.recognizer.latency.count >= 1)
-    pool = cam.recognizer.pool
-    pool._workers[0].process.kill()
-    assert wait_for(lambda: pool.restarts >= 1, 20)
+    assert wait_for(lambda: cam.feed is not None and cam.feed.latency.count >= 1)
     client = clip_app.test_client()
+    before = health(client)["checks"]["recognizer:restarts"][0]["observedValue"]
+    pool = engine.of(clip_app)
+    os.kill(pool.pids()[0], signal.SIGKILL)
+    assert wait_for(lambda: pool.restarts > before, 20)
     assert wait_for(lambda: client.get("/readyz").status_code == 200, 30)
-    assert health(client)["checks"]["recognizer:restarts"][0]["observedValue"] >= 1
+    assert health(client)["checks"]["recognizer:restarts"][0]["observedValue"] >= before + 1
 
 
 def test_is_the_process_alive_while_the_database_is_down(tmp_path):

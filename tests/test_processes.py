@@ -1,5 +1,6 @@
 """No orphan processes: every worker ends with its parent; a replaced worker is reaped."""
 
+import json
 import os
 import shutil
 import signal
@@ -59,9 +60,18 @@ def test_does_kill_9_of_the_gunicorn_worker_leave_no_process_without_its_parent(
             headers={"Authorization": f"Bearer {token}"},
         )
         urllib.request.urlopen(start, timeout=30).close()
-        assert wait_for(lambda: len(descendants(worker)) >= 3, timeout=60)
-        time.sleep(3)  # the recognition worker loads its models meanwhile
+
+        def recognising():
+            status = urllib.request.Request(
+                server.url + "/api/v1/stream/status", headers={"Authorization": f"Bearer {token}"}
+            )
+            with urllib.request.urlopen(status, timeout=30) as response:
+                return json.load(response)["recognition_hz"] > 0
+
+        assert wait_for(recognising, timeout=120)
+        # The face engine's worker(s) and the tracker of the shared memory frames go through.
         children = descendants(worker)
+        assert len(children) >= 2, [process_info(pid) for pid in children]
 
         os.kill(worker, signal.SIGKILL)  # what the OOM killer does
         time.sleep(5)
@@ -111,24 +121,3 @@ def test_does_kill_9_of_an_import_leave_no_worker_behind(tmp_path, data_dir):
     finally:
         if importer.poll() is None:
             importer.kill()
-
-
-def test_is_a_frozen_recognition_worker_replaced_and_reaped(clip_app):
-    pool = clip_app.extensions["cameras"].pool
-    cam = clip_app.extensions["cameras"].first()
-    cam.start()
-    frozen = None
-    try:
-        assert wait_for(lambda: cam.recognition_rate.rate() > 0, timeout=60)
-        pool.result_timeout = 3.0
-        frozen = pool._workers[0].process.pid
-        os.kill(frozen, signal.SIGSTOP)
-        assert wait_for(lambda: pool.restarts >= 1, timeout=30)
-        # The old worker is gone for good: not stopped, not a zombie.
-        assert wait_for(lambda: process_info(frozen) is None, timeout=10), process_info(frozen)
-        assert wait_for(lambda: any(w.process.is_alive() for w in pool._workers))
-    finally:
-        cam.stop()
-        info = process_info(frozen) if frozen is not None else None
-        if info is not None and info["ppid"] == os.getpid() and info["state"] == "T":
-            os.kill(frozen, signal.SIGKILL)  # still our frozen worker (not a reused pid)

@@ -123,7 +123,7 @@ def test_does_the_camera_of_one_server_name_a_person_enrolled_on_another_and_for
 
     assert on_a.delete(f"{API}/users/{created.get_json()['id']}").status_code == 204
     assert wait_for(lambda: "Lin" not in names() and None in names(), timeout=30)
-    assert cam._recognizer.restarts == 0  # followed without restarting anything
+    assert cam.feed.restarts == 0  # followed without restarting anything
 
 
 def test_can_two_servers_make_the_first_gallery_change_at_the_same_moment(app_factory):

@@ -3,6 +3,7 @@
 import contextlib
 import itertools
 import os
+import signal
 import socket
 import threading
 import time
@@ -286,19 +287,22 @@ def test_does_the_live_worker_name_a_person_enrolled_while_it_runs(clip_app, cam
         lambda: any(f["name"] == "Lin-Manuel Miranda" for f in cam.status()["faces"]), timeout=30
     )
     assert named
-    assert cam._recognizer.restarts == 0  # picked up without restarting anything
+    assert cam.feed.restarts == 0  # picked up without restarting anything
 
 
 def test_is_a_dead_recognition_worker_restarted(clip_app, cam):
+    from facerec import engine
+
     cam.start()
-    assert wait_for(lambda: cam.recognition_rate.rate() > 0, timeout=40)
-    pool = cam._recognizer.pool
-    worker = pool._workers[0].process
-    worker.kill()
-    assert wait_for(lambda: pool.restarts >= 1, timeout=10)
-    assert all(w.process is not worker for w in pool._workers)
-    cam.recognition_rate.reset()
-    assert wait_for(lambda: cam.recognition_rate.rate() > 0, timeout=40)
+    assert wait_for(lambda: cam.feed is not None and cam.feed.latency.count > 0, timeout=60)
+    pool = engine.of(clip_app)
+    restarts, killed = pool.restarts, set(pool.pids())
+    for pid in killed:
+        os.kill(pid, signal.SIGKILL)
+    assert wait_for(lambda: pool.restarts >= restarts + len(killed), timeout=10)
+    assert not killed & set(pool.pids())
+    results = cam.feed.latency.count
+    assert wait_for(lambda: cam.feed.latency.count > results, timeout=60)  # recognising again
 
 
 def test_does_a_viewer_start_the_camera_and_an_idle_camera_stop(app_factory):

@@ -15,7 +15,7 @@ from flask import (
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from .. import camera, face_jobs
+from .. import camera, engine
 from ..auth.roles import can_see_camera, only_visible, require_camera, requires
 from ..extensions import db
 from ..faces import FaceRejected, ImageError, sentence
@@ -178,7 +178,7 @@ def upload_samples(user_id):
         data = upload.read()
         label = upload.filename
         try:
-            face = face_jobs.sample_from_image(current_app, data)
+            face = engine.sample_from_image(current_app, data)
             add_sample(user, face, "upload")
         except ImageError as exc:
             flash(f"{label}: {sentence(str(exc))}", "upload-error")
@@ -216,7 +216,7 @@ def snapshot_sample(user_id):
         return redirect(url_for("admin.person", user_id=user.id))
     _index, rgb = shot
     try:
-        add_sample(user, face_jobs.sample_from_frame(current_app, rgb), "camera")
+        add_sample(user, engine.sample_from_frame(current_app, rgb), "camera")
     except (FaceRejected, SampleRejected) as exc:
         flash(f"Snapshot not added: {exc}", "error")
     else:

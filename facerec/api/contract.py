@@ -47,7 +47,8 @@ from .errors import ApiError
 
 # Everything a declaration may say about a failure: (description, example message).
 ENGINE_BUSY = (
-    "The face engine did not answer in time or is restarting; retry after `Retry-After` seconds.",
+    "The face engine has too many photos waiting, did not answer in time or is restarting; "
+    "retry after `Retry-After` seconds.",
     "The face engine is busy or restarting; try again.",
 )
 BAD_JSON = ("The body is not valid JSON.", "The request body is not valid JSON.")

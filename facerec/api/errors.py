@@ -7,17 +7,16 @@ turn them into responses. Plain HTTP errors (404 routes, 405, CSRF) are made JSO
 
 from __future__ import annotations
 
-from concurrent.futures.process import BrokenProcessPool
-
 from flask import jsonify
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from .. import faces
 from ..config import current_settings
+from ..engine import EngineBusy, EngineUnavailable
 from ..extensions import db
 from ..people import DuplicateName, PersonError
 from ..unknowns.service import GroupResolved
-from ..web import RETRY_AFTER
+from ..web import ENGINE_BUSY, RETRY_AFTER, engine_retry_after
 from . import bp
 
 
@@ -79,10 +78,10 @@ def _invalid_person(exc: PersonError):
     return _error(422, str(exc), **({"fields": fields} if fields else {}))
 
 
-@bp.errorhandler(TimeoutError)
-@bp.errorhandler(BrokenProcessPool)
-def _engine_unavailable(_exc):
-    return _error(503, "The face engine is busy or restarting; try again.")
+@bp.errorhandler(EngineBusy)
+@bp.errorhandler(EngineUnavailable)
+def _engine_unavailable(exc):
+    return _error(503, ENGINE_BUSY, {"Retry-After": str(engine_retry_after(exc))})
 
 
 @bp.errorhandler(RequestEntityTooLarge)

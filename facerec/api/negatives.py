@@ -5,7 +5,7 @@ from __future__ import annotations
 import marshmallow as ma
 from flask import current_app
 
-from .. import face_jobs, negatives, people
+from .. import engine, negatives, people
 from ..auth.roles import requires
 from . import bp
 from .contract import ENGINE_BUSY, File, FormBody
@@ -69,7 +69,7 @@ def add_negative(user, body):
     data = body["image"].read()
     # Exactly one face, but no size or sharpness minimum: the wrongly named faces are often
     # small camera faces, and the rule only needs their encoding.
-    face = face_jobs.sample_from_image(
+    face = engine.sample_from_image(
         current_app, data, min_height=1, min_sharpness=0.0, max_turn=1.0
     )
     try:

@@ -2,7 +2,7 @@
 
 from flask import current_app, render_template, request
 
-from .. import face_jobs, gallery
+from .. import engine, gallery
 from ..auth.roles import requires
 from ..config import current_settings
 from ..stream.routes import first_camera
@@ -79,7 +79,7 @@ def recognize(body):
     tolerance = body.get("tolerance")
     if tolerance is None:
         tolerance = current_settings().tolerance
-    found = face_jobs.faces_in_image(current_app, body["image"].read())  # off the GIL
+    found = engine.faces_in_image(current_app, body["image"].read())  # off the GIL
     matcher = gallery.current()
     return {"faces": [matcher.recognise(face, tolerance) for face in found]}
 

@@ -6,7 +6,7 @@ import marshmallow as ma
 from flask import current_app
 from marshmallow import validate
 
-from .. import face_jobs
+from .. import engine
 from ..auth.roles import requires
 from ..search import service
 from . import bp
@@ -108,7 +108,7 @@ class SearchMatches(ma.Schema):
 
 def face_of_photo(data: bytes, choice):
     """The face to search for in an uploaded photo: the only one, or the one chosen by index."""
-    found = face_jobs.faces_in_image(current_app, data)
+    found = engine.faces_in_image(current_app, data)
     if not found:
         raise ApiError(400, "No face was found in the photo.")
     if choice is None:

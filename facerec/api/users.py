@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
-from .. import face_jobs, faces, people
+from .. import engine, faces, people
 from ..auth.roles import requires
 from ..extensions import db
 from ..models import FaceSample, User, name_key
@@ -65,7 +65,7 @@ def checked_samples(name: str, uploads) -> list[FaceSample]:
         data = upload.read()
         label = upload.filename or f"image {number}"
         try:
-            sample = face_jobs.sample_from_image(current_app, data)
+            sample = engine.sample_from_image(current_app, data)
         except (faces.ImageError, faces.FaceRejected) as exc:
             raise ApiError(400, f"{label}: {faces.sentence(str(exc))}") from None
         try:
@@ -235,7 +235,7 @@ def delete_user(user):
 def add_sample(user, body):
     """Add a face sample to a person from a photo with exactly one usable face."""
     data = body["image"].read()
-    sample = face_jobs.sample_from_image(current_app, data)
+    sample = engine.sample_from_image(current_app, data)
     try:
         # The same rules as the person page: not the same photo twice, not a near-duplicate,
         # not someone else's face. A retried request therefore adds nothing twice.

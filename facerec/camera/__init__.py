@@ -8,9 +8,7 @@ import atexit
 
 from flask import current_app
 
-from ..config import current_settings
-from ..recognizer import WorkerSettings
-from .recognition import RecognitionPool
+from .. import engine
 from .registry import CameraRegistry, CameraSpec
 from .service import CameraService
 from .sources import SourceError, describe, open_source
@@ -32,15 +30,7 @@ __all__ = [
 
 def init_app(app):
     """Create the app's camera registry (nothing is opened until a camera is started)."""
-    configured = current_settings(app)
-    settings = WorkerSettings(
-        database_uri=configured.database_url,
-        tolerance=configured.tolerance,
-        detect_width=configured.detect_width,
-        upsample=configured.detect_upsample,
-    )
-    pool = RecognitionPool(settings, configured.recognition_workers or None)
-    cameras = CameraRegistry(app, settings, pool)
+    cameras = CameraRegistry(app, engine.of(app))
     app.extensions["cameras"] = cameras
     atexit.register(cameras.close)
     return cameras

@@ -19,12 +19,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..config import current_settings
+from ..engine import Engine
 from ..extensions import db
 from ..models import Camera
-from ..recognizer import WorkerSettings
-from .recognition import RecognitionPool
 from .service import CameraService
 from .sources import SourceOptions, describe
+from .tuning import Tuning
 
 log = logging.getLogger(__name__)
 
@@ -45,10 +45,9 @@ class CameraSpec:
 
 
 class CameraRegistry:
-    def __init__(self, app, settings: WorkerSettings, pool: RecognitionPool, check_interval=1.0):
+    def __init__(self, app, engine: Engine, check_interval=1.0):
         self._app = app
-        self.settings = settings
-        self.pool = pool
+        self.engine = engine  # the process's face engine, shared with photo uploads
         self.check_interval = check_interval
         configured = current_settings(app)
         self._service_options = {
@@ -166,16 +165,11 @@ class CameraRegistry:
             self._services.clear()
         for service in services:
             service.close()
-        self.pool.close()
 
     # ---- keeping the services in step -------------------------------------------------------
 
-    def _settings_for(self, spec: CameraSpec) -> WorkerSettings:
-        return dataclasses.replace(
-            self.settings,
-            tolerance=spec.tolerance or self.settings.tolerance,
-            detect_width=spec.detect_width or self.settings.detect_width,
-        )
+    def _tuning_for(self, spec: CameraSpec) -> Tuning:
+        return Tuning.of(current_settings(self._app), spec.tolerance, spec.detect_width)
 
     def source_options(self, transport: str | None, snapshot_rate: float | None) -> SourceOptions:
         """How to read a camera with these stored values (empty: the server's settings)."""
@@ -189,16 +183,13 @@ class CameraRegistry:
         return self.source_options(spec.transport, spec.snapshot_rate)
 
     def _build(self, spec: CameraSpec) -> CameraService:
+        database = current_settings(self._app).database_url
         service = CameraService(
             spec.source,
-            self._settings_for(spec),
+            self._tuning_for(spec),
             camera=spec.name,
             options=self._options_for(spec),
-            recognizer_factory=lambda svc: self.pool.client(
-                svc.camera,
-                tolerance=svc.settings.tolerance,
-                detect_width=svc.settings.detect_width,
-            ),
+            feed_factory=lambda svc: self.engine.feed(svc.camera, database),
             **self._service_options,
         )
         for callback in list(self._watchers):
@@ -219,7 +210,7 @@ class CameraRegistry:
                 service.close()
             elif spec != old.get(name):
                 log.info("camera %s changed: now %s", name, describe(spec.source))
-                service.reconfigure(spec.source, self._settings_for(spec), self._options_for(spec))
+                service.reconfigure(spec.source, self._tuning_for(spec), self._options_for(spec))
         services = {}
         for name, spec in wanted.items():
             service = self._services.get(name)

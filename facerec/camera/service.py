@@ -22,11 +22,10 @@ from dataclasses import dataclass, field
 
 import cv2
 
+from ..engine import CameraFeed, FrameRequest
 from ..gallery import RecognisedFace
-from ..recognizer import WorkerSettings
 from . import drawing
 from .motion import Motion
-from .recognition import CameraRecognizer, own_worker
 from .sources import (
     SourceError,
     SourceOptions,
@@ -37,6 +36,7 @@ from .sources import (
     redact,
 )
 from .tracks import TrackEvent, Tracks
+from .tuning import Tuning
 
 log = logging.getLogger(__name__)
 
@@ -96,30 +96,26 @@ class FrameInfo:
     camera: str = "main"
 
 
-def _own_worker(service) -> CameraRecognizer:
-    return own_worker(service.settings, service.camera)
-
-
 class CameraService:
     def __init__(
         self,
         source: str,
-        settings: WorkerSettings,
+        tuning: Tuning,
         *,
+        feed_factory,
         camera: str = "main",
         delay: int = 12,
         jpeg_quality: int = 80,
         idle_timeout: float = 120.0,
         autostart: bool = True,
-        recognizer_factory=None,
         options: SourceOptions | None = None,
     ):
         self.camera = camera  # the camera's name: in URLs, on sightings, in log lines
         self.source = source
         self.options = options or SourceOptions()  # transport, timeout, snapshot rate
-        # Makes this camera's recognizer (submit/poll); by default a worker of its own.
-        self._recognizer_factory = recognizer_factory or _own_worker
-        self.settings = settings
+        # Makes this camera's handle on the face engine (submit/poll), when it first runs.
+        self._feed_factory = feed_factory
+        self.tuning = tuning  # sent with every frame; replaced whole by reconfigure()
         self.delay = max(0, delay)
         self.jpeg_quality = jpeg_quality
         self.idle_timeout = idle_timeout
@@ -154,7 +150,7 @@ class CameraService:
         self._paced = True  # a file plays at its declared fps; live sources at their own
         self.recognition_rate = RateMeter()
         self.listeners: list = []  # callables(FrameInfo), called from the capture thread
-        self._recognizer: CameraRecognizer | None = None
+        self._feed: CameraFeed | None = None
         self._frame_seq = 0
         self.attempts = 0
         self._publish_placeholder("Camera stopped", "Press Start to turn the camera on.")
@@ -202,21 +198,14 @@ class CameraService:
             self._thread = None
             return True
 
-    def reconfigure(
-        self, source: str, settings: WorkerSettings, options: SourceOptions | None = None
-    ):
-        """Switch to another source or settings, keeping the viewers; restarts if running."""
+    def reconfigure(self, source: str, tuning: Tuning, options: SourceOptions | None = None):
+        """Switch to another source or tuning, keeping the viewers; restarts if running."""
         with self._lock:
             was_running, manual = self.running, self._manually_stopped
         self.stop()
-        self.source, self.settings = source, settings
+        self.source, self.tuning = source, tuning
         self.options = options or self.options
         self.stream = None
-        if self._recognizer is not None and hasattr(self._recognizer, "overrides"):
-            self._recognizer.overrides = {
-                "tolerance": settings.tolerance,
-                "detect_width": settings.detect_width,
-            }
         if was_running:
             self.start()
         else:
@@ -229,9 +218,9 @@ class CameraService:
         with self._cond:
             self._closed = True
             self._cond.notify_all()
-        if self._recognizer is not None:
-            self._recognizer.close()
-            self._recognizer = None
+        if self._feed is not None:
+            self._feed.close()
+            self._feed = None
 
     # ---- what the outside sees -----------------------------------------------------------
 
@@ -248,7 +237,7 @@ class CameraService:
             "source_fps": round(self._source_rate(), 2),
             "recognition_hz": round(self.recognition_rate.rate(), 2) if self.running else 0.0,
             # Frames the recognition worker never saw because it was busy (dropped, not queued).
-            "recognition_skipped": self._recognizer.dropped if self._recognizer else 0,
+            "recognition_skipped": self._feed.dropped if self._feed else 0,
             "frame_index": self._faces_index if self.running else None,
             "viewers": self._viewers,
             # Attempts to open the source since it last delivered (0 while it does).
@@ -353,9 +342,9 @@ class CameraService:
         return self._viewers
 
     @property
-    def recognizer(self) -> CameraRecognizer | None:
-        """The recognition worker's client (None until the camera first runs)."""
-        return self._recognizer
+    def feed(self) -> CameraFeed | None:
+        """The camera's handle on the face engine (None until the camera first runs)."""
+        return self._feed
 
     # ---- capture thread ------------------------------------------------------------------
 
@@ -437,11 +426,11 @@ class CameraService:
         self.state = "unavailable"
 
     def _pump(self, source, stop) -> str | None:
-        if self._recognizer is None:
-            self._recognizer = self._recognizer_factory(self)
-        recognizer = self._recognizer
+        if self._feed is None:
+            self._feed = self._feed_factory(self)
+        feed, tuning = self._feed, self.tuning
         motion = Motion()
-        tracks = Tracks(motion, self.settings.tolerance)
+        tracks = Tracks(motion, tuning.tolerance)
         held: deque = deque()  # frames waiting (at most `delay`) for their recognition result
         results: deque = deque()
         seq = self._frame_seq
@@ -460,7 +449,7 @@ class CameraService:
                 last_index = index
                 motion.add_frame(seq, frame, new_scene=looped)
 
-                result = recognizer.poll()
+                result = feed.poll()
                 if result is not None:
                     self.recognition_rate.tick()
                     results.append(result)
@@ -468,7 +457,7 @@ class CameraService:
                 # Waiting for results only makes sense while they come (not while the
                 # worker starts or restarts).
                 recognising = time.monotonic() - newest_at < 1.0
-                recognizer.submit(seq, frame)
+                feed.submit(FrameRequest(seq, tuning), frame)
 
                 now = time.monotonic()
                 held.append((seq, index, frame, now))

@@ -23,7 +23,7 @@ from flask import (
 )
 from sqlalchemy.exc import SQLAlchemyError
 
-from .. import camera, encodings, face_jobs, faces, people
+from .. import camera, encodings, engine, faces, people
 from ..auth.roles import can_see_camera, require_camera, requires
 from ..config import current_settings
 from ..extensions import db
@@ -111,7 +111,7 @@ def snapshot():
     frame_index, rgb = shot
     began = time.perf_counter()
     try:
-        sample = face_jobs.sample_from_frame(current_app, rgb)
+        sample = engine.sample_from_frame(current_app, rgb)
         label = f"camera {cam.camera}, frame {frame_index}"
         row = drafts.add_sample(draft, sample, "camera", label)
     except (faces.FaceRejected, people.SampleRejected) as exc:
@@ -164,7 +164,7 @@ def auto_capture():
     try:
         # No upsampling: a face big enough for a sample (80 px) is found without it, and a
         # frame with no face costs a quarter of the time, so the loop turns faster.
-        sample = face_jobs.sample_from_frame(current_app, rgb, upsample=0)
+        sample = engine.sample_from_frame(current_app, rgb, upsample=0)
         _same_person(draft, sample)
         label = f"auto, camera {cam.camera}, frame {frame_index}"
         row = drafts.add_sample(draft, sample, "camera", label)
@@ -221,7 +221,7 @@ def upload():
         data = storage.read()
         try:
             drafts.check_new_file(draft, faces.photo_hash(data))  # before the costly face check
-            sample = face_jobs.sample_from_image(current_app, data)
+            sample = engine.sample_from_image(current_app, data)
             row = drafts.add_sample(draft, sample, "upload", label)
         except faces.ImageError as exc:
             results.append(("error", f"{label}: {faces.sentence(str(exc))}", None))

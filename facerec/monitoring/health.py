@@ -11,7 +11,7 @@ import time
 
 from sqlalchemy import text
 
-from .. import camera, events
+from .. import engine, events
 from ..camera.sources import precheck
 from ..events.sink import FAIL, PASS, WARN, check
 from ..extensions import db
@@ -71,13 +71,13 @@ def _database() -> dict:
 def _recognizer(services) -> dict[str, list[dict]]:
     """The recognition workers of the running cameras: alive, or being (re)started."""
     running = [cam for cam in services if cam.running]
-    restarts = [check(PASS, observed_value=camera.registry().pool.restarts)]
+    restarts = [check(PASS, observed_value=engine.of().restarts)]
     states = []
     for cam in running:
-        recognizer = cam.recognizer
-        if recognizer is None:
+        feed = cam.feed
+        if feed is None:
             states.append("starting")
-        elif recognizer.alive():
+        elif feed.alive():
             states.append("running")
         else:
             states.append("down")

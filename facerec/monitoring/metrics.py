@@ -14,8 +14,8 @@ from flask import current_app, g, request
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 
-from .. import camera
-from ..recognizer import LatencyStats
+from .. import engine
+from ..engine import LatencyStats
 
 REQUEST_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -34,18 +34,18 @@ class FacerecCollector:
 
         with self.app.app_context():
             services = [(camera_name(cam), cam) for cam in cameras()]
-            pool = camera.registry().pool
+            pool = engine.of(self.app)
             events = self.app.extensions.get("events")
             writer = self.app.extensions.get("sightings")
         yield from self._cameras(services)
         yield _gauge(
             "facerec_recognition_workers",
-            "Recognition worker processes (shared by the cameras).",
+            "Face engine worker processes (shared by the cameras and photo requests).",
             pool.workers,
         )
         yield _counter(
             "facerec_recognition_worker_restarts",
-            "Recognition worker processes replaced after dying or hanging (all cameras).",
+            "Face engine worker processes replaced after dying or hanging.",
             pool.restarts,
         )
         if events is not None:
@@ -117,10 +117,10 @@ class FacerecCollector:
             status = cam.status()
             for key, family in families.items():
                 family.add_metric([name], float(status.get(key) or 0))
-            recognizer = cam.recognizer
-            dropped.add_metric([name], recognizer.dropped if recognizer else 0)
-            restarts.add_metric([name], recognizer.restarts if recognizer else 0)
-            stats = recognizer.latency if recognizer is not None else LatencyStats()
+            feed = cam.feed
+            dropped.add_metric([name], feed.dropped if feed else 0)
+            restarts.add_metric([name], feed.restarts if feed else 0)
+            stats = feed.latency if feed is not None else LatencyStats()
             latency.add_metric([name], stats.cumulative(), sum_value=stats.total)
         yield from families.values()
         yield dropped

@@ -12,7 +12,7 @@ import numpy as np
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from .. import face_jobs, faces, people
+from .. import engine, faces, people
 from ..auth.guard import safe_next
 from ..auth.roles import require_camera, requires
 from ..config import current_settings
@@ -107,7 +107,7 @@ def index():
         return _render(400)
     try:
         rgb = faces.load_image(data, max_pixels=current_settings().max_pixels)
-        found = face_jobs.faces_in_image(current_app, data)
+        found = engine.faces_in_image(current_app, data)
     except faces.ImageError as exc:
         flash(f"Not searched: {faces.sentence(str(exc))}", "error")
         return _render(400)

@@ -11,7 +11,7 @@ import hashlib
 from flask import current_app
 from sqlalchemy import select
 
-from .. import audit, face_jobs, faces, gallery, negatives, people
+from .. import audit, engine, faces, gallery, negatives, people
 from ..extensions import db
 from ..models import Sighting, UnknownGroup, User, name_key, utcnow
 from .listing import BEST_CROPS
@@ -89,9 +89,7 @@ def sample_from_sighting(sighting: Sighting) -> faces.Sample:
     if sighting.quality is not None:
         # Measured on the frame already; the crop may be scaled down, so only its face counts.
         checks = {"min_height": 1, "min_sharpness": 0.0, "max_turn": 1.0}
-    checked = face_jobs.sample_from_image(
-        current_app._get_current_object(), sighting.crop, **checks
-    )
+    checked = engine.sample_from_image(current_app._get_current_object(), sighting.crop, **checks)
     return faces.Sample(
         encoding=sighting.vector, thumbnail=checked.thumbnail, content_hash=crop_hash(sighting)
     )
