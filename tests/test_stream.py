@@ -411,8 +411,15 @@ def test_does_an_ip_camera_url_stream_and_survive_a_dropped_connection(app_facto
     try:
         assert wait_for(lambda: cam.state == "running" and cam.output_rate.rate() > 15, timeout=30)
         assert not is_placeholder(decode(cam.latest()[1]))
-        time.sleep(1)
-        assert 25 < cam.status()["source_fps"] < 35  # the rate frames arrive at, not a guess
+        # The rate frames arrive at (what the upstream publishes), not FFmpeg's guess; both
+        # ends slow down together on a busy machine.
+        upstream_cam = upstream.extensions["cameras"].first()
+
+        def arriving_as_sent():
+            sent = upstream_cam.output_rate.rate()
+            return sent > 0 and abs(cam.status()["source_fps"] - sent) <= 0.2 * sent
+
+        assert wait_for(arriving_as_sent, timeout=60)
 
         link.cut()  # the network drops
         assert wait_for(lambda: cam.state == "unavailable", timeout=30)
