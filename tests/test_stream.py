@@ -281,10 +281,10 @@ def test_does_the_live_worker_name_a_person_enrolled_while_it_runs(clip_app, cam
 
     cam.start()
     # Before enrollment every face in the clip is unknown.
-    assert wait_for(lambda: any(f["name"] is None for f in cam.status()["faces"]), timeout=40)
+    assert wait_for(lambda: any(f.name is None for f in cam.status()["faces"]), timeout=40)
     enroll(clip_app, "Lin-Manuel Miranda", data_dir / "known" / "lin-manuel-miranda.png")
     named = wait_for(
-        lambda: any(f["name"] == "Lin-Manuel Miranda" for f in cam.status()["faces"]), timeout=30
+        lambda: any(f.name == "Lin-Manuel Miranda" for f in cam.status()["faces"]), timeout=30
     )
     assert named
     assert cam.feed.restarts == 0  # picked up without restarting anything
