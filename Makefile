@@ -18,7 +18,7 @@ PROMTOOL ?= /usr/bin/promtool
 export FLASK_APP := facerec
 export FACEREC_TEST_DATA ?= $(abspath ../shared/faces)
 
-.PHONY: install db run dev test bench lint docs docs-serve docs-config chromium postgresql mosquitto nginx prometheus rtsp clean
+.PHONY: install db run dev facerec account token import test bench lint docs docs-serve docs-config chromium postgresql mosquitto nginx prometheus rtsp clean
 
 install: $(STAMP)
 
@@ -32,14 +32,35 @@ $(STAMP): requirements.txt setup.cfg pyproject.toml
 	@touch $@
 
 db: install
-	$(BIN)/flask db upgrade
+	$(BIN)/facerec db upgrade
 
 run: db
-	$(BIN)/gunicorn --worker-class gthread --workers 1 --threads $(THREADS) \
+	$(BIN)/python -m gunicorn --worker-class gthread --workers 1 --threads $(THREADS) \
 		--graceful-timeout 5 --bind $(HOST):$(PORT) --access-logfile - wsgi:app
 
 dev: db
-	$(BIN)/flask run --debug --host $(HOST) --port $(PORT)
+	$(BIN)/facerec run --debug --host $(HOST) --port $(PORT)
+
+# The command line (.venv/bin/facerec) through make, after the set-up and the database:
+#   make facerec ARGS="accounts list"     any command
+#   make account NAME=alice               a sign-in account (asks for its password)
+#   make token NAME="door display"        an API token, printed once
+#   make import DIR=../shared/faces/people   people from a folder of photos
+ARGS ?= --help
+facerec: db
+	@$(BIN)/facerec $(ARGS)
+
+account: db
+	@test -n "$(NAME)" || { echo 'Name the account: make account NAME=alice'; exit 2; }
+	@$(BIN)/facerec accounts create "$(NAME)"
+
+token: db
+	@test -n "$(NAME)" || { echo 'Name the token: make token NAME="door display"'; exit 2; }
+	@$(BIN)/facerec tokens create "$(NAME)"
+
+import: db
+	@test -n "$(DIR)" || { echo 'Name the folder: make import DIR=../shared/faces/people'; exit 2; }
+	@$(BIN)/facerec users import "$(DIR)"
 
 # Browser tests drive Debian's Chromium; Playwright cannot download its own browser here.
 chromium:
@@ -105,18 +126,18 @@ DOCS_PORT ?= 8001
 export NO_MKDOCS_2_WARNING := 1
 
 docs: install
-	$(BIN)/mkdocs build --strict
+	$(BIN)/python -m mkdocs build --strict
 
 docs-serve: install
-	$(BIN)/mkdocs serve --dev-addr $(HOST):$(DOCS_PORT)
+	$(BIN)/python -m mkdocs serve --dev-addr $(HOST):$(DOCS_PORT)
 
 # The configuration reference's settings, rewritten from their declarations in config.py.
 docs-config: install
 	$(BIN)/python -m facerec.config_reference
 
 lint: install
-	$(BIN)/ruff check facerec tests bench migrations wsgi.py
-	$(BIN)/ruff format --check facerec tests bench wsgi.py
+	$(BIN)/python -m ruff check facerec tests bench migrations wsgi.py
+	$(BIN)/python -m ruff format --check facerec tests bench wsgi.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache site

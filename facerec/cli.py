@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from . import config, importer, people
 from .config import current_settings
@@ -214,7 +215,7 @@ def list_cameras_command():
             name = server or "main"
             click.echo(f"No cameras stored; FACEREC_CAMERA defines “{name}”: {describe(env)}")
         else:
-            click.echo("No cameras: add one with `flask cameras add NAME SOURCE`.")
+            click.echo("No cameras: add one with `.venv/bin/facerec cameras add NAME SOURCE`.")
         return
     width = max(4, *(len(row.name) for row in rows))
     click.echo(f"{'name':<{width}}  state     source")
@@ -274,7 +275,7 @@ def list_webhooks_command():
 
     rows = db.session.execute(select(Webhook).order_by(Webhook.id)).scalars().all()
     if not rows:
-        click.echo("No webhooks: add one with `flask webhooks add URL`.")
+        click.echo("No webhooks: add one with `.venv/bin/facerec webhooks add URL`.")
         return
     click.echo("id  state     signed  last delivery              events  url")
     for hook in rows:
@@ -294,7 +295,7 @@ def list_webhooks_command():
 @webhooks.command("remove")
 @click.argument("webhook_id", metavar="ID", type=int)
 def remove_webhook_command(webhook_id):
-    """Remove webhook ID (see `flask webhooks list`) and its delivery log."""
+    """Remove webhook ID (see `.venv/bin/facerec webhooks list`) and its delivery log."""
     from .models import Webhook
 
     hook = db.session.get(Webhook, webhook_id)
@@ -380,7 +381,19 @@ def main():
         "database (db upgrade) and the history. Run it from the project folder as "
         ".venv/bin/facerec COMMAND, or as facerec COMMAND with the virtualenv activated.",
     )
-    cli.main(prog_name="facerec")
+    try:
+        cli.main(prog_name="facerec")
+    except (OperationalError, ProgrammingError) as exc:
+        # A fresh clone's first command, before `make run` or `make db` made the tables.
+        text = str(exc.orig)
+        if "no such table" not in text and "does not exist" not in text:
+            raise
+        click.echo(
+            "The database has no tables yet. Create them first, from the project folder: "
+            "make db (or .venv/bin/facerec db upgrade).",
+            err=True,
+        )
+        raise SystemExit(1) from None
 
 
 __all__ = ["click", "init_app", "main"]

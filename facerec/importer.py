@@ -1,4 +1,4 @@
-"""Bulk enrollment from a folder of photos: what ``flask users import DIR`` does.
+"""Bulk enrollment from a folder of photos: what ``facerec users import DIR`` does.
 
 Two layouts, which may be mixed: ``DIR/<name>/<photo>`` (a folder per person) and
 ``DIR/<name>.<ext>`` (one photo per person, named after them). The photos are checked and

@@ -275,7 +275,7 @@ def check_sample(
     """May ``sample`` become a sample of ``person``? Raise SampleRejected saying why not.
 
     The one rule set for every way a face joins a person: the wizard (each snapshot or
-    photo, and its "Add to"), the person page, the API, ``flask users import`` and enrolling
+    photo, and its "Add to"), the person page, the API, ``facerec users import`` and enrolling
     an unknown group. ``person`` is the enrolled person, or None for someone not saved yet
     (``name`` then names them in messages); ``taken`` are the samples already accepted in the
     same batch (the wizard's draft, the other photos of one import or request).

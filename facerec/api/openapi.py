@@ -83,8 +83,8 @@ DESCRIPTION = f"""\
 Recognise faces in photos, manage the enrolled people and control the camera of a facerec server.
 
 **Authentication.** Send `Authorization: Bearer <token>` with a token made by
-`facerec tokens create NAME` (or on the API tokens page). A signed-in browser session works
-too; its POST, PATCH and DELETE requests must carry the page's CSRF token in `X-CSRFToken`.
+`.venv/bin/facerec tokens create NAME` in the facerec folder (or on the API tokens page). A
+signed-in browser session works too; its POST, PATCH and DELETE requests must carry the page's CSRF token in `X-CSRFToken`.
 
 **Roles and scopes.** Each operation says the role it needs (viewer, operator or admin: the
 `x-required-role` field) and the token scope (`recognize`, `stream`, `read`, `write` or
@@ -331,7 +331,9 @@ def build(app, *, description: str, tags: list[dict], schemas: dict) -> dict:
         {
             "type": "http",
             "scheme": "bearer",
-            "description": "An API token (`flask tokens create NAME`, or the Tokens page).",
+            "description": (
+                "An API token (`.venv/bin/facerec tokens create NAME`, or the Tokens page)."
+            ),
         },
     )
     spec.components.security_scheme(

@@ -1,4 +1,4 @@
-"""``flask accounts|tokens|audit ...``: sign-in accounts and roles, API tokens, the audit."""
+"""``facerec accounts|tokens|audit ...``: sign-in accounts and roles, API tokens, the audit."""
 
 from __future__ import annotations
 
@@ -115,7 +115,7 @@ def list_accounts_command():
     """List sign-in accounts with their roles."""
     rows = db.session.execute(select(Account).order_by(Account.username)).scalars().all()
     if not rows:
-        click.echo("No accounts yet: create one with `flask accounts create USERNAME`.")
+        click.echo("No accounts yet: create one with `.venv/bin/facerec accounts create USERNAME`.")
         return
     width = max(8, *(len(a.username) for a in rows))
     click.echo(
@@ -183,7 +183,7 @@ def list_tokens_command():
 @tokens.command("revoke")
 @click.argument("token_id", metavar="ID", type=int)
 def revoke_token_command(token_id):
-    """Revoke the API token ID (see `flask tokens list`)."""
+    """Revoke the API token ID (see `.venv/bin/facerec tokens list`)."""
     row = db.session.get(ApiToken, token_id)
     if row is None:
         raise click.ClickException(f"No API token with id {token_id}.")

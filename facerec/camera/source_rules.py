@@ -17,7 +17,7 @@ option makes the server wait for a connection), no ``concat:``, ``subfile:``, ``
 other protocol prefixes, no paths outside the media folders (the answer never says whether
 such a path exists). FFmpeg follows no redirect for any camera (see ``sources``).
 
-The command line (``flask cameras add``), run on the server by its administrator, may name
+The command line (``facerec cameras add``), run on the server by its administrator, may name
 any file or URL: it does not go through these rules.
 """
 

@@ -1,5 +1,5 @@
 """Retention: sightings older than ``FACEREC_RETENTION_DAYS`` (default 30; 0 keeps them all)
-are deleted automatically while the server runs, and by ``flask sightings prune``."""
+are deleted automatically while the server runs, and by ``facerec sightings prune``."""
 
 from __future__ import annotations
 

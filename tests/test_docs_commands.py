@@ -1,0 +1,241 @@
+"""Every command the documentation shows, run exactly as written, from a fresh clone's layout.
+
+The project's files are copied to ``<tmp>/facerec`` with the test data at ``<tmp>/shared/faces``
+(where a clone sits beside it), and ``.venv`` there is a new virtualenv into which the project
+is installed the way ``make install`` does it (editable, with its ``facerec`` console script);
+the pinned packages come from this test run's virtualenv through a ``.pth`` file, so nothing is
+downloaded. Commands then run through ``bash`` from that folder with a PATH that holds no
+virtualenv, as a user's fresh shell would: ``.venv/bin/facerec accounts list`` works there,
+``flask accounts list`` would not.
+
+``.venv/bin/facerec ...`` lines run in the order the site lists its pages, on one database;
+``make run ...`` lines start the server and wait for its sign-in page. Every other shell line a
+page shows must be listed in ``NOT_RUN`` with the reason, so a new command cannot slip by.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+import yaml
+
+from .conftest import DATA, ROOT, TEST_PASSWORD
+from .servers import free_port
+
+pytestmark = pytest.mark.sqlite_only
+
+# Shell lines the suite does not run as written, and why. Matched at the start of a line.
+NOT_RUN = {
+    "make test": "is the test suite itself",
+    "curl ": "needs a running server, a token and the reader's photos: the API tests send "
+    "the same requests (tests/test_api.py, test_search.py, test_unknowns.py, ...)",
+    "TOKEN=": "a placeholder for the reader's token",
+    "sudo -u postgres ": "sets up the reader's PostgreSQL server (the suite starts its own)",
+    "export DATABASE_URL=": "names the reader's PostgreSQL server",
+    "pg_dump ": "backs up the reader's PostgreSQL server (tests/test_backup.py, if present)",
+    "pg_restore ": "restores the reader's PostgreSQL server",
+    ".venv/bin/python -m pytest": "runs the test suite itself",
+    "FACEREC_SERVER=": "two servers on the reader's PostgreSQL database "
+    "(tests/test_shared_database.py runs two on one)",
+}
+
+# What an interactive command reads from its terminal, by the command's words.
+ANSWERS = [
+    (re.compile(r"accounts (create|set-password) \S+\s*$|make account "), f"{TEST_PASSWORD}\n" * 2),
+    (re.compile(r"users delete (?!.*--yes)"), "y\n"),
+]
+
+
+def pages() -> list[Path]:
+    """The README, then every page in the order of the site's navigation."""
+    config = yaml.safe_load((ROOT / "mkdocs.yml").read_text().replace("!!python", "#"))
+    found = []
+
+    def walk(items):
+        for item in items:
+            value = next(iter(item.values())) if isinstance(item, dict) else item
+            if isinstance(value, list):
+                walk(value)
+            else:
+                found.append(ROOT / "docs" / value)
+
+    walk(config["nav"])
+    return [ROOT / "README.md", *found]
+
+
+def shell_lines(path: Path) -> list[str]:
+    """The command lines of a page's ``sh`` blocks, continuations joined, comments dropped."""
+    lines = []
+    for block in re.findall(r"```(?:sh|bash|shell)\n(.*?)```", path.read_text(), re.S):
+        for line in block.replace("\\\n", " ").splitlines():
+            line = re.sub(r"\s+#.*$", "", line).strip()
+            if line and not line.startswith("#"):
+                lines.append(line)
+    return lines
+
+
+def is_cli(line: str) -> bool:
+    """A facerec command: ``.venv/bin/facerec ...`` or one of its make targets."""
+    return (
+        re.match(r"^(echo .*\| )?\.venv/bin/facerec\b", line) is not None
+        or re.match(r"^make (facerec|account|token|import)\b", line) is not None
+    )
+
+
+def is_make_run(line: str) -> bool:
+    return re.match(r"^([A-Z_]+=\S+ )*make run\b", line) is not None
+
+
+def test_is_every_command_in_the_docs_run_or_said_why_not():
+    unaccounted = []
+    for path in pages():
+        for line in shell_lines(path):
+            if is_cli(line) or is_make_run(line):
+                continue
+            if not any(line.startswith(prefix) for prefix in NOT_RUN):
+                unaccounted.append(f"{path.relative_to(ROOT)}: {line}")
+    assert not unaccounted, (
+        "commands the docs show that tests/test_docs_commands.py neither runs nor lists in "
+        "NOT_RUN with the reason:\n" + "\n".join(unaccounted)
+    )
+
+
+@pytest.fixture(scope="module")
+def clone(tmp_path_factory) -> Path:
+    """The project as a fresh clone lays it out, with its own .venv and ../shared/faces."""
+    base = tmp_path_factory.mktemp("fresh")
+    project = base / "facerec"
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
+    for name in filter(None, listed.split("\0")):
+        source = ROOT / name
+        if source.is_file():
+            (project / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, project / name)
+    (base / "shared").mkdir()
+    (base / "shared" / "faces").symlink_to(DATA)
+
+    venv = project / ".venv"
+    subprocess.run([sys._base_executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    site_packages = next((venv / "lib").glob("python3*/site-packages"))
+    here = next(p for p in sys.path if p.endswith("site-packages") and Path(p).is_dir())
+    (site_packages / "test-run-packages.pth").write_text(here + "\n")
+    # The Makefile's own step, run with this run's pip against the new virtualenv.
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(venv / "bin" / "python"),
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--editable",
+            str(project),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    (venv / ".installed-stamp").touch()
+    return project
+
+
+def user_environment(home: Path) -> dict[str, str]:
+    """A fresh shell's environment: no virtualenv on PATH, no facerec settings."""
+    keep = {"LANG", "LC_ALL", "TMPDIR", "FACEREC_TEST_DATA"}
+    env = {key: value for key, value in os.environ.items() if key in keep}
+    env.update(PATH="/usr/local/bin:/usr/bin:/bin", HOME=str(home), PASSWORD=TEST_PASSWORD)
+    return env
+
+
+def run_line(line: str, cwd: Path, env: dict, timeout: float = 300):
+    stdin = next((text for pattern, text in ANSWERS if pattern.search(line)), "")
+    return subprocess.run(
+        ["bash", "-c", line],
+        cwd=cwd,
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def test_do_the_documented_commands_work_as_written_from_a_fresh_clone(clone, tmp_path):
+    env = user_environment(tmp_path)
+    # A command before the database exists says what to do, not a traceback.
+    early = run_line(".venv/bin/facerec accounts list", clone, env)
+    assert early.returncode == 1
+    assert "The database has no tables yet" in early.stderr and "make db" in early.stderr
+    assert "Traceback" not in early.stderr
+    # What a fresh clone needs before any command: the database (make run does it too).
+    done = run_line("make db", clone, env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    ran, failures = [], []
+    seen = set()
+    for path in pages():
+        for line in shell_lines(path):
+            if not is_cli(line) or line in seen:
+                continue
+            seen.add(line)
+            done = run_line(line, clone, env)
+            ran.append(line)
+            if done.returncode != 0:
+                failures.append(
+                    f"{path.relative_to(ROOT)}: `{line}` exited {done.returncode}:\n"
+                    f"{done.stdout}{done.stderr}"
+                )
+    assert not failures, "\n\n".join(failures)
+    words = " ".join(ran)
+    for group in ("accounts create", "tokens create", "users import", "cameras add"):
+        assert f"facerec {group}" in words, f"no `{group}` example was run"
+
+
+def wait_for_page(url: str, process, deadline: float) -> str:
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"the server exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                return response.read().decode()
+        except OSError:
+            time.sleep(0.5)
+    raise AssertionError(f"{url} did not answer")
+
+
+def test_does_each_documented_make_run_serve_the_sign_in_page(clone, tmp_path):
+    env = user_environment(tmp_path)
+    lines = sorted({line for path in pages() for line in shell_lines(path) if is_make_run(line)})
+    assert lines
+    for line in lines:
+        # As written, on a port of its own: the documented one may be taken on this machine.
+        port = free_port()
+        process = subprocess.Popen(
+            ["bash", "-c", f"{line} PORT={port}"],
+            cwd=clone,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        try:
+            page = wait_for_page(f"http://127.0.0.1:{port}/login", process, time.monotonic() + 120)
+            assert "Sign in" in page or "setup" in page.lower(), line
+        finally:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=30)
