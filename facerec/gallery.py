@@ -17,13 +17,24 @@ from .models import ENCODING_SIZE, FaceSample, NegativeSample, User, gallery_ver
 log = logging.getLogger(__name__)
 
 
-def distance_text(distance: float, tolerance: float) -> str:
-    """A distance as people read it everywhere: "0.41 of 0.60, lower is closer".
+def distance_text(distance: float, tolerance: float, *, by_hand: bool = False) -> str:
+    """A distance as people read it everywhere: "0.41 (match below 0.60)" or
+    "0.73 (no match: above 0.60)"; "0.73 (labelled by hand)" when a person said who it is.
 
     Pages use the ``distance`` template filter (facerec.web), which passes the configured
-    FACEREC_TOLERANCE; messages built in Python (people, importer, API) call this directly.
+    FACEREC_TOLERANCE; messages built in Python (people, importer, CSV) call this directly;
+    static/js/facerec.js writes the same words for the live page.
     """
-    return f"{distance:.2f} of {tolerance:.2f}, lower is closer"
+    return f"{distance:.2f} ({distance_verdict(distance, tolerance, by_hand=by_hand)})"
+
+
+def distance_verdict(distance: float, tolerance: float, *, by_hand: bool = False) -> str:
+    """The words in brackets of ``distance_text``: the CSV's "match" column."""
+    if by_hand:
+        return "labelled by hand"
+    if distance <= tolerance:
+        return f"match below {tolerance:.2f}"
+    return f"no match: above {tolerance:.2f}"
 
 
 @dataclass(frozen=True)

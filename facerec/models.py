@@ -21,6 +21,7 @@ from sqlalchemy import (
     Text,
     and_,
     event,
+    false,
     insert,
     inspect,
     or_,
@@ -338,6 +339,9 @@ class Sighting(EncodingMixin, db.Model):
     ended_at: Mapped[datetime | None] = mapped_column(DateTime)
     frames: Mapped[int] = mapped_column(Integer, default=0)
     distance: Mapped[float | None] = mapped_column(Float)  # best (smallest) distance seen
+    # Someone said who this is ("This is ...", "This is not ...", an unknown group enrolled
+    # or assigned): the distance is then the recognition's, not a match with this person.
+    labelled_by_hand: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # The best face's encoding (float64[128] bytes) and a JPEG crop of it.
     encoding: Mapped[bytes | None] = mapped_column(LargeBinary)
     crop: Mapped[bytes | None] = mapped_column(LargeBinary)

@@ -315,8 +315,9 @@ def check_sample(
     other = look_alike([sample.encoding], exclude=person.id)
     if other is not None and (own is None or other.distance < own):
         raise SampleRejected(
-            f"This face looks like {other.name} (distance {_distance(other.distance)}), who is "
-            f"already enrolled, more than like {name}. Check that the picture shows {name}.",
+            f"This face looks like {other.name}, who is already enrolled, more than like "
+            f"{name}: distance {_distance(other.distance)}. Check that the picture shows "
+            f"{name}.",
             SOMEONE_ELSE,
         )
 
@@ -374,7 +375,7 @@ def look_alike(vectors, exclude: int | None = None) -> Match | None:
 
 def look_alike_warning(name: str, match: Match) -> str:
     """The words used wherever a new person resembles someone enrolled (wizard, import)."""
-    return f"{name} looks like {match.name} (distance {_distance(match.distance)})."
+    return f"{name} looks like {match.name}: distance {_distance(match.distance)}."
 
 
 def _distance(distance: float) -> str:

@@ -73,9 +73,9 @@ class RecognizedFace(ma.Schema):
     )
     distance = nullable(
         ma.fields.Float,
-        "Distance to the nearest enrolled sample, lower is closer; the face is that person's "
-        "when it is at most the tolerance (${tolerance} unless sent). Null when nobody is "
-        "enrolled.",
+        "Distance to the nearest enrolled sample: a match below the tolerance (${tolerance} "
+        'unless sent), no match above it; pages write it as "0.41 (match below 0.60)" or '
+        '"0.73 (no match: above 0.60)". Null when nobody is enrolled.',
         validate=validate.Range(min=0),
         example=0.41,
     )
@@ -100,7 +100,22 @@ class Sighting(ma.Schema):
         validate=validate.Range(min=0),
         metadata={"description": "Frames it was shown on.", "example": 42},
     )
-    distance = nullable(ma.fields.Float, "The best (smallest) distance among its results.")
+    distance = nullable(
+        ma.fields.Float,
+        "The best (smallest) distance among its recognition results: a match below the "
+        "tolerance (${tolerance} here), no match above it; pages write it as "
+        '"0.41 (match below 0.60)" or "0.73 (no match: above 0.60)". Null when nobody was '
+        "enrolled to compare with.",
+    )
+    labelled_by_hand = ma.fields.Boolean(
+        required=True,
+        metadata={
+            "description": "True when someone said who this is (This is..., This is not..., "
+            "an unknown visitor enrolled or assigned): `distance` is then the recognition's, "
+            'not a match with this person, and pages say "labelled by hand".',
+            "example": False,
+        },
+    )
     crop_url = nullable(
         ma.fields.String, "Its best face as JPEG.", example="/api/v1/sightings/812/crop.jpg"
     )

@@ -124,17 +124,20 @@ def init_app(app):
     app.url_map.converters["int"] = DatabaseIdConverter
 
     @app.template_filter("distance")
-    def distance_filter(distance) -> str:
-        """``{{ match.distance|distance }}`` -> "0.41 of 0.60, lower is closer".
+    def distance_filter(distance, tolerance=None, by_hand=False) -> str:
+        """``{{ match.distance|distance }}`` -> "0.41 (match below 0.60)".
 
-        The one way a face distance is shown on a page: with the FACEREC_TOLERANCE it is
-        judged against, and which way is better. Use it for every distance a page shows
-        (history, unknowns, search results...); scripts get the tolerance from a
-        ``data-tolerance`` attribute and write the same words (see static/js/live.js).
+        The one way a face distance is shown on a page: with the tolerance it is judged
+        against (FACEREC_TOLERANCE unless given, as a search's own) and the verdict, or
+        "labelled by hand" (``by_hand=True``). Use it for every distance a page shows;
+        scripts get the tolerance from a ``data-tolerance`` attribute and write the same
+        words with ``facerec.distanceText`` (static/js/facerec.js).
         """
         if distance is None:
             return ""
-        return distance_text(float(distance), current_settings(app).tolerance)
+        if tolerance is None:
+            tolerance = current_settings(app).tolerance
+        return distance_text(float(distance), float(tolerance), by_hand=bool(by_hand))
 
     @app.context_processor
     def navigation():

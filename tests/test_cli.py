@@ -272,7 +272,7 @@ def test_does_import_warn_about_a_look_alike_in_the_wizards_words_and_strict_ski
     assert strict.exit_code == 0, strict.output
     assert (
         "skipped  Barry/obama2.jpg: looks like someone enrolled (--strict) — "
-        "Barry looks like Barack Obama (distance 0." in strict.output
+        "Barry looks like Barack Obama: distance 0." in strict.output
     )
     assert "people added: 0" in strict.output
     assert people_in(app) == {"Barack Obama": 1}
@@ -281,8 +281,8 @@ def test_does_import_warn_about_a_look_alike_in_the_wizards_words_and_strict_ski
     lines = dry.output.splitlines()
     (warning,) = [line for line in lines if line.startswith("warning  ")]
     # The wizard's review says "<name> looks like <other> (distance d of t, lower is closer)."
-    assert warning.startswith("warning  Barry looks like Barack Obama (distance 0.")
-    assert "of 0.60, lower is closer). The live view may confuse them." in warning
+    assert warning.startswith("warning  Barry looks like Barack Obama: distance 0.")
+    assert " (match below 0.60). The live view may confuse them." in warning
     assert "would add  Barry: 2 samples" in lines
 
 

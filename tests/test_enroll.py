@@ -448,7 +448,7 @@ def test_does_the_review_warn_of_a_look_alike_and_add_the_samples_to_him(app_fac
 
     review = client.get("/enroll/review")
     assert re.search(
-        r"Barry looks like Barack Obama \(distance 0\.3\d of 0\.60, lower is closer\)\.",
+        r"Barry looks like Barack Obama: distance 0\.3\d \(match below 0\.60\)\.",
         text(review),
     )
     for button in ("Cancel", "Add to Barack Obama", "Save anyway as Barry"):

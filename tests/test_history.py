@@ -42,8 +42,8 @@ def test_does_the_history_show_crop_name_camera_duration_and_distance_in_words(a
     assert row_ids(html) == [unknown, known]  # newest first
     assert "Ada &lt;b&gt;Lovelace&lt;/b&gt;" in html and "<b>Lovelace" not in html
     assert "Unknown" in html
-    assert "match 0.41, threshold 0.60" in html
-    assert "no match: nearest 0.80, threshold 0.60" in html
+    assert "0.41 (match below 0.60)" in html
+    assert "0.80 (no match: above 0.60)" in html
     assert "5 s" in html and ">door<" in html
     assert f"/api/v1/sightings/{known}/crop.jpg" in html
     assert client.get(f"/api/v1/sightings/{known}/crop.jpg").mimetype == "image/jpeg"
@@ -110,6 +110,8 @@ def test_does_the_csv_hold_the_filtered_history_like_the_database(app, client):
         assert rows[0]["started_at"] == shapes.sighting(expected[0])["started_at"]
     assert all(r["camera"] == "door" and r["name"] == "" for r in rows)
     assert rows[0]["seconds"] == "5.0" and rows[0]["frames"] == "150"
+    # The distance's verdict in the pages' words, beside the number.
+    assert (rows[0]["distance"], rows[0]["match"]) == ("0.8", "no match: above 0.60")
     everyone = list(csv.DictReader(io.StringIO(client.get("/history.csv").get_data(as_text=True))))
     assert len(everyone) == 3
     # A name a spreadsheet would run as a formula is written as text.
@@ -155,3 +157,21 @@ def test_can_a_history_row_be_corrected_with_this_is_not_and_this_is(app, client
     assert "This is not Alex" not in page  # now unknown
     with app.app_context():
         assert db.session.get(Sighting, row).user_id is None
+
+
+def test_does_a_sighting_labelled_by_hand_say_so_instead_of_calling_its_distance_a_match(
+    app, client, data_dir
+):
+    from .conftest import enroll, photo_samples
+
+    biden = enroll(app, "Biden", data_dir / "known" / "biden.jpg")
+    kit = photo_samples(data_dir / "people" / "kit_harington" / "john1.jpeg")[0].encoding
+    row = add_sighting(app, encoding=kit.astype("<f8").tobytes())  # unknown, distance 0.80
+    client.post(f"/history/sightings/{row}/label", data={"user_id": biden, "next": "/history"})
+
+    html = client.get("/history").get_data(as_text=True)
+    assert "0.80 (labelled by hand)" in html
+    assert "match below" not in html and "no match" not in html
+    rows = list(csv.DictReader(io.StringIO(client.get("/history.csv").get_data(as_text=True))))
+    assert (rows[0]["name"], rows[0]["match"]) == ("Biden", "labelled by hand")
+    assert client.get(f"/api/v1/sightings/{row}").get_json()["labelled_by_hand"] is True

@@ -85,8 +85,8 @@ def test_is_a_new_person_who_looks_like_someone_enrolled_warned_about(app, barry
         report = importer.run_import(barry, jobs=1)
         assert db.session.query(User).count() == 2
     (warning,) = report.warnings
-    assert warning.startswith("Barry looks like Barack Obama (distance 0.")
-    assert "of 0.60, lower is closer)." in warning
+    assert warning.startswith("Barry looks like Barack Obama: distance 0.")
+    assert " (match below 0.60). The live view may confuse them." in warning
     assert report.added == {"Barry": 2}
 
 

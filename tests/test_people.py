@@ -106,8 +106,8 @@ def test_is_someone_elses_face_refused_for_a_person(ctx, obama, data_dir):
     biden = db.session.get(User, enroll(ctx, "Joe Biden", data_dir / "known" / "biden.jpg"))
     refused = refusal(biden, data_dir / "unknown" / "obama2.jpg")
     assert refused.reason == people.SOMEONE_ELSE
-    assert "looks like Barack Obama (distance 0.3" in str(refused)
-    assert "of 0.60, lower is closer), who is already enrolled" in str(refused)
+    assert "looks like Barack Obama, who is already enrolled, more than like" in str(refused)
+    assert ": distance 0.3" in str(refused) and " (match below 0.60)." in str(refused)
     assert len(biden.samples) == 1
 
 
@@ -137,8 +137,8 @@ def test_is_a_look_alike_of_a_new_person_a_question_not_a_refusal(ctx, data_dir)
     match = people.look_alike([sample.encoding])
     assert match.name == "Barack Obama"
     warning = people.look_alike_warning("Barry", match)
-    assert warning.startswith("Barry looks like Barack Obama (distance 0.")
-    assert warning.endswith(" of 0.60, lower is closer).")
+    assert warning.startswith("Barry looks like Barack Obama: distance 0.")
+    assert warning.endswith(" (match below 0.60).")
     assert people.look_alike([sample_of(data_dir / "known" / "biden.jpg").encoding]) is None
 
 

@@ -108,9 +108,29 @@ def test_does_a_track_become_one_row_started_then_ended_with_events_after_commit
         "ended_at",
         "frames",
         "distance",
+        "labelled_by_hand",
         "crop_url",
         "group_id",
     }
+    writer.close()
+
+
+def test_does_a_track_still_in_view_keep_the_person_someone_gave_it_by_hand(app):
+    from facerec.unknowns.service import relabel
+
+    ada = add_person(app)
+    writer = sightings.recorder(app)
+    writer.put("main", TrackEvent("started", summary(3)))
+    assert writer.flush()
+    with app.app_context():
+        row = db.session.scalars(db.select(Sighting)).one()
+        relabel(row, db.session.get(User, ada))  # "This is Ada" while the face is in view
+        db.session.commit()
+    writer.put("main", TrackEvent("ended", summary(3, ended=time.time(), frames=30)))
+    assert writer.flush()
+    with app.app_context():
+        row = db.session.scalars(db.select(Sighting)).one()
+        assert (row.user_id, row.labelled_by_hand, row.frames) == (ada, True, 30)
     writer.close()
 
 

@@ -101,7 +101,8 @@ is busy (a lock held longer than FACEREC_DB_BUSY_TIMEOUT): nothing was written, 
 **Limits on this server.** Request bodies: at most ${{max_body}}. Photos: at most
 ${{max_pixels}}. Names: 1 to {NAME_MAX} characters, unique without regard to case. Details:
 at most {DETAILS_MAX} characters. Pages: at most {schemas.PER_PAGE_MAX} people. A face is
-someone's when its distance is at most the tolerance, ${{tolerance}} here (lower is closer).
+someone's when its distance is below the tolerance, ${{tolerance}} here: pages write a distance
+as "0.41 (match below 0.60)" or "0.73 (no match: above 0.60)".
 """
 
 TAGS = [

@@ -9,6 +9,7 @@ from .. import shapes
 from ..auth.roles import only_visible, requires, visible_cameras
 from ..config import current_settings
 from ..extensions import db
+from ..gallery import distance_verdict
 from ..models import Sighting, User
 from ..sightings import queries
 from . import bp
@@ -27,7 +28,8 @@ def _text(value: str | None) -> str:
 
 
 # The CSV's columns in order: each one's header, which is also its key in the sighting's API
-# shape (S) with "seconds" added, and how its cell is written.
+# shape (S) with "seconds" and "match" (the distance's verdict in the pages' words: "match
+# below 0.60", "no match: above 0.60", "labelled by hand") added, and how its cell is written.
 CSV_COLUMNS = (
     ("id", _plain),
     ("camera", _text),
@@ -38,8 +40,16 @@ CSV_COLUMNS = (
     ("seconds", _plain),
     ("frames", _plain),
     ("distance", _plain),
+    ("match", _plain),
     ("crop_url", _plain),
 )
+
+
+def _verdict(row: Sighting, tolerance: float) -> str | None:
+    """The CSV's "match" cell: the words the pages put after a distance, without brackets."""
+    if row.distance is None:
+        return None
+    return distance_verdict(row.distance, tolerance, by_hand=row.labelled_by_hand)
 
 
 def _filter() -> tuple[queries.SightingFilter, str | None]:
@@ -107,6 +117,8 @@ def export_csv():
     if problem:
         return Response(problem + "\n", status=422, mimetype="text/plain")
 
+    tolerance = current_settings().tolerance
+
     def generate():
         buffer = io.StringIO()
         writer = csv.writer(buffer)
@@ -122,7 +134,7 @@ def export_csv():
         for row in wanted.all():
             ended = row.ended_at
             seconds = round((ended - row.started_at).total_seconds(), 1) if ended else None
-            data = shapes.sighting(row) | {"seconds": seconds}
+            data = shapes.sighting(row) | {"seconds": seconds, "match": _verdict(row, tolerance)}
             writer.writerow(cell(data[key]) for key, cell in CSV_COLUMNS)
             yield taken()
 

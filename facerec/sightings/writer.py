@@ -149,8 +149,9 @@ class SightingWriter:
 
     @staticmethod
     def _fill(row: Sighting, track):
-        row.user_id = track.user_id
-        row.name = track.name
+        if not row.labelled_by_hand:  # a person said who this is: the track does not undo it
+            row.user_id = track.user_id
+            row.name = track.name
         row.started_at = _when(track.started)
         row.ended_at = _when(track.ended)
         row.frames = track.frames

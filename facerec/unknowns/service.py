@@ -136,7 +136,8 @@ def new_person_samples(sightings: list[Sighting], name: str) -> tuple[list, list
 
 
 def relabel(sighting: Sighting, user: User | None):
-    """The sighting is ``user`` (or nobody); it leaves its unknown group when named."""
+    """The sighting is ``user`` (or nobody), by hand; it leaves its unknown group when named."""
+    sighting.labelled_by_hand = True
     sighting.user_id = user.id if user else None
     sighting.user = user
     sighting.name = user.name if user else None

@@ -27,5 +27,14 @@ window.facerec = (function () {
     });
   }
 
-  return { csrfToken, elements, reconnect };
+  // A face's distance in the words of every page (gallery.distance_text, the `distance`
+  // template filter): "0.41 (match below 0.60)" or "0.73 (no match: above 0.60)".
+  function distanceText(distance, tolerance) {
+    const verdict = distance <= tolerance
+      ? "match below " + tolerance.toFixed(2)
+      : "no match: above " + tolerance.toFixed(2);
+    return distance.toFixed(2) + " (" + verdict + ")";
+  }
+
+  return { csrfToken, elements, reconnect, distanceText };
 })();

@@ -31,9 +31,7 @@
       if (face.distance !== null) {
         const d = document.createElement("span");
         d.className = "muted small";
-        // The words of the `distance` template filter (facerec/web.py): value, threshold, direction.
-        d.textContent = "distance " + face.distance.toFixed(2) + " of " + tolerance.toFixed(2) +
-          ", lower is closer";
+        d.textContent = facerec.distanceText(face.distance, tolerance);
         li.appendChild(d);
       }
       els.faces.appendChild(li);
