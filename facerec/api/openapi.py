@@ -84,7 +84,8 @@ Recognise faces in photos, manage the enrolled people and control the camera of 
 
 **Authentication.** Send `Authorization: Bearer <token>` with a token made by
 `.venv/bin/facerec tokens create NAME` in the facerec folder (or on the API tokens page). A
-signed-in browser session works too; its POST, PATCH and DELETE requests must carry the page's CSRF token in `X-CSRFToken`.
+signed-in browser session works too; its POST, PATCH and DELETE requests must carry the
+page's CSRF token in `X-CSRFToken`.
 
 **Roles and scopes.** Each operation says the role it needs (viewer, operator or admin: the
 `x-required-role` field) and the token scope (`recognize`, `stream`, `read`, `write` or
