@@ -8,7 +8,8 @@ downloaded. Commands then run through ``bash`` from that folder with a PATH that
 virtualenv, as a user's fresh shell would: ``.venv/bin/facerec accounts list`` works there,
 ``flask accounts list`` would not.
 
-``.venv/bin/facerec ...`` lines run in the order the site lists its pages, on one database;
+``.venv/bin/facerec ...`` lines run page by page, each page on a fresh database after what it
+assumes (``BEFORE``), in the order the page shows them;
 ``make run ...`` lines start the server and wait for its sign-in page. Every other shell line a
 page shows must be listed in ``NOT_RUN`` with the reason, so a new command cannot slip by.
 """
@@ -46,6 +47,16 @@ NOT_RUN = {
     ".venv/bin/python -m pytest": "runs the test suite itself",
     "FACEREC_SERVER=": "two servers on the reader's PostgreSQL database "
     "(tests/test_shared_database.py runs two on one)",
+}
+
+# What a page's commands assume is already there (run first, on the page's fresh database).
+BEFORE = {
+    "guide/roles.md": [
+        "printf '%s\\n' \"$PASSWORD\" > password.txt",
+        "echo \"$PASSWORD\" | .venv/bin/facerec accounts create alice --password-stdin",
+        ".venv/bin/facerec cameras add door ../shared/faces/short_hamilton_clip.mp4",
+        ".venv/bin/facerec cameras add lab ../shared/faces/short_hamilton_clip.mp4",
+    ],
 }
 
 # What an interactive command reads from its terminal, by the command's words.
@@ -186,19 +197,27 @@ def test_do_the_documented_commands_work_as_written_from_a_fresh_clone(clone, tm
     # What a fresh clone needs before any command: the database (make run does it too).
     done = run_line("make db", clone, env)
     assert done.returncode == 0, done.stdout + done.stderr
+    database = clone / "instance" / "facerec.db"
+    empty = database.read_bytes()
+    # The README's commands are the quick start's: they run there.
+    readme, *docs = pages()
+    shown_in_docs = {line for path in docs for line in shell_lines(path)}
+    for line in filter(is_cli, shell_lines(readme)):
+        assert line in shown_in_docs, f"the README's `{line}` is not in the docs, where it runs"
     ran, failures = [], []
-    seen = set()
-    for path in pages():
-        for line in shell_lines(path):
-            if not is_cli(line) or line in seen:
-                continue
-            seen.add(line)
+    for path in docs:
+        lines = [line for line in shell_lines(path) if is_cli(line)]
+        if not lines:
+            continue
+        # Each page as a reader follows it: on a fresh database, after what it assumes.
+        database.write_bytes(empty)
+        page = str(path.relative_to(ROOT / "docs"))
+        for line in [*BEFORE.get(page, []), *lines]:
             done = run_line(line, clone, env)
             ran.append(line)
             if done.returncode != 0:
                 failures.append(
-                    f"{path.relative_to(ROOT)}: `{line}` exited {done.returncode}:\n"
-                    f"{done.stdout}{done.stderr}"
+                    f"docs/{page}: `{line}` exited {done.returncode}:\n{done.stdout}{done.stderr}"
                 )
     assert not failures, "\n\n".join(failures)
     words = " ".join(ran)
