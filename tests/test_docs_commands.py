@@ -53,7 +53,7 @@ NOT_RUN = {
 BEFORE = {
     "guide/roles.md": [
         "printf '%s\\n' \"$PASSWORD\" > password.txt",
-        "echo \"$PASSWORD\" | .venv/bin/facerec accounts create alice --password-stdin",
+        'echo "$PASSWORD" | .venv/bin/facerec accounts create alice --password-stdin',
         ".venv/bin/facerec cameras add door ../shared/faces/short_hamilton_clip.mp4",
         ".venv/bin/facerec cameras add lab ../shared/faces/short_hamilton_clip.mp4",
     ],
