@@ -77,6 +77,12 @@ class EncodingMixin:
         self.encoding = array.tobytes()
 
 
+# SQLite's AUTOINCREMENT: an id is never given again, even after the newest row is deleted
+# (without it SQLite reuses the largest id). A person's, a sample's or a sighting's id names
+# them outside (events, MQTT, links, an export); PostgreSQL's sequences never go back anyway.
+NEVER_REUSED = {"sqlite_autoincrement": True}
+
+
 def new_external_key() -> str:
     """A person's key for the outside world: 16 random hex digits (64 bits: no two people
     of any gallery will draw the same one; the unique index would refuse it anyway)."""
@@ -87,6 +93,7 @@ class User(db.Model):
     """An enrolled person (not a login account: see Account)."""
 
     __tablename__ = "users"
+    __table_args__ = NEVER_REUSED
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(NAME_MAX))
@@ -115,6 +122,7 @@ class FaceSample(EncodingMixin, db.Model):
     """One face of a person: its 128-d encoding and a small JPEG thumbnail."""
 
     __tablename__ = "face_samples"
+    __table_args__ = NEVER_REUSED
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
@@ -371,6 +379,7 @@ class Sighting(EncodingMixin, db.Model):
             "sharpness",
             "turn",
         ),
+        NEVER_REUSED,
     )
 
     @property
@@ -414,6 +423,7 @@ class NegativeSample(EncodingMixin, db.Model):
     """A face that was wrongly given a person's name: "this is not them"."""
 
     __tablename__ = "negative_samples"
+    __table_args__ = NEVER_REUSED
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)

@@ -93,6 +93,14 @@ def run_migrations_online():
 
     with connectable.connect() as connection:
         context.configure(connection=connection, target_metadata=get_metadata(), **conf_args)
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # A table rebuilt by a migration (batch mode: copy, drop, rename) must not fire
+            # its foreign keys' ON DELETE actions on the rows that point at it: dropping the
+            # old "users" would cascade to every sample. The pragma only acts outside a
+            # transaction; the keys are checked once the migrations are done.
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            connection.commit()
 
         with context.begin_transaction():
             if connection.dialect.name == "postgresql":
@@ -101,6 +109,12 @@ def run_migrations_online():
                 lock = text("SELECT pg_advisory_xact_lock(:key)")
                 connection.execute(lock, {"key": MIGRATION_LOCK})
             context.run_migrations()
+        if sqlite:
+            broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+            connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+            connection.commit()
+            if broken:
+                raise RuntimeError(f"the migrations left rows without their parent: {broken}")
 
 
 if context.is_offline_mode():

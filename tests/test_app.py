@@ -98,3 +98,51 @@ def test_do_the_migrations_form_one_chain_with_unique_numbers():
     parents = list(found.values())
     assert sorted(parents, key=str) == sorted([None, *list(found)[:-1]], key=str)
     assert len(set(parents)) == len(parents), "two migrations follow the same one"
+
+
+def test_does_the_never_reused_ids_migration_keep_every_row_and_its_children(empty_database_url):
+    """Rebuilding a table (SQLite's AUTOINCREMENT) must not fire its keys' ON DELETE actions:
+    a person's samples and sightings are all there afterwards."""
+    from sqlalchemy import text
+
+    url = empty_database_url
+    app = create_app({"TESTING": True, "SECRET_KEY": "x", "SQLALCHEMY_DATABASE_URI": url})
+    try:
+        with app.app_context():
+            upgrade(directory="migrations", revision="0014")
+            with db.engine.begin() as conn:
+                conn.execute(
+                    text(
+                        "INSERT INTO users (id, name, name_key, details, created_at, updated_at,"
+                        " external_key) VALUES (5, 'Ada', 'ada', '', '2026-01-01', '2026-01-01',"
+                        " 'k5')"
+                    )
+                )
+                conn.execute(
+                    text(
+                        "INSERT INTO face_samples (id, user_id, encoding, thumbnail, source,"
+                        " created_at) VALUES (9, 5, :blob, :blob, 'test', '2026-01-01')"
+                    ),
+                    {"blob": b"\0" * 1024},
+                )
+                conn.execute(
+                    text(
+                        "INSERT INTO sightings (id, camera, user_id, name, started_at, frames)"
+                        " VALUES (12, 'main', 5, 'Ada', '2026-01-01', 3)"
+                    )
+                )
+            upgrade(directory="migrations")
+            with db.engine.begin() as conn:
+                counts = [
+                    conn.execute(text(f"SELECT count(*) FROM {table}")).scalar()
+                    for table in ("users", "face_samples", "sightings")
+                ]
+                if db.engine.dialect.name == "sqlite":
+                    sql = conn.execute(
+                        text("SELECT sql FROM sqlite_master WHERE name = 'users'")
+                    ).scalar()
+                    assert "AUTOINCREMENT" in sql
+            db.engine.dispose()
+    finally:
+        app.extensions["cameras"].close()
+    assert counts == [1, 1, 1]

@@ -6,7 +6,7 @@ import pytest
 
 from facerec import faces, people
 from facerec.extensions import db
-from facerec.models import FaceSample, User
+from facerec.models import FaceSample, Sighting, User
 from tests.conftest import enroll
 
 
@@ -166,3 +166,28 @@ def test_is_the_owner_of_a_photo_found_by_its_hash(ctx, data_dir):
     assert people.photo_owner(faces.photo_hash(photo.read_bytes())) == user
     assert people.photo_owner(faces.photo_hash(photo.read_bytes()), exclude=user.id) is None
     assert people.photo_owner(None) is None
+
+
+def test_are_the_ids_of_deleted_people_samples_and_sightings_never_given_again(app, data_dir):
+    """A person's, a sample's or a sighting's id names them outside (events, MQTT, links):
+    after the newest is deleted, the next one gets a new id (SQLite reuses the largest id
+    without AUTOINCREMENT)."""
+    photo = data_dir / "known" / "obama.jpg"
+    first = enroll(app, "Barack Obama", photo)
+    with app.app_context():
+        sample_id = db.session.scalars(db.select(FaceSample.id)).one()
+        sighting = Sighting(camera="main", user_id=first, name="Barack Obama", frames=1)
+        db.session.add(sighting)
+        db.session.commit()
+        sighting_id = sighting.id
+        db.session.delete(db.session.get(User, first))
+        db.session.commit()
+        assert db.session.get(Sighting, sighting_id) is None  # gone with the person
+    second = enroll(app, "Barack Obama", photo)
+    with app.app_context():
+        again = Sighting(camera="main", user_id=second, name="Barack Obama", frames=1)
+        db.session.add(again)
+        db.session.commit()
+        new_sample = db.session.scalars(db.select(FaceSample.id)).one()
+        assert (second, new_sample, again.id) > (first, sample_id, sighting_id)
+        assert second != first and new_sample != sample_id and again.id != sighting_id
