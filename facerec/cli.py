@@ -317,19 +317,35 @@ sightings_cli = AppGroup("sightings", help="Manage the history of sightings.")
     "--days",
     type=click.IntRange(min=0),
     default=None,
-    help="Delete sightings older than this many days (default: FACEREC_RETENTION_DAYS).",
+    help="Delete sightings older than this many days (default: FACEREC_RETENTION_DAYS for "
+    "known people's, FACEREC_RETENTION_UNKNOWN_DAYS for unknown visitors').",
 )
-def prune_sightings_command(days):
-    """Delete old sightings now (they are also pruned in the background)."""
+@click.option(
+    "--unknown-days",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Unknown visitors' sightings older than this many days (default: --days if given).",
+)
+def prune_sightings_command(days, unknown_days):
+    """Delete expired sightings now, per kind (they are also pruned in the background)."""
     from .sightings import prune
 
-    if days is None:
-        days = current_settings().retention_days
-    if days == 0:
+    settings = current_settings()
+    known = settings.retention_days if days is None else days
+    if unknown_days is None:
+        unknown_days = settings.retention_unknown_days if days is None else days
+    if known == 0 and unknown_days == 0:
         click.echo("Retention is 0 days: every sighting is kept; nothing deleted.")
         return
-    removed = prune(days)
-    click.echo(f"Deleted {removed} sighting{'s' if removed != 1 else ''} older than {days} days.")
+    removed = prune(known, unknown_days=unknown_days)
+
+    def kept(n: int) -> str:
+        return f"older than {n} days" if n else "none (kept for ever)"
+
+    click.echo(
+        f"Deleted {removed} sighting{'s' if removed != 1 else ''}: known people's "
+        f"{kept(known)}, unknown visitors' {kept(unknown_days)}."
+    )
 
 
 # -- settings -------------------------------------------------------------------------------

@@ -408,8 +408,17 @@ class Settings:
     retention_days: int = setting(
         "FACEREC_RETENTION_DAYS",
         30,
-        """Days a sighting (face crop, face encoding, who and when) is kept after it ends.
-        0: kept for ever.""",
+        """Days a known person's sighting (face crop, face encoding, who and when) is kept
+        after it ends. 0: kept for ever.""",
+        section=HISTORY,
+        applies="the hourly pruning and `facerec sightings prune`",
+        minimum=0,
+    )
+    retention_unknown_days: int = setting(
+        "FACEREC_RETENTION_UNKNOWN_DAYS",
+        7,
+        """Days an unknown visitor's sighting (a stranger's face crop and encoding) is kept
+        after it ends: strangers' faces go sooner than known people's. 0: kept for ever.""",
         section=HISTORY,
         applies="the hourly pruning and `facerec sightings prune`",
         minimum=0,
@@ -417,8 +426,8 @@ class Settings:
     audit_retention_days: int = setting(
         "FACEREC_AUDIT_RETENTION_DAYS",
         365,
-        """Days an audit entry (who changed what and when, sign-ins and failed sign-ins) is
-        kept. 0: kept for ever.""",
+        """Days an audit entry (who changed what and when, sign-ins and failed sign-ins) and
+        an entry of the search log are kept. 0: kept for ever.""",
         section=HISTORY,
         applies="`facerec audit prune` and the hourly pruning",
         minimum=0,

@@ -287,13 +287,13 @@ def test_does_prune_delete_exactly_the_sightings_older_than_n_days(app, runner):
     new = add_sighting(app)
     result = runner.invoke(args=["sightings", "prune", "--days", "10"])
     assert result.exit_code == 0, result.output
-    assert "Deleted 1 sighting " in result.output
+    assert "Deleted 1 sighting:" in result.output
     assert remaining(app) == {edge, new}
     assert old not in remaining(app)
 
 
 def test_does_prune_without_days_use_the_retention_setting_and_0_keep_all(app_factory):
-    app = app_factory(FACEREC_RETENTION_DAYS=0)
+    app = app_factory(FACEREC_RETENTION_DAYS=0, FACEREC_RETENTION_UNKNOWN_DAYS=0)
     old = add_sighting(app, age=timedelta(days=400))
     result = app.test_cli_runner().invoke(args=["sightings", "prune"])
     assert result.exit_code == 0 and "nothing deleted" in result.output
@@ -301,7 +301,7 @@ def test_does_prune_without_days_use_the_retention_setting_and_0_keep_all(app_fa
 
 
 def test_are_old_sightings_pruned_automatically_while_the_server_runs(app_factory):
-    app = app_factory(FACEREC_RETENTION_DAYS=2)
+    app = app_factory(FACEREC_RETENTION_DAYS=2, FACEREC_RETENTION_UNKNOWN_DAYS=2)
     old = add_sighting(app, age=timedelta(days=3))
     new = add_sighting(app, age=timedelta(days=1))
     client = login_client(app, app.test_client())
@@ -310,3 +310,38 @@ def test_are_old_sightings_pruned_automatically_while_the_server_runs(app_factor
     while old in remaining(app) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert remaining(app) == {new}
+
+
+def test_does_retention_remove_exactly_the_expired_rows_of_each_kind(app_factory):
+    """Strangers' faces go sooner (7 days) than known people's (30); 0 keeps a kind."""
+    app = app_factory()  # the defaults: 30, 7, 365
+    ada = add_person(app, "Ada")
+    known_old = add_sighting(app, user_id=ada, name="Ada", age=timedelta(days=31))
+    known_kept = add_sighting(app, user_id=ada, name="Ada", age=timedelta(days=20))
+    stranger_old = add_sighting(app, age=timedelta(days=8))
+    stranger_kept = add_sighting(app, age=timedelta(days=6))
+    client = login_client(app, app.test_client())
+    client.get("/api/v1/sightings")  # the first request after start prunes (then hourly)
+    deadline = time.monotonic() + 10
+    while known_old in remaining(app) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert remaining(app) == {known_kept, stranger_kept}
+    assert stranger_old not in remaining(app)
+
+    history = client.get("/history").get_data(as_text=True)
+    assert "Known people's sightings are kept 30 days" in history
+    assert "unknown visitors' 7 days" in history
+    assert "searches and the audit trail 365 days" in history
+
+
+def test_does_prune_on_the_command_line_take_each_kind_apart(app, runner):
+    ada = add_person(app, "Ada")
+    known = add_sighting(app, user_id=ada, name="Ada", age=timedelta(days=10))
+    stranger = add_sighting(app, age=timedelta(days=10))
+    result = runner.invoke(args=["sightings", "prune", "--days", "30", "--unknown-days", "5"])
+    assert result.exit_code == 0, result.output
+    assert "known people's older than 30 days, unknown visitors' older than 5 days" in (
+        result.output
+    )
+    assert remaining(app) == {known}
+    assert stranger not in remaining(app)

@@ -11,7 +11,7 @@ from ..config import current_settings
 from ..extensions import db
 from ..gallery import distance_verdict
 from ..models import Sighting, User
-from ..sightings import queries
+from ..sightings import Periods, queries
 from . import bp
 
 PAGE = 50
@@ -96,7 +96,7 @@ def index():
     return render_template(
         "history/index.html",
         camera_choices=[(name, name) for name in cameras],
-        retention_days=current_settings().retention_days,
+        kept=Periods.of(current_settings()),
         **context,
     ), status
 

@@ -3,7 +3,7 @@
 - ``writer.SightingWriter``: listens to every camera service and writes one row per track
   from its own thread; ``subscribe(callback)`` hears of every committed change.
 - ``queries``: the filtered, newest-first history the API, the history page and its CSV share.
-- ``retention``: old sightings are deleted (``FACEREC_RETENTION_DAYS``).
+- ``retention``: expired sightings, searches and audit entries are deleted, per kind.
 """
 
 from __future__ import annotations
@@ -11,10 +11,11 @@ from __future__ import annotations
 from flask import current_app
 
 from ..config import current_settings
-from .retention import Retention, prune
+from .retention import Periods, Retention, prune
 from .writer import SightingWriter, Subscriber
 
 __all__ = [
+    "Periods",
     "Retention",
     "SightingWriter",
     "init_app",
@@ -46,7 +47,8 @@ def init_app(app):
     from .. import camera
 
     camera.registry(app).on_service(writer.listener_for)
-    retention = Retention(app, current_settings(app).retention_days)
+    periods = Periods.of(current_settings(app))
+    retention = Retention(app, periods.known, periods.unknown)
     app.extensions["retention"] = retention
     app.before_request(retention.prune_if_due)
     return writer
