@@ -382,6 +382,9 @@ def init_app(app):
     for group in (users, *GROUPS, cameras, webhooks, sightings_cli):
         app.cli.add_command(group)
     app.cli.add_command(show_settings)
+    from . import backup  # backup FILE, restore FILE
+
+    backup.init_app(app)
 
 
 def main():
