@@ -42,7 +42,8 @@ NOT_RUN = {
     "TOKEN=": "a placeholder for the reader's token",
     "sudo -u postgres ": "sets up the reader's PostgreSQL server (the suite starts its own)",
     "export DATABASE_URL=": "names the reader's PostgreSQL server",
-    "pg_dump ": "backs up the reader's PostgreSQL server (tests/test_backup.py, if present)",
+    "PGURL=": "names the reader's PostgreSQL server",
+    "pg_dump ": "backs up the reader's PostgreSQL server (tests/test_backup.py runs the recipe)",
     "pg_restore ": "restores the reader's PostgreSQL server",
     ".venv/bin/python -m pytest": "runs the test suite itself",
     "FACEREC_SERVER=": "two servers on the reader's PostgreSQL database "
@@ -63,6 +64,7 @@ BEFORE = {
 ANSWERS = [
     (re.compile(r"accounts (create|set-password) \S+\s*$|make account "), f"{TEST_PASSWORD}\n" * 2),
     (re.compile(r"users delete (?!.*--yes)"), "y\n"),
+    (re.compile(r"facerec restore (?!.*--yes)"), "y\n"),
 ]
 
 
