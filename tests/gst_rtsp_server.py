@@ -8,7 +8,10 @@ packages the Makefile's ``rtsp`` target installs), never with the project's virt
 
 serves ``rtsp://127.0.0.1:8554/main`` and ``rtsp://127.0.0.1:8554/sub``, each the video
 scaled to that size, looped for ever, at the video's own frame rate, over TCP or UDP as the
-client asks. Each client gets its own copy starting at the first frame.
+client asks. Like a live camera, every stream shows the same moment: a client joins at the
+key frame just before where the video has got to since the server started (key frames come
+every few frames, so two streams opened at different times are at most that far apart, as a
+camera's main and sub-stream are).
 
 The video is encoded once per size (x264, a key frame every second) and the encoded frames
 are kept in ``--cache``; a restarted server (the drop tests kill and restart it) reads them
@@ -23,6 +26,7 @@ import argparse
 import hashlib
 import struct
 import sys
+import time
 from fractions import Fraction
 from pathlib import Path
 
@@ -32,7 +36,8 @@ gi.require_version("Gst", "1.0")
 gi.require_version("GstRtspServer", "1.0")
 from gi.repository import GLib, Gst, GstRtspServer  # noqa: E402
 
-MAGIC = b"facerec-h264-frames 1\n"
+MAGIC = b"facerec-h264-frames 2\n"
+KEY_EVERY = 5  # frames between two key frames: how far behind live a client may join
 # Every GStreamer element used here, and the Debian package that brings it.
 ELEMENTS = {
     "filesrc": "gstreamer1.0-plugins-base (libgstreamer1.0)",
@@ -63,9 +68,9 @@ def encode(video: Path, width: int, height: int) -> tuple[Fraction, list[tuple[b
         f'filesrc location="{video}" ! decodebin ! videoconvert ! videoscale '
         f"! video/x-raw,format=I420,width={width},height={height},pixel-aspect-ratio=1/1 "
         # No B-frames: every decoder reads it, and frames come out in order. Constant quality,
-        # so a small size costs few bytes; a key frame every second, where a loop starts over.
+        # so a small size costs few bytes; frequent key frames, where clients may join.
         "! x264enc tune=zerolatency speed-preset=veryfast pass=qual quantizer=23 "
-        "key-int-max=30 bframes=0 "
+        f"key-int-max={KEY_EVERY} bframes=0 "
         "! video/x-h264,stream-format=byte-stream,alignment=au "
         "! appsink name=sink sync=false"
     )
@@ -125,11 +130,12 @@ def _load(data: bytes):
 
 class LoopedVideo(GstRtspServer.RTSPMediaFactory):
     """One media per client: the encoded frames pushed through appsrc, looped, timestamped
-    as a live source so the server's sinks send them at the video's frame rate."""
+    as a live source so the server's sinks send them at the video's frame rate, starting at
+    the key frame at or before where the video has got to since ``started``."""
 
-    def __init__(self, rate: Fraction, frames, width: int, height: int):
+    def __init__(self, rate: Fraction, frames, width: int, height: int, started: float):
         super().__init__()
-        self.rate, self.frames = rate, frames
+        self.rate, self.frames, self.started = rate, frames, started
         self.duration = int(Gst.SECOND / rate)
         self.set_shared(False)
         self.set_launch(
@@ -142,12 +148,14 @@ class LoopedVideo(GstRtspServer.RTSPMediaFactory):
 
     def _configure(self, _factory, media):
         appsrc = media.get_element().get_child_by_name("video")
-        position = {"n": 0}
+        live = int((time.monotonic() - self.started) * self.rate) % len(self.frames)
+        first = max(i for i in range(live + 1) if self.frames[i][0])
+        position = {"n": 0, "first": first}
         appsrc.connect("need-data", self._push, position)
 
     def _push(self, appsrc, _length, position):
         n = position["n"]
-        key, data = self.frames[n % len(self.frames)]
+        key, data = self.frames[(position["first"] + n) % len(self.frames)]
         buffer = Gst.Buffer.new_wrapped(data)
         buffer.pts = buffer.dts = n * Gst.SECOND * self.rate.denominator // self.rate.numerator
         buffer.duration = self.duration
@@ -184,11 +192,13 @@ def main(argv=None):
     server.set_address(args.address)
     server.set_service(str(args.port))
     mounts = server.get_mount_points()
+    started = time.monotonic()
     for item in args.stream or ["main=640x360"]:
         name, _, size = item.partition("=")
         width, _, height = size.partition("x")
         rate, frames = cached(args.video, args.cache, int(width), int(height))
-        mounts.add_factory(f"/{name}", LoopedVideo(rate, frames, int(width), int(height)))
+        factory = LoopedVideo(rate, frames, int(width), int(height), started)
+        mounts.add_factory(f"/{name}", factory)
     if server.attach(None) == 0:
         raise SystemExit(f"cannot listen on {args.address}:{args.port}")
     print("ready", flush=True)
