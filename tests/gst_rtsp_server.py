@@ -36,7 +36,7 @@ gi.require_version("Gst", "1.0")
 gi.require_version("GstRtspServer", "1.0")
 from gi.repository import GLib, Gst, GstRtspServer  # noqa: E402
 
-MAGIC = b"facerec-h264-frames 2\n"
+MAGIC = b"facerec-h264-frames 3\n"
 KEY_EVERY = 5  # frames between two key frames: how far behind live a client may join
 # Every GStreamer element used here, and the Debian package that brings it.
 ELEMENTS = {
@@ -94,7 +94,40 @@ def encode(video: Path, width: int, height: int) -> tuple[Fraction, list[tuple[b
         raise SystemExit(f"cannot encode {video}: {error.parse_error()[0].message}")
     if not frames or not frames[0][0]:
         raise SystemExit(f"cannot encode {video}: no frames, or the first is not a key frame")
-    return rate, frames
+    return rate, with_parameter_sets(frames)
+
+
+def nal_units(data: bytes) -> list[bytes]:
+    """An Annex B access unit's NAL units, each with its start code."""
+    starts = []
+    at = data.find(b"\x00\x00\x01")
+    while at >= 0:
+        begin = at - 1 if at > 0 and data[at - 1] == 0 else at
+        starts.append((begin, at + 3))
+        at = data.find(b"\x00\x00\x01", at + 3)
+    return [
+        data[begin : (starts[i + 1][0] if i + 1 < len(starts) else len(data))]
+        for i, (begin, _payload) in enumerate(starts)
+    ]
+
+
+def with_parameter_sets(frames):
+    """Every key frame carrying the SPS and PPS, as x264 writes them only before the first:
+    a client joins at any key frame (each gets a pipeline of its own, which learns the
+    parameter sets from the first frame it is given)."""
+
+    def kind(unit: bytes) -> int:
+        return unit[unit.index(b"\x00\x00\x01") + 3] & 0x1F
+
+    headers = [unit for unit in nal_units(frames[0][1]) if kind(unit) in (7, 8)]
+    out = []
+    for key, data in frames:
+        units = nal_units(data)
+        if key and not any(kind(unit) == 7 for unit in units):
+            lead = 1 if units and kind(units[0]) == 9 else 0  # after the access unit delimiter
+            units = units[:lead] + headers + units[lead:]
+        out.append((key, b"".join(units)))
+    return out
 
 
 def cached(video: Path, cache: Path, width: int, height: int):
@@ -142,7 +175,7 @@ class LoopedVideo(GstRtspServer.RTSPMediaFactory):
             "( appsrc name=video is-live=true format=time "
             f"caps=video/x-h264,stream-format=byte-stream,alignment=au,width={width},"
             f"height={height},framerate={rate.numerator}/{rate.denominator} "
-            "! h264parse ! rtph264pay name=pay0 pt=96 config-interval=-1 )"
+            "! h264parse ! rtph264pay name=pay0 pt=96 )"
         )
         self.connect("media-configure", self._configure)
 
