@@ -41,6 +41,7 @@ class Groups:
         self._centroids = EncodingMatrix(dtype=np.float64)
         self._counts = np.empty(64)
         self._next = 0
+        self._apart: set[Hashable] = set()
 
     def __len__(self):
         return len(self._ids)
@@ -69,6 +70,11 @@ class Groups:
         self._sums[n] = encodings.sum(axis=0)
         self._counts[n] = len(encodings)
         self._centroids.append(self._sums[n] / self._counts[n])
+
+    def keep_apart(self, group_id: Hashable):
+        """Never merge this group with another (someone decided who is in it); faces still
+        join it."""
+        self._apart.add(group_id)
 
     def _distances(self, encoding) -> np.ndarray:
         return self._centroids.distances(encoding)
@@ -107,9 +113,13 @@ class Groups:
     def _merge_into(self, index: int) -> list[Hashable]:
         """Fold every group whose centroid is now within ``join`` of group ``index`` into it."""
         merged = []
+        if self._ids[index] in self._apart:
+            return merged
         while len(self._ids) > 1:
             distances = self._distances(self._centroids.rows[index])
             distances[index] = np.inf
+            if self._apart:
+                distances[[i for i, g in enumerate(self._ids) if g in self._apart]] = np.inf
             other = int(np.argmin(distances))
             if distances[other] > self.join:
                 break

@@ -324,6 +324,9 @@ class UnknownGroup(db.Model):
     # group); kept so that the same request sent again adds nothing.
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     resolved_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # An operator merged or split it: automatic grouping still adds faces to it, but never
+    # merges it with another group (facerec.grouping.Groups.keep_apart).
+    kept_apart: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     sightings: Mapped[list[Sighting]] = relationship(back_populates="group")
 

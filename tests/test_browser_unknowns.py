@@ -9,7 +9,7 @@ from facerec.extensions import db
 from facerec.models import Sighting, User
 
 from .conftest import TEST_PASSWORD, create_account, screenshot
-from .test_unknowns import visitors
+from .test_unknowns import add_sighting, place, visitors
 
 pytestmark = pytest.mark.browser
 
@@ -23,6 +23,7 @@ def operator(browser, app_factory, serve):
     app = app_factory(WTF_CSRF_ENABLED=True)
     create_account(app, "operator")
     ids = visitors(app)
+    place(app)
     server = serve(app)
     page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
     yield SimpleNamespace(app=app, ids=ids, server=server, page=page)
@@ -91,3 +92,33 @@ def test_can_an_operator_search_the_history_by_face_in_a_browser(operator, data_
     page.goto(server.url + "/history/searches")
     assert page.locator("table.audit tbody tr[data-action='sightings.searched']").count() == 2
     screenshot(page, "search-3-log")
+
+
+def test_can_an_operator_tick_three_visitors_with_the_keyboard_and_assign_them(operator, data_dir):
+    app, server, page = operator.app, operator.server, operator.page
+    add_sighting(app, data_dir / "known" / "obama.jpg", minutes=9000)
+    place(app)
+    with app.app_context():
+        db.session.add(User(name="Sam Someone", details=""))
+        db.session.commit()
+    sign_in(page, server, "/unknowns")
+    assert page.locator("section.unknown-group").count() == 3
+
+    for _ in range(3):
+        page.keyboard.press("j")
+        page.keyboard.press("x")
+    assert page.inner_text("#bulk-count") == "3 visitors ticked."
+    screenshot(page, "unknowns-3-ticked-with-the-keyboard")
+    page.keyboard.press("a")
+    assert page.evaluate("document.activeElement.id") == "bulk-person"
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("Enter")
+
+    page.wait_for_load_state()
+    page.wait_for_selector(".flash")
+    assert "3 visitors assigned to Sam Someone" in page.inner_text(".flash")
+    assert page.locator(".empty").inner_text() == "No unknown visitors."
+    screenshot(page, "unknowns-4-assigned-with-the-keyboard")
+    with app.app_context():
+        sam = db.session.query(User).filter_by(name="Sam Someone").one()
+        assert db.session.query(Sighting).filter_by(user_id=sam.id).count() == 6

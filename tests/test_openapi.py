@@ -24,7 +24,7 @@ from openapi_spec_validator import validate
 from facerec import camera
 from facerec.api import contract
 from facerec.extensions import db
-from facerec.models import ApiToken, Sighting
+from facerec.models import ApiToken, Sighting, UnknownGroup
 from tests.conftest import CLIP, DATA, ROOT, enroll
 from tests.test_sightings import add_sighting
 from tests.test_unknowns import KIT, ROSE
@@ -313,13 +313,21 @@ def uploads_a_file(doc: dict, op: dict) -> bool:
 
 
 def schemathesis_config(
-    doc: dict, people: list[int], cameras: list[str], sightings=(), groups=(), deletable=()
+    doc: dict,
+    people: list[int],
+    cameras: list[str],
+    sightings=(),
+    groups=(),
+    deletable=(),
+    group_draws: dict | None = None,
 ) -> str:
     """Ids of people and names of cameras that exist, drawn half of the time (else random
     ones mostly meet 404s). A person's id is given per operation: deleteUser draws only from
     its own people (``deletable``), so the others stay for the operations on a person (the
     examples phase reads only the dictionaries given for every operation, so none is given
-    there for a person's id); deleting what a create made is reached by the links.
+    there for a person's id); deleting what a create made is reached by the links. Likewise
+    ``group_draws`` gives an operation id its own unknown groups (assigning one uses it up for
+    enrolling it).
 
     An upload's content is beyond any schema (it must decode, hold a face): there a
     schema-valid request may be refused with 400, which the positive-data check must allow.
@@ -337,6 +345,7 @@ def schemathesis_config(
         ("cameras", cameras),
         ("sightings", sightings),
         ("deletable", deletable),
+        *((f"groups_{op_id}", ids) for op_id, ids in (group_draws or {}).items()),
     ):
         lines += [f"[dictionaries.{name}]", f"values = {json.dumps(list(values))}", ""]
     for path, _method, op in operations(doc):
@@ -356,6 +365,9 @@ def schemathesis_config(
             else:
                 draw = '{ dictionary = "people", probability = 0.5 }'
             block += ["[operations.parameters]", f'"path.user_id" = {draw}']
+        if op["operationId"] in (group_draws or {}):
+            draw = f'{{ dictionary = "groups_{op["operationId"]}", probability = 1.0 }}'
+            block += ["[operations.parameters]", f'"path.group_id" = {draw}']
         if block:
             lines += ["[[operations]]", f'include-operation-id = "{op["operationId"]}"', *block, ""]
     return "\n".join(lines)
@@ -378,6 +390,10 @@ def run_schemathesis(app, serve, tmp_path, headers: dict) -> dict:
             app.config.get("TEST_SIGHTINGS", []),
             app.config.get("TEST_GROUPS", []),
             app.config.get("TEST_DELETABLE", []),
+            {
+                "assignUnknown": app.config.get("TEST_GROUPS_TO_ASSIGN", []),
+                "enrollUnknown": app.config.get("TEST_GROUPS_TO_ENROLL", []),
+            },
         )
     )
     # Read from a file: without credentials the server would refuse to hand it out.
@@ -463,8 +479,40 @@ def live_app(app_factory):
         from facerec.unknowns import placer
 
         placer(app).sweep()
+    # Groups 3 to 10 (each a face of its own person where it matters): the examples of the
+    # operations on several groups (dismiss 3, assign 4, enrol 5; merge takes 1 and 2), of
+    # enrolling one (6) and of splitting one (8, its sighting 14); the examples on one group
+    # take 7. Assigning draws from 3, 4 and 7, enrolling from 1, 2, 6, 9 and 10: enrolling a
+    # face someone was given an assigned copy of meets the look-alike question instead.
+    known, stranger = DATA / "known", DATA / "people-test" / "obama_and_biden.jpg"
+    for minutes, photos in enumerate(
+        [
+            [(known / "biden.jpg", 0)],
+            [(known / "obama.jpg", 0)],
+            [(known / "alex-lacamoire.png", 0)],
+            [(known / "lin-manuel-miranda.png", 0)],
+            [(stranger, 2)],
+            [(KIT[0], 0), (KIT[1], 0)],
+            [(KIT[1], 0)],
+            [(ROSE[0], 0)],
+        ]
+    ):
+        ids = [add_face(app, photo, minutes=100 + minutes, index=i) for photo, i in photos]
+        faces += ids
+        with app.app_context():
+            group = UnknownGroup()
+            db.session.add(group)
+            db.session.flush()
+            for sighting_id in ids:
+                db.session.get(Sighting, sighting_id).group_id = group.id
+            db.session.commit()
+    with app.app_context():
         rows = db.session.scalars(db.select(Sighting).order_by(Sighting.id)).all()
         app.config["TEST_GROUPS"] = sorted({row.group_id for row in rows if row.group_id})
+        assert app.config["TEST_GROUPS"] == list(range(1, 11))
+        assert db.session.get(Sighting, 14).group_id == 8
+    app.config["TEST_GROUPS_TO_ASSIGN"] = [3, 4, 7]
+    app.config["TEST_GROUPS_TO_ENROLL"] = [1, 2, 6, 9, 10]
     app.config["TEST_SIGHTINGS"] += faces
     answers = app.config["TEST_ANSWERS"] = Counter()
 

@@ -254,12 +254,14 @@ def operations_on(param: str, find, *, tag: str, description, not_found: tuple):
     parameter's, as ``operation``'s ``path`` takes it.
     """
 
-    def declare(operation_id: str, *, errors: dict | None = None, **declaration):
+    def declare(operation_id: str, *, errors: dict | None = None, example=None, **declaration):
         declare.operation_ids.append(operation_id)
         declaration.setdefault("tag", tag)
+        # ``example``: this operation's own example value of the parameter.
+        path = description if example is None else (description, {"example": example})
         validated = operation(
             operation_id,
-            path={param: description},
+            path={param: path},
             errors={404: not_found, **(errors or {})},
             **declaration,
         )

@@ -8,7 +8,7 @@ from marshmallow import validate
 from .. import people
 from ..auth.roles import requires
 from ..extensions import db
-from ..unknowns import listing, place_now, service
+from ..unknowns import actions, listing, place_now, service
 from ..web import DATABASE_ID_MAX as ID_MAX
 from . import bp
 from .contract import ENGINE_BUSY, JsonBody, operation, operations_on_id
@@ -69,6 +69,65 @@ class AssignUnknown(JsonBody):
     user_id = person_id(required=True)
 
 
+def _no_repeats(ids):
+    if len(set(ids)) != len(ids):
+        raise ma.ValidationError("must not name an id twice.")
+
+
+def id_list(what: str, example: list[int], minimum: int = 0):
+    return ma.fields.List(
+        ma.fields.Integer(
+            strict=True,
+            validate=validate.Range(1, ID_MAX, error=f"must be {what} id (a whole number from 1)."),
+        ),
+        load_default=list,
+        validate=[
+            validate.Length(
+                min=minimum,
+                max=actions.SELECTION_MAX,
+                error=f"must list from {minimum or 'no'} to {actions.SELECTION_MAX} ids.",
+            ),
+            _no_repeats,
+        ],
+        metadata={"example": example, "uniqueItems": True},
+    )
+
+
+class Selected(JsonBody):
+    """Whole groups and single sightings picked inside groups (at least one of them)."""
+
+    group_ids = id_list("an unknown group's", [3])
+    sighting_ids = id_list("a sighting's", [])
+
+
+class AssignSelected(Selected):
+    group_ids = id_list("an unknown group's", [4])
+    user_id = person_id(required=True)
+
+
+EnrollSelected = person_body(
+    "EnrollSelected",
+    Selected,
+    "The new person's fields, and the groups and sightings they are.",
+    examples={"name": "Rose Leslie"},
+    group_ids=id_list("an unknown group's", [5]),
+    save_anyway=ma.fields.Boolean(
+        load_default=False,
+        metadata={"description": "Enrol even though the faces look like someone enrolled."},
+    ),
+)
+
+
+class MergeGroups(JsonBody):
+    group_ids = id_list("an unknown group's", [1, 2], minimum=2)
+    group_ids.required = True
+
+
+class SplitGroup(JsonBody):
+    sighting_ids = id_list("a sighting's", [14], minimum=1)
+    sighting_ids.required = True
+
+
 class Label(JsonBody):
     user_id = person_id("This is that person.")
     not_user_id = person_id("This is not that person.", example=None)
@@ -101,10 +160,65 @@ def list_unknowns():
     return {"groups": listing.summaries()}
 
 
+def _selected(body) -> actions.Selection:
+    try:
+        return actions.select_(body["group_ids"], body["sighting_ids"])
+    except service.GroupGone as exc:
+        raise ApiError(404, str(exc)) from None
+    except service.CannotCorrect as exc:
+        raise ApiError(409, str(exc)) from None
+
+
+def _enroll(selection: actions.Selection, body):
+    resolved = selection.groups and all(g.user_id for g in selection.groups)
+    if not resolved and not body["save_anyway"]:
+        match = service.look_alike(selection.sightings())
+        if match is not None:
+            one = len(selection.groups) == 1 and not selection.singles
+            who, them = ("This visitor looks", "the group") if one else ("These faces look", "them")
+            raise ApiError(
+                409,
+                f"{who} like {match.name} (distance {match.distance:.2f}), who is already "
+                f"enrolled. Assign {them} to {match.name} (user_id {match.user_id}) instead, or "
+                'send "save_anyway": true.',
+            )
+    try:
+        fields = people.PersonFields.from_dict(body["person"])
+        user, _refused, created = actions.enroll(selection, fields)
+    except people.SampleRejected as exc:
+        db.session.rollback()
+        raise ApiError(422, str(exc)) from None
+    commit()
+    return user, 201 if created else 200
+
+
+def _assign(selection: actions.Selection, user_id: int):
+    user = get_or_404(user_id)
+    actions.assign(selection, user)
+    commit()
+    return user
+
+
+ENROLLED = {
+    200: ("Already enrolled by an earlier request.", UserSchema),
+    201: ("The new person, with their samples.", UserSchema),
+}
+PERSON_LINKS = {status: [(on_person, "$response.body#/id")] for status in (200, 201)}
+ENROLL_ERRORS = {
+    409: ("Look-alike, name taken, or a group went to someone else.", RESOLVED),
+    503: ENGINE_BUSY,
+}
+SELECTED = (
+    "`group_ids` are whole groups, `sighting_ids` single unknown sightings picked inside "
+    "groups (at least one id in all). "
+)
+
+
 @bp.post("/unknowns/<int:group_id>/enroll")
 @requires("correct")
 @on_group(
     "enrollUnknown",
+    example=6,  # a group of its own in the examples, as for split
     summary="Enrol the visitor as a new person from the group's best crops",
     description=(
         "Each crop must pass the wizard's checks (one face, big and sharp enough); 422 when "
@@ -113,35 +227,40 @@ def list_unknowns():
         "someone else. Sent again with the same name: 200 with the same person."
     ),
     body=EnrollUnknown,
-    responses={
-        200: ("Already enrolled by an earlier request.", UserSchema),
-        201: ("The new person, with their samples.", UserSchema),
-    },
-    links={status: [(on_person, "$response.body#/id")] for status in (200, 201)},
-    errors={
-        409: ("Look-alike, name taken, or the group went to someone else.", RESOLVED),
-        503: ENGINE_BUSY,
-    },
+    responses=ENROLLED,
+    links=PERSON_LINKS,
+    errors=ENROLL_ERRORS,
 )
 def enroll_unknown(group, body):
     """Enrol the visitor as a new person from the group's best crops."""
-    if group.user_id is None and not body["save_anyway"]:
-        match = service.look_alike(service.members(group))
-        if match is not None:
-            raise ApiError(
-                409,
-                f"This visitor looks like {match.name} (distance {match.distance:.2f}), who is "
-                f"already enrolled. Assign the group to {match.name} (user_id {match.user_id}) "
-                'instead, or send "save_anyway": true.',
-            )
-    try:
-        fields = people.PersonFields.from_dict(body["person"])
-        user, _refused, created = service.enroll_group(group, fields)
-    except people.SampleRejected as exc:
-        db.session.rollback()
-        raise ApiError(422, str(exc)) from None
-    commit()
-    return user, 201 if created else 200
+    return _enroll(actions.Selection([group]), body)
+
+
+@bp.post("/unknowns/enroll")
+@requires("correct")
+@operation(
+    "enrollUnknowns",
+    tag="Corrections",
+    summary="Enrol several visitors (and single sightings) as one new person",
+    description=SELECTED
+    + "The best crops of each group and each single sighting's crop become samples if they "
+    "pass the sample checks; 422 when none does. 409 as for one group, and when nothing is "
+    "chosen or a sighting is named already. Sent again with the same name: 200 with the same "
+    "person.",
+    body=EnrollSelected,
+    responses=ENROLLED,
+    links=PERSON_LINKS,
+    errors={
+        404: (
+            "No unknown group with one of these ids.",
+            "No unknown visitor 42 (merged or removed meanwhile).",
+        ),
+        **ENROLL_ERRORS,
+    },
+)
+def enroll_unknowns(body):
+    """Enrol several visitors (and single sightings) as one new person."""
+    return _enroll(_selected(body), body)
 
 
 @bp.post("/unknowns/<int:group_id>/assign")
@@ -164,10 +283,37 @@ def enroll_unknown(group, body):
 )
 def assign_unknown(group, body):
     """The visitor is this enrolled person: add their best crops as samples, relabel."""
-    user = get_or_404(body["user_id"])
-    service.assign_group(group, user)
-    commit()
-    return user
+    return _assign(actions.Selection([group]), body["user_id"])
+
+
+@bp.post("/unknowns/assign")
+@requires("correct")
+@operation(
+    "assignUnknowns",
+    tag="Corrections",
+    summary="Several visitors (and single sightings) are this enrolled person",
+    description=SELECTED
+    + "Every crop that passes the sample checks is added once (the best of each group, each "
+    "single sighting's); the others are left out. Every sighting is relabelled. Sent again, "
+    "nothing is added twice. 409 when a group already went to someone else.",
+    body=AssignSelected,
+    responses={200: ("The person, with their samples.", UserSchema)},
+    links={200: [(on_person, "$response.body#/id")]},
+    errors={
+        404: (
+            "No unknown group, sighting or person with one of these ids.",
+            "No person with id 42.",
+        ),
+        409: (
+            "A group went to someone else; nothing chosen; a sighting named already.",
+            RESOLVED,
+        ),
+        503: ENGINE_BUSY,
+    },
+)
+def assign_unknowns(body):
+    """Several visitors (and single sightings) are this enrolled person."""
+    return _assign(_selected(body), body["user_id"])
 
 
 @bp.delete("/unknowns/<int:group_id>")
@@ -179,9 +325,102 @@ def assign_unknown(group, body):
 )
 def dismiss_unknown(group):
     """Hide the group from the unknowns; its sightings stay in the history."""
-    service.dismiss(group)
+    actions.dismiss(actions.Selection([group]))
     commit()
     return None, 204
+
+
+@bp.post("/unknowns/dismiss")
+@requires("correct")
+@operation(
+    "dismissUnknowns",
+    tag="Corrections",
+    summary="Dismiss several visitors (and single sightings)",
+    description=SELECTED
+    + "Their sightings stay in the history; single sightings go to a dismissed group of their "
+    "own.",
+    body=Selected,
+    responses={204: ("Dismissed.", None)},
+    errors={
+        404: (
+            "No unknown group or sighting with one of these ids.",
+            "No unknown visitor 42 (merged or removed meanwhile).",
+        ),
+        409: (
+            "Nothing chosen, or a sighting named already.",
+            "Sighting 17 is named Ada Lovelace already.",
+        ),
+    },
+)
+def dismiss_unknowns(body):
+    """Hide several visitors (and single sightings); their sightings stay in the history."""
+    actions.dismiss(_selected(body))
+    commit()
+    return None, 204
+
+
+@bp.post("/unknowns/merge")
+@requires("correct")
+@operation(
+    "mergeUnknowns",
+    tag="Corrections",
+    summary="Merge groups that are one visitor",
+    description=(
+        "Every sighting goes to the oldest group; the others are deleted. The merged group is "
+        "never merged or split by automatic grouping again. 409 when a group already went to "
+        "someone."
+    ),
+    body=MergeGroups,
+    responses={200: ("The merged group.", UnknownGroup)},
+    errors={
+        404: (
+            "No unknown group with one of these ids.",
+            "No unknown visitor 42 (merged or removed meanwhile).",
+        ),
+        409: ("A group went to someone already, or none has an unknown face left.", RESOLVED),
+    },
+)
+def merge_unknowns(body):
+    """Merge groups that are one visitor: the oldest keeps every sighting."""
+    selection = _selected({"group_ids": body["group_ids"], "sighting_ids": []})
+    try:
+        group = actions.merge(selection.groups)
+    except service.CannotCorrect as exc:
+        raise ApiError(409, str(exc)) from None
+    commit()
+    return listing.summary_of(group.id)
+
+
+@bp.post("/unknowns/<int:group_id>/split")
+@requires("correct")
+@on_group(
+    "splitUnknown",
+    # Its own example group (not the other operations' 7), so that the examples a client
+    # tries one after the other (assign 7, then split 7) do not undo each other.
+    example=8,
+    summary="Split a group: the chosen sightings become a new group",
+    description=(
+        "For a group that holds two people. Both groups are kept apart from automatic merging "
+        "from then on. 409 when a sighting is not an unknown face of this group, or when every "
+        "one is chosen."
+    ),
+    body=SplitGroup,
+    responses={201: ("The new group.", UnknownGroup)},
+    errors={
+        409: (
+            "The group went to someone already; a sighting not of this group; every one chosen.",
+            "Sighting 17 is not an unknown face of visitor 4.",
+        ),
+    },
+)
+def split_unknown(group, body):
+    """The chosen sightings of the group become a new group."""
+    try:
+        new = actions.split(group, body["sighting_ids"])
+    except service.CannotCorrect as exc:
+        raise ApiError(409, str(exc)) from None
+    commit()
+    return listing.summary_of(new.id), 201
 
 
 @bp.post("/sightings/<int:sighting_id>/label")

@@ -78,14 +78,22 @@ class GroupSummary:
         return [crop.url for crop in self.best]
 
 
-def summaries(limit: int | None = None, offset: int = 0) -> list[GroupSummary]:
+def summary_of(group_id: int) -> GroupSummary | None:
+    """One group as the list gives it (dismissed or not); None when it has no unknown face."""
+    found = summaries(only=[group_id])
+    return found[0] if found else None
+
+
+def summaries(
+    limit: int | None = None, offset: int = 0, only: list[int] | None = None
+) -> list[GroupSummary]:
     """The visible groups, last seen first, with their best crops.
 
     Two queries, whatever the number of groups: one aggregate counts each group's sightings,
     first and last time and days from the index on (user_id, group_id, frames, started_at)
     alone (no row of encoding and crop is read) and keeps the groups of one page; the other
     numbers those groups' sightings, seen for the most frames first, and reads only the best
-    ``BEST_CROPS`` rows of each.
+    ``BEST_CROPS`` rows of each. ``only``: these groups, dismissed or not.
     """
     last = func.max(Sighting.started_at)
     stats = db.session.execute(
@@ -101,7 +109,7 @@ def summaries(limit: int | None = None, offset: int = 0) -> list[GroupSummary]:
         )
         .join(UnknownGroup, UnknownGroup.id == Sighting.group_id)
         .where(
-            UnknownGroup.dismissed_at.is_(None),
+            UnknownGroup.dismissed_at.is_(None) if only is None else UnknownGroup.id.in_(only),
             Sighting.user_id.is_(None),
             Sighting.group_id.is_not(None),
         )

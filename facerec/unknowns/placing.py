@@ -90,6 +90,10 @@ class GroupIndex:
         groups = Groups(join)
         for group_id in sorted(members):
             groups.load(group_id, members[group_id])
+        for group_id in db.session.scalars(
+            select(UnknownGroup.id).where(UnknownGroup.kept_apart.is_(True))
+        ):
+            groups.keep_apart(group_id)
         self.loads += 1
         return groups
 

@@ -12,7 +12,7 @@ from ..auth.roles import requires
 from ..extensions import db
 from ..models import User
 from ..person_fields import PersonFieldsForm
-from . import bp, listing, service
+from . import actions, bp, listing, service
 
 PAGE_SIZE = 50  # groups per page
 
@@ -70,16 +70,70 @@ def index():
 @requires("correct")
 def enroll(group_id):
     """Enrol the visitor as a new person; a look-alike asks first, like the wizard."""
-    group = _group_or_404(group_id)
+    return _enroll(actions.Selection([_group_or_404(group_id)]))
+
+
+@bp.post("/unknowns/<int:group_id>/assign")
+@requires("correct")
+def assign(group_id):
+    """The visitor is an enrolled person: add the best crops to them."""
+    return _assign(actions.Selection([_group_or_404(group_id)]))
+
+
+@bp.post("/unknowns/<int:group_id>/dismiss")
+@requires("correct")
+def dismiss(group_id):
+    """Hide the visitor; their sightings stay in the history."""
+    return _dismiss(actions.Selection([_group_or_404(group_id)]))
+
+
+@bp.post("/unknowns/selected")
+@requires("correct")
+def selected():
+    """One action on every visitor and sighting ticked: assign, enrol, dismiss, merge, split."""
+    action = request.form.get("action", "")
+    try:
+        selection = actions.select_(
+            request.form.getlist("group_id", type=int),
+            request.form.getlist("sighting_id", type=int),
+        )
+    except (service.GroupGone, service.CannotCorrect) as exc:
+        flash(f"Nothing was done: {exc}", "error")
+        return redirect(_back(), 303)
+    if action == "assign":
+        return _assign(selection)
+    if action in ("enroll", "enroll_anyway"):
+        return _enroll(selection, save_anyway=action == "enroll_anyway")
+    if action == "dismiss":
+        return _dismiss(selection)
+    if action == "merge":
+        return _merge(selection)
+    if action == "split":
+        return _split(selection)
+    flash("Choose what to do with the visitors ticked.", "error")
+    return redirect(_back(), 303)
+
+
+def _back() -> str:
+    return url_for(".index", page=request.form.get("page", type=int) or None)
+
+
+def _enroll(selection: actions.Selection, save_anyway: bool = False):
     form = EnrollForm()
     fields = form.person_fields()
-    attempt = {"group_id": group.id, **fields.to_dict()}  # what was typed, shown again
-    if group.user_id is None and not form.save_anyway.data:
-        match = service.look_alike(service.members(group))
+    attempt = {  # what was typed, shown again
+        "group_id": selection.groups[0].id if _one_group(selection) else None,
+        "group_ids": [g.id for g in selection.groups],
+        "sighting_ids": [s.id for s in selection.singles],
+        **fields.to_dict(),
+    }
+    resolved = selection.groups and all(g.user_id for g in selection.groups)
+    if not resolved and not (save_anyway or form.save_anyway.data):
+        match = service.look_alike(selection.sightings())
         if match is not None:
             return _render(409, attempt=attempt, look_alike=match)
     try:
-        user, refused, created = service.enroll_group(group, fields)
+        user, refused, created = actions.enroll(selection, fields)
         db.session.commit()
     except (people.PersonError, people.SampleRejected, service.GroupResolved) as exc:
         db.session.rollback()
@@ -91,39 +145,84 @@ def enroll(group_id):
         return _render(409, attempt=attempt)
     if created:
         count = len(user.samples)
+        source = "" if _one_group(selection) else f" from {selection.describe()}"
         _done(
-            f"Enrolled {user.name} with {count} sample{'s' if count != 1 else ''}. "
+            f"Enrolled {user.name} with {count} sample{'s' if count != 1 else ''}{source}. "
             "The live view names them from now on.",
             refused,
         )
     return redirect(url_for("admin.person", user_id=user.id), 303)
 
 
-@bp.post("/unknowns/<int:group_id>/assign")
-@requires("correct")
-def assign(group_id):
-    """The visitor is an enrolled person: add the best crops to them."""
-    group = _group_or_404(group_id)
+def _assign(selection: actions.Selection):
     user = db.session.get(User, request.form.get("user_id", type=int) or 0)
     if user is None:
-        flash("Choose the person this visitor is.", "error")
-        return redirect(url_for(".index"), 303)
+        flash("Choose the person these visitors are.", "error")
+        return redirect(_back(), 303)
     try:
-        added, refused = service.assign_group(group, user)
+        added, refused = actions.assign(selection, user)
         db.session.commit()
     except service.GroupResolved as exc:
         db.session.rollback()
         flash(str(exc), "error")
-        return redirect(url_for(".index"), 303)
-    _done(f"Added {added} sample{'s' if added != 1 else ''} to {user.name}.", refused)
-    return redirect(url_for(".index"), 303)
+        return redirect(_back(), 303)
+    samples = f"{added} sample{'s' if added != 1 else ''}"
+    if _one_group(selection):
+        _done(f"Added {samples} to {user.name}.", refused)
+    else:
+        _done(
+            f"{selection.describe().capitalize()} assigned to {user.name}: {samples} added.",
+            refused,
+        )
+    return redirect(_back(), 303)
 
 
-@bp.post("/unknowns/<int:group_id>/dismiss")
-@requires("correct")
-def dismiss(group_id):
-    """Hide the visitor; their sightings stay in the history."""
-    service.dismiss(_group_or_404(group_id))
+def _one_group(selection: actions.Selection) -> bool:
+    return len(selection.groups) == 1 and not selection.singles
+
+
+def _dismiss(selection: actions.Selection):
+    actions.dismiss(selection)
     db.session.commit()
-    flash("Dismissed. The visitor's sightings stay in the history.", "success")
-    return redirect(url_for(".index"), 303)
+    if _one_group(selection):
+        flash("Dismissed. The visitor's sightings stay in the history.", "success")
+    else:
+        flash(f"Dismissed {selection.describe()}. Their sightings stay in the history.", "success")
+    return redirect(_back(), 303)
+
+
+def _merge(selection: actions.Selection):
+    try:
+        if selection.singles:
+            raise service.CannotCorrect("Tick whole visitors to merge, not single sightings.")
+        group = actions.merge(selection.groups)
+        db.session.commit()
+    except (service.CannotCorrect, service.GroupResolved) as exc:
+        db.session.rollback()
+        flash(f"Nothing was merged: {exc}", "error")
+        return redirect(_back(), 303)
+    flash(f"Merged {selection.describe()} into visitor {group.id}.", "success")
+    return redirect(url_for(".index", _anchor=f"group-{group.id}"), 303)
+
+
+def _split(selection: actions.Selection):
+    try:
+        owners = {row.group_id for row in selection.singles}
+        if selection.groups or len(owners) != 1:
+            raise service.CannotCorrect(
+                "Tick sightings of one visitor (not whole visitors) to split them off."
+            )
+        (owner,) = owners
+        group = actions.split(service.get_group(owner), [row.id for row in selection.singles])
+        db.session.commit()
+    except (service.CannotCorrect, service.GroupResolved, service.GroupGone) as exc:
+        db.session.rollback()
+        flash(f"Nothing was split: {exc}", "error")
+        return redirect(_back(), 303)
+    count = len(selection.singles)
+    flash(
+        f"Moved {count} sighting{'s' if count != 1 else ''} of visitor {owner} to a new "
+        f"visitor {group.id}.",
+        "success",
+    )
+    return redirect(url_for(".index", _anchor=f"group-{group.id}"), 303)

@@ -1,7 +1,8 @@
-"""Unknown visitors in the database: enrolling, assigning, dismissing groups; corrections.
+"""Unknown visitors in the database: their sightings as samples, corrections on a sighting.
 
 Placing sightings in groups is ``placing``'s (on its own thread); reading the groups for the
-page and the API is ``listing``'s.
+page and the API is ``listing``'s; enrolling, assigning, dismissing, merging and splitting
+groups (several at once) is ``actions``'.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from sqlalchemy import select
 
 from .. import audit, engine, faces, gallery, negatives, people
 from ..extensions import db
-from ..models import Sighting, UnknownGroup, User, name_key, utcnow
+from ..models import Sighting, UnknownGroup, User
 from .listing import BEST_CROPS
 
 
@@ -95,14 +96,17 @@ def sample_from_sighting(sighting: Sighting) -> faces.Sample:
     )
 
 
-def add_sightings_to(user: User, sightings: list[Sighting]) -> tuple[int, list[str]]:
-    """Add the best crops of ``sightings`` as samples of ``user`` (each checked); relabel them all.
+def add_sightings_to(
+    user: User, sightings: list[Sighting], candidates: list[Sighting] | None = None
+) -> tuple[int, list[str]]:
+    """Add the crops of ``candidates`` (default: the best of ``sightings``) as samples of
+    ``user``, each checked; relabel every one of ``sightings``.
 
     Returns (samples added, reasons for the crops refused). A crop that is already a sample
     (same bytes) is refused by the sample rules, so a retry adds nothing twice.
     """
     added, refused = 0, []
-    for sighting in best(sightings):
+    for sighting in best(sightings) if candidates is None else candidates:
         try:
             sample = sample_from_sighting(sighting)
             people.add_sample(user, sample, "sighting")
@@ -150,59 +154,6 @@ def look_alike(sightings: list[Sighting]) -> gallery.Match | None:
     return people.look_alike([s.vector for s in sightings if s.encoding is not None])
 
 
-def _resolved_to(group: UnknownGroup) -> User | None:
-    return db.session.get(User, group.user_id) if group.user_id else None
-
-
-def enroll_group(group: UnknownGroup, fields: people.PersonFields) -> tuple[User, list[str], bool]:
-    """A new person from the group's best crops; the group's sightings become theirs.
-
-    Returns (person, crops refused, created). Sent again after it worked (same name), the
-    person made the first time is returned and nothing is added. Raises PersonError for a bad
-    or taken name, GroupResolved when the group went to someone else, SampleRejected when no
-    crop passes the checks (nothing is created then). The caller commits.
-    """
-    fields = fields.clean()
-    earlier = _resolved_to(group)
-    if earlier is not None:
-        if earlier.name_key == name_key(fields.name):
-            return earlier, [], False
-        raise GroupResolved(f"This visitor was already enrolled as or assigned to {earlier.name}.")
-    people.check_name_free(fields.name)
-    rows = members(group)
-    if not rows:
-        raise GroupResolved("This visitor has no unknown sightings left to enrol.")
-    samples, refused = new_person_samples(rows, fields.name)
-    if not samples:
-        raise people.SampleRejected(
-            "None of this visitor's faces passed the sample checks, so nobody was created. "
-            + " ".join(refused)
-        )
-    user = people.create_person(fields, samples)
-    db.session.flush()
-    for sighting in rows:
-        relabel(sighting, user)
-    _resolve(group, user)
-    audit.record("unknown.enrolled", group, details=_outcome(user, rows, len(samples), refused))
-    return user, refused, True
-
-
-def assign_group(group: UnknownGroup, user: User) -> tuple[int, list[str]]:
-    """The group is ``user``: their best crops become samples, their sightings are relabelled.
-
-    Sent again, nothing is added twice: the group is already theirs and has no unknown
-    sightings left (and a crop that is already a sample is refused by the sample rules).
-    """
-    earlier = _resolved_to(group)
-    if earlier is not None and earlier.id != user.id:
-        raise GroupResolved(f"This visitor was already enrolled as or assigned to {earlier.name}.")
-    rows = members(group)
-    added, refused = add_sightings_to(user, rows)
-    _resolve(group, user)
-    audit.record("unknown.assigned", group, details=_outcome(user, rows, added, refused))
-    return added, refused
-
-
 def _outcome(user: User, sightings: list[Sighting], samples: int, refused: list[str]) -> dict:
     """What the audit keeps of an enrolment or an assignment."""
     return {
@@ -225,18 +176,6 @@ def label_as(sighting: Sighting, user: User) -> tuple[int, list[str]]:
         details={"from": before, "to": user.name, "person_id": user.id, "sample_added": added},
     )
     return added, refused
-
-
-def _resolve(group: UnknownGroup, user: User):
-    group.user_id = user.id
-    group.resolved_at = utcnow()
-
-
-def dismiss(group: UnknownGroup):
-    """Hide the group from the unknowns; its sightings stay in the history."""
-    if group.dismissed_at is None:
-        group.dismissed_at = utcnow()
-        audit.record("unknown.dismissed", group, details={"sightings": len(group.sightings)})
 
 
 def not_this(sighting: Sighting, user: User):
