@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import numpy as np
 import pytest
@@ -10,7 +10,15 @@ import pytest
 from facerec import faces, unknowns
 from facerec.extensions import db
 from facerec.grouping import Groups, group, pairwise_scores
-from facerec.models import FaceSample, NegativeSample, Sighting, UnknownGroup, User
+from facerec.models import (
+    FaceSample,
+    NegativeSample,
+    Sighting,
+    UnknownGroup,
+    User,
+    iso,
+    utcnow,
+)
 
 from .conftest import DATA, enroll, photo_samples
 from .test_api import API, post_form, upload
@@ -21,7 +29,9 @@ KIT = [
     DATA / "people-test" / "johnsnow_test1.jpg",
 ]
 ROSE = [DATA / "people" / "rose_leslie" / "img1.jpg", DATA / "people" / "rose_leslie" / "img2.jpg"]
-T0 = datetime(2026, 11, 23, 9, 0, 0)
+# Four days ago at 09:00 UTC: strangers' sightings are kept 7 days (FACEREC_RETENTION_UNKNOWN_DAYS),
+# so the visitors of these tests must have come within the last week.
+T0 = (utcnow() - timedelta(days=4)).replace(hour=9, minute=0, second=0, microsecond=0)
 
 
 def face_crop(photo, index=0) -> tuple[np.ndarray, bytes]:
@@ -136,8 +146,8 @@ def test_are_unknown_sightings_listed_as_one_group_per_visitor(app, client):
 
     assert sorted(g["sightings"] for g in groups) == [2, 3]
     kit = next(g for g in groups if g["sightings"] == 3)
-    assert kit["first_seen"] == "2026-11-23T09:00:00Z"
-    assert kit["last_seen"] == "2026-11-26T09:00:00Z"
+    assert kit["first_seen"] == iso(T0)
+    assert kit["last_seen"] == iso(T0 + timedelta(days=3))
     assert sorted(kit["crop_urls"]) == sorted(f"/api/v1/sightings/{i}/crop.jpg" for i in ids["kit"])
     assert {sighting(app, i).group_id for i in ids["kit"]} == {kit["id"]}
     # Last seen first.
