@@ -14,11 +14,12 @@ CHROMIUM ?= /usr/bin/chromium
 MOSQUITTO ?= /usr/sbin/mosquitto
 NGINX ?= /usr/sbin/nginx
 PROMTOOL ?= /usr/bin/promtool
+HA_VENV := .venv-ha
 
 export FLASK_APP := facerec
 export FACEREC_TEST_DATA ?= $(abspath ../shared/faces)
 
-.PHONY: install db run dev facerec account token import test bench lint docs docs-serve docs-config chromium postgresql mosquitto nginx prometheus rtsp clean
+.PHONY: install db run dev facerec account token import test bench lint docs docs-serve docs-config chromium postgresql mosquitto nginx prometheus rtsp homeassistant clean
 
 install: $(STAMP)
 
@@ -111,7 +112,16 @@ rtsp:
 	@/usr/bin/python3 tests/gst_rtsp_server.py --check || { \
 		echo "GStreamer's RTSP server is required for the RTSP tests: apt-get install $(RTSP_PACKAGES)"; exit 1; }
 
-test: install chromium postgresql mosquitto nginx prometheus rtsp
+# Home Assistant Core in a throwaway virtualenv of its own (its pins are not ours): a test
+# checks facerec's MQTT discovery configs with Home Assistant's own schemas.
+homeassistant: $(HA_VENV)/.installed-stamp
+
+$(HA_VENV)/.installed-stamp: tests/homeassistant/requirements.txt
+	@test -x $(HA_VENV)/bin/python || $(PYTHON) -m venv $(HA_VENV)
+	$(HA_VENV)/bin/python -m pip install --quiet --no-compile -r tests/homeassistant/requirements.txt
+	@touch $@
+
+test: install chromium postgresql mosquitto nginx prometheus rtsp homeassistant
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: install
@@ -140,4 +150,4 @@ lint: install
 	$(BIN)/python -m ruff format --check facerec tests bench wsgi.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache site
+	rm -rf $(VENV) $(HA_VENV) .pytest_cache .ruff_cache site

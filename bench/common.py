@@ -70,6 +70,24 @@ def prepare_database(database: Path | str, people: bool = True) -> str:
     return token
 
 
+def percentile(values, q):
+    """The ``q``-th percentile of ``values`` (nearest rank), rounded to 0.1; None if empty."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return round(ordered[index], 1)
+
+
+def set_enabled(database: Path, table: str, enabled: bool):
+    """Enable or disable every row of ``table`` (webhooks, notification_targets) in the
+    SQLite file ``database``, behind the running server's back (it reads them per event)."""
+    import sqlite3
+
+    with sqlite3.connect(database) as conn:
+        conn.execute(f"UPDATE {table} SET enabled = ?", (1 if enabled else 0,))
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

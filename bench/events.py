@@ -34,21 +34,15 @@ from common import (  # puts the project on sys.path
     bench_app,
     clip_app,
     free_port,
+    percentile,
     prepare_database,
+    set_enabled,
     start_recognition,
     start_server,
     watch_stream,
 )
 
 from tests.receivers import Receiver, SilentReceiver
-
-
-def percentile(values, q):
-    if not values:
-        return None
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
-    return round(ordered[index], 1)
 
 
 def add_webhooks(db_path: Path, urls, enabled=True, secret="bench-secret"):
@@ -63,13 +57,6 @@ def add_webhooks(db_path: Path, urls, enabled=True, secret="bench-secret"):
             db.session.commit()
     finally:
         app.extensions["cameras"].close()
-
-
-def set_enabled(db_path: Path, enabled: bool):
-    import sqlite3
-
-    with sqlite3.connect(db_path) as conn:
-        conn.execute("UPDATE webhooks SET enabled = ?", (1 if enabled else 0,))
 
 
 def latency_run(db_path: Path, seconds: float) -> dict:
@@ -160,7 +147,7 @@ def dead_receiver_run(db_path: Path, token: str, seconds: float) -> dict:
     try:
         start_recognition(port, token)
         baseline = watch_stream(port, token, 10, seconds)
-        set_enabled(db_path, True)
+        set_enabled(db_path, "webhooks", True)
         events_before = metric(port, token, "facerec_events_published_total")
         failures_before = metric(port, token, 'facerec_webhook_deliveries_total{result="failure"}')
         loaded = watch_stream(port, token, 10, seconds)

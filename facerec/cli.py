@@ -1,5 +1,5 @@
 """Command-line interface: ``facerec users|cameras|webhooks|sightings ...``; ``accounts``,
-``tokens`` and ``audit`` live in ``auth/cli.py``.
+``tokens`` and ``audit`` live in ``auth/cli.py``, ``notify`` in ``events/commands.py``.
 
 ``facerec`` is the console script the project's package metadata declares (setup.cfg); it is
 the Flask command line bound to ``create_app``, so ``flask --app facerec ...`` is the same.
@@ -255,12 +255,17 @@ def remove_camera_command(name):
     help="Comma-separated events to send (default: all): "
     "sighting.started,sighting.updated,sighting.ended.",
 )
-def add_webhook_command(url, secret, event_names):
+@click.option(
+    "--thumbnail",
+    is_flag=True,
+    help='Put the face in each event too, as a small base64 JPEG ("thumbnail").',
+)
+def add_webhook_command(url, secret, event_names, thumbnail):
     """Send sighting events to URL (http:// or https://) as signed JSON POSTs."""
     from .events.webhooks import WebhookError, add_webhook
 
     try:
-        hook = add_webhook(url, secret=secret, events=event_names)
+        hook = add_webhook(url, secret=secret, events=event_names, thumbnail=thumbnail)
     except WebhookError as exc:
         raise click.ClickException(str(exc)) from None
     db.session.commit()
@@ -378,8 +383,9 @@ def show_settings():
 
 def init_app(app):
     from .auth.cli import GROUPS  # accounts, tokens, audit
+    from .events.commands import notify
 
-    for group in (users, *GROUPS, cameras, webhooks, sightings_cli):
+    for group in (users, *GROUPS, cameras, webhooks, notify, sightings_cli):
         app.cli.add_command(group)
     app.cli.add_command(show_settings)
     from . import backup  # backup FILE, restore FILE

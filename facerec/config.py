@@ -118,6 +118,17 @@ def _private_targets(value: str) -> str:
     return value.strip()
 
 
+def _base_url(value: str) -> str:
+    from urllib.parse import urlsplit
+
+    value = value.strip().rstrip("/")
+    if value:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("is not an http:// or https:// address (https://facerec.example.net)")
+    return value
+
+
 def _cores() -> int:
     return os.cpu_count() or 2
 
@@ -483,6 +494,26 @@ class Settings:
         section=EVENTS,
         applies="every webhook",
         minimum=0,
+    )
+    notify_backoff: tuple[float, ...] = setting(
+        "FACEREC_NOTIFY_BACKOFF",
+        (10.0, 60.0, 300.0),
+        """Seconds before each retry of a notification that did not go out, separated by
+        commas (see [Notifications](integrations/notifications.md)).""",
+        section=EVENTS,
+        applies="every notification target",
+        minimum=0,
+    )
+    base_url: str = setting(
+        "FACEREC_BASE_URL",
+        "",
+        """The address people and other systems reach facerec at, such as
+        `https://facerec.example.net`: notifications link to the sighting with it, and the
+        `crop_url` of events becomes absolute. Empty: messages carry no link, and events the
+        path alone.""",
+        section=EVENTS,
+        applies="notifications and events, at server start",
+        check=_base_url,
     )
     mqtt_url: str = setting(
         "FACEREC_MQTT_URL",

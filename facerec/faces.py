@@ -342,6 +342,20 @@ def crop(rgb: np.ndarray, box: Box, max_side: int = 200, margin: float = 0.2) ->
     return to_jpeg(face, quality=85)
 
 
+def smaller_jpeg(jpeg: bytes, max_side: int, quality: int = 80) -> bytes:
+    """``jpeg`` at most ``max_side`` pixels on its longer side (a thumbnail for a message)."""
+    image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+    if image is None:
+        raise ImageError("the picture is not a JPEG that can be read")
+    scale = max_side / max(image.shape[:2])
+    if scale < 1:
+        image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise ImageError("could not encode a JPEG")
+    return buf.tobytes()
+
+
 def to_jpeg(rgb: np.ndarray, quality: int = 85) -> bytes:
     ok, buf = cv2.imencode(
         ".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality]

@@ -493,6 +493,8 @@ class Webhook(db.Model):
     # Comma-separated event names; empty means every event.
     events: Mapped[str] = mapped_column(String(200), default="")
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Each event with a face also carries a small JPEG of it, base64, as "thumbnail".
+    thumbnail: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
     deliveries: Mapped[list[WebhookDelivery]] = owned_rows(
@@ -529,6 +531,95 @@ class WebhookDelivery(db.Model):
     @property
     def ok(self) -> bool:
         return self.status_code is not None and 200 <= self.status_code < 300
+
+
+NOTIFY_URL_MAX = 2000
+NOTIFY_WHO = ("anyone", "known", "unknown", "people")
+
+
+class NotificationTarget(db.Model):
+    """Somewhere people get a message with the face: an Apprise URL (ntfy, email, Telegram,
+    ...) and the rule saying who, where and when is worth a message.
+
+    ``url`` holds the service's credentials (stored as given: facerec needs them to send) and
+    is only ever shown masked. ``who``: anyone, known (people enrolled), unknown (visitors
+    nobody enrolled) or people (those in ``people`` with kind "only"); people with kind
+    "except" never cause a message. ``cameras``: comma-separated names, empty for all.
+    ``days``: seven 0/1 characters from Monday; ``start_minute``/``end_minute``: the hours
+    (minutes after midnight, server time; end before start runs past midnight; None: all
+    day). ``cooldown``: seconds between two messages about one person at one camera.
+    """
+
+    __tablename__ = "notification_targets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    url: Mapped[str] = mapped_column(String(NOTIFY_URL_MAX))
+    who: Mapped[str] = mapped_column(String(10), default="anyone")
+    cameras: Mapped[str] = mapped_column(String(1000), default="")
+    days: Mapped[str] = mapped_column(String(7), default="1111111")
+    start_minute: Mapped[int | None] = mapped_column(Integer)
+    end_minute: Mapped[int | None] = mapped_column(Integer)
+    cooldown: Mapped[int] = mapped_column(Integer, default=600)
+    attach: Mapped[bool] = mapped_column(Boolean, default=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    people: Mapped[list[NotificationPerson]] = owned_rows(
+        "target", order_by="NotificationPerson.user_id"
+    )
+    deliveries: Mapped[list[NotificationDelivery]] = owned_rows(
+        "target", order_by="NotificationDelivery.id.desc()"
+    )
+
+    @property
+    def shown_url(self) -> str:
+        """The URL with its secrets masked: the only form in which it is ever shown."""
+        from .events.targets import masked
+
+        return masked(self.url)
+
+
+class NotificationPerson(db.Model):
+    """A person a notification rule names: only them ("only") or never them ("except")."""
+
+    __tablename__ = "notification_people"
+
+    target_id: Mapped[int] = mapped_column(
+        ForeignKey("notification_targets.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    kind: Mapped[str] = mapped_column(String(8), default="only")
+
+    target: Mapped[NotificationTarget] = relationship(back_populates="people")
+    user: Mapped[User] = relationship()
+
+
+class NotificationDelivery(db.Model):
+    """One attempt to send a message to a target. The person is a reference, not a name:
+    erasing them erases these rows (``ondelete=CASCADE``)."""
+
+    __tablename__ = "notification_deliveries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    target_id: Mapped[int] = mapped_column(
+        ForeignKey("notification_targets.id", ondelete="CASCADE"), index=True
+    )
+    sighting_id: Mapped[int | None] = mapped_column(Integer)  # kept after retention
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    camera: Mapped[str | None] = mapped_column(String(CAMERA_NAME_MAX))
+    test: Mapped[bool] = mapped_column(Boolean, default=False)
+    attempt: Mapped[int] = mapped_column(Integer, default=1)
+    ok: Mapped[bool] = mapped_column(Boolean, default=False)
+    error: Mapped[str | None] = mapped_column(String(500))
+    duration_ms: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    target: Mapped[NotificationTarget] = relationship(back_populates="deliveries")
+    user: Mapped[User | None] = relationship()
 
 
 AUDIT_ACTION_MAX = 60
@@ -670,6 +761,9 @@ __all__ = [
     "GalleryState",
     "GroupingState",
     "NegativeSample",
+    "NotificationDelivery",
+    "NotificationPerson",
+    "NotificationTarget",
     "Sighting",
     "UnknownGroup",
     "User",

@@ -403,3 +403,38 @@ def add_camera(app, name: str, source: str, **options):
         db.session.commit()
     app.extensions["cameras"].refresh(force=True)
     return app.extensions["cameras"].get(name)
+
+
+@pytest.fixture
+def broker(tmp_path):
+    """A real MQTT broker (mosquitto) on a free port, stopped after the test."""
+    from tests.broker import Broker
+
+    server = Broker(tmp_path)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def mqtt_app(app_factory, broker, enroll_known):
+    """An app connected to the test broker (1 s presence timeout), known/ enrolled as
+    ``app.people`` (name -> id)."""
+    from facerec import events
+    from tests.broker import wait_connected
+
+    app = app_factory(FACEREC_MQTT_URL=broker.url, FACEREC_PRESENCE_TIMEOUT=1.0)
+    app.people = enroll_known(app)
+    wait_connected(app)
+    yield app
+    events.close(app)
+
+
+@pytest.fixture
+def smtp():
+    """A real SMTP server (aiosmtpd) on a free port, for notifications; stopped after the test."""
+    from tests.receivers import SmtpServer
+
+    server = SmtpServer()
+    yield server
+    server.stop()

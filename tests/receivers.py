@@ -110,3 +110,66 @@ def closed_port_url() -> str:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     return f"http://127.0.0.1:{port}/hook"
+
+
+class SmtpServer:
+    """A real SMTP server (aiosmtpd) on a free loopback port that keeps every message.
+
+    ``messages``: ``(arrival perf_counter, email.message.EmailMessage, recipients)``;
+    ``arrived``: the wall-clock time (``time.time()``) each was accepted, in the same order.
+    """
+
+    def __init__(self):
+        import email
+        import email.policy
+
+        from aiosmtpd.controller import Controller
+
+        self.messages: list[tuple[float, object, list[str]]] = []
+        self.arrived: list[float] = []
+        self._cond = threading.Condition()
+        server = self
+
+        class Handler:
+            async def handle_DATA(self, _server, _session, envelope):
+                message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+                with server._cond:
+                    server.messages.append((time.perf_counter(), message, envelope.rcpt_tos))
+                    server.arrived.append(time.time())
+                    server._cond.notify_all()
+                return "250 Message accepted for delivery"
+
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        self._make = lambda: Controller(Handler(), hostname="127.0.0.1", port=self.port)
+        self.controller = None
+        self.start()
+
+    def start(self):
+        """Listen (again, on the same port after ``stop()``)."""
+        self.controller = self._make()
+        self.controller.start()
+
+    def url(self, to: str = "door@example.org", **params) -> str:
+        """The Apprise URL that sends mail here (plain SMTP on loopback, no password)."""
+        query = "&".join(f"{k}={v}" for k, v in {"to": to, **params}.items())
+        return f"mailto://127.0.0.1:{self.port}?from=facerec@example.net&mode=insecure&{query}"
+
+    def to(self, address: str) -> list:
+        return [m for _at, m, rcpt in self.messages if address in rcpt]
+
+    def wait(self, count: int = 1, timeout: float = 30.0, to: str | None = None) -> list:
+        """The first ``count`` messages (to ``to`` if given), waiting up to ``timeout`` s."""
+
+        def matching():
+            return [m for _at, m, rcpt in self.messages if to is None or to in rcpt]
+
+        with self._cond:
+            self._cond.wait_for(lambda: len(matching()) >= count, timeout)
+            return matching()
+
+    def stop(self):
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None

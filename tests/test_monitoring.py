@@ -235,6 +235,7 @@ def test_is_the_service_ready_while_the_clip_plays(clip_app):
                 }
             ],
             "webhooks": [{"status": "pass", "componentType": "system", "observedValue": 0}],
+            "notifications": [{"status": "pass", "componentType": "system", "observedValue": 0}],
         },
     }
     again = health(client, "/healthz")  # the old name is the same check

@@ -513,3 +513,46 @@ def test_does_the_documented_receiver_take_each_delivery_once_and_refuse_replays
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_does_a_webhook_that_asks_for_the_face_get_a_thumbnail_and_an_absolute_crop_url(
+    app_factory, receiver, data_dir
+):
+    """Per webhook: one asks for the face (the CLI's --thumbnail), one does not."""
+    import base64
+
+    from facerec import faces
+
+    from .test_notifications import sighting
+
+    app = app_factory(
+        FACEREC_ALLOW_PRIVATE_TARGETS="1", FACEREC_BASE_URL="https://facerec.example.net"
+    )
+    plain = Receiver()
+    try:
+        runner = app.test_cli_runner()
+        added = runner.invoke(args=["webhooks", "add", receiver.url, "--thumbnail"])
+        assert added.exit_code == 0, added.output
+        add_hook(app, plain.url)
+        seen = sighting(app, data_dir, photo="biden.jpg")
+        events.publish("sighting.started", seen, app=app)
+        (with_face,) = receiver.wait(1)
+        (without,) = plain.wait(1)
+        body = json.loads(with_face["body"])
+        crop_url = f"https://facerec.example.net/api/v1/sightings/{seen['id']}/crop.jpg"
+        assert body["sighting"]["crop_url"] == crop_url
+        picture = faces.load_image(base64.b64decode(body["thumbnail"]))
+        assert max(picture.shape[:2]) <= 96
+        assert len(faces.detect(picture, upsample=2)) == 1  # the face, small
+        other = json.loads(without["body"])
+        assert "thumbnail" not in other and other["sighting"]["crop_url"] == crop_url
+    finally:
+        events.close(app)
+        plain.close()
+
+
+def test_is_the_crop_url_of_an_event_the_apis_path_without_a_base_url(hook_app, receiver):
+    add_hook(hook_app, receiver.url)
+    events.publish("sighting.started", SIGHTING, app=hook_app)
+    (request,) = receiver.wait(1)
+    assert json.loads(request["body"])["sighting"]["crop_url"] == "/api/v1/sightings/7/crop.jpg"

@@ -3,6 +3,7 @@ from flask_wtf.file import MultipleFileField
 from wtforms import (
     BooleanField,
     IntegerField,
+    RadioField,
     SelectField,
     SelectMultipleField,
     StringField,
@@ -127,6 +128,10 @@ class WebhookForm(FlaskForm):
         validate_choice=True,
         description="None ticked: every event.",
     )
+    thumbnail = BooleanField(
+        "Send the face",
+        description="Each event also carries a small JPEG of the face (base64, “thumbnail”).",
+    )
 
 
 class RoleForm(FlaskForm):
@@ -142,3 +147,50 @@ class AccountForm(NewPasswordForm):
     username = StringField("Username", validators=[DataRequired(), Length(max=USERNAME_MAX)])
     role = _role_field()
     cameras = _cameras_field()
+
+
+WHO_CHOICES = [
+    SelectChoice("anyone", "Anyone"),
+    SelectChoice("known", "Known people (anyone enrolled)"),
+    SelectChoice("unknown", "Unknown visitors only"),
+    SelectChoice("people", "Only the people named below"),
+]
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+DAY_CHOICES = [SelectChoice(day, day.title()) for day in DAYS]
+
+
+def _checks(label: str, choices, description: str = "") -> SelectMultipleField:
+    return SelectMultipleField(
+        label,
+        choices=choices,
+        widget=ListWidget(prefix_label=False),
+        option_widget=CheckboxInput(),
+        validate_choice=True,
+        description=description,
+    )
+
+
+class NotificationForm(FlaskForm):
+    # Checked by events.targets.save_target (the same sentences as `facerec notify add`).
+    url = _checked_text(
+        "Apprise URL",
+        4000,
+        "Where messages go: ntfys://ntfy.sh/your-topic, mailtos://user:password@example.com, "
+        "tgram://bot-token/chat-id ... (any service Apprise knows).",
+    )
+    who = RadioField("Who", choices=WHO_CHOICES, default="anyone")
+    people = _checked_text("People", 4000, "Names separated by commas (with “Only the people…”).")
+    excluded = _checked_text(
+        "Never for", 4000, "Names separated by commas: no message is ever sent about them."
+    )
+    cameras = _checks("Cameras", [], "None ticked: every camera.")
+    days = _checks("Days", DAY_CHOICES, "None ticked: every day.")
+    hours = _checked_text(
+        "Hours", 40, "Such as 08:00-18:00 (22:00-06:00 runs past midnight); empty: all day."
+    )
+    cooldown = _checked_text(
+        "Cool-down (minutes)",
+        20,
+        "At most one message per person and camera in this time (0: every arrival).",
+    )
+    attach = BooleanField("Attach the face", default=True)

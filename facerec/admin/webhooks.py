@@ -4,7 +4,13 @@ from flask import current_app, flash, redirect, render_template, url_for
 from sqlalchemy import select
 
 from ..auth.roles import requires
-from ..events.webhooks import WebhookError, add_webhook, clean_events, clean_secret, clean_url
+from ..events.webhooks import (
+    WebhookError,
+    add_webhook,
+    clean_events,
+    clean_secret,
+    clean_url,
+)
 from ..extensions import db
 from ..models import Webhook, WebhookDelivery
 from . import bp, delete_row, toggle_enabled
@@ -69,7 +75,10 @@ def add_webhook_page():
     if form.url.errors or form.secret.errors:
         return _render(form, status=400)
     hook = add_webhook(
-        form.url.data, secret=form.secret.data, events=clean_events(form.events.data)
+        form.url.data,
+        secret=form.secret.data,
+        events=clean_events(form.events.data),
+        thumbnail=form.thumbnail.data,
     )
     db.session.commit()
     return _back(f"Added the webhook {hook.url}. Send a test to check that it answers.")

@@ -21,6 +21,7 @@ from ..models import (
     Camera,
     FaceSample,
     NegativeSample,
+    NotificationTarget,
     User,
     Webhook,
     iso,
@@ -136,6 +137,19 @@ AUDITED = {
         lambda o: {"events": o.event_list},
         _enabled_update("webhook"),
         "webhook.removed",
+    ),
+    NotificationTarget: Audited(
+        "notification.added",
+        lambda o: {
+            "who": o.who,
+            "cameras": o.cameras or "all",
+            "days": o.days,
+            "hours": [o.start_minute, o.end_minute],
+            "cooldown": o.cooldown,
+            "face": o.attach,
+        },
+        _enabled_update("notification"),
+        "notification.removed",
     ),
     ApiToken: Audited("token.created", _token_created, _token_update, None),
     Account: Audited(

@@ -9,6 +9,7 @@ thread. Every module of this package that defines an ``EventSink`` subclass is a
 
 from __future__ import annotations
 
+import base64
 import importlib
 import inspect
 import json
@@ -16,11 +17,13 @@ import logging
 import pkgutil
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from flask import current_app
 
 from ..config import current_settings
+from ..faces import smaller_jpeg
 from ..models import EVENT_NAMES, iso, utcnow
 from .sink import EventSink
 
@@ -30,24 +33,56 @@ EVENTS = EVENT_NAMES  # the names are stored with each webhook, so models.py own
 TEST_EVENT = "webhook.test"
 
 
+THUMBNAIL_SIDE = 96  # pixels, the longer side of a webhook's inline thumbnail
+
+
 @dataclass(frozen=True)
 class Event:
-    """One event: its name, when it happened, and the sighting as the API returns it."""
+    """One event: its name, when it happened, and the sighting as the API returns it.
+
+    ``crop()`` is the sighting's face (JPEG), read from the database the first time a sink
+    asks for it (on that sink's own thread) and kept for the others.
+    """
 
     name: str
     time: str
     sighting: dict | None = field(default=None)
+    loader: Callable[[int], bytes | None] | None = field(default=None, repr=False, compare=False)
+    _kept: dict = field(default_factory=dict, repr=False, compare=False)
 
     def as_dict(self) -> dict:
         return {"event": self.name, "time": self.time, "sighting": self.sighting}
 
-    def body(self) -> bytes:
-        """The JSON body every receiver gets (the bytes that are signed)."""
-        return json.dumps(self.as_dict(), separators=(",", ":"), ensure_ascii=False).encode()
+    def body(self, thumbnail: bool = False) -> bytes:
+        """The JSON body receivers get (the bytes that are signed); with ``thumbnail``, the
+        face as a small base64 JPEG beside the sighting (null when there is none)."""
+        data = self.as_dict()
+        if thumbnail:
+            small = self.thumbnail()
+            data["thumbnail"] = base64.b64encode(small).decode() if small else None
+        return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+
+    def crop(self) -> bytes | None:
+        if "crop" not in self._kept:
+            sighting_id = (self.sighting or {}).get("id")
+            loaded = None
+            if self.loader is not None and sighting_id is not None:
+                try:
+                    loaded = self.loader(sighting_id)
+                except Exception:  # a face we cannot read is left out, the event still goes
+                    log.exception("could not read the face of sighting %s", sighting_id)
+            self._kept["crop"] = loaded
+        return self._kept["crop"]
+
+    def thumbnail(self) -> bytes | None:
+        if "thumbnail" not in self._kept:
+            crop = self.crop()
+            self._kept["thumbnail"] = smaller_jpeg(crop, THUMBNAIL_SIDE) if crop else None
+        return self._kept["thumbnail"]
 
 
-def make_event(name: str, sighting: dict | None) -> Event:
-    return Event(name, iso(utcnow()), dict(sighting) if sighting is not None else None)
+def make_event(name: str, sighting: dict | None, loader=None) -> Event:
+    return Event(name, iso(utcnow()), dict(sighting) if sighting is not None else None, loader)
 
 
 class EventBus:
@@ -58,9 +93,11 @@ class EventBus:
     suite leave no threads behind).
     """
 
-    def __init__(self, maxsize: int = 1000, idle: float = 30.0):
+    def __init__(self, maxsize: int = 1000, idle: float = 30.0, *, base_url: str = "", loader=None):
         self.maxsize = max(1, maxsize)
         self.idle = idle
+        self.base_url = base_url.rstrip("/")  # FACEREC_BASE_URL: links in events are absolute
+        self.loader = loader  # sighting id -> its face crop (JPEG), for the sinks that send it
         self.sinks: list[EventSink] = []  # deliver(event) on the dispatcher thread
         self.published = 0
         self.dropped = 0
@@ -72,7 +109,9 @@ class EventBus:
 
     def publish(self, name: str, sighting: dict | None) -> Event:
         """Queue an event for every sink; on overflow the oldest queued event is dropped."""
-        event = make_event(name, sighting)
+        if sighting and self.base_url and str(sighting.get("crop_url") or "").startswith("/"):
+            sighting = {**sighting, "crop_url": self.base_url + sighting["crop_url"]}
+        event = make_event(name, sighting, self.loader)
         with self._cond:
             if self._closed:
                 return event
@@ -155,7 +194,8 @@ def init_app(app):
     """
     import atexit
 
-    bus = EventBus(current_settings(app).event_queue)
+    settings = current_settings(app)
+    bus = EventBus(settings.event_queue, base_url=settings.base_url, loader=_crop_loader(app))
     for kind in sink_classes():
         sink = kind.from_app(app)
         if sink is not None:
@@ -175,6 +215,22 @@ def init_app(app):
         sightings.subscribe(bus.publish, app)
     atexit.register(bus.close)
     return bus
+
+
+def _crop_loader(app) -> Callable[[int], bytes | None]:
+    def load(sighting_id: int) -> bytes | None:
+        from sqlalchemy import select
+
+        from ..extensions import db
+        from ..models import Sighting
+
+        with app.app_context():
+            try:
+                return db.session.scalar(select(Sighting.crop).where(Sighting.id == sighting_id))
+            finally:
+                db.session.remove()
+
+    return load
 
 
 def bus(app=None) -> EventBus:

@@ -27,9 +27,10 @@ from sqlalchemy import select
 
 from ..config import current_settings
 from ..extensions import db
-from ..models import User, gallery_version, iso, utcnow
+from ..models import Camera, User, gallery_version, iso, utcnow
 from . import Event, topics
 from .sink import FAIL, PASS, EventSink, check
+from .sweep import Sweep
 from .topics import EVENTS_TOPIC, HOME, NOT_HOME, STATUS_TOPIC
 
 log = logging.getLogger(__name__)
@@ -37,8 +38,6 @@ log = logging.getLogger(__name__)
 # How often the people table is checked for deletions and renames (one small query: the
 # gallery version, which every change to people moves on, on any server sharing the database).
 PEOPLE_CHECK_INTERVAL = 2.0
-# After subscribing to find what is retained, how long to let the broker send it.
-SWEEP_GRACE = 1.0
 
 
 class MqttUrlError(ValueError):
@@ -114,7 +113,8 @@ class MqttPublisher(EventSink):
         self.sent = 0
         self.failed = 0
         self._people: dict[int, Presence] = {}
-        self._sweep: dict | None = None  # {"mid", "found": set of topics, "due": monotonic}
+        self._cameras: set[str] = set()  # cameras announced to Home Assistant
+        self._sweep: Sweep | None = None  # after a connect, until its retained topics are read
         self._people_version: int | None = None  # the gallery version _people follows
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -182,54 +182,48 @@ class MqttPublisher(EventSink):
         log.info("MQTT connected to %s:%s", self.address.host, self.address.port)
         self._publish(STATUS_TOPIC, "online", retain=True)
         self.follow_people(force=True)  # again: a broker restarted without persistence forgot
+        self.follow_cameras(force=True)
         self._start_sweep(client)
 
-    # ---- the sweep: retained topics nobody should find any more ---------------------------
+    # ---- the sweep (sweep.py): retained topics nobody should find any more -------------
 
     def _start_sweep(self, client):
-        """Subscribe to where facerec keeps retained topics: the broker sends what it holds."""
-        filters = topics.sweep_filters(self.discovery_prefix)
-        result, mid = client.subscribe([(topic, 1) for topic in filters])
-        if result == mqtt.MQTT_ERR_SUCCESS:
-            with self._lock:
-                self._sweep = {"mid": mid, "found": set(), "due": None, "filters": filters}
+        sweep = Sweep(self.discovery_prefix)
+        if sweep.begin(client, mqtt.MQTT_ERR_SUCCESS):
+            self._sweep = sweep
 
     def _on_subscribe(self, _client, _userdata, mid, _reason_codes, _properties):
-        with self._lock:
-            if self._sweep is not None and self._sweep["mid"] == mid:
-                self._sweep["due"] = time.monotonic() + SWEEP_GRACE
+        if self._sweep is not None:
+            self._sweep.acknowledged(mid)
 
     def _on_message(self, _client, _userdata, message):
-        # Only what the broker held (retain set), not facerec's own live messages.
-        if not (message.retain and message.payload):
-            return
-        if topics.is_ours(message.topic, self.discovery_prefix):
-            with self._lock:
-                if self._sweep is not None:
-                    self._sweep["found"].add(message.topic)
+        if self._sweep is not None:
+            self._sweep.heard(message)
 
     def _finish_sweep(self):
         """Clear every retained topic found that belongs to nobody now (expire loop)."""
-        with self._lock:
-            sweep = self._sweep
-            if sweep is None or sweep["due"] is None or time.monotonic() < sweep["due"]:
-                return
-            self._sweep = None
+        sweep = self._sweep
+        if sweep is None or not sweep.due:
+            return
+        self._sweep = None
         keep = self._kept_topics()
         if keep is None:
             return  # the database did not answer: clear nothing rather than too much
-        stale = sorted(sweep["found"] - keep)
+        stale = sweep.stale(keep)
         for topic in stale:
             self._publish(topic, "", retain=True)
         if stale:
             log.info("MQTT: cleared %d retained topics left by gone people", len(stale))
-        self.client.unsubscribe(sweep["filters"])
+        self.client.unsubscribe(sweep.filters)
 
     def _kept_topics(self) -> set[str] | None:
+        """Every person's and every camera's topics (cameras of all servers sharing the
+        database: they may share the broker too)."""
         try:
             with self.app.app_context():
                 try:
                     keys = db.session.scalars(select(User.external_key)).all()
+                    cameras = set(db.session.scalars(select(Camera.name)).all())
                 finally:
                     db.session.remove()
         except Exception:
@@ -239,7 +233,40 @@ class MqttPublisher(EventSink):
         for key in keys:
             kept.update(topics.person_topics(key))
             kept.update(topics.discovery_topics(self.discovery_prefix, key))
+        for name in cameras | self._own_cameras() | self._cameras:
+            kept.update(topics.camera_topics(self.discovery_prefix, name))
         return kept
+
+    # ---- cameras --------------------------------------------------------------------------
+
+    def _own_cameras(self) -> set[str]:
+        """The names of the cameras this server runs ("main" when none is stored)."""
+        from .. import camera
+
+        with self.app.app_context():
+            return {service.camera or "main" for service in camera.services()}
+
+    def follow_cameras(self, force: bool = False):
+        """An image entity ("last face at ...") per camera of this server; a camera removed
+        takes its entity and its retained face with it."""
+        try:
+            names = self._own_cameras()
+        except Exception:
+            log.exception("MQTT: could not read the cameras")
+            return
+        with self._lock:
+            new = names - self._cameras if not force else names
+            gone = self._cameras - names
+            self._cameras = set(names)
+        for name in sorted(gone):
+            for topic in topics.camera_topics(self.discovery_prefix, name):
+                self._publish(topic, "", retain=True)
+        for name in sorted(new):
+            self._publish(
+                topics.camera_image_topic(self.discovery_prefix, name),
+                topics.camera_image_config(name),
+                retain=True,
+            )
 
     # ---- people ---------------------------------------------------------------------------
 
@@ -343,6 +370,22 @@ class MqttPublisher(EventSink):
                 changed.append(person)
         for person in changed:
             self._send_state(person)
+        self._send_face(event, changed[0] if changed else None)
+
+    def _send_face(self, event: Event, person: Presence | None):
+        """The face of a sighting, retained: the camera's last face, and the person's."""
+        sighting = event.sighting or {}
+        if not sighting.get("crop_url"):
+            return
+        crop = event.crop()  # one row read by its key; the other sinks reuse it
+        if not crop:
+            return
+        camera = sighting.get("camera") or "main"
+        if camera not in self._cameras:
+            self.follow_cameras()
+        self._publish(topics.camera_face_topic(camera), crop, retain=True)
+        if person is not None:
+            self._publish(topics.person_topic(person.key, "face"), crop, retain=True)
 
     def health(self) -> dict[str, list[dict]]:
         """The broker named by FACEREC_MQTT_URL is part of the job: not connected is a fail."""
@@ -372,6 +415,7 @@ class MqttPublisher(EventSink):
             if self.connected and now - checked >= PEOPLE_CHECK_INTERVAL:
                 checked = now
                 self.follow_people()
+                self.follow_cameras()
             if self.connected:
                 self._finish_sweep()
             expired = []
@@ -411,9 +455,16 @@ class MqttPublisher(EventSink):
             self._publish(topic, "", retain=True)
 
     def _announce(self, person: Presence):
-        """Home Assistant discovery: one device_tracker per person, no YAML needed."""
+        """Home Assistant discovery, no YAML needed: per person a device_tracker (home or
+        not) and a "last seen" timestamp sensor (the camera among its attributes)."""
+        prefix = self.discovery_prefix
         self._publish(
-            topics.tracker_topic(self.discovery_prefix, person.key),
+            topics.tracker_topic(prefix, person.key),
             topics.tracker_config(person.key, person.name),
+            retain=True,
+        )
+        self._publish(
+            topics.last_seen_topic(prefix, person.key),
+            topics.last_seen_config(person.key, person.name),
             retain=True,
         )

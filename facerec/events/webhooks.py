@@ -5,10 +5,9 @@ over ``id.timestamp.body``, by the ``standardwebhooks`` reference library): a re
 reject a delivery that is old or that it has seen, with a stock library. The older
 ``X-Facerec-Signature`` (the body alone, no timestamp) is still sent for this release.
 
-Each webhook has a thread of its own (started when it has something to send, gone when idle)
-and every request has a timeout: a receiver that is slow, dead or never answers holds only its
-own thread, never the dispatcher, another webhook, the capture thread or a stream. Pending
-deliveries are bounded like the event queue: when full, the oldest is dropped and counted.
+Each webhook has a delivery lane of its own (``lanes``) and every request has a timeout: a
+receiver that is slow, dead or never answers holds only its own thread, never the dispatcher,
+another webhook, the capture thread or a stream.
 """
 
 from __future__ import annotations
@@ -16,34 +15,31 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import heapq
 import hmac
 import http.client
-import itertools
 import logging
 import ssl
-import threading
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import standardwebhooks
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
-from sqlalchemy import delete, select
+from sqlalchemy import select
 
 from .. import outbound
 from ..config import current_settings
 from ..extensions import db
 from ..models import WEBHOOK_URL_MAX, Webhook, WebhookDelivery
 from . import EVENTS, TEST_EVENT, Event, make_event
+from .lanes import Job, Lanes, Result, typed_url, write_log
 from .sink import PASS, WARN, EventSink, check
 
 log = logging.getLogger(__name__)
 
 USER_AGENT = "facerec-webhook/1"
-KEEP_DELIVERIES = 50  # per webhook, in the delivery log
 RETRY_STATUSES = {408, 425, 429}  # and every 5xx
 SECRET_MAX = 200
 STANDARD_PREFIX = "whsec_"  # a Standard Webhooks secret: the prefix, then base64 of the key
@@ -54,13 +50,8 @@ class WebhookError(ValueError):
 
 
 def clean_url(raw: str | None) -> str:
-    url = (raw or "").strip()
-    if not url:
-        raise WebhookError("Enter the URL facerec should send events to.")
-    if len(url) > WEBHOOK_URL_MAX:
-        raise WebhookError(f"The URL is longer than {WEBHOOK_URL_MAX} characters.")
-    if any(ch.isspace() or ord(ch) < 32 for ch in url):
-        raise WebhookError("The URL cannot contain spaces or control characters.")
+    missing = "Enter the URL facerec should send events to."
+    url = typed_url(raw, WEBHOOK_URL_MAX, WebhookError, missing)
     parts = urlsplit(url)
     if parts.scheme.lower() not in ("http", "https"):
         raise WebhookError("Only http:// and https:// URLs can receive webhooks.")
@@ -152,29 +143,32 @@ def standard_headers(secret: str | None, message_id: str, body: bytes, now: floa
     return headers
 
 
-def add_webhook(url, secret=None, events=None, enabled=True) -> Webhook:
+def add_webhook(url, secret=None, events=None, enabled=True, thumbnail=False) -> Webhook:
     """Validate and add (not committed) a webhook."""
     hook = Webhook(
         url=clean_url(url),
         secret=clean_secret(secret),
         events=clean_events(events),
         enabled=enabled,
+        thumbnail=bool(thumbnail),
     )
     db.session.add(hook)
     return hook
 
 
-@dataclass(order=True)
+@dataclass(frozen=True)
 class Delivery:
-    due: float
-    seq: int
-    webhook_id: int = field(compare=False)
-    url: str = field(compare=False)
-    secret: str | None = field(compare=False)
-    event: Event = field(compare=False)
-    body: bytes = field(compare=False)
-    delivery_id: str = field(compare=False)
-    attempt: int = field(default=1, compare=False)
+    """One event for one webhook: the same id, body and signature secret on every retry."""
+
+    webhook_id: int
+    url: str
+    secret: str | None
+    event: Event
+    thumbnail: bool  # the body carries the face as a small JPEG
+    delivery_id: str
+
+    def body(self) -> bytes:
+        return self.event.body(thumbnail=self.thumbnail)
 
 
 @dataclass
@@ -249,11 +243,7 @@ def _describe(exc: Exception) -> str:
 
 
 class WebhookSender(EventSink):
-    """The webhook sink of the event bus: per webhook, a bounded schedule and one thread.
-
-    Each webhook has its own lane, so a receiver that never answers delays only its own
-    deliveries, never another webhook's; within a lane events go out in order.
-    """
+    """The webhook sink of the event bus: one delivery lane per webhook (``lanes``)."""
 
     name = "webhooks"
 
@@ -266,19 +256,7 @@ class WebhookSender(EventSink):
     def __init__(self, app, *, timeout=10.0, backoff=(10.0, 60.0, 300.0), maxsize=1000):
         self.app = app
         self.timeout = timeout
-        self.backoff = tuple(backoff)
-        self.maxsize = maxsize  # pending deliveries per webhook
-        self.idle = 30.0
-        self.delivered = 0
-        self.failed = 0  # attempts that failed (each retry counts)
-        self.gave_up = 0  # deliveries abandoned after the last attempt
-        self.dropped = 0
-        self._failing: dict[int, bool] = {}  # webhook id -> did its last attempt fail?
-        self._lanes: dict[int, list[Delivery]] = {}  # webhook id -> heap by due time
-        self._threads: dict[int, threading.Thread] = {}
-        self._seq = itertools.count()
-        self._cond = threading.Condition()
-        self._closed = False
+        self.lanes = Lanes("webhook", self._attempt, backoff, maxsize)
 
     # ---- the sink ------------------------------------------------------------------------
 
@@ -287,167 +265,76 @@ class WebhookSender(EventSink):
         with self.app.app_context():
             try:
                 hooks = db.session.execute(select(Webhook).where(Webhook.enabled)).scalars().all()
-                targets = [(h.id, h.url, h.secret) for h in hooks if h.wants(event.name)]
+                targets = [
+                    (h.id, h.url, h.secret, h.thumbnail) for h in hooks if h.wants(event.name)
+                ]
             finally:
                 db.session.remove()
-        if not targets:
-            return
-        body = event.body()
-        for hook_id, url, secret in targets:
-            self._schedule(
-                Delivery(0.0, 0, hook_id, url, secret, event, body, str(uuid.uuid4())), delay=0
-            )
+        for hook_id, url, secret, thumbnail in targets:
+            # The body is made on the lane's thread: a thumbnail reads the face from the
+            # database, which the dispatcher must not wait for.
+            delivery = Delivery(hook_id, url, secret, event, thumbnail, str(uuid.uuid4()))
+            self.lanes.add(hook_id, delivery)
 
-    def _schedule(self, delivery: Delivery, delay: float):
-        with self._cond:
-            if self._closed:
-                return
-            lane = self._lanes.setdefault(delivery.webhook_id, [])
-            if len(lane) >= self.maxsize:
-                lane.remove(min(lane, key=lambda d: d.seq))
-                heapq.heapify(lane)
-                self.dropped += 1
-            delivery.due = time.monotonic() + delay
-            delivery.seq = next(self._seq)
-            heapq.heappush(lane, delivery)
-            if delivery.webhook_id not in self._threads:
-                thread = threading.Thread(
-                    target=self._work,
-                    args=(delivery.webhook_id,),
-                    name=f"facerec-webhook-{delivery.webhook_id}",
-                    daemon=True,
-                )
-                self._threads[delivery.webhook_id] = thread
-                thread.start()
-            self._cond.notify_all()
-
-    def _next(self, hook_id: int) -> Delivery | None:
-        with self._cond:
-            idle_since = time.monotonic()
-            while not self._closed:
-                lane = self._lanes.get(hook_id) or []
-                now = time.monotonic()
-                if lane and lane[0].due <= now:
-                    return heapq.heappop(lane)
-                if not lane and now - idle_since > self.idle:
-                    break
-                wait = lane[0].due - now if lane else self.idle
-                self._cond.wait(max(0.001, min(wait, self.idle)))
-            self._threads.pop(hook_id, None)
-            if not self._lanes.get(hook_id):
-                self._lanes.pop(hook_id, None)
-            return None
-
-    def _work(self, hook_id: int):
-        while (delivery := self._next(hook_id)) is not None:
-            try:
-                self._attempt(delivery)
-            except Exception:
-                log.exception("webhook delivery to %s failed unexpectedly", delivery.url)
-
-    def _attempt(self, delivery: Delivery):
-        outcome = post(
-            delivery.url, delivery.body, self._headers(delivery), self.timeout, app=self.app
-        )
-        self._count(delivery.webhook_id, outcome)
-        self._log(delivery, outcome)
-        if outcome.ok or not outcome.retryable:
-            return
-        if delivery.attempt > len(self.backoff):
-            self.gave_up += 1
-            log.warning(
-                "webhook %s: giving up on %s after %d attempts (%s)",
-                delivery.webhook_id,
-                delivery.event.name,
-                delivery.attempt,
-                outcome.error,
-            )
-            return
-        delay = self.backoff[delivery.attempt - 1]
-        delivery.attempt += 1
-        self._schedule(delivery, delay)
+    def _attempt(self, job: Job) -> Result:
+        delivery: Delivery = job.payload
+        body = delivery.body()
+        headers = self._headers(delivery, job.attempt, body)
+        outcome = post(delivery.url, body, headers, self.timeout, app=self.app)
+        self._log(delivery, job.attempt, outcome)
+        return Result(outcome.ok, outcome.retryable, outcome.error)
 
     @staticmethod
-    def _headers(delivery: Delivery) -> dict:
+    def _headers(delivery: Delivery, attempt: int, body: bytes) -> dict:
         headers = {
             "Content-Type": "application/json",
             "User-Agent": USER_AGENT,
-            **standard_headers(delivery.secret, delivery.delivery_id, delivery.body, time.time()),
+            **standard_headers(delivery.secret, delivery.delivery_id, body, time.time()),
             "X-Facerec-Event": delivery.event.name,
             "X-Facerec-Delivery": delivery.delivery_id,
-            "X-Facerec-Attempt": str(delivery.attempt),
+            "X-Facerec-Attempt": str(attempt),
         }
         if delivery.secret:
-            headers["X-Facerec-Signature"] = signature(delivery.secret, delivery.body)
+            headers["X-Facerec-Signature"] = signature(delivery.secret, body)
         return headers
 
-    def _log(self, delivery: Delivery, outcome: Outcome):
-        """Write the attempt to the delivery log and keep the newest KEEP_DELIVERIES."""
-        with self.app.app_context():
-            try:
-                if db.session.get(Webhook, delivery.webhook_id) is None:
-                    return  # removed while the delivery was under way
-                db.session.add(
-                    WebhookDelivery(
-                        webhook_id=delivery.webhook_id,
-                        event=delivery.event.name,
-                        attempt=delivery.attempt,
-                        status_code=outcome.status_code,
-                        error=(outcome.error or None) and outcome.error[:500],
-                        duration_ms=round(outcome.seconds * 1000),
-                    )
-                )
-                db.session.flush()
-                keep = (
-                    select(WebhookDelivery.id)
-                    .where(WebhookDelivery.webhook_id == delivery.webhook_id)
-                    .order_by(WebhookDelivery.id.desc())
-                    .limit(KEEP_DELIVERIES)
-                )
-                db.session.execute(
-                    delete(WebhookDelivery).where(
-                        WebhookDelivery.webhook_id == delivery.webhook_id,
-                        WebhookDelivery.id.not_in(keep.scalar_subquery()),
-                    )
-                )
-                db.session.commit()
-            except Exception:
-                db.session.rollback()
-                log.exception("could not log a webhook delivery")
-            finally:
-                db.session.remove()
+    def _log(self, delivery: Delivery, attempt: int, outcome: Outcome):
+        """Write the attempt to the webhook's delivery log (the newest are kept)."""
+        row = WebhookDelivery(
+            webhook_id=delivery.webhook_id,
+            event=delivery.event.name,
+            attempt=attempt,
+            status_code=outcome.status_code,
+            error=(outcome.error or None) and outcome.error[:500],
+            duration_ms=round(outcome.seconds * 1000),
+        )
+        write_log(self.app, Webhook, row, WebhookDelivery.webhook_id)
 
     # ---- for the admin page and the CLI --------------------------------------------------
 
     def send_test(self, hook: Webhook) -> Outcome:
         """Deliver a ``webhook.test`` event now, once, and log it (the **Send test** button)."""
         event = make_event(TEST_EVENT, None)
-        delivery = Delivery(
-            0.0, 0, hook.id, hook.url, hook.secret, event, event.body(), str(uuid.uuid4())
-        )
-        outcome = post(
-            hook.url, delivery.body, self._headers(delivery), min(self.timeout, 10.0), app=self.app
-        )
-        self._count(hook.id, outcome)
-        self._log(delivery, outcome)
+        delivery = Delivery(hook.id, hook.url, hook.secret, event, False, str(uuid.uuid4()))
+        body = delivery.body()
+        headers = self._headers(delivery, 1, body)
+        outcome = post(hook.url, body, headers, min(self.timeout, 10.0), app=self.app)
+        self.lanes.count(hook.id, Result(outcome.ok))
+        self._log(delivery, 1, outcome)
         return outcome
 
-    def _count(self, hook_id: int, outcome: Outcome):
-        if outcome.ok:
-            self.delivered += 1
-        else:
-            self.failed += 1
-        self._failing[hook_id] = not outcome.ok
-
-    @property
-    def pending(self) -> int:
-        return sum(len(lane) for lane in list(self._lanes.values()))
+    # The counts the page, the metrics and the tests read.
+    delivered = property(lambda self: self.lanes.delivered)
+    failed = property(lambda self: self.lanes.failed)
+    gave_up = property(lambda self: self.lanes.gave_up)
+    dropped = property(lambda self: self.lanes.dropped)
+    pending = property(lambda self: self.lanes.pending)
 
     def health(self) -> dict[str, list[dict]]:
         """A warning while some webhook's last attempt failed: receivers are someone else's
         servers, so they never make facerec itself unready. Called in an app context."""
         enabled = set(db.session.scalars(select(Webhook.id).where(Webhook.enabled)))
-        failing = sum(1 for hook_id, bad in self._failing.items() if bad and hook_id in enabled)
+        failing = sum(1 for hook, bad in self.lanes.failing.items() if bad and hook in enabled)
         if not failing:
             return {"webhooks": [check(PASS, "system", observed_value=0)]}
         plural = "s" if failing != 1 else ""
@@ -489,11 +376,4 @@ class WebhookSender(EventSink):
 
     def close(self, timeout: float = 0.0):
         """Drop what is waiting; with ``timeout``, wait that long for deliveries under way."""
-        with self._cond:
-            self._closed = True
-            self._lanes.clear()
-            self._cond.notify_all()
-            threads = list(self._threads.values())
-        deadline = time.monotonic() + timeout
-        for thread in threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
+        self.lanes.close(timeout)
