@@ -14,7 +14,7 @@ from facerec.auth.roles import PERMISSIONS, requires
 from facerec.extensions import db
 from facerec.models import Account, ApiToken, AuditEntry, utcnow
 
-from .conftest import TEST_PASSWORD, add_camera, create_account, login_client
+from .conftest import TEST_PASSWORD, add_camera, create_account, enroll, login_client
 
 pytestmark = pytest.mark.sqlite_only
 
@@ -95,7 +95,6 @@ def test_does_a_viewer_get_403_naming_the_missing_role(app):
 
 
 def test_may_an_operator_see_people_and_unknowns_but_not_delete_or_search(app):
-    from .conftest import enroll
 
     person = enroll(app, "obama", app.config.get("TEST_PHOTO") or _photo("known/obama.jpg"))
     operator = signed_in(app, "otto", "operator")
@@ -505,3 +504,61 @@ def test_do_the_token_commands_of_the_accounts_page_work_as_written(app):
             assert result.exit_code == 0, (words, result.output)
             made.append(words[1])
     assert made == ["create", "create", "list", "revoke"]
+
+
+# ---- camera limits on the history and the unknown visitors -------------------------------------
+
+
+def test_does_an_operator_limited_to_door_see_only_doors_sightings_and_visitors(app, photo_video):
+    from facerec.models import Sighting
+
+    from .test_unknowns import place, visitors
+
+    add_camera(app, "door", photo_video)
+    add_camera(app, "lab", photo_video)
+    ids = visitors(app)  # Kit three times, Rose twice
+    with app.app_context():
+        for sighting_id in ids["rose"]:
+            db.session.get(Sighting, sighting_id).camera = "lab"
+        for sighting_id in ids["kit"]:
+            db.session.get(Sighting, sighting_id).camera = "door"
+        db.session.commit()
+    place(app)
+    operator = signed_in(app, "olga", "operator", cameras="door")
+
+    listed = operator.get("/api/v1/sightings").get_json()["sightings"]
+    assert sorted(s["id"] for s in listed) == sorted(ids["kit"])
+    assert operator.get(f"/api/v1/sightings/{ids['rose'][0]}").status_code == 403
+    assert operator.get(f"/api/v1/sightings/{ids['rose'][0]}/crop.jpg").status_code == 403
+    assert operator.get(f"/api/v1/sightings/{ids['kit'][0]}/crop.jpg").status_code == 200
+    csv = operator.get("/history.csv").get_data(as_text=True)
+    assert ",door," in csv and ",lab," not in csv
+
+    groups = operator.get("/api/v1/unknowns").get_json()["groups"]
+    assert [g["sightings"] for g in groups] == [3]
+    admin = signed_in(app, "ada", "admin")
+    rose = next(
+        g for g in admin.get("/api/v1/unknowns").get_json()["groups"] if g["sightings"] == 2
+    )
+    refused = operator.post(f"/api/v1/unknowns/{rose['id']}/enroll", json={"name": "Rose"})
+    assert refused.status_code == 403 and "may not see this visitor" in refused.get_json()["error"]
+    assert operator.post(f"/unknowns/{rose['id']}/dismiss").status_code == 403
+
+
+def test_are_the_buttons_a_role_cannot_use_left_out(app, photo_video):
+    from .test_unknowns import visitors
+
+    person = enroll(app, "obama", _photo("known/obama.jpg"))
+    visitors(app)
+    operator = signed_in(app, "otto", "operator")
+    admin = signed_in(app, "ada", "admin")
+    page = operator.get(f"/admin/users/{person}").get_data(as_text=True)
+    assert "Delete person" not in page
+    assert "Delete person" in admin.get(f"/admin/users/{person}").get_data(as_text=True)
+    history = operator.get("/history").get_data(as_text=True)
+    assert "Find similar" not in history and "This is…" in history
+    assert "Find similar" in admin.get("/history").get_data(as_text=True)
+    for client, shown in ((operator, False), (admin, True)):
+        top = client.get("/").get_data(as_text=True)
+        for label in ("Accounts", "Audit", "API tokens", "Webhooks"):
+            assert (f">{label}</a>" in top) is shown, label

@@ -6,7 +6,7 @@ import marshmallow as ma
 from marshmallow import validate
 
 from .. import people
-from ..auth.roles import requires
+from ..auth.roles import requires, visible_cameras
 from ..extensions import db
 from ..unknowns import actions, listing, place_now, service
 from ..web import DATABASE_ID_MAX as ID_MAX
@@ -135,9 +135,11 @@ class Label(JsonBody):
 
 def _group(group_id: int):
     try:
-        return service.get_group(group_id)
+        group = service.get_group(group_id)
     except service.GroupGone as exc:
         raise ApiError(404, str(exc)) from None
+    service.require_visible(group)
+    return group
 
 
 # The operations on the unknown group the path names: the view gets the UnknownGroup. A group
@@ -157,7 +159,7 @@ on_group = operations_on_id("group_id", _group, noun="unknown group", tag="Corre
 )
 def list_unknowns():
     """Groups of unknown sightings that look like one recurring visitor, last seen first."""
-    return {"groups": listing.summaries()}
+    return {"groups": listing.summaries(cameras=visible_cameras())}
 
 
 def _selected(body) -> actions.Selection:

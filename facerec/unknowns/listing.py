@@ -84,10 +84,16 @@ def summary_of(group_id: int) -> GroupSummary | None:
     return found[0] if found else None
 
 
+def _on(cameras) -> list:
+    """The condition "seen on one of ``cameras``" (auth.roles.visible_cameras; None: any)."""
+    return [] if cameras is None else [Sighting.camera.in_(sorted(cameras))]
+
+
 def summaries(
-    limit: int | None = None, offset: int = 0, only: list[int] | None = None
+    limit: int | None = None, offset: int = 0, only: list[int] | None = None, cameras=None
 ) -> list[GroupSummary]:
-    """The visible groups, last seen first, with their best crops.
+    """The visible groups, last seen first, with their best crops; with ``cameras``, only what
+    was seen on those cameras (an account limited to some cameras sees nothing of the others).
 
     Two queries, whatever the number of groups: one aggregate counts each group's sightings,
     first and last time and days from the index on (user_id, group_id, frames, started_at)
@@ -112,6 +118,7 @@ def summaries(
             UnknownGroup.dismissed_at.is_(None) if only is None else UnknownGroup.id.in_(only),
             Sighting.user_id.is_(None),
             Sighting.group_id.is_not(None),
+            *_on(cameras),
         )
         .group_by(Sighting.group_id)
         .order_by(last.desc(), Sighting.group_id.desc())
@@ -129,7 +136,7 @@ def summaries(
                 )
                 .label("rank"),
             )
-            .where(Sighting.user_id.is_(None), Sighting.group_id.in_(list(crops)))
+            .where(Sighting.user_id.is_(None), Sighting.group_id.in_(list(crops)), *_on(cameras))
             .subquery()
         )
         best = db.session.execute(
@@ -146,11 +153,21 @@ def summaries(
     ]
 
 
-def visible_count() -> int:
+def visible_count(cameras=None) -> int:
     """How many groups the unknowns page lists (the navigation badge): an index probe each."""
     return db.session.scalar(
         select(func.count(UnknownGroup.id)).where(
             UnknownGroup.dismissed_at.is_(None),
-            exists().where(Sighting.group_id == UnknownGroup.id, Sighting.user_id.is_(None)),
+            exists().where(
+                Sighting.group_id == UnknownGroup.id, Sighting.user_id.is_(None), *_on(cameras)
+            ),
         )
     )
+
+
+def seen_on(group_id: int, cameras) -> bool:
+    """Was the group seen on one of ``cameras`` (always, with None)?"""
+    if cameras is None:
+        return True
+    found = select(Sighting.id).where(Sighting.group_id == group_id, *_on(cameras)).limit(1)
+    return db.session.execute(found).first() is not None

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
-from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
 from wtforms import BooleanField
 
 from .. import people
-from ..auth.roles import requires
+from ..auth.roles import can, requires, visible_cameras
 from ..extensions import db
 from ..models import User
 from ..person_fields import PersonFieldsForm
@@ -26,15 +25,16 @@ class EnrollForm(PersonFieldsForm):
 @bp.app_context_processor
 def _badges():
     """The number of unknown visitors, shown beside "Unknowns" in the navigation."""
-    if not current_user.is_authenticated:
+    if not can("unknowns"):
         return {}
-    return {"nav_badges": {url_for("unknowns.index"): listing.visible_count()}}
+    return {"nav_badges": {url_for("unknowns.index"): listing.visible_count(visible_cameras())}}
 
 
 def _render(status=200, **extra):
     page = max(1, request.args.get("page", 1, type=int))
-    groups = listing.summaries(limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
-    total = listing.visible_count()
+    cameras = visible_cameras()
+    groups = listing.summaries(limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE, cameras=cameras)
+    total = listing.visible_count(cameras)
     return render_template(
         "unknowns/index.html",
         groups=groups,
@@ -48,9 +48,11 @@ def _render(status=200, **extra):
 
 def _group_or_404(group_id: int):
     try:
-        return service.get_group(group_id)
+        group = service.get_group(group_id)
     except service.GroupGone:
         abort(404, description="There is no such unknown visitor (merged or removed meanwhile).")
+    service.require_visible(group)
+    return group
 
 
 def _done(message: str, refused: list[str]):

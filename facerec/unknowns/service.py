@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import hashlib
 
-from flask import current_app
+from flask import abort, current_app
 from sqlalchemy import select
 
 from .. import audit, engine, faces, gallery, negatives, people
+from ..auth.roles import current_access, visible_cameras
 from ..extensions import db
 from ..models import Sighting, UnknownGroup, User
-from .listing import BEST_CROPS
+from .listing import BEST_CROPS, seen_on
 
 
 class GroupGone(LookupError):
@@ -53,6 +54,17 @@ def get_group(group_id: int) -> UnknownGroup:
     if group is None:
         raise GroupGone(f"No unknown group with id {group_id}.")
     return group
+
+
+def require_visible(group: UnknownGroup):
+    """403 unless the request may see the group: an account limited to some cameras sees
+    (and acts on) only visitors seen on one of them."""
+    if not seen_on(group.id, visible_cameras()):
+        abort(
+            403,
+            description=f"{current_access().who} may not see this visitor (seen on "
+            "cameras it is not given).",
+        )
 
 
 # ---- acting -----------------------------------------------------------------------------------
