@@ -343,3 +343,25 @@ def test_does_a_refusal_name_what_is_missing(world):
         "/api/v1/users", headers={"Authorization": f"Bearer {tokens['recognize']}"}
     ).get_json()["error"]
     assert "lacks the “read” scope" in by_scope
+
+
+def test_does_the_api_document_declare_each_operations_role_and_scope(app):
+    """What the OpenAPI document tells clients is what the table (and so the server) does."""
+    from facerec.api import openapi
+    from facerec.api.contract import openapi_path
+
+    document = openapi.spec(app)
+    checked = 0
+    for key, (role, scope) in ROLES_TABLE.items():
+        method, rule = key.split(" ", 1)
+        operation = document["paths"].get(openapi_path(rule), {}).get(method.lower())
+        if operation is None:
+            continue  # not part of the API
+        checked += 1
+        if role == PUBLIC:
+            assert "x-required-scope" not in operation, key
+            continue
+        assert (operation["x-required-role"], operation["x-required-scope"]) == (role, scope), key
+        assert f"`{scope}` scope" in operation["description"], key
+        assert "403" in operation["responses"], key
+    assert checked >= 25  # the API operations of the table

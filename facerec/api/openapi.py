@@ -181,7 +181,7 @@ def _causes(
 ) -> dict[int, list[tuple[str, str]]]:
     """Every status the operation can fail with: its own and the ones every operation shares."""
     causes: dict[int, list[tuple[str, str]]] = {} if public else {401: [UNAUTHORIZED]}
-    if permission.role is not None:
+    if permission.role is not None and not public:
         causes[403] = [_forbidden(permission)]
     if method in UNSAFE:
         causes.setdefault(400, []).append(CSRF)
@@ -257,7 +257,7 @@ def _operation_dict(op: Operation, method: str, rule, app) -> dict:
         "responses": {},
     }
     description = op.description
-    if permission.role is not None:
+    if permission.role is not None and not public:
         # OpenAPI 3.0 has no scopes for bearer tokens: the extension fields say it for tools,
         # the sentence for people.
         result["x-required-role"] = permission.role
