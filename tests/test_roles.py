@@ -452,60 +452,6 @@ def test_does_the_tokens_page_make_a_scoped_expiring_token_for_another_account(a
     assert "<td>stream</td>" in listed and "expires" in listed
 
 
-# ---- the documentation's commands ------------------------------------------------------------
-
-
-def documented_commands(page) -> list[tuple[list[str], str | None]]:
-    """The ``.venv/bin/facerec ...`` lines of a docs page's sh blocks: (arguments, the file
-    given on stdin)."""
-    import shlex
-
-    from .conftest import ROOT
-
-    text = (ROOT / "docs" / page).read_text()
-    commands = []
-    for block in re.findall(r"```sh\n(.*?)```", text, flags=re.S):
-        for line in block.splitlines():
-            if not line.startswith(".venv/bin/facerec "):
-                continue
-            words = shlex.split(line, comments=True)[1:]
-            stdin = None
-            if "<" in words:
-                stdin = words[words.index("<") + 1]
-                words = words[: words.index("<")]
-            commands.append((words, stdin))
-    return commands
-
-
-def test_do_the_commands_of_the_roles_page_work_as_written(app, photo_video):
-    """Each command of docs/guide/roles.md, with its arguments exactly as written, on a
-    server with the cameras and account the page names."""
-    add_camera(app, "door", photo_video)
-    add_camera(app, "lab", photo_video)
-    create_account(app, "alice", role="admin")
-    commands = documented_commands("guide/roles.md")
-    assert len(commands) >= 7
-    runner = app.test_cli_runner()
-    for words, stdin in commands:
-        given = "a-desk-password\n" if stdin == "password.txt" else None
-        result = runner.invoke(args=words, input=given)
-        assert result.exit_code == 0, (words, result.output)
-    desk = account_row(app, "desk")
-    assert (desk.role, desk.camera_list) == ("viewer", ["door", "lab"])
-
-
-def test_do_the_token_commands_of_the_accounts_page_work_as_written(app):
-    create_account(app, "alice", role="admin")
-    runner = app.test_cli_runner()
-    made = []
-    for words, _stdin in documented_commands("guide/accounts.md"):
-        if words[0] == "tokens":
-            result = runner.invoke(args=words)
-            assert result.exit_code == 0, (words, result.output)
-            made.append(words[1])
-    assert made == ["create", "create", "list", "revoke"]
-
-
 # ---- camera limits on the history and the unknown visitors -------------------------------------
 
 
