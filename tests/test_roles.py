@@ -489,6 +489,8 @@ def test_does_an_operator_limited_to_door_see_only_doors_sightings_and_visitors(
     refused = operator.post(f"/api/v1/unknowns/{rose['id']}/enroll", json={"name": "Rose"})
     assert refused.status_code == 403 and "may not see this visitor" in refused.get_json()["error"]
     assert operator.post(f"/unknowns/{rose['id']}/dismiss").status_code == 403
+    bulk = operator.post("/api/v1/unknowns/dismiss", json={"group_ids": [rose["id"]]})
+    assert bulk.status_code == 403
 
 
 def test_are_the_buttons_a_role_cannot_use_left_out(app, photo_video):

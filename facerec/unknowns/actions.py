@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 
 from .. import audit, people
+from ..auth.roles import require_camera
 from ..extensions import db
 from ..models import Sighting, UnknownGroup, User, name_key, utcnow
 from .service import (
@@ -25,6 +26,7 @@ from .service import (
     members,
     new_person_samples,
     relabel,
+    require_visible,
 )
 
 audit.ACTIONS.update(
@@ -105,6 +107,11 @@ def select_(group_ids=(), sighting_ids=()) -> Selection:
             raise CannotCorrect(f"Sighting {sighting_id} is named {row.name} already.")
         if row.encoding is None:
             raise CannotCorrect(f"Sighting {sighting_id} has no face to learn from.")
+    # An account limited to some cameras acts only on what was seen on them (403 otherwise).
+    for group in groups.values():
+        require_visible(group)
+    for row in rows.values():
+        require_camera(row.camera)
     singles = [rows[i] for i in sighting_ids if rows[i].group_id not in groups]
     return Selection([groups[i] for i in group_ids], singles)
 
