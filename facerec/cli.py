@@ -177,7 +177,33 @@ cameras = AppGroup("cameras", help="Manage the cameras the server watches.")
     metavar="PER_SECOND",
     help="Pictures a second asked of a snapshot camera (default FACEREC_SNAPSHOT_RATE).",
 )
-def add_camera_command(name, source, disabled, detect_width, tolerance, transport, snapshot_rate):
+@click.option(
+    "--motion-gate/--no-motion-gate",
+    default=None,
+    help="Look for faces only where something moves (default FACEREC_MOTION_GATE).",
+)
+@click.option(
+    "--motion-area",
+    metavar="PERCENT",
+    help="Share of the picture that must change to be movement (default FACEREC_MOTION_AREA).",
+)
+@click.option(
+    "--recheck",
+    metavar="SECONDS",
+    help="Seconds between two looks at a settled face (default FACEREC_RECHECK_INTERVAL).",
+)
+def add_camera_command(
+    name,
+    source,
+    disabled,
+    detect_width,
+    tolerance,
+    transport,
+    snapshot_rate,
+    motion_gate,
+    motion_area,
+    recheck,
+):
     """Add the camera NAME watching SOURCE (a webcam number, a video file or a URL)."""
     from .camera import describe, store
 
@@ -191,6 +217,9 @@ def add_camera_command(name, source, disabled, detect_width, tolerance, transpor
             tolerance=tolerance,
             transport=transport,
             snapshot_rate=snapshot_rate,
+            motion_gate=motion_gate,
+            motion_area=motion_area,
+            recheck_interval=recheck,
         )
         db.session.commit()
     except store.CameraError as exc:

@@ -192,6 +192,37 @@ class Settings:
         shown="`0` (one per core)",
         minimum=0,
     )
+    motion_gate: bool = setting(
+        "FACEREC_MOTION_GATE",
+        True,
+        """Look for faces only where something moves, or where a face already is: a camera
+        looking at a still, empty scene does no face detection at all. `0`: every frame the
+        face engine can take is searched whole and every face in it encoded (as before the
+        gate existed; several times the CPU).""",
+        section=CAMERAS,
+        applies="every camera without a setting of its own",
+    )
+    motion_area: float = setting(
+        "FACEREC_MOTION_AREA",
+        0.1,
+        """How much of the picture, in percent, must change from one moment to the next to
+        count as movement. Lower it for a camera where people are small in the picture;
+        raise it when leaves, screens or rain keep waking the face engine.""",
+        section=CAMERAS,
+        applies="every camera without a setting of its own",
+        above=0,
+        maximum=100,
+    )
+    recheck_interval: float = setting(
+        "FACEREC_RECHECK_INTERVAL",
+        2.0,
+        """Seconds between two looks at a face whose name is settled (a face is encoded
+        while it is new or its name is in doubt, after the enrolled people changed, and
+        otherwise this often), so that a wrong name cannot stick.""",
+        section=CAMERAS,
+        applies="every camera without a setting of its own",
+        above=0,
+    )
     stream_delay: int = setting(
         "FACEREC_STREAM_DELAY",
         12,
@@ -213,8 +244,11 @@ class Settings:
     )
     idle_timeout: float = setting(
         "FACEREC_IDLE_TIMEOUT",
-        120.0,
-        "Seconds without a viewer after which a camera is released.",
+        0.0,
+        """Seconds without a viewer after which a camera stops and releases its source,
+        until the next viewer. 0 (the default): cameras watch all the time, so history,
+        unknown visitors, events and notifications never depend on an open page; with the
+        motion gate, a camera watching a still scene costs little.""",
         section=CAMERAS,
         applies="every camera",
         minimum=0,
@@ -252,8 +286,10 @@ class Settings:
     autostart: bool = setting(
         "FACEREC_AUTOSTART",
         True,
-        """A camera starts when its first viewer arrives (unless someone pressed Stop).
-        `0`: cameras start only from their Start button or the API.""",
+        """Every enabled camera starts with the server (and a camera added later at once)
+        and keeps watching, viewer or not, unless someone pressed Stop; a viewer also
+        starts a camera that stopped for lack of viewers (`FACEREC_IDLE_TIMEOUT`). `0`:
+        cameras start only from their Start button or the API.""",
         section=CAMERAS,
         applies="every camera",
     )

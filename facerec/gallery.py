@@ -57,7 +57,9 @@ class RecognisedFace:
     the tracks, the drawing and the status to the API.
 
     ``encoding``, ``crop`` (a small JPEG of the face) and ``quality`` (``faces.Quality``)
-    travel with it for the sightings; they are not part of its JSON.
+    travel with it for the sightings; they are not part of its JSON. A camera's worker may
+    leave a face it was told is already settled unencoded: it is then ``identified=False``,
+    a place and no one (its track keeps its name).
     """
 
     box: Box
@@ -67,10 +69,16 @@ class RecognisedFace:
     encoding: np.ndarray | None = field(default=None, repr=False, compare=False)
     crop: bytes | None = field(default=None, repr=False, compare=False)
     quality: object | None = field(default=None, repr=False, compare=False)  # faces.Quality
+    identified: bool = field(default=True, compare=False)
 
     @classmethod
     def of(cls, box, match: Match, encoding=None, crop=None, quality=None) -> RecognisedFace:
         return cls(tuple(box), match.user_id, match.name, match.distance, encoding, crop, quality)
+
+    @classmethod
+    def located(cls, box) -> RecognisedFace:
+        """A face found where a settled track is, and not encoded: only where it is."""
+        return cls(tuple(box), None, None, None, identified=False)
 
     @property
     def known(self) -> bool:

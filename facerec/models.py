@@ -457,6 +457,9 @@ class Camera(db.Model):
     ``transport`` is how an RTSP camera's video travels: ``tcp`` (inside the RTSP connection,
     the default) or ``udp``. ``snapshot_rate`` is how many pictures a second are asked of a
     snapshot camera (an http URL answering one JPEG per request); empty: FACEREC_SNAPSHOT_RATE.
+
+    ``motion_gate``, ``motion_area`` (percent) and ``recheck_interval`` (seconds) override
+    FACEREC_MOTION_GATE, FACEREC_MOTION_AREA and FACEREC_RECHECK_INTERVAL when set.
     """
 
     __tablename__ = "cameras"
@@ -470,6 +473,9 @@ class Camera(db.Model):
     server: Mapped[str] = mapped_column(String(CAMERA_NAME_MAX), default="", index=True)
     transport: Mapped[str] = mapped_column(String(8), default="tcp")
     snapshot_rate: Mapped[float | None] = mapped_column(Float)
+    motion_gate: Mapped[bool | None] = mapped_column(Boolean)
+    motion_area: Mapped[float | None] = mapped_column(Float)
+    recheck_interval: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 

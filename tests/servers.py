@@ -38,7 +38,8 @@ def prepare_database(path: Path) -> str:
 class Gunicorn:
     """``gunicorn --worker-class gthread --workers 1`` serving facerec on a free port."""
 
-    def __init__(self, tmp_path: Path, threads: int = 8, **env: str):
+    def __init__(self, tmp_path: Path, threads: int = 8, nice: int = 0, **env: str):
+        """``nice``: run it at a lower priority (a server kept for the whole session, say)."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = tmp_path / "gunicorn.log"
@@ -72,6 +73,7 @@ class Gunicorn:
             stdout=self.log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=(lambda: os.nice(nice)) if nice else None,
         )
         self.wait_until_up()
 

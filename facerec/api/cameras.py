@@ -60,6 +60,7 @@ def summary(spec, service) -> dict:
             "name": spec.name,
             "enabled": False,
             "state": "disabled",
+            "activity": "idle",
             "running": False,
             "source": camera.describe(spec.source),
             "fps": 0.0,

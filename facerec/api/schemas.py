@@ -176,6 +176,7 @@ class SourceStream(ma.Schema):
 
 
 CAMERA_STATES = ("stopped", "starting", "running", "unavailable")
+CAMERA_ACTIVITIES = ("idle", "watching", "recognising")
 
 
 def camera_state(*states: str):
@@ -190,11 +191,29 @@ def camera_source(description: str, example: str):
     )
 
 
+def counter(description: str):
+    return ma.fields.Integer(
+        required=True,
+        validate=validate.Range(min=0),
+        metadata={"description": description, "example": 0},
+    )
+
+
 class CameraState(ma.Schema):
     """What a camera's status (StreamStatus) and its line in the camera list both say."""
 
     running = ma.fields.Boolean(required=True, metadata={"example": True})
     state = camera_state(*CAMERA_STATES)
+    activity = ma.fields.String(
+        required=True,
+        validate=validate.OneOf(CAMERA_ACTIVITIES),
+        metadata={
+            "description": "`idle`: not capturing; `watching`: capturing, no face search "
+            "lately (nothing moves and no face is in view); `recognising`: searching for "
+            "faces.",
+            "example": "watching",
+        },
+    )
     error = nullable(
         ma.fields.String, "Why the camera is unavailable (it is retried meanwhile).", example=None
     )
@@ -226,6 +245,12 @@ class StreamStatus(CameraState):
             "description": "Frames recognition skipped because it was still busy.",
             "example": 0,
         },
+    )
+    frames_gated = counter("Frames not searched for faces: nothing moved and no face in view.")
+    detections = counter("Searches for faces (whole frames or the regions that move).")
+    encodings = counter("Faces encoded and matched against the enrolled people.")
+    encodings_skipped = counter(
+        "Faces found where a face whose name is settled was, and not encoded again."
     )
     frame_index = nullable(
         ma.fields.Integer, "The source frame the faces were found in.", example=1234

@@ -57,6 +57,15 @@ class Motion:
             self._scenes.popitem(last=False)
         return cut
 
+    def gray(self, seq: int) -> np.ndarray | None:
+        """The small grey copy of frame ``seq`` (``scale`` times its size)."""
+        return self._grays.get(seq)
+
+    @property
+    def scale(self) -> float:
+        """The small grey frames' size over the full frames'."""
+        return self._scale
+
     def scene(self, seq: int) -> int | None:
         """The scene frame ``seq`` belongs to (None once it is out of the history)."""
         return self._scenes.get(seq)
@@ -76,6 +85,23 @@ class Motion:
                 return None
         return box
 
+    def jump(self, box: Box, start: int, end: int) -> Box | None:
+        """``box`` on frame ``start`` carried to frame ``end`` in one look (cheaper than
+        ``move`` over many frames, for a guess of where a face is now); None if it left the
+        picture or the frames are not of one scene."""
+        if start == end:
+            return box
+        prev, cur = self._grays.get(start), self._grays.get(end)
+        if prev is None or cur is None or not self.same_scene(start, end):
+            return None
+        return self._inside(self._flow(box, prev, cur))
+
+    def _inside(self, box: Box) -> Box | None:
+        top, right, bottom, left = box
+        cy, cx = (top + bottom) / 2, (left + right) / 2
+        width, height = self._size
+        return box if 0 <= cx < width and 0 <= cy < height else None
+
     def step(self, box: Box, seq: int) -> Box | None:
         """``box`` moved from frame ``seq`` to frame ``seq + 1``; None when it left the picture.
 
@@ -84,13 +110,7 @@ class Motion:
         prev, cur = self._grays.get(seq), self._grays.get(seq + 1)
         if prev is None or cur is None:
             return box
-        moved = self._flow(box, prev, cur)
-        top, right, bottom, left = moved
-        cy, cx = (top + bottom) / 2, (left + right) / 2
-        width, height = self._size
-        if not (0 <= cx < width and 0 <= cy < height):
-            return None
-        return moved
+        return self._inside(self._flow(box, prev, cur))
 
     def back(self, box: Box, seq: int) -> Box | None:
         """``box`` on frame ``seq`` carried back to frame ``seq - 1``, or None unless the

@@ -42,6 +42,9 @@ class CameraSpec:
     tolerance: float | None = None
     transport: str = "tcp"
     snapshot_rate: float | None = None
+    motion_gate: bool | None = None
+    motion_area: float | None = None
+    recheck_interval: float | None = None
 
 
 class CameraRegistry:
@@ -72,7 +75,34 @@ class CameraRegistry:
         self._checked = -float("inf")
         self._closed = False
         self._failing = False
+        self._watcher: threading.Thread | None = None
         self._watchers: list = []  # callables(CameraService), told of every service built
+
+    def watch(self):
+        """Keep every enabled camera running, viewer or not (``FACEREC_AUTOSTART``).
+
+        A thread looks at the table every ``check_interval`` seconds, so a camera added or
+        enabled by any process (the CLI, another server's page) starts at once too. Called
+        by the server (wsgi.py), not by ``create_app``: commands and tests open no camera.
+        """
+        if not self._service_options["autostart"]:
+            return
+        with self._lock:
+            if self._watcher is not None or self._closed:
+                return
+            self._watcher = threading.Thread(
+                target=self._keep_watching, name="facerec-camera-watch", daemon=True
+            )
+            self._watcher.start()
+
+    def _keep_watching(self):
+        while not self._closed:
+            try:
+                for service in self.services():
+                    service.keep_watching()
+            except Exception:  # a bad row or a database hiccup: try again at the next look
+                log.exception("keeping the cameras running failed")
+            time.sleep(self.check_interval)
 
     def on_service(self, callback):
         """Call ``callback(service)`` for every camera service, now and whenever one is built.
@@ -134,6 +164,9 @@ class CameraRegistry:
                             Camera.tolerance,
                             Camera.transport,
                             Camera.snapshot_rate,
+                            Camera.motion_gate,
+                            Camera.motion_area,
+                            Camera.recheck_interval,
                         )
                         .where(Camera.server == self.server)
                         .order_by(Camera.id)
@@ -169,7 +202,14 @@ class CameraRegistry:
     # ---- keeping the services in step -------------------------------------------------------
 
     def _tuning_for(self, spec: CameraSpec) -> Tuning:
-        return Tuning.of(current_settings(self._app), spec.tolerance, spec.detect_width)
+        return Tuning.of(
+            current_settings(self._app),
+            tolerance=spec.tolerance,
+            detect_width=spec.detect_width,
+            motion_gate=spec.motion_gate,
+            motion_area=spec.motion_area,
+            recheck=spec.recheck_interval,
+        )
 
     def source_options(self, transport: str | None, snapshot_rate: float | None) -> SourceOptions:
         """How to read a camera with these stored values (empty: the server's settings)."""

@@ -20,6 +20,8 @@ NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]*")
 DETECT_WIDTH_MIN, DETECT_WIDTH_MAX = 160, 3840
 # Pictures a second asked of a snapshot camera: from one a minute to a video's rate.
 SNAPSHOT_RATE_MIN, SNAPSHOT_RATE_MAX = 1 / 60, 30.0
+# Seconds between two encodings of a settled face: from "almost every result" to an hour.
+RECHECK_MIN, RECHECK_MAX = 0.1, 3600.0
 
 
 class CameraError(ValueError):
@@ -71,6 +73,40 @@ def clean_tolerance(raw) -> float | None:
         "The tolerance must be a number above 0 and at most 1 (0.6 is usual), or empty "
         "for the server's default.",
     )
+
+
+def clean_motion_area(raw) -> float | None:
+    return _optional_number(
+        raw,
+        float,
+        lambda value: 0.0 < value <= 100.0,
+        "The motion area must be a percentage of the picture above 0 and at most 100 (0.1 "
+        "is usual), or empty for the server's default (FACEREC_MOTION_AREA).",
+    )
+
+
+def clean_recheck_interval(raw) -> float | None:
+    return _optional_number(
+        raw,
+        float,
+        lambda value: RECHECK_MIN <= value <= RECHECK_MAX,
+        f"The re-check interval must be a number of seconds from {RECHECK_MIN:g} to "
+        f"{RECHECK_MAX:g}, or empty for the server's default (FACEREC_RECHECK_INTERVAL).",
+    )
+
+
+def clean_motion_gate(raw) -> bool | None:
+    """``on``/``off`` (or a bool); empty or ``default``: the server's FACEREC_MOTION_GATE."""
+    if raw is None or isinstance(raw, bool):
+        return raw
+    word = str(raw).strip().lower()
+    if word in ("", "default"):
+        return None
+    if word in ("on", "1", "true", "yes"):
+        return True
+    if word in ("off", "0", "false", "no"):
+        return False
+    raise CameraError("The motion gate must be on, off, or empty for the server's default.")
 
 
 def clean_transport(raw) -> str:
@@ -164,6 +200,9 @@ def save(
     entered=False,
     transport=None,
     snapshot_rate=None,
+    motion_gate=None,
+    motion_area=None,
+    recheck_interval=None,
 ):
     """Validate and store a new (``camera`` None) or changed camera; the caller commits.
 
@@ -177,6 +216,9 @@ def save(
     tolerance = clean_tolerance(tolerance)
     transport = clean_transport(transport)
     snapshot_rate = clean_snapshot_rate(snapshot_rate)
+    motion_gate = clean_motion_gate(motion_gate)
+    motion_area = clean_motion_area(motion_area)
+    recheck_interval = clean_recheck_interval(recheck_interval)
     check_name_free(name, camera.id if camera else None)
     if camera is None:
         camera = Camera(server=this_server())
@@ -184,4 +226,6 @@ def save(
     camera.name, camera.source, camera.enabled = name, source, bool(enabled)
     camera.detect_width, camera.tolerance = detect_width, tolerance
     camera.transport, camera.snapshot_rate = transport, snapshot_rate
+    camera.motion_gate, camera.motion_area = motion_gate, motion_area
+    camera.recheck_interval = recheck_interval
     return camera

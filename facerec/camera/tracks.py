@@ -12,6 +12,12 @@ Identity is a vote, not the latest result. Every result adds weight to its perso
 face area) times how clearly the distance is on its side of the threshold. A track takes its
 first result's identity; afterwards another identity takes over only when it leads even
 without its newest result, so one stray result never renames a track.
+
+Encoding a face costs as much as finding it, so a track asks for it only while it needs it
+(``needs_encoding``): while it is new or its vote is close, after the gallery changed, and
+otherwise once every re-check interval, so that a wrong name cannot stick. In between, a
+result that found the face where the track is only confirms its place. The encoding and the
+picture a sighting keeps are those of the track's best face (large, sharp, frontal).
 """
 
 from __future__ import annotations
@@ -23,28 +29,21 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..boxes import iou, overlap_of_smaller
 from ..gallery import RecognisedFace
 from .motion import Box, Motion
 
 MAX_MISSES = 3  # results in a row without the face before a track ends
 MIN_IOU = 0.3  # overlap for a detection to belong to a track
+DUPLICATE = 0.5  # two tracks overlapping over this share of the smaller box are one face
 CONFIRM_RESULTS = 2  # results before a track is worth remembering (a sighting)
 BOX_HISTORY = 120  # frames of box positions kept per track
+SETTLE_VOTES = 2  # votes before a name may be settled
+SETTLE_LEAD = 2.0  # ...and the name's weight over every other's together
 
 UNKNOWN = None  # the "person" unknown faces vote for
 
 _track_ids = itertools.count(1)
-
-
-def iou(a: Box, b: Box) -> float:
-    """Intersection over union of two (top, right, bottom, left) boxes."""
-    top, bottom = max(a[0], b[0]), min(a[2], b[2])
-    left, right = max(a[3], b[3]), min(a[1], b[1])
-    inter = max(0.0, bottom - top) * max(0.0, right - left)
-    area_a = max(0.0, a[2] - a[0]) * max(0.0, a[1] - a[3])
-    area_b = max(0.0, b[2] - b[0]) * max(0.0, b[1] - b[3])
-    union = area_a + area_b - inter
-    return inter / union if union > 0 else 0.0
 
 
 def certainty(distance: float | None, tolerance: float) -> float:
@@ -52,6 +51,15 @@ def certainty(distance: float | None, tolerance: float) -> float:
     if distance is None or tolerance <= 0:
         return 1.0  # nobody enrolled: plainly unknown
     return 0.5 + min(1.0, abs(distance - tolerance) / tolerance)
+
+
+def _same_face(a: Box, b: Box) -> bool:
+    return iou(a, b) >= MIN_IOU or overlap_of_smaller(a, b) > DUPLICATE
+
+
+def _score(face: RecognisedFace) -> float:
+    """How good a picture of the face this result holds (faces.Quality.score)."""
+    return face.quality.score if face.quality is not None else face.height
 
 
 @dataclass(frozen=True)
@@ -77,15 +85,19 @@ class TrackEvent:
 
 
 class Track:
-    def __init__(self, face: RecognisedFace, seq: int, tolerance: float, now: float):
+    def __init__(
+        self, face: RecognisedFace, seq: int, tolerance: float, now: float, tick: float = 0.0
+    ):
+        """``now``: wall-clock seconds (when it started); ``tick``: the pipeline's clock."""
         self.id = next(_track_ids)
         self.tolerance = tolerance
         self.box: Box = face.box
         self.boxes: OrderedDict[int, Box] = OrderedDict({seq: face.box})
         self.scores: dict[int | None, float] = {}
         self.names: dict[int, str | None] = {}
-        self.best: dict[int | None, tuple[float, RecognisedFace]] = {}  # heaviest result
         self.closest: dict[int | None, float] = {}  # smallest distance
+        self.finest: dict[int | None, RecognisedFace] = {}  # best picture (faces.quality)
+        self.voted_at = tick  # when it last got a vote (the pipeline's clock)
         self.identity: int | None = UNKNOWN
         self.results = 0
         self.misses = 0
@@ -93,21 +105,22 @@ class Track:
         self.started = now
         self.ended: float | None = None
         self.announced = False  # whether "started" was reported
-        self.vote(face)
+        self.vote(face, tick)
 
     # ---- identity ------------------------------------------------------------------------
 
-    def vote(self, face: RecognisedFace):
+    def vote(self, face: RecognisedFace, tick: float = 0.0):
         """Count one result's face towards the track's identity."""
+        self.voted_at = tick
         weight = max(face.height, 1.0) * certainty(face.distance, self.tolerance)
         who = face.user_id
         self.scores[who] = self.scores.get(who, 0.0) + weight
         if who is not None:
             self.names[who] = face.name  # the newest name: a rename shows at once
-        if who not in self.best or weight > self.best[who][0]:
-            self.best[who] = (weight, face)
         if face.distance is not None:
             self.closest[who] = min(face.distance, self.closest.get(who, face.distance))
+        if who not in self.finest or _score(face) > _score(self.finest[who]):
+            self.finest[who] = face
         if self.results == 0:
             self.identity = who
         else:
@@ -122,9 +135,22 @@ class Track:
         """The gallery changed (someone enrolled, renamed, deleted): start the vote afresh."""
         self.scores.clear()
         self.names.clear()
-        self.best.clear()
         self.closest.clear()
+        self.finest.clear()
         self.results = 0
+
+    def settled(self) -> bool:
+        """Enough votes, and its name clearly ahead of every other together."""
+        if self.results < SETTLE_VOTES:
+            return False
+        lead = self.scores.get(self.identity, 0.0)
+        others = sum(score for who, score in self.scores.items() if who != self.identity)
+        return lead >= SETTLE_LEAD * others
+
+    def needs_encoding(self, tick: float, recheck: float) -> bool:
+        """Whether its face should be encoded at the next result (``tick``: now, on the
+        pipeline's clock; ``recheck``: seconds between two votes of a settled track)."""
+        return not self.settled() or tick - self.voted_at >= recheck
 
     def face(self) -> RecognisedFace:
         """The track where it is now, with its consensus identity."""
@@ -135,8 +161,7 @@ class Track:
         return self.names.get(self.identity) if self.identity is not None else None
 
     def summary(self) -> TrackSummary:
-        best = self.best.get(self.identity)
-        face = best[1] if best else None
+        face = self.finest.get(self.identity)
         return TrackSummary(
             track_id=self.id,
             user_id=self.identity,
@@ -179,12 +204,16 @@ class Tracks:
         max_misses: int = MAX_MISSES,
         confirm_results: int = CONFIRM_RESULTS,
         clock=time.time,
+        ticker=time.monotonic,
     ):
+        """``clock``: wall-clock time for when tracks start and end; ``ticker``: the
+        pipeline's clock, for when a track last got a vote."""
         self.motion = motion
         self.tolerance = tolerance
         self.max_misses = max_misses
         self.confirm_results = confirm_results
         self.clock = clock
+        self.ticker = ticker
         self.live: list[Track] = []
         self.seq = -1
         self.gallery_version: int | None = None
@@ -209,6 +238,7 @@ class Tracks:
                     self._end(track)
                 else:
                     track.place(self.seq, box)
+        self._merge_duplicates()  # flow may carry two tracks onto one face
         for track in self.live:
             track.frames += 1
 
@@ -222,15 +252,25 @@ class Tracks:
         if not self.motion.same_scene(seq, self.seq):
             self.stale_results += 1  # a cut since: its faces are not on this picture
             return
-        pairs = sorted(
-            (
-                (iou(face.box, track.box_at(seq)), i, j)
-                for i, face in enumerate(faces)
-                for j, track in enumerate(self.live)
-                if track.box_at(seq) is not None
-            ),
-            reverse=True,
-        )
+        # A face is compared with each track where the track was on frame ``seq``; with a
+        # track that began after ``seq`` (results overtaking each other), the face is carried
+        # forward to where the track is now, so one face never starts a second track.
+        carried: dict[int, Box | None] = {}
+
+        def now_box(i: int) -> Box | None:
+            if i not in carried:
+                carried[i] = self.motion.move(faces[i].box, seq, self.seq)
+            return carried[i]
+
+        pairs = []
+        for i, face in enumerate(faces):
+            for j, track in enumerate(self.live):
+                then = track.box_at(seq)
+                if then is not None:
+                    pairs.append((iou(face.box, then), i, j))
+                elif (moved := now_box(i)) is not None:
+                    pairs.append((iou(moved, track.box), i, j))
+        pairs.sort(reverse=True)
         matched_faces, matched_tracks = set(), set()
         for overlap, i, j in pairs:
             if overlap < MIN_IOU:
@@ -239,25 +279,33 @@ class Tracks:
                 continue
             matched_faces.add(i)
             matched_tracks.add(j)
-            self._confirm(self.live[j], faces[i], seq)
+            track = self.live[j]
+            self._confirm(track, faces[i], seq, None if track.box_at(seq) else now_box(i))
         for j, track in enumerate(list(self.live)):
             if j not in matched_tracks and track.box_at(seq) is not None:
                 track.misses += 1
                 if track.misses >= self.max_misses:
                     self._end(track)
         for i, face in enumerate(faces):
-            if i not in matched_faces:
+            if i not in matched_faces and face.identified:
                 self._start(face, seq)
+        self._merge_duplicates()
 
-    def _confirm(self, track: Track, face: RecognisedFace, seq: int):
-        # The detection is where the face really was on frame `seq`; the flow since then
-        # says how far it moved.
-        then = track.box_at(seq)
-        shift = [now - before for now, before in zip(track.box, then, strict=True)]
-        track.place(self.seq, tuple(v + d for v, d in zip(face.box, shift, strict=True)))
+    def _confirm(self, track: Track, face: RecognisedFace, seq: int, now: Box | None = None):
+        """``face`` (found on frame ``seq``) is this track's; ``now``: its box carried to the
+        current frame, when the track has no box for ``seq``."""
+        if now is None:
+            # The detection is where the face really was on frame `seq`; the flow since then
+            # says how far it moved.
+            then = track.box_at(seq)
+            shift = [cur - before for cur, before in zip(track.box, then, strict=True)]
+            now = tuple(v + d for v, d in zip(face.box, shift, strict=True))
+        track.place(self.seq, now)
         track.misses = 0
+        if not face.identified:
+            return  # found where it was expected, not encoded: its name stands
         before = track.identity
-        track.vote(face)
+        track.vote(face, self.ticker())
         if not track.announced and track.results >= self.confirm_results:
             track.announced = True
             self._events.append(TrackEvent("started", track.summary()))
@@ -268,12 +316,24 @@ class Tracks:
         box = self.motion.move(face.box, seq, self.seq)
         if box is None:
             return
-        track = Track(face, seq, self.tolerance, self.clock())
+        track = Track(face, seq, self.tolerance, self.clock(), self.ticker())
         track.place(self.seq, box)
         self.live.append(track)
         if track.results >= self.confirm_results:
             track.announced = True
             self._events.append(TrackEvent("started", track.summary()))
+
+    def _merge_duplicates(self):
+        """Two tracks on one face (boxes overlapping over ``DUPLICATE`` of the smaller) are
+        one person: the one with more behind it (announced, more votes, older) stays, and
+        the other ends there. One box is drawn per face."""
+        ranked = sorted(self.live, key=lambda t: (t.announced, t.results, -t.id), reverse=True)
+        kept: list[Track] = []
+        for track in ranked:
+            if any(overlap_of_smaller(track.box, other.box) > DUPLICATE for other in kept):
+                self._end(track)
+            else:
+                kept.append(track)
 
     def _end(self, track: Track):
         self.live.remove(track)
@@ -301,7 +361,7 @@ class Tracks:
         shown = []
         for face, boxes in zip(faces, self._preview, strict=True):
             box = self._carry_back(boxes, self.seq)
-            if box is not None and not any(iou(box, t.box) >= MIN_IOU for t in self.live):
+            if box is not None and not any(_same_face(box, t.box) for t in self.live):
                 shown.append(face.moved(box))
         return shown
 

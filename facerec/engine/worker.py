@@ -33,27 +33,41 @@ log = logging.getLogger(__name__)
 GALLERIES = 4
 
 
+# A face found where a settled track is expected (this much overlap) is not encoded.
+SETTLED_IOU = 0.3
+
+
 @dataclass(frozen=True)
 class FrameRequest:
     """What a camera asks of the engine for one frame.
 
     ``tuning`` is the camera's own frozen tuning value (``facerec.camera.tuning.Tuning``):
     the worker reads its ``tolerance``, ``detect_width`` and ``upsample``; nothing of a camera
-    is kept in the worker between frames.
+    is kept in the worker between frames. ``regions``: look for faces there only (None: the
+    whole frame). ``settled``: where faces whose name is already settled are expected; a face
+    found there is located, not encoded.
     """
 
     seq: int
     tuning: Any
+    regions: tuple | None = None
+    settled: tuple = ()
 
 
 @dataclass(frozen=True)
 class FrameResult:
-    """The faces found in frame ``seq``, matched against gallery ``version``."""
+    """The faces found in frame ``seq``, matched against gallery ``version``.
+
+    ``encoded`` faces were encoded and matched; ``located`` ones were found where a settled
+    face was expected and left at that (``RecognisedFace.identified`` is False).
+    """
 
     seq: int
     faces: list  # of gallery.RecognisedFace
     seconds: float
     gallery_version: int
+    encoded: int = 0
+    located: int = 0
 
 
 def worker_engine_options(url: str) -> dict:
@@ -131,14 +145,33 @@ def _crop(rgb, box) -> bytes | None:
 
 
 def recognise(rgb: np.ndarray, request: FrameRequest, gallery) -> FrameResult:
-    """Every face of a camera frame, matched against ``gallery``."""
+    """The faces of a camera frame (in its regions), each matched against ``gallery`` unless
+    it is where a settled face was expected."""
     from .. import faces
+    from ..boxes import iou
+    from ..gallery import RecognisedFace
 
     started = time.perf_counter()
     tuning = request.tuning
-    found = faces.analyze(rgb, upsample=tuning.upsample, max_width=tuning.detect_width)
-    recognised = [gallery.recognise(face, tuning.tolerance, _crop(rgb, face.box)) for face in found]
-    return FrameResult(request.seq, recognised, time.perf_counter() - started, gallery.version)
+    if request.regions is None:
+        found = faces.detect(rgb, upsample=tuning.upsample, max_width=tuning.detect_width)
+    else:
+        found = faces.detect_in(rgb, request.regions, tuning.upsample, tuning.detect_width)
+    found.sort(key=lambda b: (b[2] - b[0]) * (b[1] - b[3]), reverse=True)
+    todo = [box for box in found if all(iou(box, s) < SETTLED_IOU for s in request.settled)]
+    measured = {face.box: face for face in faces.measure(rgb, todo)}  # encoded, with quality
+    recognised = []
+    for box in found:
+        face = measured.get(box)
+        if face is None:
+            recognised.append(RecognisedFace.located(box))
+        else:
+            recognised.append(gallery.recognise(face, tuning.tolerance, _crop(rgb, box)))
+    seconds = time.perf_counter() - started
+    located = len(found) - len(todo)
+    return FrameResult(
+        request.seq, recognised, seconds, gallery.version, encoded=len(todo), located=located
+    )
 
 
 def _run_job(func, args, kwargs) -> tuple:

@@ -15,6 +15,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 
 from .. import engine
+from ..camera.service import ACTIVITIES
 from ..engine import LatencyStats
 
 REQUEST_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -113,6 +114,31 @@ class FacerecCollector:
             "Seconds from a frame sent to the recognition worker to its result.",
             labels=["camera"],
         )
+        # What the motion gate and settled tracks saved, and what was done (camera.pipeline).
+        work = {
+            "frames_gated": (
+                "facerec_frames_gated",
+                "Frames not searched for faces: nothing moved and no face was in view.",
+            ),
+            "detections": (
+                "facerec_detections",
+                "Searches for faces (whole frames, or the regions that move).",
+            ),
+            "encodings": ("facerec_encodings", "Faces encoded and matched (the costly step)."),
+            "encodings_skipped": (
+                "facerec_encodings_skipped",
+                "Faces found where a face whose name is settled was: located, not encoded.",
+            ),
+        }
+        counted = {
+            key: CounterMetricFamily(name, text, labels=["camera"])
+            for key, (name, text) in work.items()
+        }
+        activity = GaugeMetricFamily(
+            "facerec_camera_activity",
+            "1 for the camera's activity now (idle, watching, recognising), 0 for the others.",
+            labels=["camera", "activity"],
+        )
         for name, cam in services:
             status = cam.status()
             for key, family in families.items():
@@ -122,7 +148,13 @@ class FacerecCollector:
             restarts.add_metric([name], feed.restarts if feed else 0)
             stats = feed.latency if feed is not None else LatencyStats()
             latency.add_metric([name], stats.cumulative(), sum_value=stats.total)
+            for key, family in counted.items():
+                family.add_metric([name], status[key])
+            for state in ACTIVITIES:
+                activity.add_metric([name, state], 1 if status["activity"] == state else 0)
         yield from families.values()
+        yield from counted.values()
+        yield activity
         yield dropped
         yield restarts
         yield latency

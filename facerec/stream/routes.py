@@ -2,6 +2,7 @@ from flask import Response, abort, jsonify, render_template, request, url_for
 
 from .. import camera
 from ..auth.roles import can_see_camera, require_camera, requires, visible_cameras
+from ..camera.service import ACTIVITY_WORDS
 from ..web import wants_json
 from . import bp, capacity
 
@@ -64,6 +65,7 @@ def _live_page(service, *, single: bool):
     return render_template(
         "stream/live.html",
         status=service.status(),
+        activity_words=ACTIVITY_WORDS,
         name=name if configured else None,
         urls=urls,
         others=[s.camera for s in camera.services() if can_see_camera(s.camera)],
@@ -91,6 +93,7 @@ def live():
     return render_template(
         "stream/grid.html",
         cameras=[(s.camera, s.status()) for s in services],
+        activity_words=ACTIVITY_WORDS,
     )
 
 

@@ -11,6 +11,9 @@
       state.textContent = cam.state;
       state.dataset.state = cam.state;
       tile.querySelector(".tile-fps").textContent = cam.fps.toFixed(1) + " fps";
+      const activity = tile.querySelector(".tile-activity");
+      activity.textContent = activity.dataset[cam.activity] || cam.activity;
+      activity.dataset.activity = cam.activity;
       const error = tile.querySelector(".tile-error");
       error.hidden = !cam.error;
       error.textContent = cam.error || "";

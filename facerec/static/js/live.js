@@ -5,7 +5,9 @@
   const panel = document.getElementById("in-view");
   const img = document.getElementById("stream");
   const tolerance = Number(panel.dataset.tolerance);
-  const els = facerec.elements(["state", "fps", "rate", "error", "faces", "nobody", "source"]);
+  const els = facerec.elements([
+    "state", "activity", "fps", "rate", "error", "faces", "nobody", "source",
+  ]);
 
   const startButton = document.getElementById("start");
   const stopButton = document.getElementById("stop");
@@ -16,6 +18,9 @@
     if (stopButton) stopButton.disabled = !status.running;
     els.state.textContent = status.state;
     els.state.dataset.state = status.state;
+    // The words for each activity are the page's own (data-idle, data-watching...).
+    els.activity.textContent = els.activity.dataset[status.activity] || status.activity;
+    els.activity.dataset.activity = status.activity;
     els.fps.textContent = status.fps.toFixed(1) + " fps";
     els.rate.textContent = status.recognition_hz.toFixed(1) + " recognitions/s";
     els.error.hidden = !status.error;
