@@ -111,7 +111,7 @@ def pytest_collection_modifyitems(config, items):
 
 
 def pytest_collection_finish(session):
-    """Start the servers that must run while the whole session does (``unwatched``)."""
+    """Start the servers that watch while the session's tests run (``unwatched``)."""
     if any(item.get_closest_marker("at_the_end") for item in session.items):
         from tests.unwatched import UnwatchedServer
 
