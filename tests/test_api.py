@@ -365,14 +365,55 @@ def test_is_a_multipart_person_without_a_name_or_photos_refused_with_422(client,
     assert list(no_photo.get_json()["fields"]) == ["images"]
 
 
+def test_does_the_person_form_older_clients_send_to_users_still_create_them(app, client, data_dir):
+    # The document gives POST /users one media type (JSON: generated clients cannot tell two
+    # apart, issue 26); the form it took before photos moved to /users/with-photos is still
+    # accepted, with or without photos, so clients written then keep working.
+    with_photo = post_form(
+        client,
+        f"{API}/users",
+        {"name": "Barack", "details": "44th", "images": [upload(data_dir / "known" / "obama.jpg")]},
+    )
+    assert with_photo.status_code == 201, with_photo.get_json()
+    body = with_photo.get_json()
+    assert (body["name"], body["details"], len(body["samples"])) == ("Barack", "44th", 1)
+    assert with_photo.headers["Location"].endswith(f"{API}/users/{body['id']}")
+    no_photo = post_form(client, f"{API}/users", {"name": "Ada"})
+    assert no_photo.status_code == 201 and no_photo.get_json()["samples"] == []
+    url_encoded = client.post(f"{API}/users", data={"name": "Grace", "details": "x"})
+    assert url_encoded.status_code == 201 and url_encoded.get_json()["details"] == "x"
+    with app.app_context():
+        assert sorted(u.name for u in db.session.scalars(db.select(User))) == [
+            "Ada",
+            "Barack",
+            "Grace",
+        ]
+    photo = data_dir / "unknown" / "obama-480p.jpg"
+    found = post_form(client, f"{API}/recognize", {"image": upload(photo)}).get_json()["faces"]
+    assert [f["name"] for f in found] == ["Barack"]
+    # The form's rules are the photo route's: a refused photo creates nobody.
+    refused = post_form(
+        client, f"{API}/users", {"name": "Kit", "images": [upload(b"GIF89a broken", "k.gif")]}
+    )
+    assert refused.status_code == 400 and refused.get_json()["error"].startswith("k.gif: ")
+    assert count(app, User) == 3
+
+
 @pytest.mark.sqlite_only  # refused before any query
-def test_does_each_way_to_create_a_person_take_one_kind_of_body(client):
-    # One media type per body: generated clients cannot tell two apart (issue 26).
-    form = post_form(client, f"{API}/users", {"name": "Ada"})
-    assert form.status_code == 415
-    assert form.get_json() == {"error": "Send the body as application/json."}
+def test_does_the_document_give_each_way_to_create_a_person_one_kind_of_body(app, client):
+    from facerec.api.openapi import spec
+
+    document = spec(app)
+    create = document["paths"]["/api/v1/users"]["post"]
+    assert list(create["requestBody"]["content"]) == ["application/json"]
+    # The older form is said in words, for people; generators read one media type.
+    assert "**Also accepted**" in create["description"]
+    assert "`multipart/form-data`" in create["description"]
+    photos = document["paths"]["/api/v1/users/with-photos"]["post"]
+    assert list(photos["requestBody"]["content"]) == ["multipart/form-data"]
     json_photos = client.post(f"{API}/users/with-photos", json={"name": "Ada"})
     assert json_photos.status_code == 415
+    assert json_photos.get_json() == {"error": "Send the body as multipart/form-data."}
 
 
 @pytest.mark.sqlite_only  # refused before any query

@@ -201,12 +201,22 @@ def test_are_bad_sighting_searches_refused(app, client, sighting, body, status):
     assert searches(app) == []
 
 
-def test_does_each_search_take_one_kind_of_body(app, client):
+def test_does_find_similar_as_older_clients_send_it_to_search_still_work(app, client):
     ids = history(app)
-    # A photo is multipart; JSON there is refused with the type it takes.
-    wrong = client.post(SEARCH, json={"sighting_id": ids["kit"][0]})
-    assert wrong.status_code == 415
-    assert "multipart/form-data" in wrong.get_json()["error"]
+    # The document gives the search one media type (a photo); JSON {"sighting_id"}, what
+    # Find similar was before searchSimilar, is still accepted there with its filters.
+    old = client.post(SEARCH, json={"sighting_id": ids["kit"][0], "tolerance": 0.55})
+    new = similar(client, ids["kit"][0], tolerance=0.55)
+    assert matches(old) == matches(new)
+    assert matches(old)[0] == (ids["kit"][0], 0.0)
+    assert [s["source"] for s in (e["details"] for e in searches(app))] == ["sighting"] * 2
+    assert client.post(SEARCH, json={"sighting_id": 999}).status_code == 404
+    bad = client.post(SEARCH, json={"sighting_id": ids["kit"][0], "colour": "red"})
+    assert bad.status_code == 422 and list(bad.get_json()["fields"]) == ["colour"]
+    document = client.get(f"{API}/openapi.json").get_json()
+    search = document["paths"]["/api/v1/sightings/search"]["post"]
+    assert list(search["requestBody"]["content"]) == ["multipart/form-data"]
+    assert '`application/json`: `{"sighting_id": N}`' in search["description"]
     text = client.post(
         f"{API}/sightings/{ids['kit'][0]}/similar", data="x", content_type="text/plain"
     )

@@ -157,6 +157,10 @@ class Operation:
     # A body whose files the schema cannot describe (an image must decode and hold a face):
     # a schema-valid request may still be refused with 400. The schemathesis run knows.
     checks_content: bool = False
+    # Bodies accepted for compatibility, kept out of the document's requestBody (one media
+    # type per body: generated clients cannot tell two apart) and named in its description:
+    # media type -> (schema class, the sentence saying what that body does).
+    compatible: dict = field(default_factory=dict)
 
 
 def operation(
@@ -172,8 +176,13 @@ def operation(
     headers: dict | None = None,
     path: dict | None = None,
     links: dict | None = None,
+    compatible: dict | None = None,
 ):
     """Declare the view's inputs and outputs; the view gets validated ``query``/``body``.
+
+    ``compatible`` are bodies an operation took before it was split in two (clients written
+    then still send them): ``{media type: (schema, sentence)}``. They are loaded like
+    ``body``, and the document lists them in the operation's description only.
 
     ``links`` say which operations take a value of the answer (OpenAPI links: clients and
     schemathesis follow them), per status a list of ``(operations, pointer)``: every
@@ -194,6 +203,7 @@ def operation(
         headers or {},
         path or {},
         links or {},
+        compatible=compatible or {},
     )
     op.checks_content = any(
         _has_file(schema) for media, schema in op.body.items() if media != "application/json"
@@ -339,7 +349,7 @@ def _load(schema_cls, data) -> dict:
 
 def _load_body(op: Operation) -> dict:
     media = request.mimetype
-    schema_cls = op.body.get(media)
+    schema_cls = op.body.get(media) or op.compatible.get(media, (None,))[0]
     if schema_cls is None:
         accepted = " or ".join(op.body)
         raise ApiError(415, f"Send the body as {accepted}.")

@@ -192,7 +192,7 @@ def _causes(
             (f"The body is not {media}.", f"Send the body as {' or '.join(op.body)}.")
         )
         causes.setdefault(422, []).append(INVALID)
-        if "application/json" in op.body:
+        if "application/json" in op.body or "application/json" in op.compatible:
             causes.setdefault(400, []).append(BAD_JSON)
     if op.query is not None:
         causes.setdefault(422, []).append(INVALID)
@@ -257,6 +257,13 @@ def _operation_dict(op: Operation, method: str, rule, app) -> dict:
         "responses": {},
     }
     description = op.description
+    if op.compatible:
+        # Not in requestBody (one media type per body, for generated clients): said in words.
+        also = " ".join(
+            f"`{media}`: {sentence}" for media, (_schema, sentence) in op.compatible.items()
+        )
+        also = f"**Also accepted**, for clients written before this operation was split: {also}"
+        description = f"{description}\n\n{also}" if description else also
     if permission.role is not None and not public:
         # OpenAPI 3.0 has no scopes for bearer tokens: the extension fields say it for tools,
         # the sentence for people.

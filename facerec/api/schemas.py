@@ -332,6 +332,18 @@ UserCreateForm = person_body(
         },
     ),
 )
+# What POST /api/v1/users took as a form before photos moved to /users/with-photos: the
+# fields, and photos optionally (accepted there still, for clients written then).
+UserCreateOldForm = person_body(
+    "UserCreateOldForm",
+    FormBody,
+    "A new person, optionally with photos.",
+    images=ma.fields.List(
+        File(),
+        load_default=list,
+        validate=validate.Length(max=IMAGES_MAX, error="must be at most {max} photos."),
+    ),
+)
 UserUpdate = person_body("UserUpdate", JsonBody, "The fields to change.", partial=True)
 
 

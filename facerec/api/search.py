@@ -9,10 +9,12 @@ from marshmallow import validate
 from .. import engine
 from ..auth.roles import requires
 from ..search import service
+from ..web import DATABASE_ID_MAX
 from . import bp
 from .contract import ENGINE_BUSY, File, FormBody, JsonBody, operation
 from .errors import ApiError
 from .schemas import IMAGE, Sighting
+from .sightings import get_or_404 as sighting_or_404
 from .sightings import on_sighting
 
 
@@ -95,6 +97,15 @@ class SearchFilters(JsonBody):
     camera = FILTER_FIELDS["camera"]()
 
 
+class SearchBySighting(SearchFilters):
+    """Find similar as searchSightings took it before searchSimilar (accepted there still)."""
+
+    sighting_id = ma.fields.Integer(
+        required=True,
+        validate=validate.Range(1, DATABASE_ID_MAX, error="must be a sighting's id (from 1)."),
+    )
+
+
 class SearchMatch(ma.Schema):
     distance = ma.fields.Float(required=True, metadata={"example": 0.32})
     sighting = ma.fields.Nested(Sighting, required=True)
@@ -130,6 +141,10 @@ def face_of_photo(data: bytes, choice):
 
 
 ERRORS = {503: ENGINE_BUSY}
+NO_ENCODING = (
+    "The sighting has no face encoding to search with.",
+    "This sighting has no face encoding to search with.",
+)
 
 
 def _filters(body: dict):
@@ -158,6 +173,14 @@ def _matches(encoding, filters, source: str, sighting_id: int | None = None) -> 
         "GET /api/v1/audit?action=sightings.searched)."
     ),
     body={"multipart/form-data": SearchPhoto},
+    compatible={
+        "application/json": (
+            SearchBySighting,
+            '`{"sighting_id": N}` with the same filters (`tolerance`, `limit`, `since`, '
+            "`until`, `camera`): Find similar, as `searchSimilar` does; 404 when there is no "
+            "such sighting, 409 when it has no face encoding.",
+        )
+    },
     responses={200: ("The matches, nearest first.", SearchMatches)},
     links={200: [(on_sighting, "$response.body#/matches/0/sighting/id")]},
     errors={
@@ -167,10 +190,15 @@ def _matches(encoding, filters, source: str, sighting_id: int | None = None) -> 
             "2 faces were found in the photo; choose one with the field “face” (0 to 1, "
             "largest first).",
         ),
+        404: ('`{"sighting_id"}` in JSON: no sighting with this id.', "No sighting with id 42."),
+        409: NO_ENCODING,
     },
 )
 def search_sightings(body):
-    """Sightings whose face is within the tolerance of the photo's face."""
+    """Sightings whose face is within the tolerance of the photo's face (or, sent as JSON
+    the way older clients do, of a sighting's)."""
+    if "sighting_id" in body:
+        return _similar(sighting_or_404(body.pop("sighting_id")), body)
     filters = _filters(body)
     face = face_of_photo(body["image"].read(), body.get("face"))
     return _matches(face.encoding, filters, "photo")
@@ -189,17 +217,15 @@ def search_sightings(body):
     body=SearchFilters,
     responses={200: ("The matches, nearest first.", SearchMatches)},
     links={200: [(on_sighting, "$response.body#/matches/0/sighting/id")]},
-    errors={
-        **ERRORS,
-        409: (
-            "The sighting has no face encoding to search with.",
-            "This sighting has no face encoding to search with.",
-        ),
-    },
+    errors={**ERRORS, 409: NO_ENCODING},
 )
 def search_similar(sighting, body):
     """Sightings whose face is within the tolerance of this sighting's face."""
+    return _similar(sighting, body)
+
+
+def _similar(sighting, body: dict) -> dict:
     filters = _filters(body)
     if sighting.encoding is None:
-        raise ApiError(409, "This sighting has no face encoding to search with.")
+        raise ApiError(409, NO_ENCODING[1])
     return _matches(sighting.vector, filters, "sighting", sighting.id)

@@ -19,11 +19,13 @@ from ..models import FaceSample, User, name_key
 from . import bp, errors
 from .contract import ENGINE_BUSY, operation, operations_on_id
 from .errors import ApiError
+from .inputs import IMAGES_MAX
 from .schemas import (
     Sample,
     SampleUpload,
     UserCreate,
     UserCreateForm,
+    UserCreateOldForm,
     UserList,
     UserQuery,
     UserUpdate,
@@ -135,14 +137,27 @@ def _created(fields: people.PersonFields, uploads=()):
         "with `createUserWithPhotos`."
     ),
     body=UserCreate,
+    compatible={
+        media: (
+            UserCreateOldForm,
+            "the same fields as form fields, with optional photos in `images` (up to "
+            f"{IMAGES_MAX}, as `createUserWithPhotos` takes them).",
+        )
+        for media in ("multipart/form-data", "application/x-www-form-urlencoded")
+    },
     responses={201: ("The person was created.", UserSchema)},
     headers={201: {"Location": ("The new person's URL.", True)}},
     links={201: [(on_person, "$response.body#/id")]},
-    errors={409: TAKEN},
+    # A form's photos (the compatible bodies) are checked as createUserWithPhotos checks them.
+    errors={
+        400: ("With photos in a form: " + BAD_PHOTO[0], BAD_PHOTO[1]),
+        409: TAKEN_OR_REPEATED,
+        503: ("With photos in a form: " + ENGINE_BUSY[0], ENGINE_BUSY[1]),
+    },
 )
 def create_user(body):
-    """Add a person from JSON."""
-    return _created(people.PersonFields.from_dict(body["person"]))
+    """Add a person from JSON (or, for older clients, a form with optional photos)."""
+    return _created(people.PersonFields.from_dict(body["person"]), body.get("images", ()))
 
 
 @bp.post("/users/with-photos")
