@@ -240,3 +240,17 @@ def test_does_the_migration_move_the_face_searches_into_the_audit(empty_database
         "source": "sighting", "tolerance": 0.5, "filters": "limit=10", "results": 3,
     }  # fmt: skip
     assert tuple(back) == ("alice", 42, 3)
+
+
+def test_is_a_changed_url_recorded_as_changed_not_its_credentials(app):
+    from facerec.models import Webhook
+
+    with app.app_context():
+        hook = Webhook(url="https://hooks.example.net/a?key=0ld-k3y")
+        db.session.add(hook)
+        db.session.commit()
+        hook.url = "https://hooks.example.net/a?key=n3w-k3y"
+        db.session.commit()
+    changed = entries(app, "webhook.changed")[0]
+    assert details(changed) == {"url": "changed"}
+    assert "n3w-k3y" not in changed.details

@@ -52,8 +52,9 @@ def _columns(cls) -> list[str]:
 
 # Columns whose change is bookkeeping, not something anyone did (or is its own entry).
 _QUIET = {"id", "name_key", "created_at", "updated_at", "last_used_at", "last_login_at"}
-# Columns whose values are never written into the audit (only that they changed).
-_SECRET = {"source", "secret", "password_hash", "token_hash", "encoding", "thumbnail"}
+# Columns whose values are never written into the audit (only that they changed): a URL may
+# hold credentials (notification targets always do, webhooks may).
+_SECRET = {"source", "secret", "password_hash", "token_hash", "encoding", "thumbnail", "url"}
 
 
 def _details(changes: dict) -> dict:
