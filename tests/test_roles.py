@@ -177,6 +177,28 @@ def test_does_a_viewer_limited_to_door_get_403_for_the_lab_stream(app, photo_vid
     assert [c["name"] for c in listed] == ["door"]
 
 
+def tiles(page: str) -> list[str]:
+    """The cameras on the live page's grid, in order."""
+    return re.findall(r'class="camera-tile card"[^>]*data-camera="([^"]+)"', page)
+
+
+def test_does_a_limited_viewer_see_only_their_cameras_on_the_live_page(app, photo_video):
+    """The grid shows the cameras an account may see; limited to one, its page alone."""
+    for name in ("door", "lab", "hall"):
+        add_camera(app, name, photo_video)
+    everyone = signed_in(app, "vic", "viewer").get("/").get_data(as_text=True)
+    assert tiles(everyone) == ["door", "lab", "hall"]  # in the order they were added
+
+    two = signed_in(app, "vera", "viewer", cameras="door,hall").get("/").get_data(as_text=True)
+    assert tiles(two) == ["door", "hall"]
+    assert "/cameras/lab" not in two
+
+    one = signed_in(app, "desk", "viewer", cameras="door").get("/").get_data(as_text=True)
+    assert tiles(one) == []  # one camera: its own page, not a grid of one
+    assert "/cameras/door/stream.mjpg" in one
+    assert "/cameras/lab" not in one and "/cameras/hall" not in one
+
+
 # ---- scoped tokens ---------------------------------------------------------------------------
 
 
