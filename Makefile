@@ -113,7 +113,8 @@ rtsp:
 		echo "GStreamer's RTSP server is required for the RTSP tests: apt-get install $(RTSP_PACKAGES)"; exit 1; }
 
 # Home Assistant Core in a throwaway virtualenv of its own (its pins are not ours): a test
-# checks facerec's MQTT discovery configs with Home Assistant's own schemas.
+# checks facerec's MQTT discovery configs with Home Assistant's own schemas, and adds the stream
+# as its MJPEG IP Camera (tests/homeassistant/check_mjpeg.py).
 homeassistant: $(HA_VENV)/.installed-stamp
 
 $(HA_VENV)/.installed-stamp: tests/homeassistant/requirements.txt

@@ -269,6 +269,68 @@ def test_does_a_stream_token_open_the_stream_as_a_header_and_as_a_query(app):
     assert client.get("/stream.mjpg?token=frec_wrong").status_code == 401
 
 
+def home_assistant_mjpeg_cameras(*forms: tuple[str, str]) -> list[dict]:
+    """Home Assistant's MJPEG IP Camera form filled in with each (name, url), checked and its
+    first picture taken by Home Assistant's own code (tests/homeassistant/check_mjpeg.py in
+    .venv-ha, which `make homeassistant` makes)."""
+    import json
+    import subprocess
+
+    from .conftest import ROOT
+
+    python = ROOT / ".venv-ha" / "bin" / "python"
+    assert (ROOT / ".venv-ha" / ".installed-stamp").exists(), (
+        "Home Assistant's virtualenv is missing: run make homeassistant"
+    )
+    checked = subprocess.run(
+        [str(python), str(ROOT / "tests" / "homeassistant" / "check_mjpeg.py")],
+        input=json.dumps([{"name": name, "mjpeg_url": url} for name, url in forms]),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert checked.returncode == 0, checked.stderr
+    return json.loads(checked.stdout)
+
+
+def test_does_home_assistants_mjpeg_camera_show_the_stream_with_the_documented_address(
+    app, serve, photo_video
+):
+    """docs/guide/roles.md's MJPEG IP Camera form, as written but for the server and the token;
+    then a wrong token, a token without the stream scope, and a camera the token may not see."""
+    import base64
+
+    from facerec import faces
+
+    from .conftest import ROOT
+
+    page = (ROOT / "docs" / "guide" / "roles.md").read_text()
+    form = dict(re.findall(r"^\| (Name|MJPEG URL) \| `([^`]+)` \|$", page, re.M))
+    assert form["MJPEG URL"].startswith("http://facerec.local:8000/cameras/door/stream.mjpg?")
+    add_camera(app, "door", photo_video)
+    add_camera(app, "lab", photo_video)
+    create_account(app, "desk", role="viewer", cameras="door")
+    server = serve(app)
+
+    def address(token, camera="door"):
+        url = form["MJPEG URL"].replace("http://facerec.local:8000", server.url)
+        return url.replace("frec_...", token).replace("/door/", f"/{camera}/")
+
+    stream = token_for(app, "desk", scopes="stream")
+    shown, wrong, reading, lab = home_assistant_mjpeg_cameras(
+        (form["Name"], address(stream)),
+        ("Front door", address("frec_wrong")),
+        ("Front door", address(token_for(app, "desk", scopes="read"))),
+        ("Lab", address(stream, camera="lab")),
+    )
+    assert shown["form"] is None and shown["connect"] is None, shown
+    picture = faces.load_image(base64.b64decode(shown["image"]))  # a JPEG that decodes
+    assert picture.shape[:2] == (360, 640)  # the door camera's frame
+    assert wrong["connect"].startswith("InvalidAuth"), wrong
+    assert "403" in reading["connect"], reading
+    assert "403" in lab["connect"], lab
+
+
 # ---- the command line ------------------------------------------------------------------------
 
 
