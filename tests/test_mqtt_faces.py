@@ -200,3 +200,28 @@ def test_does_the_last_seen_sensor_read_the_camera_and_time_of_the_last_sighting
         }
     finally:
         sub.close()
+
+
+def test_does_an_mqtt_event_carry_the_address_of_its_face(app_factory, broker, data_dir):
+    """facerec/events holds the crop's URL (absolute with FACEREC_BASE_URL), the address an API
+    token fetches the face from; the JPEG itself goes to the retained face topics, never
+    inline in the event."""
+    from .test_roles import bearer, token_for
+
+    app = app_factory(FACEREC_MQTT_URL=broker.url, FACEREC_BASE_URL="https://faces.example.net/")
+    wait_connected(app)
+    sub = Subscriber(broker.port, ["facerec/events"])
+    try:
+        seen = sighting(app, data_dir)
+        events.publish("sighting.started", seen, app=app)
+        _topic, payload, _retained = sub.wait("facerec/events")
+    finally:
+        sub.close()
+        events.close(app)
+    carried = json.loads(payload)["sighting"]
+    path = f"/api/v1/sightings/{seen['id']}/crop.jpg"
+    assert carried["crop_url"] == "https://faces.example.net" + path
+    assert "thumbnail" not in json.dumps(json.loads(payload))
+    crop = app.test_client().get(path, headers=bearer(token_for(app, scopes="read")))
+    assert crop.status_code == 200 and crop.mimetype == "image/jpeg"
+    assert len(faces.detect(faces.load_image(crop.data), upsample=2)) == 1
