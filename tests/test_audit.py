@@ -9,7 +9,7 @@ from facerec import audit
 from facerec.extensions import db
 from facerec.models import Account, AuditEntry, Camera, User
 
-from .conftest import DATA, create_account, enroll, login_client
+from .conftest import DATA, TEST_PASSWORD, create_account, enroll, login_client
 from .test_api import API
 from .test_unknowns import groups_json, visitors
 
@@ -254,3 +254,69 @@ def test_is_a_changed_url_recorded_as_changed_not_its_credentials(app):
     changed = entries(app, "webhook.changed")[0]
     assert details(changed) == {"url": "changed"}
     assert "n3w-k3y" not in changed.details
+
+
+def test_is_each_kind_of_change_on_record_whoever_makes_it_where(app_factory, photo_video):
+    """Issue 24's list, each change made as a user makes it (pages, API), each on record with
+    who made it and the object's id and name at the time."""
+    from facerec.models import ApiToken, FaceSample, NegativeSample
+
+    from .conftest import photo_samples
+    from .test_api import post_form, upload
+    from .test_sessions import change_password
+    from .test_sightings import add_sighting
+
+    app = app_factory(FACEREC_MEDIA_DIRS=str(photo_video.parent))
+    client = login_client(app, app.test_client())
+    alex = enroll(app, "Alex", DATA / "known" / "alex-lacamoire.png")
+    kit = photo_samples(DATA / "people" / "kit_harington" / "john1.jpeg")[0].encoding
+    row = add_sighting(app, user_id=alex, name="Alex", encoding=kit.astype("<f8").tobytes())
+    done = []
+
+    def did(response, action, object_name, status=(200, 201, 204, 302, 303)):
+        assert response.status_code in status, (action, response.get_data(as_text=True)[:300])
+        done.append((action, object_name))
+
+    # "This is not Alex" on the history: the sighting relabelled (and Alex's negative).
+    did(client.post(f"/history/sightings/{row}/label", data={"not_user_id": alex,
+        "next": "/history"}), "sighting.relabelled", None)  # fmt: skip
+    biden = enroll(app, "Biden", DATA / "people" / "biden" / "biden.jpg")
+    second = {"image": upload(DATA / "people" / "biden" / "biden2.jpg")}
+    did(post_form(client, f"{API}/users/{biden}/samples", second), "sample.added", "Biden")
+    did(post_form(client, f"{API}/users/{biden}/negatives",
+        {"image": upload(DATA / "known" / "obama.jpg")}), "negative.added", "Biden")  # fmt: skip
+    with app.app_context():
+        negative = db.session.scalars(db.select(NegativeSample.id).filter_by(user_id=biden)).one()
+        sample = db.session.scalars(db.select(FaceSample.id).filter_by(user_id=biden)).first()
+    did(client.post(f"/admin/negatives/{negative}/delete"), "negative.removed", "Biden")
+    did(client.post(f"/admin/samples/{sample}/delete"), "sample.removed", "Biden")
+    with app.app_context():  # taken out of Biden's list: the flush deletes it (delete-orphan)
+        assert db.session.get(FaceSample, sample) is None
+
+    camera = {"name": "door", "source": str(photo_video), "transport": "tcp", "enabled": "y"}
+    did(client.post("/admin/cameras", data=camera), "camera.added", "door")
+    did(client.post(f"{API}/cameras/door/start"), "camera.started", "door")
+    did(client.post(f"{API}/cameras/door/stop"), "camera.stopped", "door")
+    with app.app_context():
+        door = db.session.execute(db.select(Camera).filter_by(name="door")).scalar_one().id
+    did(client.post(f"/admin/cameras/{door}/delete"), "camera.removed", "door")
+
+    did(client.post("/admin/tokens", data={"name": "kiosk"}), "token.created", "kiosk")
+    with app.app_context():
+        token = db.session.execute(db.select(ApiToken).filter_by(name="kiosk")).scalar_one().id
+    did(client.post(f"/admin/tokens/{token}/revoke"), "token.revoked", "kiosk")
+    did(change_password(client, TEST_PASSWORD, "a brand new passphrase"),
+        "account.password_changed", "tester")  # fmt: skip
+
+    recorded = entries(app)
+    for action, name in done:
+        found = [e for e in recorded if e.action == action]
+        assert found, f"no {action} entry; the audit holds {[e.action for e in recorded]}"
+        assert found[-1].actor == "tester", (action, found[-1].actor)
+        assert found[-1].address == "127.0.0.1", action
+        if name is not None:
+            assert name in (found[-1].object_name or ""), (action, found[-1].object_name)
+    removed = next(e for e in recorded if e.action == "sample.removed")
+    assert (removed.object_type, removed.object_id) == ("sample", sample)
+    text = " ".join(f"{e.object_name} {e.details}" for e in recorded)
+    assert "a brand new passphrase" not in text and TEST_PASSWORD not in text

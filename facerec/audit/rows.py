@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import event, insert, inspect
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from ..models import (
     Account,
@@ -178,6 +178,28 @@ def _name_of(session, obj):
     return getattr(obj, attribute, None) if attribute else None
 
 
+# The audited rows this flush deletes, as the mapper deletes them (session.info key). Not
+# session.deleted: that holds only what session.delete() was given, and a row taken out of
+# its owner's list (user.samples.remove(sample): delete-orphan) is deleted by the flush itself.
+_DELETED = "facerec.audit.deleted"
+
+
+@event.listens_for(Session, "before_flush")
+def _start_flush(session, _context, _instances):
+    session.info[_DELETED] = []  # nothing left over from a flush that failed
+
+
+def _row_deleted(_mapper, _connection, target):
+    session = object_session(target)
+    if session is not None:
+        session.info.setdefault(_DELETED, []).append(target)
+
+
+for _cls, _spec in AUDITED.items():
+    if _spec.deleted:
+        event.listen(_cls, "after_delete", _row_deleted)
+
+
 @event.listens_for(Session, "after_flush")
 def _record_rows(session, _context):
     """Write an entry for each audited row this flush adds, changes or deletes.
@@ -198,10 +220,8 @@ def _record_rows(session, _context):
         changes = _changed(state, [c for c in _columns(type(obj)) if c not in _QUIET])
         for action, details in spec.updated(state, changes):
             rows.append(_row(session, obj, action, details))
-    for obj in session.deleted:
-        spec = AUDITED.get(type(obj))
-        if spec is not None and spec.deleted:
-            rows.append(_row(session, obj, spec.deleted, {}))
+    for obj in session.info.pop(_DELETED, []):
+        rows.append(_row(session, obj, AUDITED[type(obj)].deleted, {}))
     if rows:
         session.connection().execute(insert(AuditEntry), rows)
 
