@@ -7,6 +7,7 @@ from __future__ import annotations
 import shlex
 import time
 from datetime import datetime
+from urllib.parse import parse_qs
 
 import pytest
 from sqlalchemy import select
@@ -409,3 +410,74 @@ def test_do_the_documented_notify_commands_say_what_the_docs_say(app):
         "every 5 min" in ntfy  # fmt: skip
     assert "Known people on any camera, weekdays 8:00-18:00" in email
     assert "app-password" not in email and "alerts:****@example.com" in email
+
+
+class NtfyServer:
+    """An HTTP server on loopback that takes what Apprise's ntfy:// sends, as ntfy's publish
+    API does (the attachment as the body of a request to /TOPIC, the title, message and file
+    name as query parameters or X- headers) and answers as ntfy does. ntfy's own server is a
+    Go program that neither Debian nor the package registries ship, so the test takes the
+    requests in its place."""
+
+    def __init__(self):
+        import json
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.requests: list[dict] = []
+        received = self.requests
+
+        class Handler(BaseHTTPRequestHandler):
+            def _take(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                received.append(
+                    {
+                        "method": self.command,
+                        "path": self.path,
+                        "headers": dict(self.headers),
+                        "body": body,
+                    }
+                )
+                answer = json.dumps({"id": "x1", "event": "message", "topic": "front-door"})
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer.encode())
+
+            do_PUT = do_POST = _take
+
+            def log_message(self, *_args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_does_an_ntfy_target_send_the_face_with_the_title_and_message(notify_app, data_dir):
+    """The docs' ntfy example with a self-hosted server: `ntfy://HOST:PORT/TOPIC`, the face
+    attached (a JPEG that holds it), the title and the message as ntfy takes them."""
+    server = NtfyServer()
+    try:
+        obama = enroll(notify_app, "obama", data_dir / "known" / "obama.jpg")
+        add_target(notify_app, f"ntfy://127.0.0.1:{server.port}/front-door")
+        events.publish("sighting.started", sighting(notify_app, data_dir, obama, "obama"),
+                       app=notify_app)  # fmt: skip
+        assert wait_for(lambda: server.requests, 10)
+        (sent,) = server.requests
+    finally:
+        server.close()
+    # ntfy's publish API: the attachment as the body, the rest as query parameters.
+    path, _, query = sent["path"].partition("?")
+    said = parse_qs(query)
+    assert sent["method"] in ("PUT", "POST") and path == "/front-door"
+    assert said["title"] == ["obama at main"]
+    assert said["message"][0].startswith("obama was seen at main at ")
+    assert said["filename"][0].endswith(".jpg")
+    assert len(faces.faces_in_image(sent["body"])) == 1  # the face itself
