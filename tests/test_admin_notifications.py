@@ -244,3 +244,30 @@ def test_is_every_change_to_webhooks_on_the_audit_trail(page_app, admin):
         ("webhook.added", "https://hooks.example.net/b"),
         ("webhook.removed", "https://hooks.example.net/b"),
     ]
+
+
+def test_does_a_failing_targets_password_appear_nowhere(page_app, admin, smtp, data_dir, caplog):
+    """A target with a password whose service is down: its failures are logged and shown, and
+    the password is in none of it (the page, the delivery log, the server's log, the audit)."""
+    from facerec.models import AuditEntry
+
+    caplog.set_level("DEBUG")
+    password = "hunter2secret"
+    url = smtp.url("me@example.org").replace("mailto://", f"mailto://alarm:{password}@")
+    added = admin.post(
+        "/admin/notifications", data={"url": url, "who": "anyone", "cooldown": "0", "attach": "y"}
+    )
+    assert added.status_code == 302, added.get_data(as_text=True)[:300]
+    smtp.stop()  # the mail server is down: every attempt fails
+    events.publish("sighting.started", sighting(page_app, data_dir), app=page_app)
+    with page_app.app_context():
+        (target,) = db.session.scalars(db.select(NotificationTarget)).all()
+    assert wait_for(lambda: len(log_rows(page_app, target.id)) >= 3, 30)
+    page = admin.get("/admin/notifications").get_data(as_text=True)
+    assert "alarm:****@" in page and "not sent" in page
+    with page_app.app_context():
+        audit = " ".join(f"{e.object_name} {e.details}" for e in db.session.scalars(
+            db.select(AuditEntry)))  # fmt: skip
+    errors = " ".join(r.error or "" for r in log_rows(page_app, target.id))
+    for text in (page, errors, caplog.text, audit):
+        assert password not in text
