@@ -269,6 +269,11 @@ def test_does_the_stream_show_the_placeholder_while_the_camera_is_stopped(clip_a
     assert all(is_placeholder(decode(body)) for _, body in parts)
     status = client.get("/api/v1/stream/status").get_json()
     assert status["running"] is False and status["state"] == "stopped"
+    assert status["activity"] == "idle"
+    # The live page says so in words (and holds the words live.js shows for the others).
+    html = client.get("/").get_data(as_text=True)
+    assert ">Idle: not watching</span>" in html
+    assert 'data-watching="Watching: nothing moving"' in html
 
 
 def test_does_the_live_page_hold_the_stream_and_the_controls(client):

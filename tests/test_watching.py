@@ -126,9 +126,14 @@ def test_does_a_still_faceless_scene_cost_no_detection_and_keep_its_rate(app_fac
     # The stream kept the source's rate: every frame of the file, one after the other.
     indexes = [index for index, _names, _at in frames]
     assert indexes == list(range(indexes[0], indexes[0] + len(indexes)))
+    # The live page says what the camera does, in words; /metrics counts what it spared.
+    html = client.get("/").get_data(as_text=True)
+    assert ">Watching: nothing moving</span>" in html
     metrics = client.get("/metrics").get_data(as_text=True)
     assert f'facerec_detections_total{{camera="main"}} {float(before)}' in metrics
     assert 'facerec_frames_gated_total{camera="main"}' in metrics
+    assert 'facerec_encodings_skipped_total{camera="main"}' in metrics
+    assert 'facerec_camera_activity{activity="watching",camera="main"} 1.0' in metrics
 
 
 def test_is_someone_entering_an_empty_scene_named_from_their_first_frames(
