@@ -607,9 +607,10 @@ class Settings:
             raise TypeError(f"not settings: {', '.join(sorted(changes))}")
         return dataclasses.replace(self, **values)
 
-    def group_join_distance(self) -> float:
-        """``group_distance``, or 0.75 x the tolerance when it is not set."""
-        return self.group_distance or 0.75 * self.tolerance
+    def group_join_distance(self, tolerance: float | None = None) -> float:
+        """``group_distance``, or 0.75 x the tolerance when it is not set (``tolerance``: a
+        camera's own, for the faces that camera saw)."""
+        return self.group_distance or 0.75 * (tolerance or self.tolerance)
 
 
 @dataclass(frozen=True)

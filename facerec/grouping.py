@@ -90,14 +90,16 @@ class Groups:
         index = int(np.argmin(distances))
         return index, float(distances[index])
 
-    def add(self, encoding, new_id=None) -> tuple[Hashable, list[Hashable]]:
+    def add(self, encoding, new_id=None, join: float | None = None) -> tuple[Hashable, list]:
         """Place ``encoding``; returns (its group id, ids of groups merged into that group).
 
-        ``new_id`` is called for the id of a new group (default: 0, 1, 2...).
+        ``new_id`` is called for the id of a new group (default: 0, 1, 2...). ``join``: how
+        close this face must be to join a group, when it is not the groups' own (a face seen
+        by a camera with a tolerance of its own); groups still merge at the groups' own.
         """
         encoding = np.asarray(encoding, dtype=np.float64)
         index, distance = self.nearest(encoding)
-        if index is None or distance > self.join:
+        if index is None or distance > (self.join if join is None else join):
             group_id = new_id() if new_id else self._fresh_id()
             self.load(group_id, encoding[None, :])
             return group_id, []

@@ -44,12 +44,14 @@ def face_crop(photo, index=0) -> tuple[np.ndarray, bytes]:
     return face.encoding, faces.to_jpeg(np.ascontiguousarray(crop))
 
 
-def add_sighting(app, photo, minutes=0, user_id=None, ended=True, frames=10, index=0) -> int:
+def add_sighting(
+    app, photo, minutes=0, user_id=None, ended=True, frames=10, index=0, camera="main"
+) -> int:
     encoding, crop = face_crop(photo, index)
     with app.app_context():
         user = db.session.get(User, user_id) if user_id else None
         row = Sighting(
-            camera="main",
+            camera=camera,
             user_id=user_id,
             name=user.name if user else None,
             started_at=T0 + timedelta(minutes=minutes),

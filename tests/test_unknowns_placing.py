@@ -275,3 +275,46 @@ def test_does_a_group_of_faces_too_small_for_a_sample_offer_no_enrolment_and_say
     assert refused.status_code == 422
     message = refused.get_json()["error"]
     assert "Too small:" in message and "Move closer" not in message
+
+
+def add_camera(app, name: str, tolerance: float | None):
+    """A camera row with its own tolerance (never started: its sightings are made up)."""
+    from facerec import camera
+    from facerec.models import Camera
+
+    from .conftest import CLIP
+
+    with app.app_context():
+        db.session.add(Camera(name=name, source=str(CLIP), tolerance=tolerance))
+        db.session.commit()
+    camera.registry(app).refresh(force=True)  # the registry looks at the table once a second
+
+
+def test_is_an_unknown_face_judged_with_the_tolerance_of_the_camera_that_saw_it(app):
+    """Kit is enrolled; the same face of his (0.37 from his sample) seen by a camera with the
+    server's tolerance (0.6) is his, by a camera with its own 0.3 a stranger: grouped."""
+    from .conftest import enroll
+
+    add_camera(app, "strict", 0.3)
+    enroll(app, "Kit", KIT[0])
+    place(app)
+    seen_here = add_sighting(app, KIT[2], camera="main")
+    seen_strict = add_sighting(app, KIT[2], camera="strict")
+    place(app)
+
+    assert group_of(app, seen_here) is None  # the server's tolerance names him: not a visitor
+    assert group_of(app, seen_strict) is not None  # that camera would not name him
+
+
+def test_do_unknown_faces_join_a_group_within_their_own_cameras_join_distance(app):
+    """Two faces of Kit 0.37 apart, nobody enrolled: within the server's join distance (0.75 x
+    0.6 = 0.45) they are one visitor (as the other tests here show); seen by a camera with its
+    own tolerance of 0.4 (join 0.3), two."""
+    add_camera(app, "strict", 0.4)
+    place(app)
+    first = add_sighting(app, KIT[0], camera="strict")
+    second = add_sighting(app, KIT[2], 1, camera="strict")
+    place(app)
+
+    assert group_of(app, first) is not None and group_of(app, second) is not None
+    assert group_of(app, first) != group_of(app, second)

@@ -12,12 +12,14 @@ from .. import engine
 from .registry import CameraRegistry, CameraSpec
 from .service import CameraService
 from .sources import SourceError, describe, open_source
+from .tuning import Tuning
 
 __all__ = [
     "CameraRegistry",
     "CameraService",
     "CameraSpec",
     "SourceError",
+    "Tuning",
     "describe",
     "get",
     "init_app",
@@ -25,6 +27,7 @@ __all__ = [
     "registry",
     "service",
     "services",
+    "tuning",
 ]
 
 
@@ -52,6 +55,12 @@ def services(app=None) -> list[CameraService]:
 def get(name: str, app=None) -> CameraService | None:
     """The service of the enabled camera ``name``, or None."""
     return registry(app).get(name)
+
+
+def tuning(name: str, app=None) -> Tuning:
+    """How camera ``name`` recognises faces: its frozen tuning (the settings' for a camera
+    unknown here). Code that judges what a camera saw (grouping its unknown faces) uses it."""
+    return registry(app).tuning(name)
 
 
 def service(app=None) -> CameraService:

@@ -134,6 +134,15 @@ class CameraRegistry:
         self.refresh()
         return self._services.get(name)
 
+    def tuning(self, name: str) -> Tuning:
+        """How camera ``name`` recognises faces (its own values over the settings); the
+        settings' alone for a camera this server does not have (deleted since, another
+        server's)."""
+        for spec in self.specs():
+            if spec.name == name:
+                return self._tuning_for(spec)
+        return Tuning.of(current_settings(self._app))
+
     def first(self) -> CameraService:
         """The first enabled camera; without any, a service that says none is configured."""
         services = self.services()

@@ -32,7 +32,7 @@ from collections.abc import Iterable
 import numpy as np
 from sqlalchemy import select, update
 
-from .. import faces, gallery
+from .. import camera, faces, gallery
 from ..config import current_settings
 from ..extensions import db
 from ..grouping import Groups
@@ -273,16 +273,22 @@ class Placer:
 
     def _place(self, rows: list[Sighting], groups: Groups) -> int:
         """A face that the gallery now names (someone was enrolled since) is left out:
-        grouping never puts a known person's face in an unknown group."""
+        grouping never puts a known person's face in an unknown group. Each face is judged
+        with the tolerance of the camera that saw it, as that camera named it."""
         matcher = gallery.current()
-        tolerance = current_settings(self.app).tolerance
+        settings = current_settings(self.app)
+        tolerances: dict[str, float] = {}
         placed = 0
         for sighting in rows:
             if not placeable(sighting):
                 continue
+            if sighting.camera not in tolerances:
+                tolerances[sighting.camera] = camera.tuning(sighting.camera, self.app).tolerance
+            tolerance = tolerances[sighting.camera]
             if matcher.match(sighting.vector, tolerance).known:
                 continue
-            group_id, merged = groups.add(sighting.vector, new_id=_new_group)
+            join = settings.group_join_distance(tolerance)
+            group_id, merged = groups.add(sighting.vector, new_id=_new_group, join=join)
             sighting.group_id = group_id
             db.session.flush()
             if merged:
