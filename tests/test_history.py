@@ -49,6 +49,30 @@ def test_does_the_history_show_crop_name_camera_duration_and_distance_in_words(a
     assert client.get(f"/api/v1/sightings/{known}/crop.jpg").mimetype == "image/jpeg"
 
 
+def test_is_a_distance_read_against_the_tolerance_of_the_camera_that_saw_it(app, client):
+    """A camera with its own tolerance (0.45) named Ada at 0.41: the page, its refresh and
+    the CSV read that against 0.45; the same distance on a camera with the server's, 0.60."""
+    from facerec import camera
+    from facerec.models import Camera
+
+    with app.app_context():
+        db.session.add(Camera(name="strict", source="0", enabled=False, tolerance=0.45))
+        db.session.commit()
+    camera.registry(app).refresh(force=True)  # the registry looks at the table once a second
+    ada = add_person(app, "Ada")
+    add_sighting(app, user_id=ada, name="Ada", camera="strict")
+    add_sighting(app, user_id=ada, name="Ada", camera="main")
+
+    for path in ("/history", "/history/rows"):
+        html = client.get(path).get_data(as_text=True)
+        assert "0.41 (match below 0.45)" in html and "0.41 (match below 0.60)" in html
+    rows = list(csv.DictReader(io.StringIO(client.get("/history.csv").get_data(as_text=True))))
+    assert {(r["camera"], r["match"]) for r in rows} == {
+        ("strict", "match below 0.45"),
+        ("main", "match below 0.60"),
+    }
+
+
 def test_do_the_page_filters_agree_with_the_database(app, client):
     ada, grace = add_person(app, "Ada"), add_person(app, "Grace")
     a_old = add_sighting(app, user_id=ada, name="Ada", age=timedelta(days=3))

@@ -5,7 +5,7 @@ import io
 
 from flask import Response, render_template, request, stream_with_context, url_for
 
-from .. import shapes
+from .. import camera, shapes
 from ..auth.roles import only_visible, requires, visible_cameras
 from ..config import current_settings
 from ..extensions import db
@@ -52,6 +52,19 @@ def _verdict(row: Sighting, tolerance: float) -> str | None:
     return distance_verdict(row.distance, tolerance, by_hand=row.labelled_by_hand)
 
 
+def _tolerances():
+    """camera name -> the tolerance it names faces with (its own, or the server's): a
+    sighting's distance is read against the tolerance of the camera that saw it."""
+    known: dict[str, float] = {}
+
+    def tolerance_of(name: str) -> float:
+        if name not in known:
+            known[name] = camera.tuning(name).tolerance
+        return known[name]
+
+    return tolerance_of
+
+
 def _filter() -> tuple[queries.SightingFilter, str | None]:
     """The filters of this request (the API's names), or no filter and what is wrong."""
     try:
@@ -73,7 +86,7 @@ def _page_context():
         "next_before_id": next_before_id,
         "wanted": wanted,
         "problem": problem,
-        "tolerance": current_settings().tolerance,
+        "tolerance_of": _tolerances(),
         # For the filter and each row's "This is <person>".
         "people": db.session.execute(db.select(User.id, User.name).order_by(User.name)).all(),
         "filtered": any(
@@ -117,7 +130,7 @@ def export_csv():
     if problem:
         return Response(problem + "\n", status=422, mimetype="text/plain")
 
-    tolerance = current_settings().tolerance
+    tolerance_of = _tolerances()
 
     def generate():
         buffer = io.StringIO()
@@ -134,7 +147,8 @@ def export_csv():
         for row in wanted.all():
             ended = row.ended_at
             seconds = round((ended - row.started_at).total_seconds(), 1) if ended else None
-            data = shapes.sighting(row) | {"seconds": seconds, "match": _verdict(row, tolerance)}
+            match = _verdict(row, tolerance_of(row.camera))
+            data = shapes.sighting(row) | {"seconds": seconds, "match": match}
             writer.writerow(cell(data[key]) for key, cell in CSV_COLUMNS)
             yield taken()
 
