@@ -527,3 +527,15 @@ def test_do_sightings_carry_the_camera_they_were_seen_on(two_cameras):
     assert "lin-manuel-miranda" not in seen_on("office")
     everything = client.get("/api/v1/sightings?limit=100").get_json()["sightings"]
     assert {s["camera"] for s in everything} <= {"hamilton", "office"}
+
+
+def test_does_a_cameras_live_page_read_distances_against_its_own_tolerance(app):
+    """The in-view panel's words ("match below ...") use the tolerance the camera names faces
+    with: its own when it has one, the server's otherwise."""
+    client = login_client(app, app.test_client())
+    add_camera(app, "strict", CLIP, tolerance=0.45)
+    add_camera(app, "plain", CLIP)
+    strict = client.get("/cameras/strict").get_data(as_text=True)
+    plain = client.get("/cameras/plain").get_data(as_text=True)
+    assert 'data-tolerance="0.45"' in strict
+    assert 'data-tolerance="0.6"' in plain

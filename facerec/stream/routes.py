@@ -66,6 +66,8 @@ def _live_page(service, *, single: bool):
         "stream/live.html",
         status=service.status(),
         activity_words=ACTIVITY_WORDS,
+        # The faces' distances are read against the tolerance this camera names them with.
+        tolerance=service.tuning.tolerance,
         name=name if configured else None,
         urls=urls,
         others=[s.camera for s in camera.services() if can_see_camera(s.camera)],
