@@ -481,3 +481,19 @@ def test_does_an_ntfy_target_send_the_face_with_the_title_and_message(notify_app
     assert said["message"][0].startswith("obama was seen at main at ")
     assert said["filename"][0].endswith(".jpg")
     assert len(faces.faces_in_image(sent["body"])) == 1  # the face itself
+
+
+def test_does_a_rule_for_some_cameras_send_nothing_about_another(notify_app, smtp, data_dir):
+    """Where: a target for `door` hears of a visitor at door, not of one at main."""
+    from .conftest import CLIP, add_camera
+
+    add_camera(notify_app, "door", CLIP)
+    add_target(notify_app, smtp.url(), "--cameras", "door", "--cooldown", "0")
+    events.publish("sighting.started", sighting(notify_app, data_dir, camera="main"),
+                   app=notify_app)  # fmt: skip
+    events.publish("sighting.started", sighting(notify_app, data_dir, camera="door"),
+                   app=notify_app)  # fmt: skip
+    smtp.wait(1)
+    assert notify_app.extensions["events"].flush(5)
+    assert wait_for(lambda: notify_app.extensions["notifications"].lanes.pending == 0, 10)
+    assert [m["Subject"] for _at, m, _r in smtp.messages] == ["Unknown visitor at door"]
