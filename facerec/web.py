@@ -1,8 +1,10 @@
 """Cross-cutting web behaviour: database pragmas, error pages, security headers."""
 
 import logging
+import re
 
 from flask import jsonify, render_template, request, url_for
+from markupsafe import Markup, escape
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
@@ -161,6 +163,17 @@ def init_app(app):
     def sample_source_filter(source: str) -> str:
         """A sample's ``source`` as a caption: "Uploaded photo", "Camera snapshot"..."""
         return SAMPLE_SOURCES.get(source or "", (source or "Sample").capitalize())
+
+    @app.template_filter("breakable")
+    def breakable(text) -> Markup:
+        """``{{ path|breakable }}``: a path or URL that wraps after its / ? & = (a <wbr> each)
+        rather than inside a word, so a long source fits a phone without "slid eshow. mp4"."""
+        parts = re.split(r"(/+|[?&=])", str(text or ""))
+        # Separators sit at odd positions; each is followed by a break opportunity.
+        return Markup("").join(
+            escape(part) + (Markup("<wbr>") if i % 2 else Markup(""))
+            for i, part in enumerate(parts)
+        )
 
     @app.context_processor
     def settings_context():

@@ -117,6 +117,11 @@ def test_can_an_operator_set_up_sign_in_and_manage_people_in_a_browser(
     page.click("text=Create token")
     token = page.inner_text("#new-token").strip()
     assert token.startswith("frec_")
+    # Copy puts it on the clipboard and says so.
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server.url)
+    page.click("button[data-copy=new-token]")
+    page.wait_for_selector("button[data-copy=new-token]:has-text('Copied')")
+    assert page.evaluate("navigator.clipboard.readText()") == token
     # The page highlights where you are: API tokens, not People.
     assert page.locator(".nav a.active").count() == 0
     assert page.locator(".account a.active").inner_text() == "API tokens"

@@ -70,6 +70,9 @@ def test_does_sign_out_everywhere_end_the_sessions_of_other_browsers(app):
     someone_else = sign_in(app, "other")
     page = laptop.get("/logout").get_data(as_text=True)
     assert "Sign out everywhere" in page
+    # The top bar's button says what it does, on every page.
+    top_bar = laptop.get("/admin/users").get_data(as_text=True).split("</header>")[0]
+    assert ">Sign out everywhere</button>" in top_bar
     laptop.post("/logout")
     assert_signed_out(phone)
     # Another account's session is not touched.

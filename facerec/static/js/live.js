@@ -25,7 +25,8 @@
     els.rate.textContent = status.recognition_hz.toFixed(1) + " recognitions/s";
     els.error.hidden = !status.error;
     els.error.textContent = status.error || "";
-    els.source.textContent = status.source || "not configured";
+    // Break opportunities after each / (as the `breakable` filter gives the first render).
+    els.source.textContent = (status.source || "not configured").replace(/\/+/g, "$&\u200b");
     els.faces.replaceChildren();
     for (const face of status.faces) {
       const li = document.createElement("li");
