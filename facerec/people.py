@@ -316,7 +316,7 @@ def check_sample(
     if other is not None and (own is None or other.distance < own):
         raise SampleRejected(
             f"This face looks like {other.name}, who is already enrolled, more than like "
-            f"{name}: distance {_distance(other.distance)}. Check that the picture shows "
+            f"{name}: distance {distance_words(other.distance)}. Check that the picture shows "
             f"{name}.",
             SOMEONE_ELSE,
         )
@@ -375,10 +375,11 @@ def look_alike(vectors, exclude: int | None = None) -> Match | None:
 
 def look_alike_warning(name: str, match: Match) -> str:
     """The words used wherever a new person resembles someone enrolled (wizard, import)."""
-    return f"{name} looks like {match.name}: distance {_distance(match.distance)}."
+    return f"{name} looks like {match.name}: distance {distance_words(match.distance)}."
 
 
-def _distance(distance: float) -> str:
+def distance_words(distance: float) -> str:
+    """A distance in the words of every page, judged by the configured tolerance."""
     return distance_text(distance, current_settings().tolerance)
 
 

@@ -3,13 +3,15 @@ API, each on the audit trail."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from facerec import faces
 from facerec.extensions import db
 from facerec.models import AuditEntry, FaceSample, Sighting, UnknownGroup, User
 
-from .conftest import DATA
+from .conftest import DATA, enroll
 from .test_api import API, post_form, upload
 from .test_unknowns import KIT, ROSE, add_sighting, groups_json, sighting
 
@@ -222,3 +224,19 @@ def test_does_the_page_act_on_the_visitors_ticked(app, client):
     assert "No unknown visitors." in dismissed.get_data(as_text=True)
     with app.app_context():
         assert db.session.query(User).one().name == "Kit"
+
+
+def test_does_a_look_alike_among_the_ticked_say_its_distance_in_the_one_wording(app, client):
+    ticked = group_of_sightings(app, [add_sighting(app, KIT[0])])
+    enroll(app, "Jon Snow", KIT[2])
+    words = r"distance 0\.\d\d \(match below 0\.60\)\."
+
+    page = client.post(
+        "/unknowns/selected", data={"action": "enroll", "group_id": [ticked], "name": "Kit"}
+    )
+    api = client.post(f"{API}/unknowns/enroll", json={"group_ids": [ticked], "name": "Kit"})
+
+    assert page.status_code == 409 and api.status_code == 409
+    text = " ".join(page.get_data(as_text=True).split())
+    assert re.search(r"Kit looks like Jon Snow: " + words, text)
+    assert re.search(r"already enrolled: " + words, api.get_json()["error"])

@@ -180,9 +180,9 @@ def _enroll(selection: actions.Selection, body):
             who, them = ("This visitor looks", "the group") if one else ("These faces look", "them")
             raise ApiError(
                 409,
-                f"{who} like {match.name} (distance {match.distance:.2f}), who is already "
-                f"enrolled. Assign {them} to {match.name} (user_id {match.user_id}) instead, or "
-                'send "save_anyway": true.',
+                f"{who} like {match.name}, who is already enrolled: distance "
+                f"{people.distance_words(match.distance)}. Assign {them} to {match.name} "
+                f'(user_id {match.user_id}) instead, or send "save_anyway": true.',
             )
     try:
         fields = people.PersonFields.from_dict(body["person"])
