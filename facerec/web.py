@@ -148,15 +148,18 @@ def init_app(app):
 
         A link is active on its own page and on every page below its address (People on
         /admin/users/7, Enroll on /enroll/review), and nowhere else: the API tokens page
-        under /admin is not "People".
+        under /admin is not "People". One link at most: the nearest, so on /history/search
+        it is Search, not History too.
         """
         from .auth.roles import can_open
 
-        links = []
-        for endpoint, label in NAV:
-            if endpoint in app.view_functions and can_open(endpoint):
-                url = url_for(endpoint)
-                links.append((url, label, _is_under(request.path, url)))
+        shown = [
+            (url_for(endpoint), label)
+            for endpoint, label in NAV
+            if endpoint in app.view_functions and can_open(endpoint)
+        ]
+        here = max((url for url, _ in shown if _is_under(request.path, url)), key=len, default=None)
+        links = [(url, label, url == here) for url, label in shown]
         return {"nav_links": links, "nav_active": _is_under, "config_endpoints": app.view_functions}
 
     @app.template_filter("sample_source")

@@ -357,3 +357,10 @@ def test_does_this_is_not_on_a_named_sighting_make_it_unknown_and_remember(app, 
     outside = client.post(f"/history/sightings/{row}/label",
                           data={"user_id": alex, "next": "https://evil.example/"})  # fmt: skip
     assert outside.headers["Location"] == "/history/search"
+
+
+def test_is_search_the_one_menu_link_highlighted_on_its_page(client):
+    """/history/search lies under /history, but the menu marks only the nearest link."""
+    current = re.compile(r'aria-current="page">\s*([^<]+?)\s*<')
+    assert current.findall(client.get("/history/search").get_data(as_text=True)) == ["Search"]
+    assert current.findall(client.get("/history").get_data(as_text=True)) == ["History"]
