@@ -38,6 +38,11 @@ def test_does_the_documentation_site_build_strictly(tmp_path):
 def test_is_the_readme_short_and_pointing_at_the_docs():
     readme = (ROOT / "README.md").read_text()
     assert len(readme.splitlines()) <= 150
+    # It starts with the two commands: the first section after the pitch, its first block.
+    assert re.findall(r"^## (.+)$", readme, re.M)[0] == "Quick start"
+    first_block = re.search(r"```sh\n(.*?)```", readme, re.S).group(1)
+    commands = [line.split("#")[0].strip() for line in first_block.splitlines()]
+    assert commands == ["make run", "make test"]
     for link in re.findall(r"\]\((docs/[^)#]+)", readme):
         assert (ROOT / link).is_file(), f"the README links to {link}, which does not exist"
 
