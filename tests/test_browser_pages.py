@@ -1,10 +1,11 @@
 """Every page in real Chromium: a phone (360x740) and a desktop (1280x800), light and dark.
 
-On each, signed in as an admin with people, sightings, unknown visitors, cameras, webhooks and
-tokens present: nothing scrolls sideways (``scrollWidth <= innerWidth``), no word of a name
-or a heading is broken inside, and axe-core (axe-playwright-python, its bundled axe.min.js
-injected into the page: nothing is downloaded) reports no serious or critical violation,
-colour contrast included. One app, one server and one browser for all of it.
+On each, signed in as an admin with people, sightings, unknown visitors, cameras, webhooks,
+notification targets and tokens present: nothing scrolls sideways (``scrollWidth <=
+innerWidth``), no word of a name or a heading is broken inside, and axe-core
+(axe-playwright-python, its bundled axe.min.js injected into the page: nothing is
+downloaded) reports no serious or critical violation, colour contrast included. One app, one
+server and one browser for the module; one test per size and colour scheme.
 
 ``PAGES`` lists the pages visited, by endpoint. A route that answers GET with an HTML page and
 is in neither ``PAGES`` nor ``NOT_PAGES`` fails ``test_is_every_page_in_the_list``, which says
@@ -22,10 +23,28 @@ from datetime import timedelta
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 
+from facerec import shutdown
 from facerec.extensions import db
-from facerec.models import ApiToken, Camera, Sighting, Webhook, WebhookDelivery, utcnow
+from facerec.models import (
+    ApiToken,
+    Camera,
+    NotificationDelivery,
+    NotificationTarget,
+    Sighting,
+    Webhook,
+    WebhookDelivery,
+    utcnow,
+)
 
-from .conftest import ARTIFACTS, add_camera, create_account, enroll, login_client
+from .conftest import (
+    ARTIFACTS,
+    LiveServer,
+    add_camera,
+    create_account,
+    enroll,
+    login_client,
+    make_app,
+)
 from .test_unknowns import visitors
 
 # The pages visited, by endpoint: each URL is filled in from the ids seed() returns
@@ -52,6 +71,7 @@ PAGES: dict[str, list[str]] = {
     "admin.accounts": ["/admin/accounts"],
     "admin.account": ["/admin/accounts/{account_id}"],
     "admin.audit": ["/admin/audit"],
+    "admin.notifications": ["/admin/notifications"],
     "unknowns.index": ["/unknowns"],
     "api.docs": ["/api/v1/docs"],
 }
@@ -134,7 +154,8 @@ WORD_PLACES = "h1, h2, h3, .nav a, .account a, .person-link, button, .button, th
 
 def seed(app, data_dir, tmp_path) -> dict:
     """Something on every page: people, sightings (known, unknown, by hand), two groups of
-    unknown visitors, two cameras, a webhook with deliveries, a token. Returns the ids."""
+    unknown visitors, two cameras, a webhook and a notification target with deliveries, a
+    token. Returns the ids."""
     people = [
         enroll(app, "Barack Hussein Obama II", data_dir / "known" / "obama.jpg"),
         enroll(app, "Alexandria Ocasio-Cortez", data_dir / "people" / "rose_leslie" / "img1.jpg"),
@@ -165,6 +186,22 @@ def seed(app, data_dir, tmp_path) -> dict:
                 ApiToken(name="door display", token_hash="0" * 64, prefix="frec_abc"),
             ]
         )
+        target = NotificationTarget(
+            url="ntfy://door-bell-user:secret-password@ntfy.example.net/front-door-visitors",
+            who="unknown",
+            cameras="front-door",
+            days="1111100",
+            start_minute=8 * 60,
+            end_minute=18 * 60,
+        )
+        db.session.add(target)
+        db.session.flush()
+        db.session.add_all(
+            [
+                NotificationDelivery(target_id=target.id, camera="front-door", ok=True),
+                NotificationDelivery(target_id=target.id, test=True, error="refused"),
+            ]
+        )
         db.session.commit()
         camera_id = db.session.query(Camera).filter_by(name="front-door").one().id
     return {
@@ -179,7 +216,13 @@ def seed(app, data_dir, tmp_path) -> dict:
 MISSING = "/no-such-page"
 
 
-def check(page, url: str, label: str, axe, problems: list[str]):
+# Dark mode changes colours only (app.css sets variables under prefers-color-scheme): the
+# page, its layout and its markup are those of light mode. So in dark mode axe runs the rules
+# that read colours; every rule runs in light mode, on both sizes.
+COLOUR_RULES = {"runOnly": {"type": "rule", "values": ["color-contrast", "link-in-text-block"]}}
+
+
+def check(page, url: str, label: str, axe, problems: list[str], options: dict | None):
     """Visit ``url``; add what is wrong with it to ``problems``."""
     response = page.goto(url, wait_until="domcontentloaded")
     expected = 404 if url.endswith(MISSING) else 200
@@ -195,7 +238,7 @@ def check(page, url: str, label: str, axe, problems: list[str]):
         problems.append(f"{label}: scrolls {extra} px sideways: {page.evaluate(WIDE)}")
     if broken := page.evaluate(WORDS_BROKEN, WORD_PLACES):
         problems.append(f"{label}: words broken inside: {sorted(set(broken))[:8]}")
-    for violation in axe.run(page).response["violations"]:
+    for violation in axe.run(page, options=options).response["violations"]:
         if violation["impact"] in ("serious", "critical"):
             where = [node["target"] for node in violation["nodes"][:3]]
             problems.append(
@@ -204,51 +247,74 @@ def check(page, url: str, label: str, axe, problems: list[str]):
             )
 
 
-def visit(browser, server, urls: list[str], problems: list[str], cookie: str | None = None):
-    """Every URL in every viewport and colour scheme, in one context each."""
-    axe = Axe()
-    for (size, viewport), scheme in itertools.product(VIEWPORTS.items(), SCHEMES):
-        context = browser.new_context(viewport=viewport, color_scheme=scheme)
-        if cookie:
-            context.add_cookies([{"name": "session", "value": cookie, "url": server.url}])
-        page = context.new_page()
-        try:
-            for url in urls:
-                check(page, server.url + url, f"{url} {size} {scheme}", axe, problems)
-        finally:
-            context.close()
+def visit(browser, server, urls, size, scheme, problems, cookie=None):
+    """Every URL at one size in one colour scheme, in one browser context."""
+    context = browser.new_context(viewport=VIEWPORTS[size], color_scheme=scheme)
+    if cookie:
+        context.add_cookies([{"name": "session", "value": cookie, "url": server.url}])
+    page = context.new_page()
+    options = COLOUR_RULES if scheme == "dark" else None
+    try:
+        for url in urls:
+            check(page, server.url + url, f"{url} {size} {scheme}", Axe(), problems, options)
+    finally:
+        context.close()
+
+
+LOOKS = list(itertools.product(VIEWPORTS, SCHEMES))
+
+
+@pytest.fixture(scope="module")
+def site(browser, tmp_path_factory, data_dir):
+    """One app with something on every page, served, and an admin's session cookie. The
+    first-run page is visited here, in every look, before the first account exists."""
+    tmp_path = tmp_path_factory.mktemp("pages")
+    app = make_app(tmp_path, FACEREC_CAMERA="")
+    server = LiveServer(app)
+    try:
+        ids = seed(app, data_dir, tmp_path)
+        first_run = {look: [] for look in LOOKS}
+        for look in LOOKS:
+            visit(browser, server, SIGNED_OUT["auth.setup"], *look, first_run[look])
+        ids["account_id"] = create_account(app, "admin")
+        # An admin in the middle of enrolling someone (the wizard's steps need a draft).
+        client = login_client(app, app.test_client(), "admin")
+        client.post("/enroll/", data={"name": "Grace Brewster Murray Hopper", "details": "Visitor"})
+        with open(data_dir / "known" / "biden.jpg", "rb") as photo:
+            client.post(
+                "/enroll/samples/upload",
+                data={"photos": [(photo, "biden.jpg")]},
+                content_type="multipart/form-data",
+            )
+        cookie = client.get_cookie("session").value
+        yield server, ids, cookie, first_run
+    finally:
+        server.stop()
+        shutdown(app)
 
 
 @pytest.mark.browser
-def test_does_every_page_fit_a_phone_and_pass_an_accessibility_scan_in_both_schemes(
-    browser, app_factory, serve, data_dir, tmp_path
-):
-    app = app_factory(FACEREC_CAMERA="")
-    ids = seed(app, data_dir, tmp_path)
-    server = serve(app)
-    problems: list[str] = []
-    # The first run, before any account exists; then signed out.
-    visit(browser, server, SIGNED_OUT["auth.setup"], problems)
-    ids["account_id"] = create_account(app, "admin")
-    visit(browser, server, SIGNED_OUT["auth.login"], problems)
-    # An admin in the middle of enrolling someone (the wizard's steps need a draft).
-    client = login_client(app, app.test_client(), "admin")
-    client.post("/enroll/", data={"name": "Grace Brewster Murray Hopper", "details": "Visitor"})
-    with open(data_dir / "known" / "biden.jpg", "rb") as photo:
-        client.post(
-            "/enroll/samples/upload",
-            data={"photos": [(photo, "biden.jpg")]},
-            content_type="multipart/form-data",
-        )
-    cookie = client.get_cookie("session").value
+@pytest.mark.parametrize(("size", "scheme"), LOOKS)
+def test_does_every_page_fit_and_pass_an_accessibility_scan(browser, site, size, scheme):
+    server, ids, cookie, first_run = site
+    problems = list(first_run[(size, scheme)])
+    visit(browser, server, SIGNED_OUT["auth.login"], size, scheme, problems)
     urls = [url.format(**ids) for urls in PAGES.values() for url in urls]
-    visit(browser, server, [*urls, MISSING], problems, cookie)
+    visit(browser, server, [*urls, MISSING], size, scheme, problems, cookie)
     assert problems == [], "\n".join(problems)
-    upload_shows_its_progress(browser, server, cookie, data_dir)
 
 
-def upload_shows_its_progress(browser, server, cookie, data_dir):
-    """An upload that takes more than a second says how far it is, then the answer shows."""
+@pytest.mark.browser
+def test_does_a_slow_upload_show_its_progress_then_every_line_of_its_answer(
+    browser, site, data_dir, tmp_path
+):
+    server, _ids, cookie, _first_run = site
+    upload_shows_its_progress(browser, server, cookie, data_dir, tmp_path)
+
+
+def upload_shows_its_progress(browser, server, cookie, data_dir, tmp_path):
+    """An upload that takes more than a second says how far it is, then the answer shows,
+    every line of it."""
     context = browser.new_context(viewport=VIEWPORTS["phone"], color_scheme="dark")
     context.add_cookies([{"name": "session", "value": cookie, "url": server.url}])
     page = context.new_page()
@@ -256,12 +322,24 @@ def upload_shows_its_progress(browser, server, cookie, data_dir):
         page.goto(server.url + "/enroll/samples", wait_until="domcontentloaded")
         # The server takes its time (as on the first check after a restart).
         page.route("**/enroll/samples/upload", lambda route: (time.sleep(2), route.continue_()))
-        page.set_input_files("#photos", str(data_dir / "unknown" / "obama2.jpg"))
+        # A photo and files that are not photos: an answer of many lines on a phone.
+        files = [data_dir / "unknown" / "obama2.jpg"]
+        for number in range(1, 7):
+            files.append(tmp_path / f"notes-{number}.txt")
+            files[-1].write_text("not a photo\n")
+        page.set_input_files("#photos", [str(path) for path in files])
         page.click("text=Upload and check")
         progress = page.locator(".upload-progress")
         progress.wait_for(state="visible", timeout=10_000)
         assert "Uploa" in progress.inner_text()
-        page.wait_for_selector(".upload-results li:has-text('obama2.jpg')", timeout=60_000)
+        for path in files:
+            page.wait_for_selector(f".upload-results li:has-text('{path.name}')", timeout=60_000)
         assert page.url == server.url + "/enroll/samples"
+        # Every line of the answer shows: the box is as tall as what it holds.
+        hidden = page.evaluate(
+            "() => { const box = document.querySelector('#upload-results');"
+            " return box.scrollHeight - box.clientHeight; }"
+        )
+        assert hidden <= 1, f"the upload results hide {hidden} px of their lines"
     finally:
         context.close()
