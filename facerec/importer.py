@@ -260,6 +260,19 @@ def encode_all(
     worker that dies on a file (dlib can crash on one) is replaced and the file tried once
     more; a file that kills it twice is reported, and the import goes on.
     """
+    # A file already imported is known by its bytes' hash, here: a rerun in which every file
+    # is known starts no worker process at all (each costs a Python start-up).
+    todo = []
+    for photo in photos:
+        try:
+            digest = faces.photo_hash(photo.path.read_bytes())
+        except OSError:
+            digest = None  # the worker says why it cannot read it
+        if digest in known:
+            yield photo, Encoded(digest, reason=ALREADY_IMPORTED, detail=known[digest])
+        else:
+            todo.append(photo)
+    photos = todo
     if not photos:
         return
     workers = max(1, min(jobs, len(photos)))

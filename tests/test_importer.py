@@ -113,3 +113,23 @@ def test_is_a_near_duplicate_photo_of_a_person_left_out(app, tmp_path, data_dir)
     assert report.extended == {"obama": 1}
     (skip,) = report.skipped
     assert skip.shown == "obama/again.jpg" and skip.reason == "near-duplicate"
+
+
+@pytest.mark.sqlite_only  # what the importer hands the face engine, not what is stored
+def test_does_a_rerun_of_files_all_imported_before_start_no_face_engine(
+    app, tmp_path, data_dir, monkeypatch
+):
+    folder = tmp_path / "import" / "obama"
+    folder.mkdir(parents=True)
+    shutil.copy(data_dir / "known" / "obama.jpg", folder / "a.jpg")
+    with app.app_context():
+        first = importer.run_import(folder.parent, jobs=1)
+
+        # Worker processes cost a Python start-up each: a rerun must not start any.
+        def no_engine(*args, **kwargs):
+            raise AssertionError("a rerun of files all imported before started the face engine")
+
+        monkeypatch.setattr(importer, "Engine", no_engine)
+        again = importer.run_import(folder.parent, jobs=1)
+    assert first.added == {"obama": 1}
+    assert again.unchanged == {"obama": 1} and again.samples_added == 0
