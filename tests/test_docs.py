@@ -69,3 +69,22 @@ def test_do_the_docs_and_code_refer_to_no_file_outside_the_project():
             if outside.search(line):
                 offenders.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
     assert not offenders, "\n".join(offenders)
+
+
+def test_does_the_architecture_page_name_every_module_and_no_other():
+    """Its layout names each module of the package, and no file that is not there."""
+    layout = (DOCS / "architecture.md").read_text().split("## Layout", 1)[1]
+    named = set(re.findall(r"\b\w+\.py\b", layout))
+    package = ROOT / "facerec"
+    modules = [path for path in package.rglob("*.py") if path.name != "__init__.py"]
+    unnamed = sorted(str(path.relative_to(ROOT)) for path in modules if path.name not in named)
+    assert not unnamed, f"docs/architecture.md's layout does not name {unnamed}"
+    files = {
+        path.name
+        for folder in ("facerec", "tests", "bench")
+        for path in (ROOT / folder).rglob("*.py")
+    }
+    files.add("wsgi.py")
+    assert not named - files, f"docs/architecture.md names files that are gone: {named - files}"
+    folders = [path.name for path in package.iterdir() if (path / "__init__.py").is_file()]
+    assert not [f for f in folders if f"{f}/" not in layout], "a package is missing from it"
