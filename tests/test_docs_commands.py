@@ -8,9 +8,10 @@ downloaded. Commands then run through ``bash`` from that folder with a PATH that
 virtualenv, as a user's fresh shell would: ``.venv/bin/facerec accounts list`` works there,
 ``flask accounts list`` would not.
 
-``.venv/bin/facerec ...`` lines run page by page, each page on a fresh database after what it
-assumes (``BEFORE``), in the order the page shows them;
-``make run ...`` lines start the server and wait for its sign-in page. Every other shell line a
+``.venv/bin/facerec ...`` lines run page by page (a test each), in the order the page shows
+them, each page on a fresh copy of the migrated database after what it assumes
+(``BEFORE``). ``make run ...`` lines start the server (``LANES`` at a time, each on a port
+and a database of its own) and wait for its sign-in page. Every other shell line a
 page shows must be listed in ``NOT_RUN`` with the reason, so a new command cannot slip by.
 """
 
@@ -24,6 +25,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -189,42 +191,62 @@ def run_line(line: str, cwd: Path, env: dict, timeout: float = 300):
     )
 
 
-def test_do_the_documented_commands_work_as_written_from_a_fresh_clone(clone, tmp_path):
-    env = user_environment(tmp_path)
-    # A command before the database exists says what to do, not a traceback.
-    early = run_line(".venv/bin/facerec accounts list", clone, env)
-    assert early.returncode == 1
-    assert "The database has no tables yet" in early.stderr and "make db" in early.stderr
-    assert "Traceback" not in early.stderr
-    # What a fresh clone needs before any command: the database (make run does it too).
-    done = run_line("make db", clone, env)
-    assert done.returncode == 0, done.stdout + done.stderr
-    database = clone / "instance" / "facerec.db"
-    empty = database.read_bytes()
-    # The README's commands are the quick start's: they run there.
+def commands(path: Path) -> list[str]:
+    """The facerec commands a page shows, in its order."""
+    return [line for line in shell_lines(path) if is_cli(line)]
+
+
+# The pages that show facerec commands: each is a test of its own (one page's commands take
+# seconds; all of them at once, on a busy machine, took minutes).
+PAGES_WITH_COMMANDS = [path for path in pages()[1:] if commands(path)]
+
+
+def test_are_the_readmes_commands_in_the_docs_where_they_run():
     readme, *docs = pages()
     shown_in_docs = {line for path in docs for line in shell_lines(path)}
     for line in filter(is_cli, shell_lines(readme)):
         assert line in shown_in_docs, f"the README's `{line}` is not in the docs, where it runs"
-    ran, failures = [], []
-    for path in docs:
-        lines = [line for line in shell_lines(path) if is_cli(line)]
-        if not lines:
-            continue
-        # Each page as a reader follows it: on a fresh database, after what it assumes.
-        database.write_bytes(empty)
-        page = str(path.relative_to(ROOT / "docs"))
-        for line in [*BEFORE.get(page, []), *lines]:
-            done = run_line(line, clone, env)
-            ran.append(line)
-            if done.returncode != 0:
-                failures.append(
-                    f"docs/{page}: `{line}` exited {done.returncode}:\n{done.stdout}{done.stderr}"
-                )
-    assert not failures, "\n\n".join(failures)
-    words = " ".join(ran)
+    run = " ".join(line for path in PAGES_WITH_COMMANDS for line in commands(path))
     for group in ("accounts create", "tokens create", "users import", "cameras add"):
-        assert f"facerec {group}" in words, f"no `{group}` example was run"
+        assert f"facerec {group}" in run, f"no `{group}` example is run"
+
+
+@pytest.fixture(scope="module")
+def migrated(clone, tmp_path_factory) -> bytes:
+    """The database of a fresh clone after ``make db`` (make run does it too), as bytes: each
+    page starts from a copy."""
+    database = clone / "instance" / "facerec.db"
+    database.unlink(missing_ok=True)
+    done = run_line("make db", clone, user_environment(tmp_path_factory.mktemp("home")))
+    assert done.returncode == 0, done.stdout + done.stderr
+    return database.read_bytes()
+
+
+def test_does_a_command_before_make_db_say_what_to_do(clone, migrated, tmp_path):
+    database = clone / "instance" / "facerec.db"
+    database.unlink()
+    early = run_line(".venv/bin/facerec accounts list", clone, user_environment(tmp_path))
+    assert early.returncode == 1
+    assert "The database has no tables yet" in early.stderr and "make db" in early.stderr
+    assert "Traceback" not in early.stderr
+
+
+@pytest.mark.parametrize(
+    "path", PAGES_WITH_COMMANDS, ids=lambda path: str(path.relative_to(ROOT / "docs"))
+)
+def test_do_the_pages_commands_work_as_written_from_a_fresh_clone(clone, migrated, path, tmp_path):
+    # The page as a reader follows it: on a fresh database, after what it assumes.
+    (clone / "instance" / "facerec.db").write_bytes(migrated)
+    page = str(path.relative_to(ROOT / "docs"))
+    env = user_environment(tmp_path)
+    failures = []
+    for line in [*BEFORE.get(page, []), *commands(path)]:
+        done = run_line(line, clone, env)
+        if done.returncode != 0:
+            failures.append(
+                f"docs/{page}: `{line}` exited {done.returncode}:\n{done.stdout}{done.stderr}"
+            )
+    assert not failures, "\n\n".join(failures)
 
 
 def wait_for_page(url: str, process, deadline: float) -> str:
@@ -239,24 +261,47 @@ def wait_for_page(url: str, process, deadline: float) -> str:
     raise AssertionError(f"{url} did not answer")
 
 
-def test_does_each_documented_make_run_serve_the_sign_in_page(clone, tmp_path):
+def serves_the_sign_in_page(line: str, cwd: Path, env: dict) -> str | None:
+    """Run one ``make run ...`` line on a port of its own (the documented one may be taken
+    on this machine) until it answers /login; what went wrong, if anything."""
+    port = free_port()
+    process = subprocess.Popen(
+        ["bash", "-c", f"{line} PORT={port}"],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        page = wait_for_page(f"http://127.0.0.1:{port}/login", process, time.monotonic() + 120)
+        if "Sign in" not in page and "setup" not in page.lower():
+            return f"`{line}` served no sign-in page"
+        return None
+    except AssertionError as exc:
+        return f"`{line}`: {exc}"
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+
+
+# The servers start side by side, this many at a time (each is mostly Python starting; on a
+# shared machine a few at once are done far sooner than one after another).
+LANES = 3
+
+
+def test_does_each_documented_make_run_serve_the_sign_in_page(clone, migrated, tmp_path):
     env = user_environment(tmp_path)
     lines = sorted({line for path in pages() for line in shell_lines(path) if is_make_run(line)})
     assert lines
-    for line in lines:
-        # As written, on a port of its own: the documented one may be taken on this machine.
-        port = free_port()
-        process = subprocess.Popen(
-            ["bash", "-c", f"{line} PORT={port}"],
-            cwd=clone,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        try:
-            page = wait_for_page(f"http://127.0.0.1:{port}/login", process, time.monotonic() + 120)
-            assert "Sign in" in page or "setup" in page.lower(), line
-        finally:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=30)
+
+    def serve(line: str) -> str | None:
+        # A database of its own (a copy of the migrated one): side by side, servers on one
+        # database would share its cameras. Named through DATABASE_URL, as documented.
+        database = tmp_path / (re.sub(r"[^a-z0-9]+", "-", line.lower()).strip("-") + ".db")
+        database.write_bytes(migrated)
+        return serves_the_sign_in_page(line, clone, env | {"DATABASE_URL": f"sqlite:///{database}"})
+
+    with ThreadPoolExecutor(LANES) as lanes:
+        problems = [problem for problem in lanes.map(serve, lines) if problem]
+    assert not problems, "\n".join(problems)
