@@ -257,6 +257,11 @@ def visit(browser, server, urls, size, scheme, problems, cookie=None):
     try:
         for url in urls:
             check(page, server.url + url, f"{url} {size} {scheme}", Axe(), problems, options)
+        if cookie:
+            # The account's name is the way to its password page: it shows at every size.
+            page.goto(server.url + "/", wait_until="domcontentloaded")
+            if not page.locator('.account a[href="/account/password"]').is_visible():
+                problems.append(f"/ {size} {scheme}: no visible link to /account/password")
     finally:
         context.close()
 
