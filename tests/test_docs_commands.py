@@ -8,10 +8,12 @@ downloaded. Commands then run through ``bash`` from that folder with a PATH that
 virtualenv, as a user's fresh shell would: ``.venv/bin/facerec accounts list`` works there,
 ``flask accounts list`` would not.
 
-``.venv/bin/facerec ...`` lines run page by page (a test each), in the order the page shows
-them, each page on a fresh copy of the migrated database after what it assumes
-(``BEFORE``). ``make run ...`` lines start the server (``LANES`` at a time, each on a port
-and a database of its own) and wait for its sign-in page. Every other shell line a
+``.venv/bin/facerec ...`` lines run page by page, in the order the page shows them, each
+page on a fresh copy of the migrated database after what it assumes (``BEFORE``); pages run
+side by side (``LANES`` at a time, each on a database of its own named by ``DATABASE_URL``),
+and each page is a test that waits for its own. ``make run ...`` lines start the server
+(``LANES`` at a time, each on a port and a database of its own) and wait for its sign-in
+page. Every other shell line a
 page shows must be listed in ``NOT_RUN`` with the reason, so a new command cannot slip by.
 """
 
@@ -231,21 +233,61 @@ def test_does_a_command_before_make_db_say_what_to_do(clone, migrated, tmp_path)
     assert "Traceback" not in early.stderr
 
 
-@pytest.mark.parametrize(
-    "path", PAGES_WITH_COMMANDS, ids=lambda path: str(path.relative_to(ROOT / "docs"))
-)
-def test_do_the_pages_commands_work_as_written_from_a_fresh_clone(clone, migrated, path, tmp_path):
-    # The page as a reader follows it: on a fresh database, after what it assumes.
-    (clone / "instance" / "facerec.db").write_bytes(migrated)
-    page = str(path.relative_to(ROOT / "docs"))
-    env = user_environment(tmp_path)
+def database_env(migrated: bytes, folder: Path, name: str) -> dict[str, str]:
+    """A database of its own for one page (or one server): a copy of the migrated one, named
+    to the commands through DATABASE_URL, as the configuration reference says."""
+    path = folder / (re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") + ".db")
+    path.write_bytes(migrated)
+    return {"DATABASE_URL": f"sqlite:///{path}"}
+
+
+def run_page(page: str, lines: list[str], cwd: Path, env: dict) -> list[str]:
+    """A page's commands in its order, as a reader follows it; what failed."""
     failures = []
-    for line in [*BEFORE.get(page, []), *commands(path)]:
-        done = run_line(line, clone, env)
+    for line in lines:
+        done = run_line(line, cwd, env)
         if done.returncode != 0:
             failures.append(
                 f"docs/{page}: `{line}` exited {done.returncode}:\n{done.stdout}{done.stderr}"
             )
+    return failures
+
+
+# Pages (and servers) run side by side, this many at a time: each command is a process of its
+# own, mostly Python starting, and a few at once are done far sooner than one after another.
+LANES = 3
+
+
+def page_name(path: Path) -> str:
+    return str(path.relative_to(ROOT / "docs"))
+
+
+@pytest.fixture(scope="module")
+def page_runs(clone, migrated, tmp_path_factory):
+    """Every page's commands, started at once (``LANES`` pages at a time), each page on a
+    fresh database of its own after what it assumes; each page's test waits for its own.
+    The pages with the most imports first, so that the lanes end together."""
+    home = tmp_path_factory.mktemp("pages")
+    env = user_environment(home)
+    order = sorted(
+        PAGES_WITH_COMMANDS,
+        key=lambda path: (-sum("import" in line for line in commands(path)), page_name(path)),
+    )
+    lanes = ThreadPoolExecutor(LANES)
+    runs = {}
+    for path in order:
+        page = page_name(path)
+        lines = [*BEFORE.get(page, []), *commands(path)]
+        runs[page] = lanes.submit(
+            run_page, page, lines, clone, env | database_env(migrated, home, page)
+        )
+    yield runs
+    lanes.shutdown(cancel_futures=True)
+
+
+@pytest.mark.parametrize("path", PAGES_WITH_COMMANDS, ids=page_name)
+def test_do_the_pages_commands_work_as_written_from_a_fresh_clone(page_runs, path):
+    failures = page_runs[page_name(path)].result()
     assert not failures, "\n\n".join(failures)
 
 
@@ -285,22 +327,14 @@ def serves_the_sign_in_page(line: str, cwd: Path, env: dict) -> str | None:
         process.wait(timeout=30)
 
 
-# The servers start side by side, this many at a time (each is mostly Python starting; on a
-# shared machine a few at once are done far sooner than one after another).
-LANES = 3
-
-
 def test_does_each_documented_make_run_serve_the_sign_in_page(clone, migrated, tmp_path):
     env = user_environment(tmp_path)
     lines = sorted({line for path in pages() for line in shell_lines(path) if is_make_run(line)})
     assert lines
 
     def serve(line: str) -> str | None:
-        # A database of its own (a copy of the migrated one): side by side, servers on one
-        # database would share its cameras. Named through DATABASE_URL, as documented.
-        database = tmp_path / (re.sub(r"[^a-z0-9]+", "-", line.lower()).strip("-") + ".db")
-        database.write_bytes(migrated)
-        return serves_the_sign_in_page(line, clone, env | {"DATABASE_URL": f"sqlite:///{database}"})
+        # Side by side, servers on one database would share its cameras.
+        return serves_the_sign_in_page(line, clone, env | database_env(migrated, tmp_path, line))
 
     with ThreadPoolExecutor(LANES) as lanes:
         problems = [problem for problem in lanes.map(serve, lines) if problem]
