@@ -361,7 +361,8 @@ def test_do_the_documented_probes_pass_on_a_ready_server_and_only_readiness_on_a
             with urllib.request.urlopen(url, timeout=10) as response:
                 return response.status
         except urllib.error.HTTPError as exc:
-            return exc.code
+            with exc:  # an error answer holds its connection until closed
+                return exc.code
 
     ready = serve(app_factory(FACEREC_CAMERA=str(CLIP))).url
     broken = serve(app_factory(FACEREC_CAMERA=str(tmp_path / "gone.mp4"))).url
