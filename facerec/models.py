@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import unicodedata
 from datetime import UTC, datetime
 
 import numpy as np
@@ -44,8 +45,12 @@ def utcnow():
 
 
 def name_key(name: str) -> str:
-    """The case-insensitive form under which a person's name must be unique."""
-    return " ".join(name.split()).casefold()
+    """The form under which a person's name must be unique: NFKC-normalised, case-folded
+    (and normalised again, as case folding may undo it), white space folded. Names that only
+    differ in case, width or compatibility forms ("Obama", "OBAMA", "obama" in full-width
+    letters) share it."""
+    folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", name).casefold())
+    return " ".join(folded.split())
 
 
 def owned_rows(parent: str, order_by: str):

@@ -99,12 +99,58 @@ def _escape(code: int) -> str:
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else chr(code)
 
 
+# Characters that show nothing, or change how what follows is shown: Unicode's format
+# characters (category Cf: zero-width space and joiners, word joiner, soft hyphen, byte order
+# mark, the bidirectional embeddings, overrides and isolates, tags...), and the few letters
+# and marks that render as nothing (Hangul fillers, the combining grapheme joiner, variation
+# selectors, the blank Braille pattern). "obama\u200b" looks exactly like "obama".
+INVISIBLE_EXTRA = (
+    (0x034F, 0x034F),
+    (0x115F, 0x1160),
+    (0x17B4, 0x17B5),
+    (0x2800, 0x2800),
+    (0x3164, 0x3164),
+    (0xFE00, 0xFE0F),
+    (0xFFA0, 0xFFA0),
+    (0x1D159, 0x1D159),
+    (0xE0100, 0xE01EF),
+)
+BIDI_CONTROLS = frozenset(
+    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+)
+
+
+def is_invisible(ch: str) -> bool:
+    """A character a reader cannot see in a name (see INVISIBLE_EXTRA)."""
+    code = ord(ch)
+    return unicodedata.category(ch) == "Cf" or any(lo <= code <= hi for lo, hi in INVISIBLE_EXTRA)
+
+
+def invisible_class() -> str:
+    """The characters below U+10000 that ``is_invisible`` refuses, as the body of a regular
+    expression class (``\\u00ad\\u0600-\\u0605...``), for the API schema's name pattern."""
+    ranges: list[list[int]] = []
+    for code in range(0x10000):
+        if 0xD800 <= code <= 0xDFFF or not is_invisible(chr(code)):
+            continue
+        if ranges and ranges[-1][1] == code - 1:
+            ranges[-1][1] = code
+        else:
+            ranges.append([code, code])
+    return "".join(f"\\u{lo:04x}" if lo == hi else f"\\u{lo:04x}-\\u{hi:04x}" for lo, hi in ranges)
+
+
 def clean_name(raw: str | None) -> str:
-    """Trim and fold inner white space; raise PersonError for an empty or too long name."""
-    name = " ".join((raw or "").split())
+    """A name as it is stored: NFKC-normalised, trimmed, inner white space folded.
+
+    Raises PersonError for an empty or too long name, control characters, and characters
+    that cannot be seen or that reorder the text around them (a name must look like what it
+    is, so that two people never look like one).
+    """
+    name = " ".join(unicodedata.normalize("NFKC", raw or "").split())
     if not name:
         raise PersonError("A name is required.")
-    if len(name) > NAME_MAX:
+    if len(name) > NAME_MAX or len(name_key(name)) > NAME_MAX:
         raise PersonError(f"The name is too long ({len(name)} characters; at most {NAME_MAX}).")
     if _has_control(name):
         raise PersonError("The name must not contain control characters.")
@@ -114,6 +160,17 @@ def clean_name(raw: str | None) -> str:
         name.encode("utf-8")
     except UnicodeEncodeError:
         raise PersonError("The name is not valid Unicode text.") from None
+    hidden = next((ch for ch in name if is_invisible(ch)), None)
+    if hidden in BIDI_CONTROLS:
+        raise PersonError(
+            f"The name contains a text-direction control character (U+{ord(hidden):04X}), "
+            "which changes how the name is shown; type the name without it."
+        )
+    if hidden is not None:
+        raise PersonError(
+            f"The name contains an invisible character (U+{ord(hidden):04X}), which would "
+            "make it look like another name; type the name without it."
+        )
     return name
 
 
@@ -228,6 +285,8 @@ def find_by_name(name: str) -> User | None:
 
 
 def check_name_free(name: str, exclude_id: int | None = None):
+    """Refuse a name already taken, or one that only looks different (case, width,
+    compatibility forms such as full-width letters: see ``models.name_key``)."""
     existing = find_by_name(name)
     if existing is not None and existing.id != exclude_id:
         raise DuplicateName(f"A person named “{existing.name}” already exists.")

@@ -207,6 +207,9 @@ def test_does_the_review_wait_until_enough_samples_are_taken(app_factory, data_d
         ("barack OBAMA", "A person named “Barack Obama” already exists."),
         ("Ada\x00Lovelace", "The name must not contain control characters."),
         ("Ada\x1bLovelace", "The name must not contain control characters."),
+        ("Barack Obama\u200b", "The name contains an invisible character (U+200B)"),
+        ("\u202eamabO kcaraB", "The name contains a text-direction control character (U+202E)"),
+        ("\uff42\uff41\uff52\uff41\uff43\uff4b obama", "“Barack Obama” already exists."),
     ],
 )
 def test_is_a_bad_name_refused_with_its_reason(app, client, data_dir, name, message):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 
 from facerec import faces, people
@@ -71,6 +73,55 @@ def test_is_a_name_taken_whatever_its_case_and_spacing(ctx):
     assert people.find_by_name("  ada   LOVELACE").name == "Ada Lovelace"
     with pytest.raises(people.DuplicateName, match="“Ada Lovelace” already exists"):
         people.create_person(people.PersonFields(name="ADA LOVELACE"))
+
+
+@pytest.mark.parametrize(
+    ("raw", "clean"),
+    [
+        ("\uff4f\uff42\uff41\uff4d\uff41 \uff12", "obama 2"),  # full-width letters
+        ("\ufb01ona", "fiona"),  # the "fi" ligature
+        ("Zoe\u0308", "Zoë"),  # e + combining diaeresis: one character, as typed elsewhere
+        ("Ada\u00a0Lovelace", "Ada Lovelace"),  # a no-break space
+    ],
+)
+def test_is_a_name_stored_in_its_nfkc_form(raw, clean):
+    assert people.clean_name(raw) == clean
+
+
+@pytest.mark.parametrize(
+    ("raw", "code", "kind"),
+    [
+        ("obama\u200b", "U+200B", "invisible"),  # zero-width space
+        ("obama\u2060", "U+2060", "invisible"),  # word joiner
+        ("oba\u200dma", "U+200D", "invisible"),  # zero-width joiner
+        ("\ufeffobama", "U+FEFF", "invisible"),  # byte order mark
+        ("oba\u00adma", "U+00AD", "invisible"),  # soft hyphen
+        # A Hangul filler, a "letter" that shows nothing (NFKC turns it into U+1160)
+        ("obama\u3164", "U+1160", "invisible"),
+        ("obama\ufe0f", "U+FE0F", "invisible"),  # variation selector
+        ("obama\U000e0041", "U+E0041", "invisible"),  # a tag character
+        ("\u202eamabo", "U+202E", "text-direction"),  # right-to-left override
+        ("obama\u2066x\u2069", "U+2066", "text-direction"),  # left-to-right isolate
+        ("obama\u200f", "U+200F", "text-direction"),  # right-to-left mark
+    ],
+)
+def test_is_a_name_with_an_invisible_or_direction_character_refused(raw, code, kind):
+    with pytest.raises(people.PersonError) as caught:
+        people.clean_name(raw)
+    assert f"contains an {kind} character ({code})" in str(caught.value) or (
+        f"contains a {kind} control character ({code})" in str(caught.value)
+    )
+
+
+@pytest.mark.parametrize(
+    "look_alike",
+    ["OBAMA", "\uff2f\uff42\uff41\uff4d\uff41", "obama\u00a0", "Obama"],
+)
+def test_is_a_name_that_looks_like_a_taken_one_refused(ctx, look_alike):
+    people.create_person("obama")
+    db.session.commit()
+    with pytest.raises(people.DuplicateName, match="“obama” already exists"):
+        people.create_person(look_alike)
 
 
 def test_may_a_person_keep_their_own_name_when_edited(ctx):
@@ -191,3 +242,36 @@ def test_are_the_ids_of_deleted_people_samples_and_sightings_never_given_again(a
         new_sample = db.session.scalars(db.select(FaceSample.id)).one()
         assert (second, new_sample, again.id) > (first, sample_id, sighting_id)
         assert second != first and new_sample != sample_id and again.id != sighting_id
+
+
+def test_does_the_migration_give_existing_names_their_look_alike_key(empty_database_url):
+    from flask_migrate import upgrade
+    from sqlalchemy import text
+
+    from facerec import create_app, shutdown
+
+    app = create_app(
+        {"TESTING": True, "SECRET_KEY": "x", "SQLALCHEMY_DATABASE_URI": empty_database_url}
+    )
+    try:
+        with app.app_context():
+            upgrade(directory="migrations", revision="0009")
+            # Stored before names were normalised: full-width letters, keyed as typed.
+            db.session.execute(
+                text(
+                    "INSERT INTO users (name, name_key, details, created_at, updated_at) "
+                    "VALUES (:n, :k, '', :t, :t)"
+                ),
+                {
+                    "n": "\uff2f\uff42\uff41\uff4d\uff41",
+                    "k": "\uff4f\uff42\uff41\uff4d\uff41",
+                    "t": datetime(2026, 1, 1),
+                },
+            )
+            db.session.commit()
+            upgrade(directory="migrations")
+            assert db.session.execute(text("SELECT name_key FROM users")).scalar() == "obama"
+            with pytest.raises(people.DuplicateName):
+                people.create_person("Obama")
+    finally:
+        shutdown(app)
