@@ -259,8 +259,8 @@ def test_does_the_migration_give_existing_names_their_look_alike_key(empty_datab
             # Stored before names were normalised: full-width letters, keyed as typed.
             db.session.execute(
                 text(
-                    "INSERT INTO users (name, name_key, details, created_at, updated_at) "
-                    "VALUES (:n, :k, '', :t, :t)"
+                    "INSERT INTO users (name, name_key, details, created_at, updated_at, "
+                    "external_key) VALUES (:n, :k, '', :t, :t, 'a1b2c3')"
                 ),
                 {
                     "n": "\uff2f\uff42\uff41\uff4d\uff41",
