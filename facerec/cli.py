@@ -192,6 +192,11 @@ cameras = AppGroup("cameras", help="Manage the cameras the server watches.")
     metavar="SECONDS",
     help="Seconds between two looks at a settled face (default FACEREC_RECHECK_INTERVAL).",
 )
+@click.option(
+    "--replace-main",
+    is_flag=True,
+    help="With no camera stored yet: replace FACEREC_CAMERA's camera instead of keeping it.",
+)
 def add_camera_command(
     name,
     source,
@@ -203,11 +208,13 @@ def add_camera_command(
     motion_gate,
     motion_area,
     recheck,
+    replace_main,
 ):
     """Add the camera NAME watching SOURCE (a webcam number, a video file or a URL)."""
     from .camera import describe, store
 
     try:
+        kept = None if replace_main else store.env_camera()
         row = store.save(
             None,
             name=name,
@@ -220,6 +227,7 @@ def add_camera_command(
             motion_gate=motion_gate,
             motion_area=motion_area,
             recheck_interval=recheck,
+            keep_main=not replace_main,
         )
         db.session.commit()
     except store.CameraError as exc:
@@ -227,6 +235,10 @@ def add_camera_command(
         raise click.ClickException(str(exc)) from None
     state = "disabled" if disabled else "a running server picks it up within a second"
     click.echo(f"Added the camera “{row.name}”: {describe(row.source)} ({state}).")
+    if kept and store.find(kept[0]) is not None:
+        click.echo(f"Kept the camera “{kept[0]}” of FACEREC_CAMERA beside it.")
+    default = store.default_camera()
+    click.echo(f"The default stream shows “{default}”." if default else "No camera is enabled.")
 
 
 @cameras.command("list")

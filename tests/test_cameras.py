@@ -356,15 +356,92 @@ def test_does_another_process_sharing_the_database_see_a_new_camera(app_factory)
 
 
 @pytest.mark.sqlite_only  # video and streams; the database part is incidental
-def test_does_facerec_camera_define_main_until_a_camera_is_stored(app_factory):
+def test_does_facerec_camera_define_main_and_keep_it_when_a_camera_is_stored(app_factory):
     app = app_factory(FACEREC_CAMERA=str(CLIP))
     client = login_client(app, app.test_client())
     assert list(listed(client)) == ["main"]
     assert client.get("/api/v1/stream/status").get_json()["camera"] == "main"
     assert "FACEREC_CAMERA" in client.get("/admin/cameras").get_data(as_text=True)
     add_camera(app, "garage", CLIP)
-    assert list(listed(client)) == ["garage"]  # a stored camera replaces the variable's
-    assert client.get("/api/v1/stream/status").get_json()["camera"] == "garage"
+    assert list(listed(client)) == ["main", "garage"]  # stored beside it, not instead
+    assert client.get("/api/v1/stream/status").get_json()["camera"] == "main"
+
+
+@pytest.mark.sqlite_only  # video and streams; the database part is incidental
+def test_does_adding_a_disabled_camera_leave_main_streaming(app_factory):
+    app = app_factory(FACEREC_CAMERA=str(CLIP), FACEREC_MEDIA_DIRS=str(DATA))
+    client = login_client(app, app.test_client())
+    assert client.post("/api/v1/stream/start").status_code == 200
+    main = app.extensions["cameras"].get("main")
+    assert wait_for(lambda: main.state == "running")
+    page = client.post(
+        "/admin/cameras", data={"name": "lobby", "source": str(CLIP)}, follow_redirects=True
+    ).get_data(as_text=True)
+    assert (
+        "Added the camera “lobby”. The default stream (/stream.mjpg) still shows “main”." in page
+    )
+    cams = listed(client)
+    assert list(cams) == ["main", "lobby"]
+    assert cams["main"]["running"] and cams["lobby"]["state"] == "disabled"
+    assert app.extensions["cameras"].get("main") is main and main.running  # never restarted
+    assert client.get("/api/v1/stream/status").get_json()["camera"] == "main"
+    assert not is_placeholder(frames_of(client, "/stream.mjpg", 5)[-1])
+    # Deleting or disabling the other camera never touches main either.
+    lobby = camera_id(app, "lobby")
+    client.post(f"/admin/cameras/{lobby}/toggle")
+    page = client.post(f"/admin/cameras/{lobby}/delete", follow_redirects=True)
+    assert "still shows “main”" in page.get_data(as_text=True)
+    assert list(listed(client)) == ["main"] and main.running
+
+
+def test_may_an_administrator_replace_or_delete_main_on_purpose(app_factory):
+    app = app_factory(FACEREC_CAMERA=str(CLIP), FACEREC_MEDIA_DIRS=str(DATA))
+    client = login_client(app, app.test_client())
+    page = client.get("/admin/cameras").get_data(as_text=True)
+    assert "Replace it with this camera" in page and "Adding a camera keeps it" in page
+    page = client.post(
+        "/admin/cameras",
+        data={"name": "lobby", "source": str(CLIP), "enabled": "y", "replace_main": "y"},
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    assert "The default stream (/stream.mjpg) now shows “lobby”." in page
+    assert list(listed(client)) == ["lobby"]
+
+    other = app_factory(FACEREC_CAMERA=str(CLIP), FACEREC_MEDIA_DIRS=str(DATA))
+    with other.app_context():
+        db.session.execute(db.delete(Camera))
+        db.session.commit()
+    client = login_client(other, other.test_client())
+    client.post("/admin/cameras", data={"name": "lobby", "source": str(CLIP), "enabled": "y"})
+    assert list(listed(client)) == ["main", "lobby"]
+    page = client.post(f"/admin/cameras/{camera_id(other, 'main')}/delete", follow_redirects=True)
+    assert "Deleted the camera “main”. The default stream (/stream.mjpg) now shows “lobby”." in (
+        page.get_data(as_text=True)
+    )
+    assert list(listed(client)) == ["lobby"]
+
+
+def test_does_the_cli_keep_main_unless_told_to_replace_it(app_factory):
+    app = app_factory(FACEREC_CAMERA=str(CLIP))
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["cameras", "add", "garage", str(CLIP), "--disabled"])
+    assert result.exit_code == 0, result.output
+    assert "Kept the camera “main” of FACEREC_CAMERA beside it." in result.output
+    assert "The default stream shows “main”." in result.output
+    listing = runner.invoke(args=["cameras", "list"]).output
+    assert "main" in listing and "garage" in listing
+
+    fresh = app_factory(FACEREC_CAMERA=str(CLIP))
+    with fresh.app_context():
+        db.session.execute(db.delete(Camera))
+        db.session.commit()
+    result = fresh.test_cli_runner().invoke(
+        args=["cameras", "add", "garage", str(CLIP), "--replace-main"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "Kept" not in result.output and "The default stream shows “garage”." in result.output
+    with fresh.app_context():
+        assert list(db.session.execute(db.select(Camera.name)).scalars()) == ["garage"]
 
 
 @pytest.mark.sqlite_only  # video and streams; the database part is incidental

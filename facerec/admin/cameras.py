@@ -11,7 +11,6 @@ from .. import camera
 from ..auth.roles import requires
 from ..camera import store
 from ..camera.probe import Probe, probe
-from ..config import current_settings
 from ..extensions import db
 from ..models import Camera
 from . import bp, delete_row, toggle_enabled
@@ -25,16 +24,25 @@ def _camera_or_404(camera_id: int) -> Camera:
     return row
 
 
-def _back(message: str):
-    """Say what changed, on the list of cameras (303: the list is fetched again with GET)."""
+def _back(message: str, default_before: str | None = None):
+    """Say what changed, and what the default stream shows when the change moved it, on the
+    list of cameras (303: the list is fetched again with GET)."""
+    default_now = store.default_camera()
+    if default_now != default_before:
+        if default_now is None:
+            message += " No camera is enabled now, so there is no default stream."
+        else:
+            message += f" The default stream (/stream.mjpg) now shows “{default_now}”."
+    elif default_now is not None:
+        message += f" The default stream (/stream.mjpg) still shows “{default_now}”."
     flash(message, "success")
     return redirect(url_for("admin.cameras"), 303)
 
 
-def _applied(message: str):
+def _applied(message: str, default_before: str | None):
     """A change to the cameras table takes effect at once (cameras start or stop), then _back."""
     camera.registry().refresh(force=True)
-    return _back(message)
+    return _back(message, default_before)
 
 
 def _probe_view(name: str, *results: tuple[str, str, Probe]) -> dict:
@@ -89,15 +97,14 @@ def _render_list(form=None, tested=None, status=200):
                 "status": service.status() if service is not None else None,
             }
         )
-    env_source = current_settings().camera.strip()
+    env = store.env_camera()
     return render_template(
         "admin/cameras.html",
         rows=rows,
         form=form or CameraForm(formdata=None),
         tested=tested,
-        env_camera=(registry.env_name, camera.describe(env_source))
-        if env_source and not rows
-        else None,
+        env_camera=(env[0], camera.describe(env[1])) if env else None,
+        default_camera=store.default_camera(),
     ), status
 
 
@@ -120,6 +127,7 @@ def _save(form: CameraForm, row: Camera | None) -> tuple[Camera | None, str | No
             motion_gate=form.motion_gate.data,
             motion_area=form.motion_area.data,
             recheck_interval=form.recheck_interval.data,
+            keep_main=not form.replace_main.data,
         )
         db.session.commit()
     except store.CameraError as exc:
@@ -166,11 +174,12 @@ def add_camera():
         return _render_list(form, status=400)
     if request.form.get("action") == "test":
         return _render_list(form, tested=_test_form(form, None))
+    before = store.default_camera()
     saved, error = _save(form, None)
     if error:
         form.name.errors = [*form.name.errors, error]
         return _render_list(form, status=400)
-    return _back(f"Added the camera “{saved.name}”.")
+    return _back(f"Added the camera “{saved.name}”.", before)
 
 
 def _render_edit(row: Camera, form: CameraForm, tested=None, status=200):
@@ -210,11 +219,12 @@ def update_camera(camera_id):
         return _render_edit(row, form, status=400)
     if request.form.get("action") == "test":
         return _render_edit(row, form, tested=_test_form(form, row))
+    before = store.default_camera()
     saved, error = _save(form, row)
     if error:
         form.name.errors = [*form.name.errors, error]
         return _render_edit(row, form, status=400)
-    return _back(f"Saved the camera “{saved.name}”.")
+    return _back(f"Saved the camera “{saved.name}”.", before)
 
 
 @bp.post("/cameras/<int:camera_id>/toggle")
@@ -222,7 +232,8 @@ def update_camera(camera_id):
 def toggle_camera(camera_id):
     """Enable a disabled camera, or disable (stop and release) an enabled one."""
     row = _camera_or_404(camera_id)
-    return _applied(toggle_enabled(row, f"the camera “{row.name}”"))
+    before = store.default_camera()
+    return _applied(toggle_enabled(row, f"the camera “{row.name}”"), before)
 
 
 @bp.post("/cameras/<int:camera_id>/test")
@@ -241,4 +252,5 @@ def test_camera(camera_id):
 def delete_camera(camera_id):
     """Delete a camera: it stops at once (its sightings stay in the history)."""
     row = _camera_or_404(camera_id)
-    return _applied(delete_row(row, f"Deleted the camera “{row.name}”."))
+    before = store.default_camera()
+    return _applied(delete_row(row, f"Deleted the camera “{row.name}”."), before)

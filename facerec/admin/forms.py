@@ -85,9 +85,15 @@ class CameraForm(FlaskForm):
         "Name", 200, "Letters, digits, - and _; part of the camera's address (/cameras/NAME)."
     )
     source = _checked_text(
-        "Source", 4000, "A webcam number (0), a video file path, or an rtsp:// or http:// URL."
+        "Source",
+        4000,
+        "A webcam number (0), an rtsp:// or http:// URL, or a video file in the media "
+        "folders (FACEREC_MEDIA_DIRS).",
     )
     enabled = BooleanField("Enabled", default=True)
+    # Shown while FACEREC_CAMERA's camera is the only one: without it, the first camera
+    # added is stored beside that camera, which stays the default.
+    replace_main = BooleanField("Replace it with this camera", default=False)
     detect_width = _checked_text(
         "Detection width", 20, "Pixels; empty for the server's default (FACEREC_DETECT_WIDTH)."
     )

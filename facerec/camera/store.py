@@ -165,6 +165,16 @@ def find(name: str) -> Camera | None:
     ).scalar_one_or_none()
 
 
+def default_camera() -> str | None:
+    """The name of the camera /stream.mjpg and /api/v1/stream/* show: the first enabled
+    stored camera, or FACEREC_CAMERA's while none is stored (None: no camera at all)."""
+    rows = all_cameras()
+    if not rows:
+        env = env_camera()
+        return env[0] if env else None
+    return next((row.name for row in rows if row.enabled), None)
+
+
 def get(camera_id: int) -> Camera | None:
     row = db.session.get(Camera, camera_id)
     return row if row is not None and row.server == this_server() else None
@@ -189,6 +199,37 @@ def clean_entered_source(raw: str | None) -> str:
         raise CameraError(str(exc)) from None
 
 
+def env_camera() -> tuple[str, str] | None:
+    """``(name, source)`` of the camera FACEREC_CAMERA defines while none is stored (its
+    name is ``main``, or this server's name), or None when it names none or one is stored."""
+    source = current_settings().camera.strip()
+    if not source or all_cameras():
+        return None
+    return this_server() or "main", source
+
+
+def keep_env_camera(adding: str) -> Camera | None:
+    """Store the FACEREC_CAMERA camera as a row before the first camera ``adding`` is.
+
+    Without it, the first stored camera would silently replace the running ``main``
+    (stored cameras alone decide once there is one). Stored, ``main`` stays until an
+    administrator removes it on purpose. Nothing is stored when ``adding`` is that name
+    itself (the administrator is defining it) or the name is taken on another server.
+    """
+    env = env_camera()
+    if env is None or env[0] == adding:
+        return None
+    name, source = env
+    try:
+        check_name_free(name)
+    except CameraError:
+        return None
+    row = Camera(name=name, source=source, enabled=True, server=this_server())
+    db.session.add(row)
+    db.session.flush()  # before the new camera, so that it keeps its place as the first
+    return row
+
+
 def save(
     camera: Camera | None,
     *,
@@ -203,11 +244,14 @@ def save(
     motion_gate=None,
     motion_area=None,
     recheck_interval=None,
+    keep_main=True,
 ):
     """Validate and store a new (``camera`` None) or changed camera; the caller commits.
 
     ``entered``: the source comes from the web or the API, so ``source_rules`` applies
-    (unless it is the camera's stored source, kept unchanged).
+    (unless it is the camera's stored source, kept unchanged). ``keep_main``: the first
+    camera stored keeps the FACEREC_CAMERA camera beside it (``keep_env_camera``);
+    False replaces it.
     """
     name = clean_name(name)
     unchanged = camera is not None and (source or "").strip() == camera.source
@@ -221,6 +265,8 @@ def save(
     recheck_interval = clean_recheck_interval(recheck_interval)
     check_name_free(name, camera.id if camera else None)
     if camera is None:
+        if keep_main:
+            keep_env_camera(name)
         camera = Camera(server=this_server())
         db.session.add(camera)
     camera.name, camera.source, camera.enabled = name, source, bool(enabled)
