@@ -145,7 +145,8 @@ class Settings:
         first webcam), a video file (played at its own frame rate and looped) or an
         `rtsp://` or `http://` URL. Empty: no camera (the enrollment wizard then takes
         uploads only). It defines the camera named `main` (or named after `FACEREC_SERVER`);
-        once any camera is stored, the cameras table alone decides.""",
+        the first camera added stores `main` beside it, and from then on the cameras table
+        alone decides.""",
         section=CAMERAS,
         applies="server start, while no camera is stored",
     )

@@ -377,9 +377,7 @@ def test_does_adding_a_disabled_camera_leave_main_streaming(app_factory):
     page = client.post(
         "/admin/cameras", data={"name": "lobby", "source": str(CLIP)}, follow_redirects=True
     ).get_data(as_text=True)
-    assert (
-        "Added the camera “lobby”. The default stream (/stream.mjpg) still shows “main”." in page
-    )
+    assert "Added the camera “lobby”. The default stream (/stream.mjpg) still shows “main”." in page
     cams = listed(client)
     assert list(cams) == ["main", "lobby"]
     assert cams["main"]["running"] and cams["lobby"]["state"] == "disabled"
