@@ -108,6 +108,27 @@ def _server_name(value: str) -> str:
     return value
 
 
+def networks(value: str) -> tuple:
+    """``"127.0.0.1, 10.0.0.0/24"`` as ip_network values; ValueError names a bad item."""
+    import ipaddress
+
+    found = []
+    for item in value.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        try:
+            found.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise ValueError(f"{item!r} is not an address or network") from None
+    return tuple(found)
+
+
+def _networks_text(value: str) -> str:
+    networks(value)
+    return value.strip()
+
+
 def _private_targets(value: str) -> str:
     from .outbound import parse_allowance
 
@@ -327,10 +348,23 @@ class Settings:
         "FACEREC_TRUSTED_PROXIES",
         0,
         """Reverse proxies in front of facerec whose `X-Forwarded-For` and
-        `X-Forwarded-Proto` are trusted (1 behind one nginx). 0: the headers are ignored.""",
+        `X-Forwarded-Proto` are trusted (1 behind one nginx), and only on requests that come
+        from one of `FACEREC_PROXY_ADDRESSES`. 0: the headers are ignored.""",
         section=PAGES,
         applies="server start",
         minimum=0,
+    )
+    proxy_addresses: str = setting(
+        "FACEREC_PROXY_ADDRESSES",
+        "127.0.0.1,::1",
+        """The addresses (or networks, `10.0.0.0/24`) the reverse proxies of
+        `FACEREC_TRUSTED_PROXIES` connect from; separated by commas. A request from any
+        other address is taken as it comes, its `X-Forwarded-For` ignored: a client that
+        reaches the server directly cannot pick its own address (and so another's sign-in
+        throttle).""",
+        section=PAGES,
+        applies="server start, with FACEREC_TRUSTED_PROXIES above 0",
+        check=_networks_text,
     )
     max_content_length: int = setting(
         "MAX_CONTENT_LENGTH",

@@ -660,6 +660,30 @@ class AuditEntry(db.Model):
     details: Mapped[str] = mapped_column(Text, default="{}")  # a JSON object
 
 
+class SignInFailure(db.Model):
+    """A wrong password, counted under three keys (the address and the account together,
+    the address, the account) by ``auth.throttle``: kept here so a restart forgets none."""
+
+    __tablename__ = "sign_in_failures"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(200))
+    at: Mapped[float] = mapped_column(Float, index=True)  # seconds since the epoch
+
+    __table_args__ = (Index("ix_sign_in_failures_key_at", "key", "at"),)
+
+
+class SignInAddress(db.Model):
+    """An address an account signed in from, and when last (``auth.throttle``): while its
+    account is under a distributed attack, only such addresses may try it."""
+
+    __tablename__ = "sign_in_addresses"
+
+    account: Mapped[str] = mapped_column(String(64), primary_key=True)  # the username, folded
+    address: Mapped[str] = mapped_column(String(64), primary_key=True)
+    seen_at: Mapped[float] = mapped_column(Float, index=True)  # seconds since the epoch
+
+
 def gallery_version(connection) -> int:
     value = connection.execute(select(GalleryState.version).where(GalleryState.id == 1)).scalar()
     return value or 0
@@ -776,6 +800,8 @@ __all__ = [
     "NotificationPerson",
     "NotificationTarget",
     "Sighting",
+    "SignInAddress",
+    "SignInFailure",
     "UnknownGroup",
     "User",
     "Webhook",

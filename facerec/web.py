@@ -1,5 +1,6 @@
 """Cross-cutting web behaviour: database pragmas, error pages, security headers."""
 
+import ipaddress
 import logging
 import re
 
@@ -17,7 +18,7 @@ from werkzeug.exceptions import (
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
-from .config import current_settings
+from .config import current_settings, networks
 from .engine import EngineBusy, EngineUnavailable
 from .faces import PHOTO_FORMATS
 from .gallery import distance_text
@@ -114,13 +115,41 @@ def _is_under(path: str, url: str) -> bool:
     return path == url or (bool(base) and (path == base or path.startswith(base + "/")))
 
 
+class TrustedProxyFix:
+    """ProxyFix for the requests that come from a trusted proxy's address, and only those.
+
+    Behind N reverse proxies, the client is the N-th address from the right of
+    X-Forwarded-For. ProxyFix alone believes the header whoever sends it: with the server
+    also reachable directly, a client could name any address (and so fill another
+    address's sign-in throttle). A request from any other peer is passed on untouched.
+    """
+
+    def __init__(self, app, trusted: int, proxies: tuple):
+        self.plain = app
+        self.fixed = ProxyFix(app, x_for=trusted, x_proto=trusted)
+        self.proxies = proxies
+
+    def _from_proxy(self, peer: str | None) -> bool:
+        try:
+            address = ipaddress.ip_address((peer or "").split("%", 1)[0])
+        except ValueError:
+            return False
+        address = getattr(address, "ipv4_mapped", None) or address
+        return any(address in network for network in self.proxies)
+
+    def __call__(self, environ, start_response):
+        if self._from_proxy(environ.get("REMOTE_ADDR")):
+            return self.fixed(environ, start_response)
+        return self.plain(environ, start_response)
+
+
 def init_app(app):
-    trusted = current_settings(app).trusted_proxies
-    if trusted > 0:
-        # Behind N reverse proxies, the client is the N-th address from the right of
-        # X-Forwarded-For; with 0 (the default) the header is ignored, so a client cannot
-        # pick its own address for the sign-in throttle by sending one.
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=trusted, x_proto=trusted)
+    settings = current_settings(app)
+    if settings.trusted_proxies > 0:
+        # With 0 (the default) the headers are ignored: a client cannot pick its own address.
+        app.wsgi_app = TrustedProxyFix(
+            app.wsgi_app, settings.trusted_proxies, networks(settings.proxy_addresses)
+        )
 
     # Before the blueprints add their routes: a rule picks its converter when it is added.
     app.url_map.converters["int"] = DatabaseIdConverter

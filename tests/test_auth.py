@@ -260,6 +260,67 @@ def test_may_an_address_try_again_after_the_minute(app, anon_client):
     assert anon_client.post("/login", data=right).status_code == 302
 
 
+def sign_in(app, address: str, password: str, **headers) -> int:
+    """One sign-in of "tester" from ``address`` (the TCP peer); the answer's status."""
+    response = app.test_client().post(
+        "/login",
+        data={"username": "tester", "password": password},
+        environ_base={"REMOTE_ADDR": address},
+        headers=headers,
+    )
+    return response.status_code
+
+
+@pytest.mark.both_databases
+def test_does_a_restart_remember_where_an_account_signs_in_from(app_factory):
+    """Five wrong passwords from each of two other addresses after a restart: the owner's
+    usual address still gets in (before, the restart forgot it and locked the owner out)."""
+    before = app_factory()
+    create_account(before)
+    assert sign_in(before, "192.0.2.10", TEST_PASSWORD) == 302
+    after = app_factory()  # a new server process on the same database: a restart
+    for address in ("198.51.100.1", "198.51.100.2"):
+        for _ in range(5):
+            assert sign_in(after, address, "wrong-password") == 200
+    assert sign_in(after, "192.0.2.10", TEST_PASSWORD) == 302
+    refused = app_factory().test_client().post(
+        "/login",
+        data={"username": "tester", "password": TEST_PASSWORD},
+        environ_base={"REMOTE_ADDR": "203.0.113.50"},
+    )
+    assert refused.status_code == 429
+    assert "only from addresses it was used from before" in refused.get_data(as_text=True)
+
+
+@pytest.mark.both_databases
+def test_does_a_restart_keep_the_count_of_wrong_passwords(app_factory):
+    before = app_factory()
+    create_account(before)
+    for _ in range(5):
+        assert sign_in(before, "198.51.100.7", "wrong-password") == 200
+    after = app_factory()
+    assert sign_in(after, "198.51.100.7", TEST_PASSWORD) == 429
+
+
+def test_is_a_forged_x_forwarded_for_from_an_untrusted_peer_ignored(app_factory):
+    """With FACEREC_TRUSTED_PROXIES=1 and the server reachable directly, a client naming
+    another address in X-Forwarded-For is still counted as itself: it cannot lock that
+    address out. Through the proxy (on loopback), the header names the client."""
+    app = app_factory(FACEREC_TRUSTED_PROXIES=1)
+    create_account(app)
+    victim = "192.0.2.44"
+    for _ in range(6):
+        sign_in(app, "203.0.113.9", "wrong-password", **{"X-Forwarded-For": victim})
+    assert sign_in(app, "203.0.113.9", TEST_PASSWORD) == 429  # the guesser itself
+    # The victim, arriving through the proxy: its address, with no failures of its own.
+    assert sign_in(app, "127.0.0.1", TEST_PASSWORD, **{"X-Forwarded-For": victim}) == 302
+    # Five failures through the proxy from one client are that client's, not the proxy's.
+    for _ in range(5):
+        sign_in(app, "127.0.0.1", "wrong-password", **{"X-Forwarded-For": "192.0.2.45"})
+    assert sign_in(app, "127.0.0.1", TEST_PASSWORD, **{"X-Forwarded-For": "192.0.2.45"}) == 429
+    assert sign_in(app, "127.0.0.1", TEST_PASSWORD, **{"X-Forwarded-For": victim}) == 302
+
+
 @pytest.mark.both_databases
 def test_does_sign_out_end_the_session(client):
     assert client.get("/admin/users").status_code == 200

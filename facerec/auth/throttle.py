@@ -12,16 +12,23 @@ Three counts, each over a sliding window (a minute by default):
 So five wrong passwords typed for one account never lock another account out, and the right
 password of an account works from any address that is not itself guessing at it.
 
-Kept in memory, so the counts hold for one server process (the deployment runs one gunicorn
-worker, which must own the camera anyway); a restart forgets them, and two servers behind a
-load balancer count separately.
+The counts and the addresses each account signed in from live in the database
+(``sign_in_failures``, ``sign_in_addresses``): a restart forgets neither, so it neither
+hands a guesser a fresh set of tries nor locks the owner out of an address they always use,
+and servers sharing one database count together. Each write is its own short transaction,
+committed at once: a request that fails afterwards does not take its failure back.
 """
 
 from __future__ import annotations
 
-import threading
 import time
-from collections import deque
+
+from sqlalchemy import delete, select
+
+from ..extensions import db
+from ..models import UPSERT, SignInAddress, SignInFailure
+
+KEY_MAX = 200
 
 
 class LoginThrottle:
@@ -29,7 +36,7 @@ class LoginThrottle:
         self,
         limit: int = 5,
         window: float = 60.0,
-        clock=time.monotonic,
+        clock=time.time,
         *,
         address_limit: int = 20,
         account_limit: int = 10,
@@ -40,69 +47,79 @@ class LoginThrottle:
         self.account_limit = account_limit
         self.window = window
         self.remember = remember  # how long an address counts as one the account uses
-        self.clock = clock
-        self._failures: dict[tuple, deque[float]] = {}
-        self._known: dict[tuple[str, str], float] = {}  # (account, address) -> last success
-        self._lock = threading.Lock()
+        self.clock = clock  # seconds since the epoch: the times outlive the process
 
     @staticmethod
     def _account(username: str | None) -> str:
-        return (username or "").strip().casefold()
+        return (username or "").strip().casefold()[:64]
 
-    def _recent(self, key: tuple, now: float) -> deque[float]:
-        times = self._failures.get(key)
-        if times is None:
-            return deque()
-        while times and now - times[0] >= self.window:
-            times.popleft()
-        if not times:
-            del self._failures[key]
-        return times
+    @staticmethod
+    def _keys(account: str, address: str) -> tuple[str, str, str]:
+        address = address[:64]
+        return (
+            f"pair:{account}:{address}"[:KEY_MAX],
+            f"address:{address}"[:KEY_MAX],
+            f"account:{account}"[:KEY_MAX],
+        )
 
-    def _wait(self, times: deque[float], limit: int, now: float) -> int:
+    def _wait(self, conn, key: str, limit: int, now: float) -> int:
+        """Seconds until ``key`` has fewer than ``limit`` failures in the window (0: now)."""
+        times = conn.execute(
+            select(SignInFailure.at)
+            .where(SignInFailure.key == key, SignInFailure.at > now - self.window)
+            .order_by(SignInFailure.at.desc())
+            .limit(limit)
+        ).scalars()
+        times = list(times)
         if len(times) < limit:
             return 0
-        return max(1, int(self.window - (now - times[-limit]) + 0.999))
+        return max(1, int(self.window - (now - times[-1]) + 0.999))
 
     def retry_after(self, address: str, username: str | None = None) -> tuple[int, str]:
         """``(seconds, why)`` until this address may try this account; ``(0, "")`` if now."""
         account = self._account(username)
-        with self._lock:
-            now = self.clock()
-            wait = self._wait(self._recent(("pair", account, address), now), self.limit, now)
-            if wait:
+        pair, by_address, by_account = self._keys(account, address)
+        now = self.clock()
+        with db.engine.connect() as conn:
+            if wait := self._wait(conn, pair, self.limit, now):
                 return wait, "Too many failed sign-ins for this account from your address."
-            wait = self._wait(self._recent(("address", address), now), self.address_limit, now)
-            if wait:
+            if wait := self._wait(conn, by_address, self.address_limit, now):
                 return wait, "Too many failed sign-ins from your address."
-            known = self._known.get((account, address))
-            if known is None or now - known > self.remember:
-                times = self._recent(("account", account), now)
-                wait = self._wait(times, self.account_limit, now)
-                if wait:
-                    return wait, (
-                        "Too many failed sign-ins for this account from many addresses; "
-                        "it accepts sign-ins only from addresses it was used from before."
-                    )
-            return 0, ""
+            known = conn.execute(
+                select(SignInAddress.seen_at).where(
+                    SignInAddress.account == account, SignInAddress.address == address[:64]
+                )
+            ).scalar()
+            stranger = known is None or now - known > self.remember
+            if stranger and (wait := self._wait(conn, by_account, self.account_limit, now)):
+                return wait, (
+                    "Too many failed sign-ins for this account from many addresses; "
+                    "it accepts sign-ins only from addresses it was used from before."
+                )
+        return 0, ""
 
     def failed(self, address: str, username: str | None = None):
-        account = self._account(username)
-        with self._lock:
-            now = self.clock()
-            if len(self._failures) > 30_000:  # forget idle keys now and then
-                for stale in [k for k, t in self._failures.items() if now - t[-1] >= self.window]:
-                    del self._failures[stale]
-            for key in (("pair", account, address), ("address", address), ("account", account)):
-                self._failures.setdefault(key, deque()).append(now)
+        now = self.clock()
+        keys = self._keys(self._account(username), address)
+        with db.engine.begin() as conn:
+            # Failures older than every window are of no use: they go as new ones come.
+            conn.execute(delete(SignInFailure).where(SignInFailure.at < now - self.window))
+            conn.execute(SignInFailure.__table__.insert(), [{"key": k, "at": now} for k in keys])
 
     def succeeded(self, address: str, username: str | None = None):
         """A right password: remember the address as one this account is used from."""
         account = self._account(username)
-        with self._lock:
-            now = self.clock()
-            if len(self._known) > 10_000:
-                for stale in [k for k, t in self._known.items() if now - t > self.remember]:
-                    del self._known[stale]
-            self._known[(account, address)] = now
-            self._failures.pop(("pair", account, address), None)
+        pair, _by_address, _by_account = self._keys(account, address)
+        now = self.clock()
+        with db.engine.begin() as conn:
+            stmt = UPSERT[conn.dialect.name](SignInAddress).values(
+                account=account, address=address[:64], seen_at=now
+            )
+            conn.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=[SignInAddress.account, SignInAddress.address],
+                    set_={"seen_at": now},
+                )
+            )
+            conn.execute(delete(SignInFailure).where(SignInFailure.key == pair))
+            conn.execute(delete(SignInAddress).where(SignInAddress.seen_at < now - self.remember))

@@ -1,0 +1,44 @@
+"""sign_in_failures, sign_in_addresses: the sign-in throttle survives restarts
+
+Revision ID: 0012
+Revises: 0011
+Create Date: 2026-12-05 21:00:00
+
+"""
+from alembic import op
+import sqlalchemy as sa
+
+
+# revision identifiers, used by Alembic.
+revision = '0012'
+down_revision = '0011'
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    op.create_table(
+        'sign_in_failures',
+        sa.Column('id', sa.Integer(), nullable=False),
+        sa.Column('key', sa.String(length=200), nullable=False),
+        sa.Column('at', sa.Float(), nullable=False),
+        sa.PrimaryKeyConstraint('id', name=op.f('pk_sign_in_failures')),
+    )
+    op.create_index(op.f('ix_sign_in_failures_at'), 'sign_in_failures', ['at'], unique=False)
+    op.create_index('ix_sign_in_failures_key_at', 'sign_in_failures', ['key', 'at'], unique=False)
+    op.create_table(
+        'sign_in_addresses',
+        sa.Column('account', sa.String(length=64), nullable=False),
+        sa.Column('address', sa.String(length=64), nullable=False),
+        sa.Column('seen_at', sa.Float(), nullable=False),
+        sa.PrimaryKeyConstraint('account', 'address', name=op.f('pk_sign_in_addresses')),
+    )
+    op.create_index(op.f('ix_sign_in_addresses_seen_at'), 'sign_in_addresses', ['seen_at'], unique=False)
+
+
+def downgrade():
+    op.drop_index(op.f('ix_sign_in_addresses_seen_at'), table_name='sign_in_addresses')
+    op.drop_table('sign_in_addresses')
+    op.drop_index('ix_sign_in_failures_key_at', table_name='sign_in_failures')
+    op.drop_index(op.f('ix_sign_in_failures_at'), table_name='sign_in_failures')
+    op.drop_table('sign_in_failures')
