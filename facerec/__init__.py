@@ -7,9 +7,12 @@ from flask import Flask
 from .config import configure
 
 
-def create_app(config=None):
-    """Application factory: load the configuration, bind extensions, register blueprints."""
-    app = Flask(__name__, instance_relative_config=True)
+def create_app(config=None, instance_path=None):
+    """Application factory: load the configuration, bind extensions, register blueprints.
+
+    ``instance_path``: another instance folder than the project's ``instance/`` (tests).
+    """
+    app = Flask(__name__, instance_relative_config=True, instance_path=instance_path)
     configure(app, config)
     if not app.debug and not app.testing:
         logging.basicConfig(
@@ -17,9 +20,22 @@ def create_app(config=None):
         )
         logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
-    from . import audit, camera, cli, engine, events, models, monitoring, sightings, unknowns, web  # noqa: F401
+    from . import (
+        audit,
+        camera,
+        cli,
+        engine,
+        events,
+        instance,
+        models,
+        monitoring,
+        sightings,
+        unknowns,
+        web,
+    )  # noqa: F401
     from .extensions import csrf, db, login_manager, migrate
 
+    instance.init_app(app)  # before the database is first opened: the file is made private
     db.init_app(app)
     migrate.init_app(app, db)
     csrf.init_app(app)
@@ -64,6 +80,7 @@ def shutdown(app):
     app.extensions["sightings"].close()  # writes what the cameras' last tracks left
     app.extensions["unknowns"].close()  # groups what the writer wrote last
     app.extensions["events"].close(timeout=2.0)
+    app.extensions["write_check"].close()
     with app.app_context():
         db.session.remove()
         db.engine.dispose()

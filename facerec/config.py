@@ -852,7 +852,7 @@ def configure(app, config=None):
 
     values = {spec.name: spec.convert(raw[spec.env], origins[spec.env]) for spec in _SPECS}
     instance = Path(app.instance_path)
-    instance.mkdir(parents=True, exist_ok=True)
+    instance.mkdir(mode=0o700, parents=True, exist_ok=True)  # it holds the key and faces
     if not values["database_url"]:
         values["database_url"] = f"sqlite:///{instance / 'facerec.db'}"
     if not values["secret_key"]:

@@ -684,6 +684,16 @@ class SignInAddress(db.Model):
     seen_at: Mapped[float] = mapped_column(Float, index=True)  # seconds since the epoch
 
 
+class WriteCheckRow(db.Model):
+    """One row per server, rewritten by the readiness check to prove the database takes
+    writes (``instance.WriteCheck``)."""
+
+    __tablename__ = "write_checks"
+
+    server: Mapped[str] = mapped_column(String(64), primary_key=True)
+    at: Mapped[float] = mapped_column(Float)  # seconds since the epoch
+
+
 def gallery_version(connection) -> int:
     value = connection.execute(select(GalleryState.version).where(GalleryState.id == 1)).scalar()
     return value or 0
@@ -806,6 +816,7 @@ __all__ = [
     "User",
     "Webhook",
     "WebhookDelivery",
+    "WriteCheckRow",
     "bump_grouping_version",
     "gallery_version",
     "iso",

@@ -11,7 +11,9 @@ config = context.config
 
 # Interpret the config file for Python logging.
 # This line sets up loggers basically.
-fileConfig(config.config_file_name)
+# Keep the loggers that exist: a migration run inside a server (or a test) must not
+# silence the application's own logging.
+fileConfig(config.config_file_name, disable_existing_loggers=False)
 logger = logging.getLogger("alembic.env")
 
 # Any fixed number: the PostgreSQL advisory lock that serialises concurrent upgrades.

@@ -38,7 +38,8 @@ def make_app(tmp_path, database_url: str | None = None, **overrides):
     config = {key: getattr(TestConfig, key) for key in dir(TestConfig) if key.isupper()}
     config["SQLALCHEMY_DATABASE_URI"] = database_url or f"sqlite:///{tmp_path / 'facerec-test.db'}"
     config.update(overrides)
-    app = create_app(config)
+    # An instance folder of its own (the setup code lives there), not the project's.
+    app = create_app(config, instance_path=str(tmp_path / "instance"))
     with app.app_context():
         db.create_all()
     return app

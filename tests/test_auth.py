@@ -6,6 +6,7 @@ import time
 import pytest
 from sqlalchemy import func, select
 
+from facerec import instance
 from facerec.extensions import db
 from facerec.models import Account, ApiToken
 
@@ -171,9 +172,10 @@ def test_does_setup_create_the_first_account_and_then_disappear(app, anon_client
     page = anon_client.get("/setup")
     assert page.status_code == 200 and "Create the first account" in page.get_data(as_text=True)
 
-    done = anon_client.post(
-        "/setup", data={"username": "alice", "password": "s3cret-pass", "confirm": "s3cret-pass"}
-    )
+    form = {"username": "alice", "password": "s3cret-pass", "confirm": "s3cret-pass"}
+    wrong = anon_client.post("/setup", data={**form, "code": "0000-0000-0000-0000"})
+    assert wrong.status_code == 400 and "This is not the setup code" in wrong.get_data(True)
+    done = anon_client.post("/setup", data={**form, "code": instance.setup_code(app)})
     assert done.status_code == 302 and done.location == "/"
     people = anon_client.get("/admin/users")  # signed in by setup
     assert people.status_code == 200 and "alice" in people.get_data(as_text=True)
@@ -186,7 +188,8 @@ def test_does_setup_create_the_first_account_and_then_disappear(app, anon_client
     other = app.test_client()
     assert other.get("/setup").status_code == 404
     again = other.post(
-        "/setup", data={"username": "mallory", "password": "s3cret-pass", "confirm": "s3cret-pass"}
+        "/setup",
+        data={"username": "mallory", "password": "s3cret-pass", "confirm": "s3cret-pass"},
     )
     assert again.status_code == 404
     with app.app_context():
@@ -204,7 +207,13 @@ def test_does_setup_create_the_first_account_and_then_disappear(app, anon_client
 )
 def test_does_setup_refuse_bad_input(app, anon_client, username, password, confirm, message):
     response = anon_client.post(
-        "/setup", data={"username": username, "password": password, "confirm": confirm}
+        "/setup",
+        data={
+            "username": username,
+            "password": password,
+            "confirm": confirm,
+            "code": instance.setup_code(app),
+        },
     )
     assert response.status_code == 400
     assert message in response.get_data(as_text=True)
@@ -283,10 +292,14 @@ def test_does_a_restart_remember_where_an_account_signs_in_from(app_factory):
         for _ in range(5):
             assert sign_in(after, address, "wrong-password") == 200
     assert sign_in(after, "192.0.2.10", TEST_PASSWORD) == 302
-    refused = app_factory().test_client().post(
-        "/login",
-        data={"username": "tester", "password": TEST_PASSWORD},
-        environ_base={"REMOTE_ADDR": "203.0.113.50"},
+    refused = (
+        app_factory()
+        .test_client()
+        .post(
+            "/login",
+            data={"username": "tester", "password": TEST_PASSWORD},
+            environ_base={"REMOTE_ADDR": "203.0.113.50"},
+        )
     )
     assert refused.status_code == 429
     assert "only from addresses it was used from before" in refused.get_data(as_text=True)
@@ -525,10 +538,16 @@ def test_can_two_simultaneous_first_setups_create_only_one_account(app, monkeypa
 
     monkeypatch.setattr(routes, "create_account", create_slowly)
     statuses = []
+    code = instance.setup_code(app)
 
     def submit(username):
         client = app.test_client()
-        form = {"username": username, "password": "s3cret-pass", "confirm": "s3cret-pass"}
+        form = {
+            "username": username,
+            "password": "s3cret-pass",
+            "confirm": "s3cret-pass",
+            "code": code,
+        }
         statuses.append(client.post("/setup", data=form).status_code)
 
     threads = [threading.Thread(target=submit, args=(n,)) for n in ("alice", "mallory")]

@@ -32,6 +32,9 @@ def test_can_an_operator_set_up_sign_in_and_manage_people_in_a_browser(
     page.goto(server.url + "/admin/users")
     assert page.url == server.url + "/setup"
     screenshot(page, "admin-01-setup")
+    from facerec import instance
+
+    page.fill("#code", instance.setup_code(app))
     page.fill("#username", "operator")
     page.fill("#password", PASSWORD)
     page.fill("#confirm", PASSWORD)

@@ -39,6 +39,12 @@ class NewPasswordForm(FlaskForm):
 
 
 class SetupForm(NewPasswordForm):
+    code = StringField(
+        "Setup code",
+        validators=[DataRequired(), Length(max=100)],
+        description="Printed in the server's log when it started (and kept in "
+        "instance/setup-code on the server).",
+    )
     username = StringField("Username", validators=[DataRequired(), Length(max=USERNAME_MAX)])
 
     def validate_username(self, field):

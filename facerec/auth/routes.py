@@ -15,7 +15,7 @@ from flask_login import current_user, login_user, logout_user
 from sqlalchemy import update
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from .. import audit
+from .. import audit, instance
 from ..extensions import db, login_manager
 from ..models import Account, utcnow
 from . import bp, record_later
@@ -116,6 +116,11 @@ def _record_failure(typed: str, account, why: str):
 
 SETUP_DONE = "Setup is done: an account already exists. Sign in instead."
 _setup_lock = threading.Lock()
+_setup_announced = threading.Event()
+SETUP_CODE_WRONG = (
+    "This is not the setup code. The server printed it in its log when it started, and "
+    "keeps it in instance/setup-code."
+)
 
 
 @bp.route("/setup", methods=["GET", "POST"])
@@ -125,7 +130,15 @@ def setup():
     if any_account():
         abort(404, description=SETUP_DONE)
     form = SetupForm()
-    if form.validate_on_submit():
+    app = current_app._get_current_object()
+    if request.method == "GET" and not _setup_announced.is_set():
+        _setup_announced.set()
+        instance.announce_setup(app)  # `flask run` has no start-up line of its own for it
+    valid = form.validate_on_submit()
+    if valid and not instance.setup_code_matches(app, form.code.data):
+        form.code.errors = [*form.code.errors, SETUP_CODE_WRONG]
+        valid = False
+    if valid:
         # Check and create under one lock: two first-run submissions at the same moment must
         # not both find "no account yet" (one gunicorn worker serves every request).
         with _setup_lock:
@@ -138,6 +151,7 @@ def setup():
             else:
                 g.audit_actor = f"{account.username} (first-run setup)"
                 db.session.commit()
+                instance.forget_setup_code(app)
         if not form.username.errors:
             session.clear()
             login_user(account)

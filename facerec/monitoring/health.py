@@ -9,9 +9,10 @@ from __future__ import annotations
 import logging
 import time
 
+from flask import current_app
 from sqlalchemy import text
 
-from .. import engine, events
+from .. import engine, events, instance
 from ..camera.sources import precheck
 from ..events.sink import FAIL, PASS, WARN, check
 from ..extensions import db
@@ -60,12 +61,17 @@ def overall(checks: dict[str, list[dict]]) -> str:
 
 
 def _database() -> dict:
+    """The database answers, its file is still the one opened, and it takes writes (a server
+    whose writes go nowhere or fail is not ready, whatever a SELECT says)."""
     try:
         db.session.execute(text("SELECT 1"))
-        return check(PASS, "datastore")
     except Exception:
         db.session.rollback()
         return check(FAIL, "datastore", output="the database does not answer")
+    problem = instance.database_problem(current_app._get_current_object())
+    if problem:
+        return check(FAIL, "datastore", output=problem)
+    return check(PASS, "datastore")
 
 
 def _recognizer(services) -> dict[str, list[dict]]:

@@ -1,4 +1,4 @@
-"""sign_in_failures, sign_in_addresses: the sign-in throttle survives restarts
+"""sign_in_failures, sign_in_addresses: the sign-in throttle survives restarts; write_checks
 
 Revision ID: 0012
 Revises: 0011
@@ -34,9 +34,16 @@ def upgrade():
         sa.PrimaryKeyConstraint('account', 'address', name=op.f('pk_sign_in_addresses')),
     )
     op.create_index(op.f('ix_sign_in_addresses_seen_at'), 'sign_in_addresses', ['seen_at'], unique=False)
+    op.create_table(
+        'write_checks',
+        sa.Column('server', sa.String(length=64), nullable=False),
+        sa.Column('at', sa.Float(), nullable=False),
+        sa.PrimaryKeyConstraint('server', name=op.f('pk_write_checks')),
+    )
 
 
 def downgrade():
+    op.drop_table('write_checks')
     op.drop_index(op.f('ix_sign_in_addresses_seen_at'), table_name='sign_in_addresses')
     op.drop_table('sign_in_addresses')
     op.drop_index('ix_sign_in_failures_key_at', table_name='sign_in_failures')
