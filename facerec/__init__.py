@@ -20,7 +20,7 @@ def create_app(config=None, instance_path=None):
         )
         logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
-    from . import (
+    from . import (  # noqa: F401
         audit,
         camera,
         cli,
@@ -29,10 +29,11 @@ def create_app(config=None, instance_path=None):
         instance,
         models,
         monitoring,
+        ratelimits,
         sightings,
         unknowns,
         web,
-    )  # noqa: F401
+    )
     from .extensions import csrf, db, login_manager, migrate
 
     instance.init_app(app)  # before the database is first opened: the file is made private
@@ -47,6 +48,7 @@ def create_app(config=None, instance_path=None):
     unknowns.init_app(app)
     cli.init_app(app)
     web.init_app(app)
+    ratelimits.init_app(app)
     # Last: the event bus subscribes to whatever records sightings, metrics read everything.
     events.init_app(app)
     monitoring.init_app(app)

@@ -129,6 +129,18 @@ def _networks_text(value: str) -> str:
     return value.strip()
 
 
+def _rate_limit(value: str) -> str:
+    from limits import parse_many
+
+    try:
+        parse_many(value)
+    except ValueError:
+        raise ValueError(
+            "is not a rate limit: write it like 60 per minute (or 5/second; 1000 per day)"
+        ) from None
+    return value.strip()
+
+
 def _private_targets(value: str) -> str:
     from .outbound import parse_allowance
 
@@ -382,6 +394,64 @@ class Settings:
         section=PAGES,
         applies="every uploaded photo: wizard, person page, API, search, import",
         minimum=1,
+    )
+    pixel_budget: int = setting(
+        "FACEREC_PIXEL_BUDGET",
+        8_000_000,
+        """The most pixels face detection looks at for one photo, upsampling included. A
+        large photo is decoded at a reduced size first (JPEG at 1/2, 1/4 or 1/8 of its size,
+        others reduced right after decoding), to about 1600 pixels wide, the width faces are
+        looked for at; it is looked at again upsampled, for small faces, only within this
+        budget. So a 40-megapixel photo costs about as much as a 2-megapixel one.""",
+        section=PAGES,
+        applies="every uploaded photo: wizard, person page, API, search",
+        minimum=100_000,
+    )
+    rate_limit_recognize: str = setting(
+        "FACEREC_RATE_LIMIT_RECOGNIZE",
+        "60 per minute",
+        """How many `POST /api/v1/recognize` one API token (or account) may make, in the
+        notation `N per second|minute|hour|day` (several separated by `;`). Beyond it: 429
+        with `Retry-After`, before any work.""",
+        section=PAGES,
+        applies="POST /api/v1/recognize",
+        check=_rate_limit,
+    )
+    rate_limit_search: str = setting(
+        "FACEREC_RATE_LIMIT_SEARCH",
+        "30 per minute",
+        "How many searches by face one API token (or account) may make (see above).",
+        section=PAGES,
+        applies="POST /api/v1/sightings/search, the Search page",
+        check=_rate_limit,
+    )
+    rate_limit_uploads: str = setting(
+        "FACEREC_RATE_LIMIT_UPLOADS",
+        "60 per minute",
+        """How many requests that send photos to the face engine one API token (or account)
+        may make: the wizard's photos and snapshots, a person's samples, negatives.""",
+        section=PAGES,
+        applies="the wizard, the person page, POST /api/v1/users(/<id>/samples|negatives)",
+        check=_rate_limit,
+    )
+    rate_limit_sign_in: str = setting(
+        "FACEREC_RATE_LIMIT_SIGN_IN",
+        "30 per minute",
+        """How many sign-in attempts (right or wrong) one address, and one username, may
+        make; wrong passwords have their own, stricter counts (see Accounts).""",
+        section=PAGES,
+        applies="POST /login, /setup, /account/password",
+        check=_rate_limit,
+    )
+    rate_limit_storage: str = setting(
+        "FACEREC_RATE_LIMIT_STORAGE",
+        "",
+        """Where the rate limits' counts are kept. Empty: in the database (they survive a
+        restart and are shared by the servers of one database). Or a storage URI of the
+        `limits` package, such as `redis://localhost:6379` (install its client: `redis`).""",
+        section=PAGES,
+        applies="server start",
+        shown="empty (the database)",
     )
 
     # -- enrollment and the face engine ------------------------------------------------------

@@ -20,6 +20,11 @@ from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 from .boxes import overlap_of_smaller
 
 DEFAULT_MAX_PIXELS = 40_000_000
+# Photos are looked at for faces at most this wide (detection is dlib's HOG; a face of a
+# sample is encoded from an aligned 150-pixel chip, so more width adds nothing but time).
+PHOTO_WIDTH = 1600
+# The most pixels detection looks at for one photo, upsampling (x4 per step) included.
+DEFAULT_PIXEL_BUDGET = 8_000_000
 MIN_FACE_HEIGHT = 80
 # Variance of the Laplacian over the face, scaled to a fixed height. Sharp photos and
 # webcam frames score in the hundreds; motion blur and out-of-focus faces fall under this.
@@ -168,11 +173,28 @@ def photo_hash(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def load_image(source: bytes | str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+def load_image(
+    source: bytes | str | Path, max_pixels: int = DEFAULT_MAX_PIXELS, max_width: int | None = None
+) -> np.ndarray:
     """Decode ``source`` (bytes or a path) into an RGB uint8 array, EXIF rotation applied.
 
     Raises ImageError for anything that is not a decodable image or is over ``max_pixels``;
-    the size is checked from the header, before any pixel is decoded.
+    the size is checked from the header, before any pixel is decoded. With ``max_width`` a
+    wider image comes back reduced (``decode_reduced``).
+    """
+    return decode_reduced(source, max_pixels, max_width)[0]
+
+
+def decode_reduced(
+    source: bytes | str | Path, max_pixels: int = DEFAULT_MAX_PIXELS, max_width: int | None = None
+) -> tuple[np.ndarray, float]:
+    """``(rgb, scale)``: the image decoded no wider than needed, and by how much it shrank.
+
+    Beyond ``max_width`` a JPEG is decoded at 1/2, 1/4 or 1/8 of its size by the decoder
+    itself (Pillow's ``draft``: the cost of a 40-megapixel photo becomes that of a
+    2-megapixel one); any other format is reduced right after decoding (``reduce``), so what
+    follows works on the small copy. ``scale`` is the full width over the returned width (1.0
+    when nothing was reduced): multiply a box found in ``rgb`` by it to place it in the photo.
     """
     data = _read(source)
     if not data:
@@ -187,8 +209,15 @@ def load_image(source: bytes | str | Path, max_pixels: int = DEFAULT_MAX_PIXELS)
                     f"the image is too large ({width}x{height} pixels; "
                     f"the limit is {max_pixels / 1e6:g} megapixels)"
                 )
+            upright_width = height if _turned_sideways(image) else width
+            if max_width and upright_width > max_width:
+                # Asks for at least max_width upright: draft keeps each side at least this.
+                factor = upright_width / max_width
+                image.draft("RGB", (int(width / factor), int(height / factor)))
             image.load()
             image = ImageOps.exif_transpose(image)
+            if max_width and image.width >= 2 * max_width:
+                image = image.reduce(image.width // max_width)
             if image.mode != "RGB":
                 image = _to_rgb(image)
             array = np.asarray(image, dtype=np.uint8)
@@ -204,7 +233,24 @@ def load_image(source: bytes | str | Path, max_pixels: int = DEFAULT_MAX_PIXELS)
         raise ImageError(f"the image is damaged or truncated ({exc})") from None
     if array.ndim != 3 or min(array.shape[:2]) < 1:
         raise ImageError("the image has no pixels")
-    return np.ascontiguousarray(array)
+    return np.ascontiguousarray(array), upright_width / array.shape[1]
+
+
+def _turned_sideways(image: Image.Image) -> bool:
+    """The EXIF orientation turns the picture a quarter (its width is its stored height)."""
+    try:
+        return image.getexif().get(0x0112) in (5, 6, 7, 8)
+    except Exception:  # a damaged EXIF block: the decoder says what is wrong, if anything
+        return False
+
+
+def photo_upsample(rgb: np.ndarray, pixel_budget: int = DEFAULT_PIXEL_BUDGET) -> int | None:
+    """How to look for faces in a photo within the pixel budget: ``None`` (as it is, then
+    upsampled once if that finds nothing) when the upsampled copy fits, else 0 (as it is)."""
+    height, width = rgb.shape[:2]
+    if width > PHOTO_WIDTH:
+        height, width = round(height * PHOTO_WIDTH / width), PHOTO_WIDTH
+    return None if 4 * width * height <= pixel_budget else 0
 
 
 def _read(source: bytes | str | Path) -> bytes:
@@ -415,12 +461,15 @@ def single_face_sample(
     min_sharpness: float = MIN_SHARPNESS,
     upsample: int | None = None,
     max_turn: float = MAX_TURN,
+    scale: float = 1.0,
 ) -> Sample:
     """Check that ``rgb`` holds exactly one usable face and return it as a Sample.
 
-    Raises a FaceRejected subclass whose message an operator can act on.
+    Raises a FaceRejected subclass whose message an operator can act on. ``scale``: ``rgb``
+    is the photo reduced this many times (``decode_reduced``); sizes are said in the
+    photo's own pixels.
     """
-    boxes = detect(rgb, upsample=upsample, max_width=1600)
+    boxes = detect(rgb, upsample=upsample, max_width=PHOTO_WIDTH)
     if not boxes:
         raise NoFace("No face was found. Face the camera, with the face well lit and unobstructed.")
     if len(boxes) > 1:
@@ -428,7 +477,7 @@ def single_face_sample(
             f"{len(boxes)} faces were found. Only the person being enrolled may be in the picture."
         )
     box = boxes[0]
-    height = box[2] - box[0]
+    height = round((box[2] - box[0]) * scale)
     if height < min_height:
         raise FaceTooSmall(
             f"The face is too small ({height} px high; at least {min_height} px is needed). "
@@ -450,19 +499,44 @@ def single_face_sample(
 
 
 def sample_from_image(
-    data: bytes | str | Path, max_pixels: int = DEFAULT_MAX_PIXELS, **checks
+    data: bytes | str | Path,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    pixel_budget: int = DEFAULT_PIXEL_BUDGET,
+    **checks,
 ) -> Sample:
-    """load_image() then single_face_sample(): what an uploaded or imported photo goes through.
-
-    The sample carries the photo's hash.
+    """The photo decoded at the size faces are looked for at (``decode_reduced``), then
+    single_face_sample() within the pixel budget: what an uploaded or imported photo goes
+    through. The sample carries the photo's hash.
     """
     data = _read(data)
-    sample = single_face_sample(load_image(data, max_pixels=max_pixels), **checks)
+    rgb, scale = decode_reduced(data, max_pixels, PHOTO_WIDTH)
+    checks.setdefault("upsample", photo_upsample(rgb, pixel_budget))
+    sample = single_face_sample(rgb, scale=scale, **checks)
     return replace(sample, content_hash=photo_hash(data))
 
 
 def faces_in_image(
-    data: bytes | str | Path, max_pixels: int = DEFAULT_MAX_PIXELS, upsample: int | None = None
+    data: bytes | str | Path,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    upsample: int | None = None,
+    pixel_budget: int = DEFAULT_PIXEL_BUDGET,
 ) -> list[Face]:
-    """load_image() then analyze(): every face of a photo, for recognition requests."""
-    return analyze(load_image(data, max_pixels=max_pixels), upsample=upsample, max_width=1600)
+    """Every face of a photo, for recognition requests: decoded at the size faces are looked
+    for at, looked at within the pixel budget; boxes (and face heights) in the photo's own
+    pixels."""
+    rgb, scale = decode_reduced(data, max_pixels, PHOTO_WIDTH)
+    if upsample is None:
+        upsample = photo_upsample(rgb, pixel_budget)
+    found = analyze(rgb, upsample=upsample, max_width=PHOTO_WIDTH)
+    if scale == 1.0:
+        return found
+    return [_scaled(face, scale) for face in found]
+
+
+def _scaled(face: Face, scale: float) -> Face:
+    top, right, bottom, left = face.box
+    box = (round(top * scale), round(right * scale), round(bottom * scale), round(left * scale))
+    quality = face.quality
+    if quality is not None:
+        quality = replace(quality, height=round(quality.height * scale))
+    return replace(face, box=box, quality=quality)

@@ -684,6 +684,16 @@ class SignInAddress(db.Model):
     seen_at: Mapped[float] = mapped_column(Float, index=True)  # seconds since the epoch
 
 
+class RateLimit(db.Model):
+    """A rate limit's count in its current window (``ratelimits.DatabaseStorage``)."""
+
+    __tablename__ = "rate_limits"
+
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    expires_at: Mapped[float] = mapped_column(Float, index=True)  # seconds since the epoch
+
+
 class WriteCheckRow(db.Model):
     """One row per server, rewritten by the readiness check to prove the database takes
     writes (``instance.WriteCheck``)."""
@@ -809,6 +819,7 @@ __all__ = [
     "NotificationDelivery",
     "NotificationPerson",
     "NotificationTarget",
+    "RateLimit",
     "Sighting",
     "SignInAddress",
     "SignInFailure",

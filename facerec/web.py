@@ -76,6 +76,25 @@ def is_lock_error(exc: OperationalError) -> bool:
     return "locked" in text or "busy" in text or code in {"55P03", "57014", "40P01"}
 
 
+def release_database():
+    """Before a request waits on the face engine: give its database connection back.
+
+    A request holds a pooled connection from its first query to its end. Twenty requests
+    waiting seconds for the engine would hold twenty connections, and every other request
+    (a sign-in, a page, the health check) would wait for the pool. Ending the transaction
+    here returns the connection; the objects loaded so far are reloaded when next read.
+    Called where nothing was written yet, so there is nothing to commit: if something is,
+    the transaction goes on untouched (it must stay whole) and the connection is kept.
+    """
+    from .extensions import db
+
+    session = db.session
+    if session.new or session.dirty or session.deleted:
+        log.warning("release_database() with unsaved changes: the connection is kept")
+        return
+    session.commit()
+
+
 def wants_json() -> bool:
     if request.path.startswith("/api/"):
         return True

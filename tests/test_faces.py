@@ -207,3 +207,55 @@ def test_does_the_sample_gate_say_what_a_face_lacks(quality, words):
     assert faces.SAMPLE_GATE.problems(quality) == words
     # Joining an unknown group asks less height of a face, the rest the same.
     assert faces.MEMBER_GATE.passes(faces.Quality(50, 300.0, 0.05))
+
+
+def encoded(image: Image.Image, fmt: str) -> bytes:
+    out = io.BytesIO()
+    image.save(out, fmt)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG"])
+def test_is_a_40_megapixel_blank_photo_decoded_small_and_looked_at_once(fmt):
+    """Under the 40 MP limit, but it must not cost 40 MP of work: decoded at a reduced size
+    (a JPEG by its decoder, a PNG right after), and no upsampled second look, which would
+    go over the pixel budget."""
+    blank = encoded(Image.new("RGB", (6300, 6300), (255, 255, 255)), fmt)
+    rgb, scale = faces.decode_reduced(blank, faces.DEFAULT_MAX_PIXELS, faces.PHOTO_WIDTH)
+    assert faces.PHOTO_WIDTH <= rgb.shape[1] < 2 * faces.PHOTO_WIDTH
+    assert scale == pytest.approx(6300 / rgb.shape[1])
+    assert faces.photo_upsample(rgb) == 0
+    assert faces.faces_in_image(blank) == []
+    with pytest.raises(faces.NoFace):
+        faces.sample_from_image(blank)
+
+
+def test_does_a_photo_within_the_budget_get_its_second_look():
+    small = np.zeros((1000, 1400, 3), np.uint8)
+    assert faces.photo_upsample(small) is None  # 4 x 1.4 MP is within 8 MP
+    assert faces.photo_upsample(small, pixel_budget=4_000_000) == 0
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG"])
+def test_are_the_faces_of_a_large_photo_placed_in_its_own_pixels(fmt):
+    photo = Image.open(DATA / "unknown" / "two_people.jpg")
+    large = photo.resize((photo.width * 5, photo.height * 5))
+    small_boxes = sorted(face.box for face in faces.faces_in_image(encoded(photo, "JPEG")))
+    large_faces = faces.faces_in_image(encoded(large, fmt))
+    large_boxes = sorted(face.box for face in large_faces)
+    assert len(large_boxes) == len(small_boxes) == 2
+    for small, big in zip(small_boxes, large_boxes, strict=True):
+        # The same faces, five times further out. (Found at another resolution, a box moves
+        # by a few pixels; one left in the reduced copy's pixels would be 3 times off.)
+        assert np.allclose(np.array(big) / 5, small, atol=0.2 * (small[2] - small[0]))
+    heights = sorted(face.quality.height for face in large_faces)
+    assert heights[0] > 5 * 100  # in the photo's pixels, not the reduced copy's
+
+
+def test_is_a_large_photos_sample_the_same_face_as_the_small_ones():
+    photo = Image.open(DATA / "known" / "obama.jpg")
+    small = faces.sample_from_image(encoded(photo, "JPEG"))
+    large = faces.sample_from_image(
+        encoded(photo.resize((photo.width * 6, photo.height * 6)), "JPEG")
+    )
+    assert np.linalg.norm(small.encoding - large.encoding) < 0.15

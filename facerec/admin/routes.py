@@ -21,6 +21,8 @@ from ..extensions import db
 from ..faces import FaceRejected, ImageError, sentence
 from ..models import FaceSample, Sighting, User, name_key
 from ..people import SampleRejected, add_sample, update_person
+from ..ratelimits import upload_limit
+from ..web import release_database
 from . import bp
 from .forms import PersonForm, UploadForm
 
@@ -165,6 +167,7 @@ def edit_person(user_id):
 
 
 @bp.post("/users/<int:user_id>/samples")
+@upload_limit
 @requires("enroll")
 def upload_samples(user_id):
     """Add samples from uploaded photos, each checked like an enrollment photo."""
@@ -173,16 +176,25 @@ def upload_samples(user_id):
     if not files:
         flash("Choose one or more photos to upload first.", "error")
         return redirect(url_for("admin.person", user_id=user.id))
-    added = 0
+    # Every photo through the engine first, with no database connection held, then the
+    # samples added in one transaction.
+    release_database()
+    checked = []
     for upload in files:
-        data = upload.read()
-        label = upload.filename
         try:
-            face = engine.sample_from_image(current_app, data)
-            add_sample(user, face, "upload")
-        except ImageError as exc:
-            flash(f"{label}: {sentence(str(exc))}", "upload-error")
+            checked.append((upload.filename, engine.sample_from_image(current_app, upload.read())))
+        except (ImageError, FaceRejected) as exc:
+            checked.append((upload.filename, exc))
+    user = _person_or_404(user_id)
+    added = 0
+    for label, face in checked:
+        if isinstance(face, ImageError):
+            flash(f"{label}: {sentence(str(face))}", "upload-error")
             continue
+        try:
+            if isinstance(face, FaceRejected):
+                raise face
+            add_sample(user, face, "upload")
         except (FaceRejected, SampleRejected) as exc:
             flash(f"{label}: {exc}", "upload-error")
             continue
@@ -195,6 +207,7 @@ def upload_samples(user_id):
 
 
 @bp.post("/users/<int:user_id>/snapshot")
+@upload_limit
 @requires("enroll")
 def snapshot_sample(user_id):
     """Add a sample from the camera's current frame."""
@@ -216,6 +229,7 @@ def snapshot_sample(user_id):
         return redirect(url_for("admin.person", user_id=user.id))
     _index, rgb = shot
     try:
+        release_database()  # no connection held while the engine works
         add_sample(user, engine.sample_from_frame(current_app, rgb), "camera")
     except (FaceRejected, SampleRejected) as exc:
         flash(f"Snapshot not added: {exc}", "error")

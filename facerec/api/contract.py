@@ -51,6 +51,12 @@ ENGINE_BUSY = (
     "retry after `Retry-After` seconds.",
     "The face engine is busy or restarting; try again.",
 )
+RATE_LIMITED = (
+    "Over this token's (or account's) rate limit for this operation (FACEREC_RATE_LIMIT_*): "
+    "nothing was done; retry after `Retry-After` seconds.",
+    "Too many recognition requests: at most 60 per minute for each token or account. Nothing "
+    "was done; try again later (Retry-After says when).",
+)
 BAD_JSON = ("The body is not valid JSON.", "The request body is not valid JSON.")
 BINARY = {"type": "string", "format": "binary"}
 

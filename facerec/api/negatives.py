@@ -7,8 +7,10 @@ from flask import current_app
 
 from .. import engine, negatives, people
 from ..auth.roles import requires
+from ..ratelimits import upload_limit
+from ..web import release_database
 from . import bp
-from .contract import ENGINE_BUSY, File, FormBody
+from .contract import ENGINE_BUSY, RATE_LIMITED, File, FormBody
 from .errors import ApiError
 from .schemas import IMAGE
 from .users import commit, on_person
@@ -31,6 +33,7 @@ class Negative(ma.Schema):
 
 
 @bp.post("/users/<int:user_id>/negatives")
+@upload_limit
 @requires("correct")
 @on_person(
     "addNegative",
@@ -61,6 +64,7 @@ class Negative(ma.Schema):
             "0.08); as a negative it would stop Ada Lovelace being recognised. Delete that "
             "sample instead if it is not them.",
         ),
+        429: RATE_LIMITED,
         503: ENGINE_BUSY,
     },
 )
@@ -69,6 +73,7 @@ def add_negative(user, body):
     data = body["image"].read()
     # Exactly one face, but no size or sharpness minimum: the wrongly named faces are often
     # small camera faces, and the rule only needs their encoding.
+    release_database()  # no connection held while the engine works
     face = engine.sample_from_image(
         current_app, data, min_height=1, min_sharpness=0.0, max_turn=1.0
     )

@@ -5,10 +5,12 @@ from flask import current_app, render_template, request
 from .. import engine, gallery
 from ..auth.roles import requires
 from ..config import current_settings
+from ..ratelimits import recognize_limit
 from ..stream.routes import first_camera
+from ..web import release_database
 from . import bp, docs, openapi
 from .cameras import RETRIED, STATE, STATUS, set_running
-from .contract import ENGINE_BUSY, operation
+from .contract import ENGINE_BUSY, RATE_LIMITED, operation
 from .schemas import Recognition, RecognizeForm
 
 
@@ -54,6 +56,7 @@ def stream_stop():
 
 
 @bp.post("/recognize")
+@recognize_limit
 @requires("recognize")
 @operation(
     "recognize",
@@ -71,6 +74,7 @@ def stream_stop():
             "The file is not an image facerec reads, or is larger than ${max_pixels}.",
             "The file is not an image in a format facerec reads.",
         ),
+        429: RATE_LIMITED,
         503: ENGINE_BUSY,
     },
 )
@@ -79,7 +83,9 @@ def recognize(body):
     tolerance = body.get("tolerance")
     if tolerance is None:
         tolerance = current_settings().tolerance
-    found = engine.faces_in_image(current_app, body["image"].read())  # off the GIL
+    image = body["image"].read()
+    release_database()  # no connection held while the engine works
+    found = engine.faces_in_image(current_app, image)  # off the GIL
     matcher = gallery.current()
     return {"faces": [matcher.recognise(face, tolerance) for face in found]}
 

@@ -8,10 +8,11 @@ from marshmallow import validate
 
 from .. import engine
 from ..auth.roles import requires
+from ..ratelimits import search_limit
 from ..search import service
-from ..web import DATABASE_ID_MAX
+from ..web import DATABASE_ID_MAX, release_database
 from . import bp
-from .contract import ENGINE_BUSY, File, FormBody, JsonBody, operation
+from .contract import ENGINE_BUSY, RATE_LIMITED, File, FormBody, JsonBody, operation
 from .errors import ApiError
 from .schemas import IMAGE, Sighting
 from .sightings import get_or_404 as sighting_or_404
@@ -119,6 +120,7 @@ class SearchMatches(ma.Schema):
 
 def face_of_photo(data: bytes, choice):
     """The face to search for in an uploaded photo: the only one, or the one chosen by index."""
+    release_database()  # no connection held while the engine works
     found = engine.faces_in_image(current_app, data)
     if not found:
         raise ApiError(400, "No face was found in the photo.")
@@ -140,7 +142,7 @@ def face_of_photo(data: bytes, choice):
     return found[choice]
 
 
-ERRORS = {503: ENGINE_BUSY}
+ERRORS = {429: RATE_LIMITED, 503: ENGINE_BUSY}
 NO_ENCODING = (
     "The sighting has no face encoding to search with.",
     "This sighting has no face encoding to search with.",
@@ -161,6 +163,7 @@ def _matches(encoding, filters, source: str, sighting_id: int | None = None) -> 
 
 
 @bp.post("/sightings/search")
+@search_limit
 @requires("search")
 @operation(
     "searchSightings",
@@ -205,6 +208,7 @@ def search_sightings(body):
 
 
 @bp.post("/sightings/<int:sighting_id>/similar")
+@search_limit
 @requires("search")
 @on_sighting(
     "searchSimilar",

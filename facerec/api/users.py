@@ -16,8 +16,10 @@ from .. import engine, faces, people
 from ..auth.roles import requires
 from ..extensions import db
 from ..models import FaceSample, User, name_key
+from ..ratelimits import upload_limit
+from ..web import release_database
 from . import bp, errors
-from .contract import ENGINE_BUSY, operation, operations_on_id
+from .contract import ENGINE_BUSY, RATE_LIMITED, operation, operations_on_id
 from .errors import ApiError
 from .inputs import IMAGES_MAX
 from .schemas import (
@@ -67,6 +69,7 @@ def checked_samples(name: str, uploads) -> list[FaceSample]:
         data = upload.read()
         label = upload.filename or f"image {number}"
         try:
+            release_database()  # no connection held while the engine works
             sample = engine.sample_from_image(current_app, data)
         except (faces.ImageError, faces.FaceRejected) as exc:
             raise ApiError(400, f"{label}: {faces.sentence(str(exc))}") from None
@@ -161,6 +164,7 @@ def create_user(body):
 
 
 @bp.post("/users/with-photos")
+@upload_limit
 @requires("enroll")
 @operation(
     "createUserWithPhotos",
@@ -175,7 +179,7 @@ def create_user(body):
     responses={201: ("The person was created, with a sample per photo.", UserSchema)},
     headers={201: {"Location": ("The new person's URL.", True)}},
     links={201: [(on_person, "$response.body#/id")]},
-    errors={400: BAD_PHOTO, 409: TAKEN_OR_REPEATED, 503: ENGINE_BUSY},
+    errors={400: BAD_PHOTO, 409: TAKEN_OR_REPEATED, 429: RATE_LIMITED, 503: ENGINE_BUSY},
 )
 def create_user_with_photos(body):
     """Add a person from a form with photos (all must pass or none)."""
@@ -222,6 +226,7 @@ def delete_user(user):
 
 
 @bp.post("/users/<int:user_id>/samples")
+@upload_limit
 @requires("enroll")
 @on_person(
     "addSample",
@@ -244,12 +249,14 @@ def delete_user(user):
             "to someone else.",
             "This photo is already one of Ada Lovelace's samples.",
         ),
+        429: RATE_LIMITED,
         503: ENGINE_BUSY,
     },
 )
 def add_sample(user, body):
     """Add a face sample to a person from a photo with exactly one usable face."""
     data = body["image"].read()
+    release_database()  # no connection held while the engine works
     sample = engine.sample_from_image(current_app, data)
     try:
         # The same rules as the person page: not the same photo twice, not a near-duplicate,

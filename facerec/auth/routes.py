@@ -18,6 +18,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from .. import audit, instance
 from ..extensions import db, login_manager
 from ..models import Account, utcnow
+from ..ratelimits import sign_in_limit
 from . import bp, record_later
 from .accounts import AccountError, any_account, create_account, find_account
 from .forms import LoginForm, PasswordChangeForm, SetupForm
@@ -57,6 +58,7 @@ def _after_login(target):
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@sign_in_limit
 @public
 def login():
     """Sign in with a username and password."""
@@ -124,6 +126,7 @@ SETUP_CODE_WRONG = (
 
 
 @bp.route("/setup", methods=["GET", "POST"])
+@sign_in_limit
 @public
 def setup():
     """Create the first account; gone once any account exists."""
@@ -181,6 +184,7 @@ def logout():
 
 
 @bp.route("/account/password", methods=["GET", "POST"])
+@sign_in_limit
 @requires("own_account")
 def change_password():
     """Change your own password; every other session of the account ends, this one goes on."""

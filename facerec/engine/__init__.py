@@ -78,7 +78,11 @@ def of(app=None) -> Engine:
 def sample_from_image(app, data, **checks) -> faces.Sample:
     """An uploaded photo checked for exactly one usable face, computed off the web process."""
     return of(app).run(
-        faces.sample_from_image, data, max_pixels=current_settings(app).max_pixels, **checks
+        faces.sample_from_image,
+        data,
+        max_pixels=current_settings(app).max_pixels,
+        pixel_budget=current_settings(app).pixel_budget,
+        **checks,
     )
 
 
@@ -89,4 +93,10 @@ def sample_from_frame(app, rgb, **checks) -> faces.Sample:
 
 def faces_in_image(app, data) -> list[faces.Face]:
     """Every face of a photo with its encoding, computed off the web process."""
-    return of(app).run(faces.faces_in_image, data, max_pixels=current_settings(app).max_pixels)
+    settings = current_settings(app)
+    return of(app).run(
+        faces.faces_in_image,
+        data,
+        max_pixels=settings.max_pixels,
+        pixel_budget=settings.pixel_budget,
+    )

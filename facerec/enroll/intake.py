@@ -28,7 +28,8 @@ from ..auth.roles import can_see_camera, require_camera, requires
 from ..config import current_settings
 from ..extensions import db
 from ..models import utcnow
-from ..web import wants_json
+from ..ratelimits import upload_limit
+from ..web import release_database, wants_json
 from . import bp, drafts
 from .flow import FULL, GONE, answer, draft_or_redirect, gone, progress, sample_json
 from .forms import ButtonForm, UploadForm
@@ -91,6 +92,7 @@ def _chosen_camera(name: str | None):
 
 
 @bp.post("/samples/snapshot")
+@upload_limit
 @requires("enroll")
 def snapshot():
     """Take the camera's current frame and keep its face if it passes every check."""
@@ -111,6 +113,7 @@ def snapshot():
     frame_index, rgb = shot
     began = time.perf_counter()
     try:
+        release_database()  # no connection held while the engine works
         sample = engine.sample_from_frame(current_app, rgb)
         label = f"camera {cam.camera}, frame {frame_index}"
         row = drafts.add_sample(draft, sample, "camera", label)
@@ -164,6 +167,7 @@ def auto_capture():
     try:
         # No upsampling: a face big enough for a sample (80 px) is found without it, and a
         # frame with no face costs a quarter of the time, so the loop turns faster.
+        release_database()  # no connection held while the engine works
         sample = engine.sample_from_frame(current_app, rgb, upsample=0)
         _same_person(draft, sample)
         label = f"auto, camera {cam.camera}, frame {frame_index}"
@@ -200,6 +204,7 @@ def _same_person(draft, sample):
 
 
 @bp.post("/samples/upload")
+@upload_limit
 @requires("enroll")
 def upload():
     """Check uploaded photos like snapshots; each gets its own verdict."""
@@ -221,6 +226,7 @@ def upload():
         data = storage.read()
         try:
             drafts.check_new_file(draft, faces.photo_hash(data))  # before the costly face check
+            release_database()  # no connection held while the engine works
             sample = engine.sample_from_image(current_app, data)
             row = drafts.add_sample(draft, sample, "upload", label)
         except faces.ImageError as exc:

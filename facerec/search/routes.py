@@ -18,8 +18,10 @@ from ..auth.roles import require_camera, requires
 from ..config import current_settings
 from ..extensions import db
 from ..models import Sighting, User
+from ..ratelimits import search_limit
 from ..unknowns import place_now
 from ..unknowns import service as unknowns
+from ..web import release_database
 from . import bp, service
 
 # Photos with several faces wait here (by a random token) while the operator picks one.
@@ -50,13 +52,15 @@ def _run(encoding, values: dict, source: str, sighting_id=None):
     return _render(matches=matches, filters=filters, searched=True)
 
 
-def _boxes_jpeg(rgb: np.ndarray, found) -> str:
-    """The photo with each face boxed and numbered, as a data: URL (no file is kept)."""
+def _boxes_jpeg(rgb: np.ndarray, reduced: float, found) -> str:
+    """The photo with each face boxed and numbered, as a data: URL (no file is kept).
+
+    ``rgb`` is the photo ``reduced`` times smaller than the one the boxes were found in."""
     image = rgb.copy()
     scale = min(1.0, 900 / max(image.shape[:2]))
     image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
     for number, face in enumerate(found, start=1):
-        top, right, bottom, left = (int(v * scale) for v in face.box)
+        top, right, bottom, left = (int(v * scale / reduced) for v in face.box)
         cv2.rectangle(image, (left, top), (right, bottom), (255, 200, 0), 2)
         cv2.putText(image, str(number), (left + 4, top + 24), cv2.FONT_HERSHEY_SIMPLEX, 0.8,
                     (255, 200, 0), 2)  # fmt: skip
@@ -83,6 +87,7 @@ def _take_pick(token: str, index: int):
 
 
 @bp.route("/history/search", methods=["GET", "POST"])
+@search_limit
 @requires("search")
 def index():
     """Upload a photo (choosing a face when there are several), or start from a sighting."""
@@ -106,7 +111,9 @@ def index():
         flash("Choose a photo with the face to search for.", "error")
         return _render(400)
     try:
-        rgb = faces.load_image(data, max_pixels=current_settings().max_pixels)
+        # Decoded small, in this process, only to draw the boxes on: the engine does the rest.
+        rgb, reduced = faces.decode_reduced(data, current_settings().max_pixels, 900)
+        release_database()  # no connection held while the engine works
         found = engine.faces_in_image(current_app, data)
     except faces.ImageError as exc:
         flash(f"Not searched: {faces.sentence(str(exc))}", "error")
@@ -116,7 +123,9 @@ def index():
         return _render(400)
     if len(found) > 1:
         return _render(
-            pick=_keep_pick(found), picture=_boxes_jpeg(rgb, found), face_count=len(found)
+            pick=_keep_pick(found),
+            picture=_boxes_jpeg(rgb, reduced, found),
+            face_count=len(found),
         )
     return _run(found[0].encoding, _form_values(), "photo")
 

@@ -1,4 +1,4 @@
-"""sign_in_failures, sign_in_addresses: the sign-in throttle survives restarts; write_checks
+"""sign_in_failures, sign_in_addresses, rate_limits: throttles that survive restarts; write_checks
 
 Revision ID: 0015
 Revises: 0014
@@ -35,6 +35,14 @@ def upgrade():
     )
     op.create_index(op.f('ix_sign_in_addresses_seen_at'), 'sign_in_addresses', ['seen_at'], unique=False)
     op.create_table(
+        'rate_limits',
+        sa.Column('key', sa.String(length=255), nullable=False),
+        sa.Column('count', sa.Integer(), nullable=False),
+        sa.Column('expires_at', sa.Float(), nullable=False),
+        sa.PrimaryKeyConstraint('key', name=op.f('pk_rate_limits')),
+    )
+    op.create_index(op.f('ix_rate_limits_expires_at'), 'rate_limits', ['expires_at'], unique=False)
+    op.create_table(
         'write_checks',
         sa.Column('server', sa.String(length=64), nullable=False),
         sa.Column('at', sa.Float(), nullable=False),
@@ -44,6 +52,8 @@ def upgrade():
 
 def downgrade():
     op.drop_table('write_checks')
+    op.drop_index(op.f('ix_rate_limits_expires_at'), table_name='rate_limits')
+    op.drop_table('rate_limits')
     op.drop_index(op.f('ix_sign_in_addresses_seen_at'), table_name='sign_in_addresses')
     op.drop_table('sign_in_addresses')
     op.drop_index('ix_sign_in_failures_key_at', table_name='sign_in_failures')
