@@ -35,9 +35,11 @@ $(STAMP): requirements.txt setup.cfg pyproject.toml
 db: install
 	$(BIN)/facerec db upgrade
 
+# facerec.gunicorn_conf: the worker (and so its children) ends with the master, kill -9 included.
 run: db
-	$(BIN)/python -m gunicorn --worker-class gthread --workers 1 --threads $(THREADS) \
-		--graceful-timeout 5 --bind $(HOST):$(PORT) --access-logfile - wsgi:app
+	$(BIN)/python -m gunicorn -c python:facerec.gunicorn_conf --worker-class gthread --workers 1 \
+		--threads $(THREADS) --graceful-timeout 5 --bind $(HOST):$(PORT) --access-logfile - \
+		wsgi:app
 
 dev: db
 	$(BIN)/facerec run --debug --host $(HOST) --port $(PORT)

@@ -111,8 +111,9 @@ def start_server(
         SECRET_KEY=secrets.token_hex(16),
     )
     gunicorn = Path(sys.executable).parent / "gunicorn"
-    cmd = [str(gunicorn), "--worker-class", "gthread", "--workers", "1",
-           "--threads", str(threads), "--bind", f"127.0.0.1:{port}", "wsgi:app"]  # fmt: skip
+    cmd = [str(gunicorn), "-c", "python:facerec.gunicorn_conf", "--worker-class", "gthread",
+           "--workers", "1", "--threads", str(threads), "--bind", f"127.0.0.1:{port}",
+           "wsgi:app"]  # fmt: skip
     with open(log or os.devnull, "wb") as out:
         server = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=out)
     deadline = time.monotonic() + 60

@@ -61,6 +61,21 @@ def exit_with_parent():
     threading.Thread(target=watch, name="facerec-parent-watch", daemon=True).start()
 
 
+def exit_with_master(master_pid: int):
+    """In a gunicorn worker, just forked: end as soon as the master does.
+
+    gunicorn's master watches its workers, but nothing makes a worker notice that the master
+    is gone: after ``kill -9`` of the master, the worker (with its camera, its recognition
+    worker and its face engine pool) ran on under PID 1, its port dead, still writing
+    sightings, while a new server ran the same camera. The master forks its workers from its
+    only thread, so the parent-death signal fires when the master process ends; the children
+    of the worker follow it (each has its own signal, see ``exit_with_parent``).
+    """
+    _set_parent_death_signal()
+    if os.getppid() != master_pid:  # the master died before the signal was armed
+        os._exit(1)
+
+
 # ---- the parent side ------------------------------------------------------------------------
 
 _calls: queue.SimpleQueue = queue.SimpleQueue()

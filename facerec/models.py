@@ -684,6 +684,16 @@ class SignInAddress(db.Model):
     seen_at: Mapped[float] = mapped_column(Float, index=True)  # seconds since the epoch
 
 
+class CameraLease(db.Model):
+    """Which process runs a camera, until when (``camera.lease``): one at a time."""
+
+    __tablename__ = "camera_leases"
+
+    camera: Mapped[str] = mapped_column(String(CAMERA_NAME_MAX), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(100))  # host:pid:random of the process
+    expires_at: Mapped[float] = mapped_column(Float)  # seconds since the epoch
+
+
 class RateLimit(db.Model):
     """A rate limit's count in its current window (``ratelimits.DatabaseStorage``)."""
 
@@ -810,6 +820,7 @@ __all__ = [
     "ApiToken",
     "AuditEntry",
     "Camera",
+    "CameraLease",
     "EnrollDraft",
     "EnrollDraftSample",
     "FaceSample",

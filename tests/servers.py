@@ -56,6 +56,8 @@ class Gunicorn:
         self.process = subprocess.Popen(
             [
                 str(BIN / "gunicorn"),
+                "-c",
+                "python:facerec.gunicorn_conf",  # as `make run`: the worker ends with the master
                 "--worker-class",
                 "gthread",
                 "--workers",

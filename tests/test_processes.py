@@ -121,3 +121,41 @@ def test_does_kill_9_of_an_import_leave_no_worker_behind(tmp_path, data_dir):
     finally:
         if importer.poll() is None:
             importer.kill()
+
+
+def test_does_kill_9_of_the_gunicorn_master_leave_no_process_of_the_server(tmp_path, data_dir):
+    """The master killed as the OOM killer or an impatient operator would: its worker, the
+    worker's camera and recognition worker and its face engine pool all end with it, even
+    while a viewer watches (a stream never ends, so a worker left to finish its requests
+    would run on for ever, camera and all)."""
+    server = Gunicorn(
+        tmp_path, FACEREC_CAMERA=str(CLIP), FACEREC_ENGINE_WORKERS="1", FACEREC_PUBLIC_STREAM="1"
+    )
+    viewer, worker = None, None
+    try:
+        token = add_api_token(server.database_url)
+        assert recognize(server, token, data_dir / "known" / "obama.jpg") == 200
+        start = urllib.request.Request(
+            server.url + "/api/v1/stream/start",
+            method="POST",
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        urllib.request.urlopen(start, timeout=30).close()
+        worker = server.worker_pid()
+        assert wait_for(lambda: len(descendants(worker)) >= 2, timeout=60)
+        everything = [worker, *descendants(worker)]
+        viewer = urllib.request.urlopen(server.url + "/stream.mjpg", timeout=30)
+        assert viewer.read(1000)  # frames are flowing
+
+        os.kill(server.process.pid, signal.SIGKILL)
+        server.process.wait(5)
+        # Polled, with the deadline the issue gives: every one is gone within 5 s.
+        gone = wait_for(lambda: not [pid for pid in everything if alive(pid)], timeout=5)
+        assert gone, describe_leftovers(everything)
+    finally:
+        if viewer is not None:
+            viewer.close()
+        for pid in [*descendants(server.process.pid), *([worker] if worker else [])]:
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)  # only when the test failed: leave nothing behind
+        server.stop()

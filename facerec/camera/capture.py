@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 # nothing to try.
 NETWORK_RETRY_MAX = 2.0
 LOCAL_RETRY_MAX = 30.0
+LEASE_RETRY_MAX = 3.0  # while another process runs the camera
 
 STOPPED = ("Camera stopped", "Press Start to turn the camera on.")
 PAUSED = ("Camera paused", "Nobody was watching. Press Start to resume.")
@@ -42,8 +43,10 @@ class Capture:
     puts a card in place of the picture when there is none (stopped, unavailable).
     """
 
-    def __init__(self, source: str, pump, show, options: SourceOptions | None = None):
+    def __init__(self, source: str, pump, show, options: SourceOptions | None = None, lease=None):
         self.source = source
+        # Who may run the camera (``lease.Lease``): one process at a time; None: no check.
+        self.lease = lease
         self.options = options or SourceOptions()  # transport, timeout, snapshot rate
         self.stream: StreamInfo | None = None  # what the source delivered when last opened
         self._pump = pump
@@ -51,6 +54,7 @@ class Capture:
         self._lock = threading.Lock()  # guards start/stop: one capture thread at most
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
+        self._session: threading.Event | None = None  # set when the source's frames must end
         self.state = "stopped"
         self.error: str | None = None
         self.attempts = 0  # attempts to open the source since it last delivered
@@ -87,6 +91,9 @@ class Capture:
             if thread is None:
                 return False
             self._stop.set()
+            session = self._session
+            if session is not None:
+                session.set()  # the frames read while the lease is kept end at once
             thread.join(timeout)
             if thread.is_alive():
                 log.warning("capture thread did not stop within %.0f s", timeout)
@@ -131,6 +138,15 @@ class Capture:
         try:
             while not stop.is_set():
                 self.attempts += 1
+                if self.lease is not None and not self.lease.acquire():
+                    # Asked again every few seconds: the lease is free the moment its owner
+                    # stops, and expires lease.TTL seconds after its owner died.
+                    wait = min(backoff, LEASE_RETRY_MAX)
+                    self._unavailable(self._held_elsewhere(), wait)
+                    if stop.wait(wait):
+                        break
+                    backoff = self._next_backoff(backoff)
+                    continue
                 try:
                     source = open_source(self.source, self.options)
                 except Exception as exc:  # an OpenCV error must not kill the thread silently
@@ -148,9 +164,21 @@ class Capture:
                     self.state = "running"
                     self.attempts = 0
                     backoff = 1.0
-                    if self._pump(self._frames(source, stop), stop) == "idle":
+                    # Runs until stopped, or until another process takes the lease over.
+                    running = self._session = threading.Event()
+                    if stop.is_set():  # stop() came before the session was there to end
+                        running.set()
+                    if self.lease is not None:
+                        self.lease.keep(running)
+                    try:
+                        pumped = self._pump(self._frames(source, running), running)
+                    finally:
+                        running.set()  # the lease's keeper ends with the session
+                    if pumped == "idle":
                         reason = PAUSED
                         stop.set()
+                    elif self.lease is not None and self.lease.lost() and not stop.is_set():
+                        self._unavailable("another process took this camera over", backoff)
                 except SourceError as exc:
                     self._unavailable(str(exc), backoff)
                 except Exception as exc:
@@ -160,11 +188,20 @@ class Capture:
                 if not stop.is_set() and stop.wait(backoff):
                     break
         finally:
+            if self.lease is not None:
+                self.lease.release()
             self._raw = None
             self.rate.reset()
             self.state = "stopped"
             self._show(*reason)
             log.info("camera stopped")
+
+    def _held_elsewhere(self) -> str:
+        holder = self.lease.holder or ""
+        host, _, rest = holder.partition(":")
+        pid = rest.partition(":")[0]
+        where = f" ({host}, process {pid})" if host and pid else ""
+        return f"another process runs this camera{where}"
 
     def _unavailable(self, why: str, retry_in: float):
         why = redact(why, self.source)  # an OpenCV message may quote the whole URL

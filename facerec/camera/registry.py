@@ -22,6 +22,7 @@ from ..config import current_settings
 from ..engine import Engine
 from ..extensions import db
 from ..models import Camera
+from .lease import Lease, new_owner
 from .service import CameraService
 from .sources import SourceOptions, describe
 from .tuning import Tuning
@@ -76,6 +77,7 @@ class CameraRegistry:
         self._closed = False
         self._failing = False
         self._watcher: threading.Thread | None = None
+        self.lease_owner = new_owner()  # who this server is, in camera_leases
         self._watchers: list = []  # callables(CameraService), told of every service built
 
     def watch(self):
@@ -239,6 +241,7 @@ class CameraRegistry:
             camera=spec.name,
             options=self._options_for(spec),
             feed_factory=lambda svc: self.engine.feed(svc.camera, database),
+            lease=Lease(self._app, spec.name, self.lease_owner) if spec.source else None,
             **self._service_options,
         )
         for callback in list(self._watchers):

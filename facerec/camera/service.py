@@ -69,6 +69,7 @@ class CameraService:
         idle_timeout: float = 120.0,
         autostart: bool = True,
         options: SourceOptions | None = None,
+        lease=None,
     ):
         self.camera = camera  # the camera's name: in URLs, on sightings, in log lines
         self.tuning = tuning  # sent with every frame; replaced whole by reconfigure()
@@ -79,7 +80,8 @@ class CameraService:
         self.idle_timeout = idle_timeout
         self.autostart = autostart
         self.broadcast = Broadcast(jpeg_quality)
-        self.capture = Capture(source, self._pump, self.broadcast.placeholder, options)
+        # Who may run the camera (``lease.Lease``): one process at a time; None: no check.
+        self.capture = Capture(source, self._pump, self.broadcast.placeholder, options, lease=lease)
         self._control = threading.Lock()  # start/stop/reconfigure, one at a time
         self._manually_stopped = False
         self._idled = False  # stopped for lack of viewers (FACEREC_IDLE_TIMEOUT)
@@ -125,6 +127,10 @@ class CameraService:
     def stream(self) -> StreamInfo | None:
         """Codec, size, declared fps and time to the first frame of the last opening."""
         return self.capture.stream
+
+    @property
+    def lease(self):
+        return self.capture.lease
 
     @property
     def capture_rate(self) -> RateMeter:

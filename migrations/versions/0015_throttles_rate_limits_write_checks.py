@@ -1,4 +1,5 @@
-"""sign_in_failures, sign_in_addresses, rate_limits: throttles that survive restarts; write_checks
+"""sign_in_failures, sign_in_addresses, rate_limits: throttles that survive restarts;
+write_checks; camera_leases: one process runs a camera
 
 Revision ID: 0015
 Revises: 0014
@@ -43,6 +44,13 @@ def upgrade():
     )
     op.create_index(op.f('ix_rate_limits_expires_at'), 'rate_limits', ['expires_at'], unique=False)
     op.create_table(
+        'camera_leases',
+        sa.Column('camera', sa.String(length=64), nullable=False),
+        sa.Column('owner', sa.String(length=100), nullable=False),
+        sa.Column('expires_at', sa.Float(), nullable=False),
+        sa.PrimaryKeyConstraint('camera', name=op.f('pk_camera_leases')),
+    )
+    op.create_table(
         'write_checks',
         sa.Column('server', sa.String(length=64), nullable=False),
         sa.Column('at', sa.Float(), nullable=False),
@@ -52,6 +60,7 @@ def upgrade():
 
 def downgrade():
     op.drop_table('write_checks')
+    op.drop_table('camera_leases')
     op.drop_index(op.f('ix_rate_limits_expires_at'), table_name='rate_limits')
     op.drop_table('rate_limits')
     op.drop_index(op.f('ix_sign_in_addresses_seen_at'), table_name='sign_in_addresses')
