@@ -72,13 +72,17 @@ def _has_control(text: str, allowed: str = "") -> bool:
 
 
 @functools.cache
-def text_pattern(allowed: str = "", required: bool = False) -> str:
+def text_pattern(allowed: str = "", required: bool = False, visible: bool = False) -> str:
     """A regular expression (JSON Schema ``pattern``) of the texts ``refused_character``
     allows, so API clients and schemathesis know the rule; with ``required``, at least one
-    character must not be white space (a name of spaces is empty once trimmed)."""
+    character must not be white space (a name of spaces is empty once trimmed); with
+    ``visible``, invisible and text-direction characters are refused too (``is_invisible``:
+    a name)."""
     ranges, start = [], None
     for code in range(sys.maxunicode + 2):
-        refused = code <= sys.maxunicode and refused_character(chr(code), allowed)
+        refused = code <= sys.maxunicode and (
+            refused_character(chr(code), allowed) or (visible and is_invisible(chr(code)))
+        )
         if refused and start is None:
             start = code
         elif not refused and start is not None:
@@ -124,20 +128,6 @@ def is_invisible(ch: str) -> bool:
     """A character a reader cannot see in a name (see INVISIBLE_EXTRA)."""
     code = ord(ch)
     return unicodedata.category(ch) == "Cf" or any(lo <= code <= hi for lo, hi in INVISIBLE_EXTRA)
-
-
-def invisible_class() -> str:
-    """The characters below U+10000 that ``is_invisible`` refuses, as the body of a regular
-    expression class (``\\u00ad\\u0600-\\u0605...``), for the API schema's name pattern."""
-    ranges: list[list[int]] = []
-    for code in range(0x10000):
-        if 0xD800 <= code <= 0xDFFF or not is_invisible(chr(code)):
-            continue
-        if ranges and ranges[-1][1] == code - 1:
-            ranges[-1][1] = code
-        else:
-            ranges.append([code, code])
-    return "".join(f"\\u{lo:04x}" if lo == hi else f"\\u{lo:04x}-\\u{hi:04x}" for lo, hi in ranges)
 
 
 def clean_name(raw: str | None) -> str:
@@ -214,11 +204,12 @@ class PersonFields:
         label="Name",
         max_length=NAME_MAX,
         api=(
-            f"Trimmed, inner white space folded; 1 to {NAME_MAX} characters without control "
-            "characters; unique without regard to case."
+            f"Trimmed, inner white space folded, NFKC-normalised; 1 to {NAME_MAX} characters "
+            "without control, invisible or text-direction characters; unique without regard "
+            "to case and character forms."
         ),
         example="Ada Lovelace",
-        pattern=lambda: text_pattern(NAME_FOLDED, required=True),
+        pattern=lambda: text_pattern(NAME_FOLDED, required=True, visible=True),
     )
     details: str = _field(
         "",
