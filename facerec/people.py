@@ -80,8 +80,12 @@ def text_pattern(allowed: str = "", required: bool = False, visible: bool = Fals
     a name)."""
     ranges, start = [], None
     for code in range(sys.maxunicode + 2):
+        # Invisible characters beyond U+FFFF (tags, a few symbols) stay out of the pattern: a
+        # JSON Schema pattern is an ECMA-262 one, where they are two halves of a surrogate
+        # pair and cannot go in a character class. clean_name refuses them all the same.
         refused = code <= sys.maxunicode and (
-            refused_character(chr(code), allowed) or (visible and is_invisible(chr(code)))
+            refused_character(chr(code), allowed)
+            or (visible and code < 0x10000 and is_invisible(chr(code)))
         )
         if refused and start is None:
             start = code

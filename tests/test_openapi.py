@@ -458,7 +458,13 @@ def run_schemathesis(app, serve, tmp_path, headers: dict) -> dict:
 @pytest.fixture
 def live_app(app_factory):
     """An app as `make run` serves it (CSRF on), its camera the test clip, a token, two people."""
-    app = app_factory(FACEREC_CAMERA=str(CLIP), WTF_CSRF_ENABLED=True)
+    # The rate limits out of the way: a run sends hundreds of photos with one token, and every
+    # operation must get to do its job (test_ratelimits.py tests the limits).
+    unlimited = {
+        f"FACEREC_RATE_LIMIT_{name}": "100000 per minute"
+        for name in ("RECOGNIZE", "SEARCH", "UPLOADS", "SIGN_IN")
+    }
+    app = app_factory(FACEREC_CAMERA=str(CLIP), WTF_CSRF_ENABLED=True, **unlimited)
     with app.app_context():
         db.session.add(
             ApiToken(name="schemathesis", token_hash=ApiToken.hash(TOKEN), prefix=TOKEN[:8])

@@ -118,10 +118,10 @@ def test_is_a_name_with_an_invisible_or_direction_character_refused(raw, code, k
     ["OBAMA", "\uff2f\uff42\uff41\uff4d\uff41", "obama\u00a0", "Obama"],
 )
 def test_is_a_name_that_looks_like_a_taken_one_refused(ctx, look_alike):
-    people.create_person("obama")
+    people.create_person(people.PersonFields(name="obama"))
     db.session.commit()
     with pytest.raises(people.DuplicateName, match="“obama” already exists"):
-        people.create_person(look_alike)
+        people.create_person(people.PersonFields(name=look_alike))
 
 
 def test_may_a_person_keep_their_own_name_when_edited(ctx):
@@ -272,6 +272,6 @@ def test_does_the_migration_give_existing_names_their_look_alike_key(empty_datab
             upgrade(directory="migrations")
             assert db.session.execute(text("SELECT name_key FROM users")).scalar() == "obama"
             with pytest.raises(people.DuplicateName):
-                people.create_person("Obama")
+                people.create_person(people.PersonFields(name="Obama"))
     finally:
         shutdown(app)

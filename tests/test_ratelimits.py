@@ -77,13 +77,18 @@ def test_are_uploads_limited_per_account(app_factory):
     client = login_client(app, app.test_client())
     created = client.post("/api/v1/users", json={"name": "Ada"})
     assert created.status_code == 201
-    sample = client.post(
-        f"/api/v1/users/{created.get_json()['id']}/samples",
-        data={"image": (io.BytesIO(NOT_AN_IMAGE), "x.gif")},
-        content_type="multipart/form-data",
-    )
-    assert sample.status_code == 429
-    assert "Too many photo uploads" in sample.get_json()["error"]
+
+    def add_sample():
+        return client.post(
+            f"/api/v1/users/{created.get_json()['id']}/samples",
+            data={"image": (io.BytesIO(NOT_AN_IMAGE), "x.gif")},
+            content_type="multipart/form-data",
+        )
+
+    assert add_sample().status_code == 400  # the engine's word on it: not an image
+    refused = add_sample()
+    assert refused.status_code == 429
+    assert "Too many photo uploads" in refused.get_json()["error"]
 
 
 def test_is_sign_in_limited_per_address_and_per_username(app_factory):
