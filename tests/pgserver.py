@@ -162,6 +162,17 @@ class PostgresServer:
         self._process.wait()
         return False
 
+    def halt(self):
+        """An outage: the server stops (its sessions cut), its data kept; ``resume()``."""
+        if self._process is not None and self._process.poll() is None:
+            self._process.send_signal(signal.SIGINT)
+            self._process.wait(15)
+
+    def resume(self):
+        """Start the halted server again, on the same port."""
+        if not self._launch():
+            raise RuntimeError("PostgreSQL did not start again")
+
     def stop(self):
         if self._process is not None and self._process.poll() is None:
             self._process.send_signal(signal.SIGINT)  # fast shutdown: end sessions, stop

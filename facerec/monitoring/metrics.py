@@ -80,6 +80,12 @@ class FacerecCollector:
                 "Track events the database refused (logged; the camera goes on).",
                 writer.failed,
             )
+            yield GaugeMetricFamily(
+                "facerec_sightings_pending",
+                "Track events not written yet: queued, or kept (memory, then disk) while the "
+                "database is unavailable; written when it is back.",
+                value=writer.pending,
+            )
         # Each sink (webhooks, MQTT, ...) says what it counts.
         for sink in events.sinks if events is not None else ():
             yield from sink.metrics()

@@ -8,6 +8,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from flask import current_app
 
 from ..config import current_settings
@@ -42,7 +44,8 @@ def subscribe(callback: Subscriber, app=None):
 
 def init_app(app):
     """The app's sightings writer, attached to its camera(s), and the retention pruning."""
-    writer = SightingWriter(app)
+    # Events the database cannot take wait in memory, then in the instance folder.
+    writer = SightingWriter(app, spool=Path(app.instance_path) / "pending-sightings")
     app.extensions["sightings"] = writer
     from .. import camera
 

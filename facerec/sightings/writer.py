@@ -8,6 +8,12 @@ its own app context inserts the row when a track starts (so an open sighting sho
 person is in view), updates it when its identity changes and when it ends, and after each
 commit tells the subscribers (``subscribe()``): ``callback(event, sighting_dict)`` with
 ``event`` one of ``sighting.started``, ``sighting.updated``, ``sighting.ended``.
+
+When the database cannot take a write (it is down, unreachable or locked), the event is not
+lost: it goes to a backlog (``backlog.Backlog``: memory, then a spool file), every later
+event goes after it to keep their order, and the writer tries again every RETRY seconds
+until the database answers; then it writes them all, oldest first, and the subscribers
+(webhooks, MQTT) hear of them, late but complete. ``pending`` counts them (in /metrics).
 """
 
 from __future__ import annotations
@@ -20,16 +26,26 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import (
+    DBAPIError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    SQLAlchemyError,
+)
 
 from .. import shapes
 from ..extensions import db
 from ..models import Sighting
+from .backlog import Backlog
 
 log = logging.getLogger(__name__)
 
 QUEUE_SIZE = 1000
 IDLE_EXIT = 30.0  # seconds without work after which the writer thread ends (restarts on demand)
+RETRY = 2.0  # seconds between attempts to write the backlog while the database is away
+WRITTEN, FAILED, UNAVAILABLE = "written", "failed", "unavailable"
+_TIME_TO_RETRY = object()  # what the writer thread gets when no event came for RETRY s
 
 Subscriber = Callable[[str, dict], None]
 
@@ -43,8 +59,9 @@ def _when(seconds: float | None) -> datetime | None:
 class SightingWriter:
     """The app's sightings writer: a bounded queue and one thread (see the module doc)."""
 
-    def __init__(self, app, maxsize: int = QUEUE_SIZE):
+    def __init__(self, app, maxsize: int = QUEUE_SIZE, spool=None):
         self.app = app
+        self.backlog = Backlog(spool)  # events waiting for the database to come back
         self.queue: queue.Queue = queue.Queue(maxsize)
         self.subscribers: list[Subscriber] = []
         self.dropped = 0  # events lost because the queue was full
@@ -53,6 +70,13 @@ class SightingWriter:
         self._open: dict[tuple[str, int], int] = {}  # (camera, track id) -> sighting id
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        if len(self.backlog):
+            self._ensure_thread()  # a stopped server's events, written as soon as possible
+
+    @property
+    def pending(self) -> int:
+        """Track events not written yet: queued, or waiting for the database."""
+        return self.queue.qsize() + len(self.backlog)
 
     # ---- capture side --------------------------------------------------------------------
 
@@ -92,27 +116,50 @@ class SightingWriter:
         with self.app.app_context():
             try:
                 while True:
+                    waiting = len(self.backlog) > 0
                     try:
-                        item = self.queue.get(timeout=IDLE_EXIT)
+                        item = self.queue.get(timeout=RETRY if waiting else IDLE_EXIT)
                     except queue.Empty:
-                        with self._lock:
-                            if self.queue.empty():
-                                self._thread = None
-                                return
-                        continue
+                        item = _TIME_TO_RETRY
                     try:
                         if item is None:
+                            self._drain()
+                            self.backlog.spill()  # what is left waits on disk for the next start
                             return
-                        self._write(*item)
+                        if item is not _TIME_TO_RETRY:
+                            self._take(item)
+                        if waiting or item is _TIME_TO_RETRY:
+                            self._drain()
+                        if item is _TIME_TO_RETRY and not len(self.backlog):
+                            with self._lock:
+                                if self.queue.empty():
+                                    self._thread = None
+                                    return
                     except Exception:  # the thread must outlive any one bad event
                         self.failed += 1
                         log.exception("could not record a sighting event")
                     finally:
-                        self.queue.task_done()
+                        if item is not _TIME_TO_RETRY:
+                            self.queue.task_done()
             finally:
                 db.session.remove()
 
-    def _write(self, camera: str, event):
+    def _take(self, item):
+        """Write one event, or keep it in the backlog (after those already there)."""
+        if len(self.backlog):
+            self.backlog.append(item)
+        elif self._write(*item) == UNAVAILABLE:
+            log.warning("the database is unavailable: sightings are kept until it is back")
+            self.backlog.append(item)
+
+    def _drain(self):
+        """Write the backlog, oldest first, until it is empty or the database fails again."""
+        while (item := self.backlog.peek()) is not None:
+            if self._write(*item) == UNAVAILABLE:
+                return
+            self.backlog.pop()
+
+    def _write(self, camera: str, event) -> str:
         track = event.track
         key = (camera, track.track_id)
         try:
@@ -127,17 +174,30 @@ class SightingWriter:
                 self._fill(row, track)
                 row.user_id = row.name = None
                 db.session.commit()
+        except (OperationalError, InterfaceError) as exc:
+            # Down, unreachable, restarting, locked: it will answer again; keep the event.
+            db.session.rollback()
+            log.info("sighting of track %s kept: %s", track.track_id, type(exc.orig).__name__)
+            return UNAVAILABLE
+        except DBAPIError as exc:
+            db.session.rollback()
+            if exc.connection_invalidated:
+                return UNAVAILABLE
+            self.failed += 1
+            log.exception("could not record a sighting of track %s", track.track_id)
+            return FAILED
         except SQLAlchemyError:
             db.session.rollback()
             self.failed += 1
             log.exception("could not record a sighting of track %s", track.track_id)
-            return
+            return FAILED
         if event.kind == "ended":
             self._open.pop(key, None)
         else:
             self._open[key] = row.id
         self.written += 1
         self._notify(f"sighting.{event.kind}", shapes.sighting(row))
+        return WRITTEN
 
     def _row(self, key, camera: str, track) -> Sighting:
         row_id = self._open.get(key)
@@ -173,11 +233,11 @@ class SightingWriter:
     # ---- control -------------------------------------------------------------------------
 
     def flush(self, timeout: float = 10.0) -> bool:
-        """Wait until every queued event is written (tests, shutdown). True if it was."""
+        """Wait until every event is written (tests, shutdown). True if it was."""
         deadline = time.monotonic() + timeout
-        while self.queue.unfinished_tasks and time.monotonic() < deadline:
+        while (self.queue.unfinished_tasks or len(self.backlog)) and time.monotonic() < deadline:
             time.sleep(0.02)
-        return not self.queue.unfinished_tasks
+        return not (self.queue.unfinished_tasks or len(self.backlog))
 
     def close(self, timeout: float = 5.0):
         """Write what is queued, then end the thread."""
