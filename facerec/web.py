@@ -82,17 +82,23 @@ def release_database():
     A request holds a pooled connection from its first query to its end. Twenty requests
     waiting seconds for the engine would hold twenty connections, and every other request
     (a sign-in, a page, the health check) would wait for the pool. Ending the transaction
-    here returns the connection; the objects loaded so far are reloaded when next read.
+    here returns the connection; the objects loaded so far stay as they were read.
     Called where nothing was written yet, so there is nothing to commit: if something is,
     the transaction goes on untouched (it must stay whole) and the connection is kept.
     """
     from .extensions import db
 
-    session = db.session
+    session = db.session()
     if session.new or session.dirty or session.deleted:
         log.warning("release_database() with unsaved changes: the connection is kept")
         return
-    session.commit()
+    # Not expired: what the request loaded reads as it did (one transaction's view, as
+    # before), and a row deleted meanwhile shows when it is written, as it would have.
+    session.expire_on_commit, before = False, session.expire_on_commit
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = before
 
 
 def wants_json() -> bool:
