@@ -1,8 +1,8 @@
 """sign_in_failures, sign_in_addresses, rate_limits: throttles that survive restarts;
 write_checks; camera_leases: one process runs a camera
 
-Revision ID: 0016
-Revises: 0015
+Revision ID: 0018
+Revises: 0017
 Create Date: 2026-12-05 21:00:00
 
 """
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0016'
-down_revision = '0015'
+revision = '0018'
+down_revision = '0017'
 branch_labels = None
 depends_on = None
 
