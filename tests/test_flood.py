@@ -72,20 +72,20 @@ def test_does_a_request_hold_no_connection_while_the_engine_works(
     """Checked from inside: the number of connections out of the pool at the moment the
     face engine is asked. With the rate limits off, so that it is the view that gives the
     connection back (the database storage of the limits commits too)."""
-    from facerec import face_jobs
+    from facerec.engine.pool import Engine
     from facerec.extensions import db
 
     app = app_factory(RATELIMIT_ENABLED=False, FACEREC_TOLERANCE=0.3)
     client = login_client(app, app.test_client())
     user = client.post("/api/v1/users", json={"name": "Ada"}).get_json()["id"]
     held = []
-    real_run = face_jobs.run
+    real_run = Engine.run
 
-    def spying_run(*args, **kwargs):
+    def spying_run(self, *args, **kwargs):
         held.append(db.engine.pool.checkedout())
-        return real_run(*args, **kwargs)
+        return real_run(self, *args, **kwargs)
 
-    monkeypatch.setattr(face_jobs, "run", spying_run)
+    monkeypatch.setattr(Engine, "run", spying_run)
     photo = (data_dir / "unknown" / "two_people.jpg").read_bytes()
     response = client.post(
         path.format(user=user),
