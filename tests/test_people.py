@@ -255,7 +255,7 @@ def test_does_the_migration_give_existing_names_their_look_alike_key(empty_datab
     )
     try:
         with app.app_context():
-            upgrade(directory="migrations", revision="0016")
+            upgrade(directory="migrations", revision="0020")
             # Stored before names were normalised: full-width letters, keyed as typed.
             db.session.execute(
                 text(

@@ -1,8 +1,8 @@
 """sign_in_failures, sign_in_addresses, rate_limits: throttles that survive restarts;
 write_checks; camera_leases: one process runs a camera
 
-Revision ID: 0018
-Revises: 0017
+Revision ID: 0022
+Revises: 0021
 Create Date: 2026-12-05 21:00:00
 
 """
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0018'
-down_revision = '0017'
+revision = '0022'
+down_revision = '0021'
 branch_labels = None
 depends_on = None
 

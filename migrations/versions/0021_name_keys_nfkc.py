@@ -1,7 +1,7 @@
 """users.name_key: NFKC-normalised and case-folded, so look-alike names share one key
 
-Revision ID: 0017
-Revises: 0016
+Revision ID: 0021
+Revises: 0020
 Create Date: 2026-12-05 20:00:00
 
 """
@@ -13,8 +13,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0017'
-down_revision = '0016'
+revision = '0021'
+down_revision = '0020'
 branch_labels = None
 depends_on = None
 
