@@ -209,4 +209,26 @@ def init_app(app):
     settings = current_settings(app)
     app.config["RATELIMIT_STORAGE_URI"] = settings.rate_limit_storage or DATABASE_STORAGE
     app.config.setdefault("RATELIMIT_ENABLED", True)
+    # Flask-Limiter puts its window's end as Retry-After on every answer of a limited route
+    # (the later of its own and the answer's): right on its 429, but a 503 that said when
+    # the face engine has room (3 s) would say the end of the minute, and a 200 needs none.
+    # The answer's own is noted before the limiter's hook and put back after it (Flask runs
+    # these hooks last registered first).
+    app.after_request(_own_retry_after_back)
     limiter.init_app(app)
+    app.after_request(_note_own_retry_after)
+
+
+def _note_own_retry_after(response):
+    g.own_retry_after = response.headers.get("Retry-After")
+    return response
+
+
+def _own_retry_after_back(response):
+    if response.status_code != 429 and "own_retry_after" in g:
+        own = g.pop("own_retry_after")
+        if own is None:
+            response.headers.pop("Retry-After", None)
+        else:
+            response.headers["Retry-After"] = own
+    return response

@@ -99,7 +99,10 @@ def test_does_a_camera_url_with_a_bad_port_show_an_error_instead_of_a_500(app_fa
 
 
 def test_is_a_url_camera_that_comes_back_picked_up_within_seconds(app_factory, serve):
-    upstream = app_factory(FACEREC_CAMERA=str(CLIP), FACEREC_PUBLIC_STREAM=True)
+    # Another server (its own camera name): two servers never run one camera (lease).
+    upstream = app_factory(
+        FACEREC_CAMERA=str(CLIP), FACEREC_PUBLIC_STREAM=True, FACEREC_SERVER="upstream"
+    )
     upstream.extensions["cameras"].first().start()
     server = serve(upstream)
     port = closed_port()

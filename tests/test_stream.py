@@ -408,7 +408,10 @@ class Link:
 
 def test_does_an_ip_camera_url_stream_and_survive_a_dropped_connection(app_factory, serve):
     # The "IP camera" is another facerec serving the clip as MJPEG over HTTP.
-    upstream = app_factory(FACEREC_CAMERA=str(CLIP), FACEREC_PUBLIC_STREAM=True)
+    # Another server (its own camera name): two servers never run one camera (lease).
+    upstream = app_factory(
+        FACEREC_CAMERA=str(CLIP), FACEREC_PUBLIC_STREAM=True, FACEREC_SERVER="upstream"
+    )
     upstream.extensions["cameras"].first().start()
     server = serve(upstream)
     link = Link(server.server.server_port)
