@@ -274,17 +274,69 @@ def everyone() -> list[User]:
     return db.session.scalars(select(User).order_by(User.name_key)).all()
 
 
+@functools.cache
+def _look_alike_groups() -> dict[str, str]:
+    """Each character of Unicode's table of confusable characters (UTS #39, as the
+    confusable_homoglyphs package ships it) mapped to one member of its group of look-alikes,
+    the lowest code point: Cyrillic U+043E and Greek U+03BF to Latin "o". Groups are
+    joined through every pair the table lists (one character for one; a character that looks
+    like two, "m" and "rn", is left out: it is rare in names and would refuse real ones)."""
+    from confusable_homoglyphs.confusables import confusables_data
+
+    parent: dict[str, str] = {}
+
+    def root(ch: str) -> str:
+        while (up := parent.get(ch, ch)) != ch:
+            parent[ch] = parent.get(up, up)
+            ch = up
+        return ch
+
+    for ch, entries in confusables_data.items():
+        if len(ch) != 1:
+            continue
+        for entry in entries:
+            if len(entry["c"]) == 1:
+                first, second = root(ch), root(entry["c"])
+                if first != second:
+                    parent[max(first, second)] = min(first, second)
+    return {ch: root(ch) for ch in list(parent)}
+
+
+def look_alike_keys(name: str) -> tuple[str, str]:
+    """Two forms of ``name_key`` with every character replaced by its look-alike group's
+    (``_look_alike_groups``): of the case-folded name, and of the name as written (a capital
+    Cyrillic "B" looks like a Latin one, its small letter does not). Two names look the same
+    when either form is the same: "Obama" with a Cyrillic O (U+041E), or in capitals of
+    Cyrillic and Greek letters, shares one with "Obama"."""
+    groups = _look_alike_groups()
+
+    def mapped(text: str) -> str:
+        return "".join(groups.get(ch, ch) for ch in text)
+
+    return name_key(mapped(name_key(name))), name_key(mapped(unicodedata.normalize("NFKC", name)))
+
+
 def find_by_name(name: str) -> User | None:
     """The person with this name, whatever its case and spacing."""
     return db.session.execute(select(User).filter_by(name_key=name_key(name))).scalar_one_or_none()
 
 
 def check_name_free(name: str, exclude_id: int | None = None):
-    """Refuse a name already taken, or one that only looks different (case, width,
-    compatibility forms such as full-width letters: see ``models.name_key``)."""
+    """Refuse a name already taken, or one that only looks different: case, width,
+    compatibility forms such as full-width letters (``models.name_key``), or letters of
+    another script that look the same (``look_alike_keys``: a Cyrillic O for a Latin one)."""
     existing = find_by_name(name)
     if existing is not None and existing.id != exclude_id:
         raise DuplicateName(f"A person named “{existing.name}” already exists.")
+    # Every name read (a few hundred people at most): the look-alike key is not stored, so
+    # that an update of Unicode's table never needs the names keyed again.
+    keys = look_alike_keys(name)
+    for other_id, other in db.session.execute(select(User.id, User.name)):
+        if other_id != exclude_id and any(map(str.__eq__, keys, look_alike_keys(other))):
+            raise DuplicateName(
+                f"The name “{name}” looks the same as “{other}”, who is already enrolled "
+                "(letters of another script that look alike); type the name in plain letters."
+            )
 
 
 def as_sample(row) -> faces.Sample:

@@ -323,6 +323,17 @@ def test_is_a_duplicate_name_refused_with_409_whatever_its_case(app, client):
     assert count(app, User) == 1
 
 
+def test_is_a_name_in_look_alike_letters_refused_with_409(app, client):
+    enroll(app, "Ada Lovelace")
+    response = client.post(f"{API}/users", json={"name": "\u0410da Lovelace"})  # Cyrillic A
+    assert response.status_code == 409
+    assert response.get_json()["error"] == (
+        "The name “\u0410da Lovelace” looks the same as “Ada Lovelace”, who is already enrolled "
+        "(letters of another script that look alike); type the name in plain letters."
+    )
+    assert count(app, User) == 1
+
+
 @pytest.mark.sqlite_only  # refused before any query
 @pytest.mark.parametrize(
     ("body", "message", "field"),

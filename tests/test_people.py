@@ -124,6 +124,44 @@ def test_is_a_name_that_looks_like_a_taken_one_refused(ctx, look_alike):
         people.create_person(people.PersonFields(name=look_alike))
 
 
+@pytest.mark.parametrize(
+    "look_alike",
+    [
+        "\u041ebama",  # a Cyrillic capital O
+        "\u03bfbama",  # a Greek small omicron
+        "Ob\u0430m\u0430",  # Cyrillic small a, twice
+        "\u041e\u0412\u0410\u039c\u0410",  # OBAMA in Cyrillic and Greek capitals
+    ],
+)
+def test_is_a_name_in_look_alike_letters_of_another_script_refused(ctx, look_alike):
+    people.create_person(people.PersonFields(name="Obama"))
+    db.session.commit()
+    with pytest.raises(people.DuplicateName, match="looks the same as “Obama”, who is already"):
+        people.create_person(people.PersonFields(name=look_alike))
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        "\u041e\u0431\u0430\u043c\u0430",  # Obama written in Cyrillic: it reads differently
+        "Osama",
+        "Oba ma",
+    ],
+)
+def test_is_a_name_that_reads_differently_accepted(ctx, other):
+    people.create_person(people.PersonFields(name="Obama"))
+    people.create_person(people.PersonFields(name=other))
+    db.session.commit()
+
+
+def test_may_a_person_keep_their_look_alike_name_when_edited(ctx):
+    """Their own name is not someone else's (a name stored before the rule keeps working)."""
+    user = people.create_person(people.PersonFields(name="\u041ebama"))
+    db.session.commit()
+    people.update_person(user, people.PersonFields(name="\u041ebama", details="renamed"))
+    people.update_person(user, people.PersonFields(name="Obama"))
+
+
 def test_may_a_person_keep_their_own_name_when_edited(ctx):
     user = people.create_person(people.PersonFields(name="Ada"))
     db.session.commit()
