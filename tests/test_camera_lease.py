@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
+from facerec import camera
 from facerec.camera.lease import TTL
 from facerec.extensions import db
 from facerec.models import CameraLease, Sighting, utcnow
@@ -66,6 +67,35 @@ def test_are_sightings_left_open_by_a_dead_process_closed_at_the_next_start(app_
         expected = datetime.fromtimestamp(last_alive, UTC).replace(tzinfo=None)
         assert abs((ended - expected).total_seconds()) < 2
         assert rows["lab"].ended_at is None  # not this camera's: left to its own server
+
+
+@pytest.mark.both_databases
+def test_are_sightings_no_process_runs_closed_when_the_server_starts(app_factory):
+    """Closed by the server's start (registry.watch, as wsgi.py calls it), autostart or not:
+    a camera whose process died, one no process holds at all (removed, or from before the
+    leases); not one another server runs now."""
+    app = app_factory()
+    now = time.time()
+    started = utcnow() - timedelta(minutes=10)
+    with app.app_context():
+        db.session.add_all(
+            [
+                CameraLease(camera="door", owner="gone:1:dead", expires_at=now - 120 + TTL),
+                CameraLease(camera="hall", owner="other:2:alive", expires_at=now + TTL),
+            ]
+            + [
+                Sighting(camera=name, started_at=started, frames=9)
+                for name in ("door", "yard", "hall")
+            ]
+        )
+        db.session.commit()
+    camera.registry(app).watch()
+    with app.app_context():
+        rows = {row.camera: row for row in db.session.execute(select(Sighting)).scalars()}
+        door_alive = datetime.fromtimestamp(now - 120, UTC).replace(tzinfo=None)
+        assert abs((rows["door"].ended_at - door_alive).total_seconds()) < 2
+        assert rows["yard"].ended_at == started  # no sign of life after it started
+        assert rows["hall"].ended_at is None  # its camera runs on another server
 
 
 def start_camera(server, token):

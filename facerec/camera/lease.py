@@ -175,3 +175,35 @@ class Lease:
 
     def lost(self) -> bool:
         return not self.held
+
+
+def close_stale_sightings(app) -> int:
+    """At a server's start: close the sightings still "in view" whose camera no live process
+    runs (its lease expired, given back, or never taken), ended when their process was last
+    known alive (the end of its lease less the TTL), else when they started. A camera that
+    another server runs keeps its open sightings (its lease is live). Returns how many."""
+    now = time.time()
+    try:
+        with app.app_context():
+            session = db.session
+            leases = dict(session.execute(select(CameraLease.camera, CameraLease.expires_at)).all())
+            closed = 0
+            rows = session.execute(select(Sighting).where(Sighting.ended_at.is_(None))).scalars()
+            for row in rows:
+                expires_at = leases.get(row.camera)
+                if expires_at is not None and expires_at >= now:
+                    continue  # its camera runs somewhere: the sighting may well be open
+                ended = row.started_at
+                if expires_at:  # a process died holding it: last alive a TTL before the end
+                    alive = datetime.fromtimestamp(expires_at - TTL, UTC).replace(tzinfo=None)
+                    ended = max(ended, alive)
+                row.ended_at = ended
+                closed += 1
+            session.commit()
+            session.remove()
+    except SQLAlchemyError as exc:
+        log.warning("open sightings not checked (%s)", exc.__class__.__name__)
+        return 0
+    if closed:
+        log.info("closed %d sighting(s) left open by a process that stopped", closed)
+    return closed

@@ -22,7 +22,7 @@ from ..config import current_settings
 from ..engine import Engine
 from ..extensions import db
 from ..models import Camera
-from .lease import Lease, new_owner
+from .lease import Lease, close_stale_sightings, new_owner
 from .service import CameraService
 from .sources import SourceOptions, describe
 from .tuning import Tuning
@@ -77,6 +77,7 @@ class CameraRegistry:
         self._closed = False
         self._failing = False
         self._watcher: threading.Thread | None = None
+        self._swept = False  # the sightings dead processes left open: closed by watch()
         self.lease_owner = new_owner()  # who this server is, in camera_leases
         self._watchers: list = []  # callables(CameraService), told of every service built
 
@@ -86,7 +87,14 @@ class CameraRegistry:
         A thread looks at the table every ``check_interval`` seconds, so a camera added or
         enabled by any process (the CLI, another server's page) starts at once too. Called
         by the server (wsgi.py), not by ``create_app``: commands and tests open no camera.
+        First the sightings a stopped process left "in view" are closed
+        (``lease.close_stale_sightings``), autostart or not.
         """
+        with self._lock:
+            first = not self._swept
+            self._swept = True
+        if first:
+            close_stale_sightings(self._app)
         if not self._service_options["autostart"]:
             return
         with self._lock:
