@@ -9,11 +9,12 @@ from sqlalchemy import text
 # access to the values within the .ini file in use.
 config = context.config
 
-# Interpret the config file for Python logging.
-# This line sets up loggers basically.
-# Keep the loggers that exist: a migration run inside a server (or a test) must not
-# silence the application's own logging.
-fileConfig(config.config_file_name, disable_existing_loggers=False)
+# alembic.ini's logging only where the process has none: the app sets up its own (create_app,
+# so also for `flask db upgrade`), and a process that migrates while it runs (a server restoring
+# a backup, the tests) keeps it. fileConfig would replace its handlers and, by default, disable
+# every logger that exists, Apprise's too (whose lines say why a URL is refused).
+if not logging.getLogger().handlers:
+    fileConfig(config.config_file_name, disable_existing_loggers=False)
 logger = logging.getLogger("alembic.env")
 
 # Any fixed number: the PostgreSQL advisory lock that serialises concurrent upgrades.

@@ -1,5 +1,8 @@
 """The application factory, configuration and migrations."""
 
+import logging
+
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
@@ -38,6 +41,27 @@ def test_does_flask_db_upgrade_on_an_empty_database_create_a_schema_matching_the
         app.extensions["cameras"].close()
     assert {"users", "face_samples", "accounts", "api_tokens", "gallery_state"} <= tables
     assert diff == []
+
+
+@pytest.mark.sqlite_only  # about logging, not the database
+def test_do_migrations_in_a_running_process_leave_its_logging_alone(empty_database_url, caplog):
+    """A server restoring a backup migrates it in-process: its loggers (Apprise's, whose
+    lines say why a notification URL is refused) and handlers stay as they were."""
+    heard = logging.getLogger("apprise")
+    handlers = list(logging.getLogger().handlers)
+    app = create_app(
+        {"TESTING": True, "SECRET_KEY": "x", "SQLALCHEMY_DATABASE_URI": empty_database_url}
+    )
+    try:
+        with app.app_context():
+            upgrade(directory="migrations")
+            db.engine.dispose()
+    finally:
+        app.extensions["cameras"].close()
+    assert logging.getLogger().handlers == handlers
+    with caplog.at_level(logging.WARNING, logger="apprise"):
+        heard.warning("Invalid ~From~ email specified")
+    assert "Invalid ~From~ email specified" in caplog.text
 
 
 def test_do_the_migrations_go_down_to_nothing_and_up_again(empty_database_url):

@@ -4,6 +4,7 @@ test_admin_notifications.py."""
 
 from __future__ import annotations
 
+import logging
 import shlex
 import time
 from datetime import datetime
@@ -201,7 +202,14 @@ def test_can_the_cli_add_list_test_and_remove_a_target_with_secrets_masked(
     "args, message",
     [
         (["nosuchservice://x"], "Apprise cannot use this nosuchservice:// URL"),
-        (["mailto://mail.example.net?to=a@example.org"], "Invalid ~From~ email"),
+        # Our own sentence: Apprise would say "Invalid ~From~ email specified: " (empty).
+        (["mailto://mail.example.net?to=a@example.org"], "An email URL needs the sender"),
+        (["mailtos://mail.example.net?to=a@example.org"], "mailtos://user:password@"),
+        # Apprise's own reason for a setting its plugin refuses.
+        (
+            ["mailto://me@mail.example.net?mode=weird&to=a@example.org"],
+            "Apprise cannot use this mailto:// URL (The secure mode specified (weird) is invalid.)",
+        ),
         ([""], "Enter the Apprise URL"),
         (["ntfys://ntfy.example.net/t", "--who", "people"], "Name the people"),
         (["ntfys://ntfy.example.net/t", "--who", "people", "--people", "nobody"], "nobody called"),
@@ -220,6 +228,17 @@ def test_is_a_bad_target_refused_with_a_reason(app, args, message):
     assert message in result.output
     with app.app_context():
         assert db.session.scalars(select(NotificationTarget)).first() is None
+
+
+def test_is_apprise_s_reason_given_when_its_logger_is_silenced(app, monkeypatch):
+    """Running the migrations in-process once disabled every logger that existed (alembic's
+    logging set-up); the reason comes from the plugin's refusal itself, not from the log."""
+    monkeypatch.setattr(logging.getLogger("apprise"), "disabled", True)
+    result = app.test_cli_runner().invoke(
+        args=["notify", "add", "mailto://me@mail.example.net?mode=weird&to=a@example.org"]
+    )
+    assert result.exit_code != 0
+    assert "(The secure mode specified (weird) is invalid.)" in result.output
 
 
 @pytest.mark.parametrize(

@@ -43,13 +43,26 @@ def clean_url(raw: str | None, *, app=None) -> str:
     """An Apprise URL Apprise understands, whose server is not a refused address."""
     missing = "Enter the Apprise URL of the service, such as ntfys://ntfy.sh/topic."
     url = typed_url(raw, NOTIFY_URL_MAX, TargetError, missing)
+    refused = None
     with apprise.LogCapture(level=logging.WARNING, fmt="%(message)s") as said:
-        found = plugin(url)
+        try:
+            found = apprise.Apprise.instantiate(url, suppress_exceptions=False)
+        except Exception as exc:  # a plugin refusing its settings (what Apprise itself catches)
+            found, refused = None, exc
     if found is None:
-        scheme = urlsplit(url).scheme or url.split(":", 1)[0]
-        # Apprise's own first complaint ("Invalid ~From~ email specified"), which it writes
-        # with the secrets of the URL already masked.
-        reasons = [line.strip() for line in said.getvalue().splitlines() if line.strip()]
+        scheme = (urlsplit(url).scheme or url.split(":", 1)[0]).lower()
+        if scheme in EMAIL_SCHEMES and not _names_a_sender(url):
+            raise TargetError(
+                "An email URL needs the sender: the account on the mail server "
+                f"({scheme}://user:password@mail.example.net?to=you@example.org) or a "
+                f"from= address ({scheme}://mail.example.net?from=alerts@example.net&to=you@example.org)."
+            )
+        # The plugin's own complaint ("Invalid ~From~ email specified: ..."), else the first
+        # line Apprise logged (an unknown service); the reason is read from the exception
+        # first, as a logger may have been silenced by the process's logging set-up.
+        reasons = [str(refused).strip()] if refused is not None else []
+        reasons += [line.strip() for line in said.getvalue().splitlines()]
+        reasons = [reason for reason in reasons if reason]
         why = f" ({reasons[0][:200]})" if reasons else ""
         raise TargetError(
             f"Apprise cannot use this {scheme[:20]}:// URL{why}: see the list of services "
@@ -57,6 +70,16 @@ def clean_url(raw: str | None, *, app=None) -> str:
         )
     check_hosts(found, app=app)
     return url
+
+
+# Apprise's email URLs, whose From is the URL's account at its server, or from=.
+EMAIL_SCHEMES = ("mailto", "mailtos")
+
+
+def _names_a_sender(url: str) -> bool:
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query, keep_blank_values=True))
+    return bool(parts.username or query.get("from", "").strip())
 
 
 def check_hosts(found, *, app=None):
