@@ -86,12 +86,16 @@ def audit_csv():
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         writer.writerow(CSV_COLUMNS)
-        for row in wanted.all():
-            entry = as_dict(row)
-            writer.writerow(_cell(entry[key]) for key in CSV_COLUMNS)
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
+        # Closed on the way out: a download cut short (the client went away) leaves the
+        # generator at a yield, and PostgreSQL's server-side cursor must not wait for the
+        # garbage collector.
+        with wanted.all() as rows:
+            for row in rows:
+                entry = as_dict(row)
+                writer.writerow(_cell(entry[key]) for key in CSV_COLUMNS)
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
         yield buffer.getvalue()
 
     response = Response(stream_with_context(generate()), mimetype="text/csv")

@@ -68,7 +68,8 @@ class AuditFilter:
         return rows, (rows[-1].id if more and rows else None)
 
     def all(self):
-        """Every matching entry, newest first, streamed (the CSV export)."""
+        """Every matching entry, newest first, streamed (the CSV export); close it
+        (``with``) when not read to the end: on PostgreSQL it holds a server-side cursor."""
         return db.session.scalars(self.statement().execution_options(yield_per=500))
 
 

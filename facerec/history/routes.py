@@ -144,13 +144,16 @@ def export_csv():
 
         writer.writerow(header for header, _ in CSV_COLUMNS)
         yield taken()
-        for row in wanted.all():
-            ended = row.ended_at
-            seconds = round((ended - row.started_at).total_seconds(), 1) if ended else None
-            match = _verdict(row, tolerance_of(row.camera))
-            data = shapes.sighting(row) | {"seconds": seconds, "match": match}
-            writer.writerow(cell(data[key]) for key, cell in CSV_COLUMNS)
-            yield taken()
+        # Closed on the way out: a download cut short leaves the generator at a yield, and
+        # PostgreSQL's server-side cursor must not wait for the garbage collector.
+        with wanted.all() as rows:
+            for row in rows:
+                ended = row.ended_at
+                seconds = round((ended - row.started_at).total_seconds(), 1) if ended else None
+                match = _verdict(row, tolerance_of(row.camera))
+                data = shapes.sighting(row) | {"seconds": seconds, "match": match}
+                writer.writerow(cell(data[key]) for key, cell in CSV_COLUMNS)
+                yield taken()
 
     response = Response(stream_with_context(generate()), mimetype="text/csv")
     response.headers["Content-Disposition"] = 'attachment; filename="facerec-history.csv"'

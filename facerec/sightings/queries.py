@@ -57,7 +57,8 @@ class SightingFilter:
         return rows, (rows[-1].id if more and rows else None)
 
     def all(self):
-        """Every matching sighting, newest first, streamed (for the CSV export)."""
+        """Every matching sighting, newest first, streamed (for the CSV export); close it
+        (``with``) when not read to the end: on PostgreSQL it holds a server-side cursor."""
         return db.session.scalars(self.statement().execution_options(yield_per=500))
 
 
