@@ -68,19 +68,28 @@ def _text_on_the_wire(value) -> bool:
     return value is None or isinstance(value, bool | int | float | str)
 
 
+def _required(case) -> set[str]:
+    body = case.operation.get_body_for_media_type(case.media_type)
+    return set((body.resolved_schema or {}).get("required", ())) if body is not None else set()
+
+
 @schemathesis.hook
 def filter_failure(context, failure, case, response):
     """Keep every failure but one that cannot be told apart on the wire: multipart carries
     text, so a field mutated to null, a boolean, a number or a one-item list travels as
     "null", "false", "5" or that item, which is valid for a text field (a camera may be
-    named "false"). Such a request is not schema-violating as sent; a numeric field given
-    such text, or a field sent twice, is refused (422) anyway."""
+    named "false"); and an empty list sends no part at all, which for an optional field is
+    the field left out. Such a request is not schema-violating as sent; a numeric field
+    given such text, a field sent twice, or a required one left out, is refused (422)."""
     mutated = MUTATED.search(failure.message or "")
-    wire_identical = (
+    if not (
         failure.code == "ST201"
         and (case.media_type or "").startswith("multipart/")
         and mutated is not None
         and isinstance(case.body, dict)
-        and _text_on_the_wire(case.body.get(mutated.group(1)))
-    )
-    return not wire_identical
+    ):
+        return True
+    name = mutated.group(1)
+    value = case.body.get(name)
+    left_out = value == [] and name not in _required(case)
+    return not (_text_on_the_wire(value) or left_out)
