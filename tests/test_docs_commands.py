@@ -19,6 +19,7 @@ page shows must be listed in ``NOT_RUN`` with the reason, so a new command canno
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 import shutil
@@ -66,7 +67,8 @@ BEFORE = {
 
 # What an interactive command reads from its terminal, by the command's words.
 ANSWERS = [
-    (re.compile(r"accounts (create|set-password) \S+\s*$|make account "), f"{TEST_PASSWORD}\n" * 2),
+    # (a line that pipes its own password in keeps it: the pipe is that command's input)
+    (re.compile(r"accounts (create|set-password) |make account "), f"{TEST_PASSWORD}\n" * 2),
     (re.compile(r"users delete (?!.*--yes)"), "y\n"),
     (re.compile(r"facerec restore (?!.*--yes)"), "y\n"),
 ]
@@ -262,6 +264,31 @@ def page_name(path: Path) -> str:
     return str(path.relative_to(ROOT / "docs"))
 
 
+# The commands the app itself shows (its pages, the CLI's messages, the API description) have
+# placeholders; the test puts these in their place and runs them as the pages run theirs.
+FILLED = {
+    "USERNAME": "alice",
+    "NAME": "desk",
+    "SOURCE": "../shared/faces/short_hamilton_clip.mp4",
+    "DIR": "../shared/faces/known",
+    "URL": "https://door.example.net/hooks/facerec",
+    "S": "whsec_" + base64.b64encode(b"a secret of thirty-two bytes!!!!").decode(),
+    "COMMAND": "--help",
+}
+APP = "facerec/ (pages, messages, API description)"
+
+
+def app_commands() -> list[str]:
+    """Every ``.venv/bin/facerec ...`` the app shows, placeholders filled; the accounts first
+    (the others name them)."""
+    shown = set()
+    for path in (ROOT / "facerec").rglob("*"):
+        if path.suffix in {".py", ".html"}:
+            shown.update(re.findall(r"\.venv/bin/facerec [^`<\"',)]+", path.read_text()))
+    filled = {" ".join(FILLED.get(word, word) for word in line.split()) for line in shown}
+    return sorted(filled, key=lambda line: (" accounts create " not in line, line))
+
+
 @pytest.fixture(scope="module")
 def page_runs(clone, migrated, tmp_path_factory):
     """Every page's commands, started at once (``LANES`` pages at a time), each page on a
@@ -281,6 +308,9 @@ def page_runs(clone, migrated, tmp_path_factory):
         runs[page] = lanes.submit(
             run_page, page, lines, clone, env | database_env(migrated, home, page)
         )
+    runs[APP] = lanes.submit(
+        run_page, APP, app_commands(), clone, env | database_env(migrated, home, "app")
+    )
     yield runs
     lanes.shutdown(cancel_futures=True)
 
@@ -289,6 +319,22 @@ def page_runs(clone, migrated, tmp_path_factory):
 def test_do_the_pages_commands_work_as_written_from_a_fresh_clone(page_runs, path):
     failures = page_runs[page_name(path)].result()
     assert not failures, "\n\n".join(failures)
+
+
+def test_do_the_commands_the_app_shows_work_as_written_from_a_fresh_clone(page_runs):
+    commands_shown = app_commands()
+    for group in ("accounts create", "tokens create", "users import", "cameras add"):
+        assert any(f"facerec {group}" in line for line in commands_shown), group
+    failures = page_runs[APP].result()
+    assert not failures, "\n\n".join(failures)
+    # Never a bare `flask ...`: from the project folder it finds neither the virtualenv's
+    # packages nor facerec's commands.
+    bare = re.compile(
+        r"\bflask (accounts|users|tokens|cameras|webhooks|db|sightings|notify|audit|settings)\b"
+    )
+    for path in (ROOT / "facerec").rglob("*"):
+        if path.suffix in {".py", ".html"}:
+            assert not bare.search(path.read_text()), f"{path} shows a bare flask command"
 
 
 def wait_for_page(url: str, process, deadline: float) -> str:
