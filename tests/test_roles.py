@@ -594,3 +594,4 @@ def test_are_the_buttons_a_role_cannot_use_left_out(app, photo_video):
         top = client.get("/").get_data(as_text=True)
         for label in ("Accounts", "Audit", "API tokens", "Webhooks"):
             assert (f">{label}</a>" in top) is shown, label
+        assert ('id="start"' in top and 'id="stop"' in top) is shown  # cameras: admins'
