@@ -197,6 +197,11 @@ cameras = AppGroup("cameras", help="Manage the cameras the server watches.")
     is_flag=True,
     help="With no camera stored yet: replace FACEREC_CAMERA's camera instead of keeping it.",
 )
+@click.option(
+    "--detect-source",
+    metavar="URL",
+    help="The camera's smaller sub-stream: faces are looked for in it, drawn on SOURCE.",
+)
 def add_camera_command(
     name,
     source,
@@ -209,6 +214,7 @@ def add_camera_command(
     motion_area,
     recheck,
     replace_main,
+    detect_source,
 ):
     """Add the camera NAME watching SOURCE (a webcam number, a video file or a URL)."""
     from .camera import describe, store
@@ -228,13 +234,15 @@ def add_camera_command(
             motion_area=motion_area,
             recheck_interval=recheck,
             keep_main=not replace_main,
+            detect_source=detect_source,
         )
         db.session.commit()
     except store.CameraError as exc:
         db.session.rollback()
         raise click.ClickException(str(exc)) from None
     state = "disabled" if disabled else "a running server picks it up within a second"
-    click.echo(f"Added the camera “{row.name}”: {describe(row.source)} ({state}).")
+    detect = f", faces looked for in {describe(row.detect_source)}" if row.detect_source else ""
+    click.echo(f"Added the camera “{row.name}”: {describe(row.source)}{detect} ({state}).")
     if kept and store.find(kept[0]) is not None:
         click.echo(f"Kept the camera “{kept[0]}” of FACEREC_CAMERA beside it.")
     default = store.default_camera()
@@ -263,6 +271,8 @@ def list_cameras_command():
     for row in rows:
         state = "enabled" if row.enabled else "disabled"
         click.echo(f"{row.name:<{width}}  {state:<8}  {describe(row.source)}")
+        if row.detect_source:
+            click.echo(f"{'':<{width}}  {'':<8}  detection: {describe(row.detect_source)}")
 
 
 @cameras.command("remove")

@@ -8,10 +8,9 @@ packages the Makefile's ``rtsp`` target installs), never with the project's virt
 
 serves ``rtsp://127.0.0.1:8554/main`` and ``rtsp://127.0.0.1:8554/sub``, each the video
 scaled to that size, looped for ever, at the video's own frame rate, over TCP or UDP as the
-client asks. Like a live camera, every stream shows the same moment: a client joins at the
-key frame just before where the video has got to since the server started (key frames come
-every few frames, so two streams opened at different times are at most that far apart, as a
-camera's main and sub-stream are).
+client asks. Like a live camera, every stream shows the same moment: a client joins where the
+video has got to since the server started, so two streams opened at different times show the
+same frame at the same time, as a camera's main and sub-stream do.
 
 The video is encoded once per size (x264, a key frame every second) and the encoded frames
 are kept in ``--cache``; a restarted server (the drop tests kill and restart it) reads them
@@ -37,7 +36,10 @@ gi.require_version("GstRtspServer", "1.0")
 from gi.repository import GLib, Gst, GstRtspServer  # noqa: E402
 
 MAGIC = b"facerec-h264-frames 3\n"
-KEY_EVERY = 5  # frames between two key frames: how far behind live a client may join
+# Frames between two key frames, where a client may join: every frame, so that a client
+# joins at the live moment itself and a main and a sub-stream show the same moment, as a
+# camera's do (loopback carries the larger stream easily).
+KEY_EVERY = 1
 # Every GStreamer element used here, and the Debian package that brings it.
 ELEMENTS = {
     "filesrc": "gstreamer1.0-plugins-base (libgstreamer1.0)",

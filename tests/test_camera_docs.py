@@ -51,4 +51,6 @@ def test_does_every_command_of_the_ip_camera_guide_work_as_written(tmp_path):
         shutdown(app)
     assert set(rows) == {"front-door", "lab-door", "yard", "garage", "porch", "desk"}
     assert rows["lab-door"].transport == "udp" and rows["front-door"].transport == "tcp"
+    assert rows["front-door"].detect_source.endswith("/Streaming/Channels/102")
+    assert rows["yard"].detect_source is None
     assert rows["porch"].snapshot_rate == 4 and rows["desk"].source == "0"

@@ -39,10 +39,12 @@ class FakeFeed:
 
     def __init__(self):
         self.requests = []
+        self.sizes = []  # (width, height) of each frame submitted
         self.answers: deque[FrameResult] = deque()
 
     def submit(self, request, frame):
         self.requests.append(request)
+        self.sizes.append((frame.shape[1], frame.shape[0]))
 
     def poll(self):
         return self.answers.popleft() if self.answers else None
@@ -60,11 +62,16 @@ EVERY_FRAME = Tuning(motion_gate=False)
 class Camera:
     """A pipeline fed at 30 fps from a fake clock."""
 
-    def __init__(self, delay=3, tuning: Tuning = EVERY_FRAME, first_seq=0):
+    def __init__(self, delay=3, tuning: Tuning = EVERY_FRAME, first_seq=0, substream=None):
         self.clock = Clock()
         self.feed = FakeFeed()
         self.pipeline = Pipeline(
-            self.feed, tuning, delay=delay, first_seq=first_seq, clock=self.clock
+            self.feed,
+            tuning,
+            delay=delay,
+            first_seq=first_seq,
+            clock=self.clock,
+            substream=substream,
         )
         self.index = 0
         self.picture = scene()
@@ -224,3 +231,87 @@ def test_does_the_gate_off_send_every_frame_whole():
     assert len(camera.feed.requests) == 10
     assert all(r.regions is None and r.settled == () for r in camera.feed.requests)
     assert camera.pipeline.counters.frames_gated == 0
+
+
+# ---- a detection sub-stream: faces looked for in the small frames, drawn on the main ones ----
+
+
+class FakeSubStream:
+    """Stands for a camera's sub-stream reader: its newest frame, numbered, or None (down)."""
+
+    def __init__(self, picture: np.ndarray):
+        self.number, self.picture = 1, picture
+
+    def newest(self):
+        return None if self.picture is None else (self.number, self.picture)
+
+    def next(self):
+        self.number += 1
+
+
+# The main stream at 640x360 (``scene()``), the sub-stream a quarter as wide and high.
+SMALL = scene()[::4, ::4].copy()
+SMALL_BOX = (25.0, 55.0, 55.0, 25.0)  # BOX in the sub-stream's pixels
+
+
+def test_are_faces_looked_for_in_the_sub_stream_and_drawn_scaled_on_the_main_frame():
+    sub = FakeSubStream(SMALL)
+    camera = Camera(delay=0, substream=sub)
+    camera.frame()
+    assert camera.feed.sizes == [(160, 90)]  # the engine got the sub-stream's frame
+    camera.feed.answer(1, [face(box=SMALL_BOX)])
+    sub.next()
+    (shown,) = camera.pipeline.push(1, camera.picture)
+    assert shown.frame.shape == (360, 640, 3)  # viewers get the main frame...
+    (drawn,) = shown.faces
+    assert drawn.name == "Ada" and drawn.box == BOX  # ...with the face where it is on it
+
+
+def test_is_a_sub_stream_frame_searched_once_however_many_main_frames_stand_for_it():
+    sub = FakeSubStream(SMALL)
+    camera = Camera(delay=0, substream=sub)
+    for _ in range(3):
+        camera.frame()  # the main stream at 30 fps, the sub-stream slower
+    assert len(camera.feed.requests) == 1
+    sub.next()
+    camera.frame()
+    assert [r.seq for r in camera.feed.requests] == [1, 4]
+
+
+def test_are_the_regions_and_settled_faces_asked_of_the_sub_stream_scaled_down_onto_it():
+    sub = FakeSubStream(SMALL)
+    camera = Camera(tuning=Tuning(recheck=2.0), delay=0, substream=sub)
+    for _ in range(50):  # the face settles, then is looked at around where it is
+        asked = len(camera.feed.requests)
+        camera.frame()
+        sub.next()
+        if len(camera.feed.requests) > asked:
+            camera.feed.answer(camera.feed.requests[-1].seq, [face(box=SMALL_BOX)])
+    looked = [r for r in camera.feed.requests if r.regions is not None and r.settled]
+    assert looked, camera.feed.requests
+    for request in looked:
+        (settled,) = request.settled
+        assert np.allclose(settled, SMALL_BOX, atol=2)  # where the face is in the small frame
+        (region,) = request.regions
+        top, right, bottom, left = region
+        assert 0 <= left <= 25 and 55 <= right <= 160 and 0 <= top <= 25 and 55 <= bottom <= 90
+
+
+def test_does_recognition_pause_while_the_sub_stream_is_down_and_the_main_stream_go_on():
+    sub = FakeSubStream(SMALL)
+    camera = Camera(delay=0, substream=sub)
+    for _ in range(3):
+        camera.frame()
+        camera.feed.answer(camera.pipeline.seq, [face(box=SMALL_BOX)])
+        sub.next()
+    assert camera.frame() == [(4, ["Ada"])]
+    asked = len(camera.feed.requests)
+    sub.picture = None  # the sub-stream drops
+    shown = [camera.pipeline.push(0, camera.picture) for _ in range(5)]
+    assert len(camera.feed.requests) == asked  # nothing to look for faces in
+    assert all(len(out) == 1 for out in shown)  # every main frame still shown...
+    assert shown[0][0].faces == [] and [e.kind for e in shown[0][0].events] == ["ended"]
+    sub.picture = SMALL  # back: recognition resumes
+    sub.next()
+    camera.frame()
+    assert len(camera.feed.requests) == asked + 1

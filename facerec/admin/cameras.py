@@ -73,14 +73,24 @@ def _probe_view(name: str, *results: tuple[str, str, Probe]) -> dict:
 
 def _without_credentials(form: CameraForm | None):
     """A form sent back never repeats a source holding credentials (it is typed again)."""
-    source = form.source.data if form is not None else None
-    if source and camera.describe(source) != source.strip():
-        form.source.data = ""
-        form.source.errors = [
-            *form.source.errors,
-            "The source is not shown again because it holds credentials: type it again.",
-        ]
+    if form is None:
+        return form
+    for field in (form.source, form.detect_source):
+        typed = field.data
+        if typed and camera.describe(typed) != typed.strip():
+            field.data = ""
+            field.errors = [
+                *field.errors,
+                "Not shown again because it holds credentials: type it again.",
+            ]
     return form
+
+
+def _detect_source(form: CameraForm, row: Camera | None) -> str | None:
+    """The sub-stream the form asks for: typed, else the stored one, unless it is removed."""
+    if form.no_detect_source.data:
+        return None
+    return (form.detect_source.data or "").strip() or (row.detect_source if row else None)
 
 
 def _render_list(form=None, tested=None, status=200):
@@ -128,6 +138,7 @@ def _save(form: CameraForm, row: Camera | None) -> tuple[Camera | None, str | No
             motion_area=form.motion_area.data,
             recheck_interval=form.recheck_interval.data,
             keep_main=not form.replace_main.data,
+            detect_source=_detect_source(form, row),
         )
         db.session.commit()
     except store.CameraError as exc:
@@ -141,21 +152,39 @@ def _save(form: CameraForm, row: Camera | None) -> tuple[Camera | None, str | No
 
 
 def _test_form(form: CameraForm, row: Camera | None):
-    """The Test button of a form: open the typed source (or the stored one) once."""
+    """The Test button of a form: open the typed sources (or the stored ones) once each."""
     typed = (form.source.data or "").strip()
     source = typed or (row.source if row else "")
+    detect = _detect_source(form, row)
     label = form.name.data or (row.name if row else "new camera")
     try:
         source = store.clean_entered_source(source) if typed else store.clean_source(source)
+        stored = row.detect_source if row else None
+        detect = store.clean_detect_source(detect, source, entered=True, stored=stored)
         options = camera.registry().source_options(
             transport=store.clean_transport(form.transport.data),
             snapshot_rate=store.clean_snapshot_rate(form.snapshot_rate.data),
         )
     except store.CameraError as exc:
-        return _probe_view(label, ("source", source, Probe(error=str(exc))))
-    running = camera.get(row.name) if row else None
+        return _probe_view(label, (MAIN, source, Probe(error=str(exc))))
+    return _probe_view(
+        label, *_tested(camera.get(row.name) if row else None, source, detect, options)
+    )
+
+
+# The Test button's words for the two streams of a camera.
+MAIN, DETECT = "main stream", "detection sub-stream"
+
+
+def _tested(running, source: str, detect: str | None, options) -> list[tuple[str, str, Probe]]:
+    """Each stream of a camera tested: the main one, and the sub-stream when there is one
+    (streams the running camera has open are described from it, not opened twice)."""
     app = current_app._get_current_object()
-    return _probe_view(label, ("source", source, probe(source, running, options, app=app)))
+    results = [(MAIN, source, probe(source, running, options, app=app))]
+    if detect:
+        substream = running.substream if running is not None else None
+        results.append((DETECT, detect, probe(detect, substream, options, app=app)))
+    return results
 
 
 @bp.get("/cameras")
@@ -189,6 +218,7 @@ def _render_edit(row: Camera, form: CameraForm, tested=None, status=200):
         row=row,
         form=form,
         source=camera.describe(row.source),
+        detect_source=camera.describe(row.detect_source) if row.detect_source else None,
         tested=tested,
     ), status
 
@@ -199,7 +229,7 @@ def edit_camera(camera_id):
     """A camera's settings (the stored source is never sent back: it may hold a password)."""
     row = _camera_or_404(camera_id)
     form = CameraForm(formdata=None, obj=row)
-    form.source.data = ""
+    form.source.data = form.detect_source.data = ""
     form.detect_width.data = row.detect_width or ""
     form.tolerance.data = "" if row.tolerance is None else f"{row.tolerance:g}"
     form.snapshot_rate.data = "" if row.snapshot_rate is None else f"{row.snapshot_rate:g}"
@@ -242,9 +272,8 @@ def test_camera(camera_id):
     """Open the camera's source once and show a snapshot, or the reason it failed."""
     row = _camera_or_404(camera_id)
     options = camera.registry().source_options(row.transport, row.snapshot_rate)
-    app = current_app._get_current_object()
-    tested = probe(row.source, camera.get(row.name), options, app=app)
-    return _render_list(tested=_probe_view(row.name, ("source", row.source, tested)))
+    tested = _tested(camera.get(row.name), row.source, row.detect_source, options)
+    return _render_list(tested=_probe_view(row.name, *tested))
 
 
 @bp.post("/cameras/<int:camera_id>/delete")

@@ -109,6 +109,14 @@ class CameraForm(FlaskForm):
         default="tcp",
         description="How an rtsp:// camera sends its video; other sources ignore it.",
     )
+    detect_source = _checked_text(
+        "Detection sub-stream",
+        4000,
+        "Optional: the camera's smaller stream of the same view (such as "
+        "/Streaming/Channels/102): faces are looked for in it and drawn on the source. "
+        "Empty: faces are looked for in the source.",
+    )
+    no_detect_source = BooleanField("No detection sub-stream (look for faces in the source)")
     snapshot_rate = _checked_text(
         "Snapshot rate",
         20,

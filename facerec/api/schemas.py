@@ -179,6 +179,28 @@ CAMERA_STATES = ("stopped", "starting", "running", "unavailable")
 CAMERA_ACTIVITIES = ("idle", "watching", "recognising")
 
 
+class DetectStream(ma.Schema):
+    """A camera's detection sub-stream: read beside the main stream, with its own state."""
+
+    source = ma.fields.String(
+        required=True,
+        metadata={
+            "description": "The sub-stream's URL, every credential hidden.",
+            "example": "rtsp://viewer:***@192.168.1.64/Streaming/Channels/102",
+        },
+    )
+    state = ma.fields.String(
+        required=True,
+        validate=validate.OneOf(("stopped", "starting", "running", "unavailable")),
+        metadata={
+            "description": "While it is unavailable recognition pauses; the main stream goes on.",
+            "example": "running",
+        },
+    )
+    error = nullable(ma.fields.String, "Why the sub-stream is unavailable.", example=None)
+    stream = ma.fields.Nested(SourceStream, required=True, allow_none=True)
+
+
 def camera_state(*states: str):
     return ma.fields.String(
         required=True, validate=validate.OneOf(states), metadata={"example": "running"}
@@ -269,6 +291,15 @@ class StreamStatus(CameraState):
         required=True,
         allow_none=True,
         metadata={"description": "What the source delivered when last opened (null: not yet)."},
+    )
+    detect = ma.fields.Nested(
+        DetectStream,
+        required=True,
+        allow_none=True,
+        metadata={
+            "description": "The detection sub-stream faces are looked for in, when the camera "
+            "has one (null: faces are looked for in the main stream)."
+        },
     )
     faces = ma.fields.List(ma.fields.Nested(RecognizedFace), required=True)
 

@@ -53,8 +53,18 @@ def _columns(cls) -> list[str]:
 # Columns whose change is bookkeeping, not something anyone did (or is its own entry).
 _QUIET = {"id", "name_key", "created_at", "updated_at", "last_used_at", "last_login_at"}
 # Columns whose values are never written into the audit (only that they changed): a URL may
-# hold credentials (notification targets always do, webhooks may).
-_SECRET = {"source", "secret", "password_hash", "token_hash", "encoding", "thumbnail", "url"}
+# hold credentials (notification targets always do, webhooks may; a camera's sub-stream
+# like its source).
+_SECRET = {
+    "source",
+    "detect_source",
+    "secret",
+    "password_hash",
+    "token_hash",
+    "encoding",
+    "thumbnail",
+    "url",
+}
 
 
 def _details(changes: dict) -> dict:

@@ -4,6 +4,10 @@ One thread at most per camera (a lock around starting it: two first requests mus
 the device twice). It opens the source, retrying with a growing pause while it cannot (a
 network camera is retried every few seconds: it comes back by itself), hands every frame to
 the camera's ``pump`` and releases the source in ``finally``, whatever stopped it.
+
+A camera with a detection sub-stream has it opened beside the source for as long as the
+capture thread runs (``detect``, a ``substream.SubStream`` with a reader thread of its own):
+it stays open while the source drops and reopens, and closes when the capture stops.
 """
 
 from __future__ import annotations
@@ -43,10 +47,19 @@ class Capture:
     puts a card in place of the picture when there is none (stopped, unavailable).
     """
 
-    def __init__(self, source: str, pump, show, options: SourceOptions | None = None, lease=None):
+    def __init__(
+        self,
+        source: str,
+        pump,
+        show,
+        options: SourceOptions | None = None,
+        lease=None,
+        detect=None,
+    ):
         self.source = source
         # Who may run the camera (``lease.Lease``): one process at a time; None: no check.
         self.lease = lease
+        self.detect = detect  # the detection sub-stream (a SubStream), or None
         self.options = options or SourceOptions()  # transport, timeout, snapshot rate
         self.stream: StreamInfo | None = None  # what the source delivered when last opened
         self._pump = pump
@@ -135,6 +148,7 @@ class Capture:
         backoff = 1.0
         self.attempts = 0
         reason = STOPPED
+        detect = self.detect
         try:
             while not stop.is_set():
                 self.attempts += 1
@@ -147,6 +161,8 @@ class Capture:
                         break
                     backoff = self._next_backoff(backoff)
                     continue
+                if detect is not None:
+                    detect.start()  # once this process may run the camera (kept open after)
                 try:
                     source = open_source(self.source, self.options)
                 except Exception as exc:  # an OpenCV error must not kill the thread silently
@@ -188,6 +204,8 @@ class Capture:
                 if not stop.is_set() and stop.wait(backoff):
                     break
         finally:
+            if detect is not None:
+                detect.stop()
             if self.lease is not None:
                 self.lease.release()
             self._raw = None

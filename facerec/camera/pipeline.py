@@ -19,12 +19,20 @@ to the first frame of its scene where optical flow can follow it. Between result
 (``tracks.Tracks``) carry each face and its consensus identity from frame to frame, and end
 at scene cuts.
 
+A camera with a detection sub-stream (``substream``: a second, smaller stream of the same
+scene, read by a thread of its own) has its faces looked for in the sub-stream's newest frame
+instead: the request (regions, settled faces) is scaled down onto that frame, and the boxes of
+its result are scaled up onto the main frame it stands for, where tracks and viewers have
+them. While the sub-stream has no fresh frame, nothing goes to the engine and every track
+ends (no stale names): recognition pauses, the main stream goes on.
+
 No thread and no clock of its own: the capture thread calls ``push()`` for each frame, and
 tests drive it with a fake engine feed and a fake clock.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -32,7 +40,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..boxes import Box, area, grown, merged, overlap_of_smaller
-from ..engine import FrameRequest
+from ..engine import FrameRequest, FrameResult
 from ..gallery import RecognisedFace
 from .motion import Motion
 from .movement import MovementGate
@@ -56,6 +64,8 @@ REGION_MIN = 160
 MOVEMENT_MARGIN = 0.25
 # Regions covering more than this share of the frame: the whole frame is searched instead.
 WHOLE_FRAME = 0.6
+# Sub-stream frames sent to the engine whose scale is kept until their result comes.
+SCALES_KEPT = 64
 
 
 @dataclass
@@ -92,12 +102,16 @@ class Pipeline:
         wall_clock=time.time,
         recognition_rate: RateMeter | None = None,
         counters: Counters | None = None,
+        substream=None,
     ):
         """``feed``: the camera's handle on the engine (``submit(request, frame)``, ``poll()``,
         ``busy``: a frame is with the engine or waiting for it).
 
         ``first_seq``: frame numbers go on from there (a reopened source must not reuse the
         numbers that results of the previous run may still carry).
+
+        ``substream``: the camera's detection sub-stream (``newest()``: ``(number, bgr)`` of
+        its newest fresh frame, or None), or None to look for faces in the frames pushed.
         """
         self.feed = feed
         self.tuning = tuning
@@ -118,6 +132,9 @@ class Pipeline:
         self._last_submitted = -1
         self._submitted_at = -float("inf")
         self._wait = 0.0  # a running mean of seconds from a frame submitted to its result
+        self.substream = substream
+        self._detected: int | None = None  # the number of the sub-stream frame sent last
+        self._scales: dict[int, tuple[float, float]] = {}  # seq -> main size / sub-stream size
 
     def push(self, index: int, frame: np.ndarray) -> list[Shown]:
         """One captured frame in; the frames to show now (usually one, at times none or two)."""
@@ -131,16 +148,59 @@ class Pipeline:
 
         result = self.feed.poll()
         if result is not None:
-            self._received(result, now)
+            self._received(self._onto_main(result), now)
         request = self._request(cut, now)
         if request is None:
             self.counters.frames_gated += 1
+        elif self.substream is None:
+            self._submit(request, frame, now)
         else:
-            self.feed.submit(request, frame)
-            self._last_submitted, self._submitted_at = self.seq, now
-            self._submitted[self.seq] = now
+            self._submit_substream(request, frame, now)
         self._held.append((self.seq, index, frame, now))
         return self._release(now)
+
+    def _submit(self, request: FrameRequest, frame: np.ndarray, now: float):
+        self.feed.submit(request, frame)
+        self._last_submitted, self._submitted_at = self.seq, now
+        self._submitted[self.seq] = now
+
+    # ---- the detection sub-stream ----------------------------------------------------------
+
+    def _submit_substream(self, request: FrameRequest, frame: np.ndarray, now: float):
+        """``request``, asked of this main frame, asked of the sub-stream's newest frame (the
+        same moment, smaller): regions and settled faces scaled down onto it."""
+        newest = self.substream.newest()
+        if newest is None:
+            # Unavailable or stalled: recognition pauses, and no name stays on screen that
+            # nothing checks any more.
+            if self.tracks.live:
+                self.tracks.end_all()
+            return
+        number, small = newest
+        if number == self._detected:
+            return  # the sub-stream is slower than the main stream: this one was searched
+        self._detected = number
+        height, width = frame.shape[:2]
+        sx, sy = width / small.shape[1], height / small.shape[0]
+        self._scales[self.seq] = (sx, sy)
+        if len(self._scales) > SCALES_KEPT:  # results that never came (the engine restarted)
+            del self._scales[min(self._scales)]
+        regions = request.regions
+        if regions is not None:
+            regions = [_scaled(box, 1 / sx, 1 / sy) for box in regions]
+        settled = tuple(_scaled(box, 1 / sx, 1 / sy) for box in request.settled)
+        self._submit(dataclasses.replace(request, regions=regions, settled=settled), small, now)
+
+    def _onto_main(self, result: FrameResult) -> FrameResult:
+        """``result``, found in a sub-stream frame, with its boxes scaled onto the main frame
+        it stands for; results of main frames pass unchanged."""
+        scale = self._scales.pop(result.seq, None)
+        for seq in [seq for seq in self._scales if seq < result.seq]:
+            del self._scales[seq]
+        if scale is None:
+            return result
+        faces = [face.moved(_scaled(face.box, *scale)) for face in result.faces]
+        return dataclasses.replace(result, faces=faces)
 
     # ---- what goes to the engine ----------------------------------------------------------
 
@@ -254,3 +314,9 @@ class Pipeline:
         """The camera stops (or its source broke): every track ends."""
         self.tracks.end_all()
         return self.tracks.events()
+
+
+def _scaled(box: Box, sx: float, sy: float) -> Box:
+    """``box`` in a picture ``sx`` times as wide and ``sy`` times as high."""
+    top, right, bottom, left = box
+    return (top * sy, right * sx, bottom * sy, left * sx)

@@ -30,6 +30,7 @@ from .sources import (
     open_source,
     redact,
 )
+from .substream import SubStream
 
 log = logging.getLogger(__name__)
 
@@ -80,19 +81,21 @@ def _http_answer(source: str, app) -> tuple[int | None, str | None]:
 
 def probe(
     source: str,
-    running: CameraService | None = None,
+    running: CameraService | SubStream | None = None,
     options: SourceOptions | None = None,
     max_width: int = 640,
     app=None,
 ) -> Probe:
-    """Open ``source`` once (or ask the running camera already reading it) and describe it."""
+    """Open ``source`` once and describe it; or describe it from ``running``, the camera
+    (or sub-stream) reading it already, when it is running."""
     if running is not None and running.running and running.source == source:
         # The device is open already: a webcam cannot be opened twice, and a network camera
         # may allow few sessions. What the camera found when it opened is what it delivers.
         shot = running.snapshot()
         if shot is not None and running.stream is not None:
-            rate = running.status()["source_fps"]
-            return _result(shot[1][:, :, ::-1], running.stream, rate or None, max_width)
+            return _result(
+                shot[1][:, :, ::-1], running.stream, running.measured_fps() or None, max_width
+            )
     networked = is_networked(source)
     status = None
     if source.strip().lower().startswith(("http://", "https://")):

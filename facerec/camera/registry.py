@@ -46,6 +46,7 @@ class CameraSpec:
     motion_gate: bool | None = None
     motion_area: float | None = None
     recheck_interval: float | None = None
+    detect_source: str | None = None
 
 
 class CameraRegistry:
@@ -186,6 +187,7 @@ class CameraRegistry:
                             Camera.motion_gate,
                             Camera.motion_area,
                             Camera.recheck_interval,
+                            Camera.detect_source,
                         )
                         .where(Camera.server == self.server)
                         .order_by(Camera.id)
@@ -248,6 +250,7 @@ class CameraRegistry:
             self._tuning_for(spec),
             camera=spec.name,
             options=self._options_for(spec),
+            detect_source=spec.detect_source,
             feed_factory=lambda svc: self.engine.feed(svc.camera, database),
             lease=Lease(self._app, spec.name, self.lease_owner) if spec.source else None,
             **self._service_options,
@@ -270,7 +273,12 @@ class CameraRegistry:
                 service.close()
             elif spec != old.get(name):
                 log.info("camera %s changed: now %s", name, describe(spec.source))
-                service.reconfigure(spec.source, self._tuning_for(spec), self._options_for(spec))
+                service.reconfigure(
+                    spec.source,
+                    self._tuning_for(spec),
+                    self._options_for(spec),
+                    spec.detect_source,
+                )
         services = {}
         for name, spec in wanted.items():
             service = self._services.get(name)

@@ -3,7 +3,10 @@
 - ``capture.Capture``: the source's lifecycle (one thread: open, retry, read, release);
 - ``pipeline.Pipeline``: frames to the face engine and back, held back until their result,
   tracks and their events (no thread: driven by the capture thread, testable alone);
-- ``broadcast.Broadcast``: the newest annotated frame as JPEG, and every viewer of it.
+- ``broadcast.Broadcast``: the newest annotated frame as JPEG, and every viewer of it;
+- ``substream.SubStream``: the detection sub-stream, when the camera has one (opened by the
+  capture beside its source; the pipeline looks for faces in it and scales them onto the
+  frames viewers see).
 
 This class starts and stops them, draws each frame the pipeline lets out, tells listeners
 (the sightings writer, benchmarks) what was drawn, and answers for the camera's status.
@@ -23,6 +26,7 @@ from .capture import STOPPED, Capture
 from .pipeline import Counters, Pipeline
 from .rates import RateMeter
 from .sources import SourceOptions, StreamInfo, describe
+from .substream import SubStream
 from .tracks import TrackEvent
 from .tuning import Tuning
 
@@ -70,6 +74,7 @@ class CameraService:
         autostart: bool = True,
         options: SourceOptions | None = None,
         lease=None,
+        detect_source: str | None = None,
     ):
         self.camera = camera  # the camera's name: in URLs, on sightings, in log lines
         self.tuning = tuning  # sent with every frame; replaced whole by reconfigure()
@@ -82,6 +87,7 @@ class CameraService:
         self.broadcast = Broadcast(jpeg_quality)
         # Who may run the camera (``lease.Lease``): one process at a time; None: no check.
         self.capture = Capture(source, self._pump, self.broadcast.placeholder, options, lease=lease)
+        self.capture.detect = self._substream(detect_source)
         self._control = threading.Lock()  # start/stop/reconfigure, one at a time
         self._manually_stopped = False
         self._idled = False  # stopped for lack of viewers (FACEREC_IDLE_TIMEOUT)
@@ -136,6 +142,25 @@ class CameraService:
     def capture_rate(self) -> RateMeter:
         return self.capture.rate
 
+    @property
+    def substream(self) -> SubStream | None:
+        """The detection sub-stream faces are looked for in (None: the source itself)."""
+        return self.capture.detect
+
+    @property
+    def detect_source(self) -> str | None:
+        substream = self.capture.detect
+        return substream.source if substream is not None else None
+
+    def measured_fps(self) -> float:
+        """The rate frames arrive at from the source (a file: the rate it declares)."""
+        return self.capture.measured_fps()
+
+    def _substream(self, detect_source: str | None) -> SubStream | None:
+        if not detect_source:
+            return None
+        return SubStream(detect_source, self.capture.options, self.camera)
+
     def start(self) -> bool:
         """Start capturing unless already running. Returns True if this call started it."""
         with self._control:
@@ -158,14 +183,21 @@ class CameraService:
             self._manually_stopped = True
             return self.capture.stop(timeout)
 
-    def reconfigure(self, source: str, tuning: Tuning, options: SourceOptions | None = None):
-        """Switch to another source, tuning or source options, keeping the viewers; restarts
-        if running."""
+    def reconfigure(
+        self,
+        source: str,
+        tuning: Tuning,
+        options: SourceOptions | None = None,
+        detect_source: str | None = None,
+    ):
+        """Switch to another source, tuning, source options or detection sub-stream, keeping
+        the viewers; restarts if running."""
         with self._control:
             was_running, manual = self.running, self._manually_stopped
             self.capture.stop()
             self.capture.source, self.tuning = source, tuning
             self.capture.options = options or self.capture.options
+            self.capture.detect = self._substream(detect_source)
             self.capture.stream = None
             if was_running and not self._closed:
                 self.capture.start()
@@ -212,6 +244,8 @@ class CameraService:
             "attempts": self.capture.attempts,
             # Codec, size, declared fps and time to the first frame of the last opening.
             "stream": self.stream.to_dict() if self.stream else None,
+            # The detection sub-stream's own state, or None without one.
+            "detect": self.substream.status() if self.substream is not None else None,
             # RecognisedFace values: the API dumps them through shapes.RecognizedFace.
             "faces": list(self._faces) if (running and fresh) else [],
         }
@@ -281,6 +315,7 @@ class CameraService:
             first_seq=self._frame_seq,
             recognition_rate=self.recognition_rate,
             counters=self.counters,
+            substream=self.capture.detect,
         )
         try:
             for index, frame in frames:

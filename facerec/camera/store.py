@@ -230,6 +230,28 @@ def keep_env_camera(adding: str) -> Camera | None:
     return row
 
 
+def clean_detect_source(raw, source: str, entered: bool, stored: str | None = None):
+    """The detection sub-stream, or None (empty: faces are looked for in the main stream).
+
+    Checked like a source (the web's rules when ``entered``, unless it is ``stored``, kept
+    unchanged); the main stream itself is refused, as a sub-stream would only read it twice.
+    """
+    text = (raw or "").strip()
+    if not text:
+        return None
+    check = clean_entered_source if entered and text != stored else clean_source
+    try:
+        detect = check(text)
+    except CameraError as exc:
+        raise CameraError(f"Detection sub-stream: {exc}") from None
+    if detect == source:
+        raise CameraError(
+            "The detection sub-stream is the main stream itself: enter the camera's smaller "
+            "stream (such as /Streaming/Channels/102), or leave it empty."
+        )
+    return detect
+
+
 def save(
     camera: Camera | None,
     *,
@@ -245,6 +267,7 @@ def save(
     motion_area=None,
     recheck_interval=None,
     keep_main=True,
+    detect_source=None,
 ):
     """Validate and store a new (``camera`` None) or changed camera; the caller commits.
 
@@ -256,6 +279,8 @@ def save(
     name = clean_name(name)
     unchanged = camera is not None and (source or "").strip() == camera.source
     source = clean_entered_source(source) if entered and not unchanged else clean_source(source)
+    stored_detect = camera.detect_source if camera is not None else None
+    detect_source = clean_detect_source(detect_source, source, entered, stored_detect)
     detect_width = clean_detect_width(detect_width)
     tolerance = clean_tolerance(tolerance)
     transport = clean_transport(transport)
@@ -274,4 +299,5 @@ def save(
     camera.transport, camera.snapshot_rate = transport, snapshot_rate
     camera.motion_gate, camera.motion_area = motion_gate, motion_area
     camera.recheck_interval = recheck_interval
+    camera.detect_source = detect_source
     return camera
