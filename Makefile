@@ -127,7 +127,7 @@ $(HA_VENV)/.installed-stamp: tests/homeassistant/requirements.txt
 test: install chromium postgresql mosquitto nginx prometheus rtsp homeassistant
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-bench: install
+bench: install rtsp
 	@for script in bench/*.py; do \
 		[ "$$script" = bench/common.py ] && continue; \
 		echo "== $$script"; $(BIN)/python $$script || exit 1; \
