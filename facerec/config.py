@@ -584,6 +584,16 @@ class Settings:
         applies="`facerec audit prune` and the hourly pruning",
         minimum=0,
     )
+    auto_assign: bool = setting(
+        "FACEREC_AUTO_ASSIGN",
+        True,
+        """When someone is enrolled or given new samples, unknown visitors whose every face
+        now matches them alone are named after them at once (their sightings relabelled, no
+        sample added). 0: they are only offered, as "Looks like ...", on the unknowns
+        page.""",
+        section=HISTORY,
+        applies="looking at the unknown visitors again after the gallery changes",
+    )
     group_distance: float | None = setting(
         "FACEREC_GROUP_DISTANCE",
         None,
@@ -892,6 +902,9 @@ class TestConfig(Config):
     FACEREC_ENGINE_WORKERS = 1
     FACEREC_MQTT_URL = ""
     FACEREC_METRICS_PUBLIC = False
+    # Unknown visitors named by a thread after each enrolment would race the tests that
+    # enrol someone and then act on the visitors; the tests of it turn it on.
+    FACEREC_AUTO_ASSIGN = False
 
 
 def configure(app, config=None):

@@ -11,8 +11,16 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
-from .encodings import EncodingMatrix
-from .models import ENCODING_SIZE, FaceSample, NegativeSample, User, gallery_version
+from .encodings import EncodingMatrix, as_rows
+from .models import (
+    ENCODING_SIZE,
+    FaceSample,
+    NegativeSample,
+    PersonHeadroom,
+    User,
+    gallery_version,
+)
+from .thresholds import Threshold
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +137,7 @@ class Gallery:
         version: int = 0,
         negatives=None,
         negative_user_ids=(),
+        thresholds: dict | None = None,
     ):
         self.samples = EncodingMatrix(encodings)
         self.user_ids = np.asarray(user_ids, dtype=np.int64)
@@ -136,6 +145,8 @@ class Gallery:
             raise ValueError("one user id per encoding is needed")
         self.names = dict(names)
         self.version = version
+        # Each person's threshold (facerec.thresholds.Threshold), for those who have one.
+        self.thresholds = dict(thresholds or {})
         self.negatives = EncodingMatrix(negatives if negatives is not None else [])
         self.negative_user_ids = np.asarray(negative_user_ids, dtype=np.int64)
         if len(self.negative_user_ids) != len(self.negatives):
@@ -147,6 +158,19 @@ class Gallery:
         self._negatives_of = {
             int(uid): order[start:end] for uid, start, end in zip(ids, starts, ends, strict=True)
         }
+        # The nearest negative is measured here, from the negatives loaded with the samples,
+        # not taken from the stored headroom: a negative added or removed a moment ago counts
+        # at once (the unknowns thread works the headroom out again a moment later).
+        for uid, limit in self.thresholds.items():
+            self.thresholds[uid] = replace(limit, negative=self._nearest_negative(uid))
+
+    def _nearest_negative(self, user_id: int) -> float | None:
+        negatives = self.negative_rows(user_id)
+        own = self.samples.rows[self.user_ids == user_id]
+        if not len(negatives) or not len(own):
+            return None
+        gaps = as_rows(own, np.float64)[:, None, :] - as_rows(negatives, np.float64)[None, :, :]
+        return round(float(np.linalg.norm(gaps, axis=2).min()), 4)
 
     def __len__(self):
         return len(self.samples)
@@ -170,12 +194,39 @@ class Gallery:
         negative_matrix, negative_ids = _read_encodings(
             connection, select(NegativeSample.user_id, NegativeSample.encoding)
         )
-        names = dict(connection.execute(select(User.id, User.name)).all())
-        return cls(matrix, user_ids, names, version, negative_matrix, negative_ids)
+        names, thresholds = {}, {}
+        people = connection.execute(
+            select(
+                User.id,
+                User.name,
+                User.tolerance,
+                PersonHeadroom.user_id,
+                PersonHeadroom.own_spread,
+                PersonHeadroom.nearest_user_id,
+                PersonHeadroom.nearest_distance,
+            ).outerjoin(PersonHeadroom, PersonHeadroom.user_id == User.id)
+        )
+        for uid, name, override, measured, spread, nearest_id, nearest in people:
+            names[uid] = name
+            if override is not None or measured is not None:
+                # A nearest person deleted since (SET NULL) holds nobody apart any more.
+                nearest = nearest if nearest_id is not None else None
+                thresholds[uid] = Threshold(override, spread, nearest)
+        return cls(matrix, user_ids, names, version, negative_matrix, negative_ids, thresholds)
 
     def distances(self, encoding) -> np.ndarray:
         """Euclidean distance from ``encoding`` to every sample."""
         return self.samples.distances(encoding)
+
+    def negative_rows(self, user_id: int) -> np.ndarray:
+        """The encodings of the person's negatives (none: an empty matrix)."""
+        rows = self._negatives_of.get(user_id)
+        return self.negatives.rows[rows] if rows is not None else self.negatives.rows[:0]
+
+    def tolerance_for(self, user_id: int, tolerance: float) -> float:
+        """The person's threshold under ``tolerance`` (``facerec.thresholds``)."""
+        limit = self.thresholds.get(user_id)
+        return tolerance if limit is None else limit.effective(tolerance)
 
     def refuses(self, user_id: int, encoding, own_distance: float) -> bool:
         """Whether the face is closer to one of the person's negatives than ``own_distance``."""
@@ -185,10 +236,13 @@ class Gallery:
         return float(self.negatives.exact(encoding, rows).min()) < own_distance
 
     def match(self, encoding, tolerance: float = 0.6) -> Match:
-        """The nearest person within ``tolerance`` who does not refuse the face, else unknown.
+        """The nearest person within their threshold who does not refuse the face, else
+        unknown.
 
-        A person refuses a face closer to one of their negatives than to their nearest sample;
-        the next nearest person is tried. Without negatives this is one argmin.
+        Each person's threshold is ``tolerance`` or tighter (``tolerance_for``): a face beyond
+        the nearest person's threshold is unknown, not given to someone farther away. A person
+        refuses a face closer to one of their negatives than to their nearest sample; the next
+        nearest person is tried. Without negatives this is one argmin.
         """
         if len(self.samples) == 0:
             return Match(None, None, None)
@@ -203,7 +257,7 @@ class Gallery:
             distance = float(self.samples.exact(encoding, best))
             nearest = distance if nearest is None else nearest
             user_id = int(self.user_ids[best])
-            if distance > tolerance:
+            if distance > self.tolerance_for(user_id, tolerance):
                 break
             if not self.refuses(user_id, encoding, distance):
                 return Match(user_id, self.names.get(user_id), round(distance, 4))

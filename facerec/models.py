@@ -109,10 +109,19 @@ class User(db.Model):
     # Home Assistant entity was made with).
     external_key: Mapped[str] = mapped_column(String(32), unique=True, default=new_external_key)
     details: Mapped[str] = mapped_column(Text, default="")
+    # The match threshold set by hand for this person; None: computed (facerec.thresholds).
+    tolerance: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 
     samples: Mapped[list[FaceSample]] = owned_rows("user", order_by="FaceSample.id")
+    headroom: Mapped[PersonHeadroom | None] = relationship(
+        foreign_keys="PersonHeadroom.user_id",
+        back_populates="user",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        uselist=False,
+    )
 
     @validates("name")
     def _set_name_key(self, _key, value):
@@ -150,6 +159,38 @@ CAMERA_LIST_MAX = 2000
 def name_list(text: str | None) -> list[str]:
     """A comma-separated column (camera limits, token scopes) as a list; "" is []."""
     return [part for part in (text or "").split(",") if part]
+
+
+class PersonHeadroom(db.Model):
+    """How far a person's faces are from everyone else's: what their threshold is computed
+    from (``facerec.thresholds``), worked out again by the unknowns thread whenever their
+    samples or negatives (``signature``) or their nearest person changed."""
+
+    __tablename__ = "person_headroom"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    # The largest distance from one of their samples to the nearest other one of theirs (how
+    # far apart two photos of them are); None with one sample.
+    own_spread: Mapped[float | None] = mapped_column(Float)
+    # The nearest sample of someone else.
+    nearest_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    nearest_distance: Mapped[float | None] = mapped_column(Float)
+    # The nearest of their negatives ("this is not them").
+    negative_distance: Mapped[float | None] = mapped_column(Float)
+    # The nearest unknown face seen (a sighting nobody was named in), for the person page.
+    stranger_distance: Mapped[float | None] = mapped_column(Float)
+    stranger_sighting_id: Mapped[int | None] = mapped_column(
+        ForeignKey("sightings.id", ondelete="SET NULL")
+    )
+    signature: Mapped[str] = mapped_column(String(80), default="")
+    computed_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id], back_populates="headroom")
+    nearest: Mapped[User | None] = relationship(foreign_keys=[nearest_user_id])
 
 
 class Account(UserMixin, db.Model):
@@ -332,6 +373,12 @@ class UnknownGroup(db.Model):
     # An operator merged or split it: automatic grouping still adds faces to it, but never
     # merges it with another group (facerec.grouping.Groups.keep_apart).
     kept_apart: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Its faces match this enrolled person now (someone was enrolled or given samples since
+    # they were seen): "Looks like ..." on the unknowns page. Worked out by the unknowns thread.
+    looks_like_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    looks_like_distance: Mapped[float | None] = mapped_column(Float)
 
     sightings: Mapped[list[Sighting]] = relationship(back_populates="group")
 
@@ -729,8 +776,25 @@ UPSERT = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 def _bump_gallery_version(session, _flush_context, _instances):
     """Any change to people or samples, from any code path, moves the gallery version on."""
     touched = (*session.new, *session.dirty, *session.deleted)
-    if any(isinstance(obj, User | FaceSample | NegativeSample) for obj in touched):
+    if any(isinstance(obj, User | FaceSample | NegativeSample) for obj in touched) or any(
+        _moves_threshold(session, obj) for obj in touched if isinstance(obj, PersonHeadroom)
+    ):
         bump_version(session, GalleryState)
+        session.info[GALLERY_CHANGED] = True
+
+
+GALLERY_CHANGED = "gallery_changed"  # session.info key, read after the commit
+
+
+# What a person's threshold is computed from (the closest stranger seen is only shown).
+THRESHOLD_INPUTS = ("own_spread", "nearest_distance", "negative_distance")
+
+
+def _moves_threshold(session, room) -> bool:
+    if room in session.new or room in session.deleted:
+        return True
+    state = inspect(room)
+    return any(state.attrs[name].history.has_changes() for name in THRESHOLD_INPUTS)
 
 
 def bump_version(session, table) -> int:
@@ -833,6 +897,7 @@ __all__ = [
     "NotificationDelivery",
     "NotificationPerson",
     "NotificationTarget",
+    "PersonHeadroom",
     "RateLimit",
     "Sighting",
     "SignInAddress",

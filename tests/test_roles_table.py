@@ -68,6 +68,7 @@ ROLES_TABLE = {
     "POST /admin/users/<int:user_id>": (OPERATOR, "write"),
     "POST /admin/users/<int:user_id>/samples": (OPERATOR, "write"),
     "POST /admin/users/<int:user_id>/snapshot": (OPERATOR, "write"),
+    "POST /admin/users/<int:user_id>/tolerance": (OPERATOR, "write"),
     "POST /admin/samples/<int:sample_id>/delete": (OPERATOR, "write"),
     "POST /api/v1/users": (OPERATOR, "write"),
     "POST /api/v1/users/with-photos": (OPERATOR, "write"),

@@ -15,8 +15,9 @@ from flask import (
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from .. import camera, engine
+from .. import camera, engine, thresholds
 from ..auth.roles import can_see_camera, only_visible, require_camera, requires
+from ..config import current_settings
 from ..extensions import db
 from ..faces import FaceRejected, ImageError, sentence
 from ..models import FaceSample, Sighting, User, name_key
@@ -121,6 +122,7 @@ def _render_person(user, form=None, status=200):
         camera=chosen.status() if chosen is not None else None,
         camera_name=chosen.camera if chosen is not None else None,
         sightings=latest,
+        headroom=thresholds.headroom(user, current_settings().tolerance),
     ), status
 
 
@@ -164,6 +166,33 @@ def edit_person(user_id):
     else:
         flash(f"Saved the details of {user.name}.", "success")
     return redirect(url_for("admin.person", user_id=user.id))
+
+
+@bp.post("/users/<int:user_id>/tolerance")
+@requires("enroll")
+def set_tolerance(user_id):
+    """Set the person's match threshold by hand, or let it be computed again."""
+    user = _person_or_404(user_id)
+    if request.form.get("computed"):
+        user.tolerance = None
+        db.session.commit()
+        flash(f"{user.name}'s threshold is computed again.", "success")
+        return redirect(url_for("admin.person", user_id=user.id, _anchor="threshold"))
+    raw = (request.form.get("tolerance") or "").strip()
+    try:
+        value = float(raw)
+        if not 0.1 <= value <= 1.0:
+            raise ValueError(raw)
+    except ValueError:
+        flash(
+            f"Not saved: the threshold must be a number from 0.10 to 1.00 (got “{raw}”).",
+            "error",
+        )
+        return _render_person(user, status=400)
+    user.tolerance = round(value, 4)
+    db.session.commit()
+    flash(f"{user.name}'s threshold is {value:.2f}, set by hand.", "success")
+    return redirect(url_for("admin.person", user_id=user.id, _anchor="threshold"))
 
 
 @bp.post("/users/<int:user_id>/samples")

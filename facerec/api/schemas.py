@@ -111,6 +111,67 @@ class Sample(ma.Schema):
     created_at = timestamp()
 
 
+class NearestPerson(ma.Schema):
+    id = ma.fields.Integer(required=True, metadata={"example": 9})
+    name = ma.fields.String(required=True, metadata={"example": "Grace Hopper"})
+    distance = ma.fields.Float(required=True, metadata={"example": 0.52})
+
+
+class NearestStranger(ma.Schema):
+    distance = ma.fields.Float(required=True, metadata={"example": 0.63})
+    sighting_id = nullable(
+        ma.fields.Integer,
+        "The unknown sighting; null for one of the person's negatives.",
+        example=31,
+    )
+
+
+class Headroom(ma.Schema):
+    """How far the person's faces are from everyone else's, and the threshold in force."""
+
+    tolerance = ma.fields.Float(
+        required=True,
+        metadata={
+            "description": "The threshold in force (set by hand, or computed; under the "
+            "server's FACEREC_TOLERANCE).",
+            "example": 0.5,
+        },
+    )
+    computed = ma.fields.Boolean(
+        required=True, metadata={"description": "False when set by hand.", "example": True}
+    )
+    nearest_person = ma.fields.Nested(
+        NearestPerson,
+        required=True,
+        allow_none=True,
+        metadata={"description": "The nearest sample of anyone else; null: nobody else."},
+    )
+    nearest_stranger = ma.fields.Nested(
+        NearestStranger,
+        required=True,
+        allow_none=True,
+        metadata={
+            "description": "The nearest face known not to be them (a negative, or an unknown "
+            "sighting); null: none seen."
+        },
+    )
+    separates = ma.fields.Boolean(
+        required=True,
+        metadata={
+            "description": "Whether the threshold is below both: faces like theirs are not "
+            "given this person's name.",
+            "example": True,
+        },
+    )
+
+
+def _headroom(user):
+    from ..config import current_settings
+    from ..thresholds import headroom
+
+    return headroom(user, current_settings().tolerance)
+
+
 class User(ma.Schema):
     class Meta:
         ordered = True
@@ -122,6 +183,27 @@ class User(ma.Schema):
         ma.fields.Nested(Sample),
         required=True,
         metadata={"description": "The person's face samples, oldest first."},
+    )
+    tolerance = nullable(
+        ma.fields.Float,
+        "Their match threshold set by hand; null: computed from their samples, negatives and "
+        "nearest other person (see headroom).",
+        example=None,
+    )
+    headroom = ma.fields.Function(
+        _headroom,
+        required=True,
+        metadata={
+            "description": Headroom.__doc__,
+            "allOf": [{"$ref": "#/components/schemas/Headroom"}],
+            "example": {
+                "tolerance": 0.6,
+                "computed": True,
+                "nearest_person": {"id": 9, "name": "Grace Hopper", "distance": 0.78},
+                "nearest_stranger": {"distance": 0.71, "sighting_id": 31},
+                "separates": True,
+            },
+        },
     )
     created_at = timestamp()
     updated_at = timestamp()
@@ -375,7 +457,22 @@ UserCreateOldForm = person_body(
         validate=validate.Length(max=IMAGES_MAX, error="must be at most {max} photos."),
     ),
 )
-UserUpdate = person_body("UserUpdate", JsonBody, "The fields to change.", partial=True)
+UserUpdate = person_body(
+    "UserUpdate",
+    JsonBody,
+    "The fields to change.",
+    partial=True,
+    tolerance=ma.fields.Float(
+        allow_none=True,
+        allow_nan=False,
+        validate=validate.Range(0.1, 1, error="must be a number from {min} to {max}, or null."),
+        metadata={
+            "description": "Their match threshold set by hand (lower is stricter); null: "
+            "computed again.",
+            "example": 0.5,
+        },
+    ),
+)
 
 
 class SampleUpload(FormBody):
@@ -387,6 +484,7 @@ class SampleUpload(FormBody):
 
 SCHEMAS = {
     "Error": Error,
+    "Headroom": Headroom,
     "Recognition": Recognition,
     "RecognizedFace": RecognizedFace,
     "User": User,

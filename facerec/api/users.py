@@ -198,15 +198,21 @@ def get_user(user):
 @requires("enroll")
 @on_person(
     "updateUser",
-    summary="Change a person's name or details",
-    description="Only the fields sent change; the others keep their value.",
+    summary="Change a person's name, details or match threshold",
+    description=(
+        "Only the fields sent change; the others keep their value. `tolerance` sets their "
+        "match threshold by hand; null goes back to the one computed from their samples, "
+        "negatives and nearest other person."
+    ),
     body=UserUpdate,
     responses={200: ("The person, changed.", UserSchema)},
     errors={409: TAKEN},
 )
 def update_user(user, body):
-    """Change the fields sent (name, details); the others keep their value."""
+    """Change the fields sent (name, details, tolerance); the others keep their value."""
     people.update_person(user, people.PersonFields.of(user).changed(**body["person"]))
+    if "tolerance" in body:
+        user.tolerance = body["tolerance"]
     commit()
     return user
 

@@ -56,6 +56,7 @@ ACTIONS = {
     "person.created": "Person created",
     "person.renamed": "Person renamed",
     "person.changed": "Person's details changed",
+    "person.threshold_set": "Person's threshold set by hand (or computed again)",
     "person.deleted": "Person deleted",
     "sample.added": "Face sample added",
     "sample.removed": "Face sample removed",

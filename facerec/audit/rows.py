@@ -77,6 +77,9 @@ def _person_update(state, changes):
     if "name" in changes:
         before, after = changes.pop("name")
         yield "person.renamed", {"from": before, "to": after}
+    if "tolerance" in changes:  # null: computed again (facerec.thresholds)
+        before, after = changes.pop("tolerance")
+        yield "person.threshold_set", {"from": before, "to": after}
     if changes:
         yield "person.changed", _details(changes)
 

@@ -32,11 +32,12 @@ from collections.abc import Iterable
 import numpy as np
 from sqlalchemy import select, update
 
-from .. import camera, faces, gallery
+from .. import camera, faces, gallery, thresholds
 from ..config import current_settings
 from ..extensions import db
 from ..grouping import Groups
 from ..models import Sighting, UnknownGroup, bump_grouping_version
+from .looking import look_again, name_if_known
 
 log = logging.getLogger(__name__)
 
@@ -145,6 +146,8 @@ class Placer:
         self.dropped = 0  # ids lost because the queue was full (a sweep finds them)
         self.failed = 0
         self._sweep = threading.Event()
+        self._look = threading.Event()  # the gallery changed: look at the unknowns again
+        self.looked = 0
         self._swept_once = False
         self._lock = threading.Lock()  # one placing at a time (the thread or a request)
         self._thread_lock = threading.Lock()
@@ -171,10 +174,18 @@ class Placer:
             self.queue.put_nowait(None)  # wakes the thread
         self._ensure_thread()
 
+    def request_look_again(self):
+        """The gallery changed: look at the unknowns again, on the thread (``looking``)."""
+        self._look.set()
+        with contextlib.suppress(queue.Full):
+            self.queue.put_nowait(None)
+        self._ensure_thread()
+
     def sweep_once(self):
         """The first request a server answers: catch up with what ended while it was down."""
         if not self._swept_once:
             self._swept_once = True
+            self._look.set()
             self.request_sweep()
 
     def _ensure_thread(self):
@@ -195,7 +206,8 @@ class Placer:
                         first = self.queue.get(timeout=IDLE_EXIT)
                     except queue.Empty:
                         with self._thread_lock:
-                            if self.queue.empty() and not self._sweep.is_set():
+                            idle = not (self._sweep.is_set() or self._look.is_set())
+                            if self.queue.empty() and idle:
                                 self._thread = None
                                 return
                         continue
@@ -225,6 +237,9 @@ class Placer:
             if self._sweep.is_set():
                 self._sweep.clear()
                 self.sweep()
+            if self._look.is_set():
+                self._look.clear()
+                self.look_again()
         except Exception:  # the thread must outlive any one bad batch
             self.failed += 1
             log.exception("could not group unknown sightings")
@@ -286,7 +301,14 @@ class Placer:
                 tolerances[sighting.camera] = camera.tuning(sighting.camera, self.app).tolerance
             tolerance = tolerances[sighting.camera]
             if matcher.match(sighting.vector, tolerance).known:
+                # Someone was enrolled since it was seen: name it after them (or leave it for
+                # the unknowns page's "Looks like" when FACEREC_AUTO_ASSIGN is off).
+                if settings.auto_assign:
+                    name_if_known(sighting, matcher, tolerance)
                 continue
+            nearest = matcher.nearest_person([sighting.vector])
+            if nearest.known:  # the person page's "closest stranger seen"
+                thresholds.note_stranger(nearest.user_id, nearest.distance, sighting.id)
             join = settings.group_join_distance(tolerance)
             group_id, merged = groups.add(sighting.vector, new_id=_new_group, join=join)
             sighting.group_id = group_id
@@ -295,6 +317,17 @@ class Placer:
                 _merge(group_id, merged)
             placed += 1
         return placed
+
+    def look_again(self):
+        """Thresholds, "looks like" and names after a gallery change (``looking``)."""
+        with self._lock:
+            try:
+                found = look_again(self.app)
+            except BaseException:
+                db.session.rollback()
+                raise
+        self.looked += 1
+        return found
 
     # ---- control -------------------------------------------------------------------------
 
