@@ -34,6 +34,15 @@ def person_id(description: str = "The person's id.", example: int | None = 3, **
     )
 
 
+class LooksLike(ma.Schema):
+    user_id = ma.fields.Integer(required=True, metadata={"example": 3})
+    name = ma.fields.String(required=True, metadata={"example": "Lin-Manuel Miranda"})
+    distance = ma.fields.Float(
+        required=True,
+        metadata={"description": "The median distance of its faces to them.", "example": 0.41},
+    )
+
+
 class UnknownGroup(ma.Schema):
     id = ma.fields.Integer(required=True, metadata={"example": 4})
     sightings = ma.fields.Integer(required=True, metadata={"example": 3})
@@ -45,6 +54,26 @@ class UnknownGroup(ma.Schema):
         metadata={
             "description": "The best crops (seen for the most frames first), at most 5.",
             "example": ["/api/v1/sightings/17/crop.jpg"],
+        },
+    )
+    looks_like = ma.fields.Nested(
+        LooksLike,
+        required=True,
+        allow_none=True,
+        metadata={
+            "description": "Someone enrolled or given samples since it was seen, whom its "
+            "faces match now (assign it to them with one call); null: nobody. Such groups "
+            "come first.",
+            "example": None,
+        },
+    )
+    cannot_enrol = ma.fields.String(
+        required=True,
+        allow_none=True,
+        metadata={
+            "description": "Why none of its faces can become a sample (then it cannot be "
+            "enrolled as a new person, only assigned); null: it can.",
+            "example": None,
         },
     )
 

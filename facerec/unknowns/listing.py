@@ -14,7 +14,7 @@ from sqlalchemy import case, exists, func, select
 
 from ..extensions import db
 from ..faces import SAMPLE_GATE
-from ..models import Sighting, UnknownGroup, iso
+from ..models import Sighting, UnknownGroup, User, iso
 
 # The best crops of a group shown on the page and offered as samples.
 BEST_CROPS = 5
@@ -34,6 +34,15 @@ class Crop:
 
 
 @dataclass(frozen=True)
+class LooksLike:
+    """The enrolled person a group's faces match now (``looking``)."""
+
+    user_id: int
+    name: str
+    distance: float
+
+
+@dataclass(frozen=True)
 class GroupSummary:
     """A group as GET /api/v1/unknowns gives it, plus what the page shows."""
 
@@ -46,6 +55,7 @@ class GroupSummary:
     sample_ready: int = 0  # faces that pass the sample gate (or were never measured)
     largest: int | None = None  # the tallest face, in pixels of its frame
     sharpest: float | None = None
+    looks_like: LooksLike | None = None  # someone enrolled since, whom its faces match
 
     @property
     def cannot_enrol(self) -> str | None:
@@ -112,6 +122,8 @@ def summaries(
             func.sum(case((Sighting.passes(SAMPLE_GATE), 1), else_=0)),
             func.max(Sighting.face_height),
             func.max(Sighting.sharpness),
+            func.max(UnknownGroup.looks_like_user_id),
+            func.max(UnknownGroup.looks_like_distance),
         )
         .join(UnknownGroup, UnknownGroup.id == Sighting.group_id)
         .where(
@@ -121,7 +133,12 @@ def summaries(
             *_on(cameras),
         )
         .group_by(Sighting.group_id)
-        .order_by(last.desc(), Sighting.group_id.desc())
+        # Those that look like someone enrolled first: one click settles them.
+        .order_by(
+            func.max(case((UnknownGroup.looks_like_user_id.is_not(None), 0), else_=1)),
+            last.desc(),
+            Sighting.group_id.desc(),
+        )
         .limit(limit)
         .offset(offset or None)
     ).all()
@@ -147,10 +164,30 @@ def summaries(
         )
         for group_id, sighting_id, camera, started in best:
             crops[group_id].append(Crop(sighting_id, camera, started))
-    return [
-        GroupSummary(group_id, n, first, last_at, days, tuple(crops[group_id]), *quality)
-        for group_id, n, first, last_at, days, *quality in stats
-    ]
+    alike = {row[-2] for row in stats if row[-2] is not None}
+    names = (
+        dict(db.session.execute(select(User.id, User.name).where(User.id.in_(alike))).all())
+        if alike
+        else {}
+    )
+    out = []
+    for group_id, n, first, last_at, days, ready, largest, sharpest, alike, distance in stats:
+        looks_like = LooksLike(alike, names[alike], distance) if alike in names else None
+        out.append(
+            GroupSummary(
+                group_id,
+                n,
+                first,
+                last_at,
+                days,
+                tuple(crops[group_id]),
+                ready,
+                largest,
+                sharpest,
+                looks_like,
+            )
+        )
+    return out
 
 
 def visible_count(cameras=None) -> int:

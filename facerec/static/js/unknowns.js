@@ -114,3 +114,10 @@
   });
   update();
 })();
+
+// After a question on one visitor (a look-alike), the page opens where it is asked.
+(function () {
+  "use strict";
+  const here = document.querySelector("[data-scroll-here]");
+  if (here) here.scrollIntoView({ block: "center" });
+})();
