@@ -88,6 +88,8 @@ PAGES = [
     ("people", "/admin/users"),
     ("people-search", "/admin/users?q=obama"),
     ("person", "/admin/users/{id}"),
+    ("unknowns", "/unknowns"),
+    ("questions", "/unknowns/questions"),
     ("tokens", "/admin/tokens"),
     ("enroll-details", "/enroll/"),
     ("api-docs", "/api/v1/docs"),

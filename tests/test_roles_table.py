@@ -88,6 +88,7 @@ ROLES_TABLE = {
     "POST /enroll/samples/snapshot": (OPERATOR, "write"),
     "POST /enroll/samples/upload": (OPERATOR, "write"),
     "GET /unknowns": (OPERATOR, "read"),
+    "GET /unknowns/questions": (OPERATOR, "read"),
     "GET /api/v1/unknowns": (OPERATOR, "read"),
     "POST /unknowns/<int:group_id>/enroll": (OPERATOR, "write"),
     "POST /unknowns/<int:group_id>/assign": (OPERATOR, "write"),

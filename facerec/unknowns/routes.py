@@ -11,7 +11,7 @@ from ..auth.roles import can, requires, visible_cameras
 from ..extensions import db
 from ..models import User
 from ..person_fields import PersonFieldsForm
-from . import actions, bp, listing, service
+from . import actions, bp, listing, questions, service
 
 PAGE_SIZE = 50  # groups per page
 
@@ -27,7 +27,10 @@ def _badges():
     """The number of unknown visitors, shown beside "Unknowns" in the navigation."""
     if not can("unknowns"):
         return {}
-    return {"nav_badges": {url_for("unknowns.index"): listing.visible_count(visible_cameras())}}
+    cameras = visible_cameras()
+    # Visitors waiting and questions waiting ("Is this Anna?"): both are asked of a person.
+    waiting = listing.visible_count(cameras) + questions.count(cameras)
+    return {"nav_badges": {url_for("unknowns.index"): waiting}}
 
 
 def _render(status=200, **extra):
@@ -42,6 +45,7 @@ def _render(status=200, **extra):
         page=page,
         pages=max(1, -(-total // PAGE_SIZE)),
         total=total,
+        question_count=questions.count(cameras),
         **extra,
     ), status
 
@@ -66,6 +70,21 @@ def _done(message: str, refused: list[str]):
 def index():
     """Every unknown visitor not dismissed, last seen first."""
     return _render()
+
+
+@bp.get("/unknowns/questions")
+@requires("unknowns")
+def questions_page():
+    """“Is this Anna?”: the sightings named after a close call, newest first. Answered by the
+    history's This is / This is not (a sample, or a negative), which leave the queue."""
+    cameras = visible_cameras()
+    waiting = questions.open_questions(cameras)
+    return render_template(
+        "unknowns/questions.html",
+        questions=waiting,
+        question_count=len(waiting),
+        total=listing.visible_count(cameras),
+    )
 
 
 @bp.post("/unknowns/<int:group_id>/enroll")
