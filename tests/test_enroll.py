@@ -710,3 +710,43 @@ def test_does_a_save_sent_twice_show_the_person_once_saved(app_factory, data_dir
     assert "This enrollment was already saved." in text(page)
     assert "expired" not in text(page)
     assert count(app, User) == 1 and count(app, FaceSample) == 1
+
+
+def test_does_the_review_name_the_sample_that_looks_like_someone_and_offer_to_remove_it(
+    app_factory, data_dir
+):
+    """One sample looks like Barack Obama, the other like nobody: the warning says which, and
+    "Add to Barack Obama" is not offered (it would give him the other person's photo)."""
+    from facerec import faces
+    from facerec.models import EnrollDraft
+
+    app = app_factory(FACEREC_SNAPSHOTS=1)
+    enroll(app, "Barack Obama", data_dir / "known" / "obama.jpg")
+    client = login_client(app, app.test_client())
+    details(client, "Barry")
+    upload(client, data_dir / "unknown" / "obama3.jpg")
+    with app.app_context():  # a second sample, of someone else (as a camera snapshot might be)
+        draft = db.session.scalars(select(EnrollDraft)).one()
+        other = EnrollDraftSample(draft=draft, thumbnail=b"", source="snapshot", label="snap")
+        other.vector = faces.sample_from_image(
+            data_dir / "people" / "kit_harington" / "john1.jpeg"
+        ).encoding
+        db.session.add(other)
+        db.session.commit()
+        obama_sample = draft.samples[0].id
+
+    review = text(client.get("/enroll/review"))
+    assert re.search(r"Sample 1 looks like Barack Obama \(0\.3\d\)", review)
+    assert "Not every sample: sample 1 looks like Barack Obama." in review
+    assert "Add to Barack Obama" not in review and "Remove sample 1" in review
+    assert "Remove sample 2" not in review
+    refused = client.post("/enroll/review", data={"action": "add", "target": "1"})
+    assert refused.status_code == 409
+    assert "Not every sample looks like Barack Obama" in text(refused)
+
+    removed = client.post(
+        f"/enroll/samples/{obama_sample}/remove", data={"back": "review"}, follow_redirects=True
+    )
+
+    page = text(removed)
+    assert "Review: Barry" in page and "looks like" not in page and "Save Barry" in page

@@ -286,6 +286,9 @@ def remove_sample(sample_id):
     if wants_json():
         return jsonify(removed=sample_id, message=message, **progress(draft))
     flash(message, "info")
+    # From the review's look-alike warning: back to the review (unless too few are left).
+    if request.form.get("back") == "review" and len(draft.samples) >= drafts.minimum():
+        return redirect(url_for(".review"), 303)
     return redirect(url_for(".samples"), 303)
 
 

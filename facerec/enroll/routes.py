@@ -17,7 +17,7 @@ from ..web import wants_json
 from . import bp, drafts
 from .flow import EXPIRED, draft_or_redirect
 from .forms import DetailsForm, ReviewForm
-from .saving import render_review, save
+from .saving import render_review, sample_look_alikes, save
 
 
 @bp.errorhandler(CSRFError)
@@ -75,6 +75,17 @@ def review():
         if form.action.data == "add":
             if match is None or str(match.user_id) != (form.target.data or ""):
                 flash("The look-alike changed since the page was shown; check again.", "warning")
+                return render_review(draft, form, match, 409)
+            alike = sample_look_alikes(draft)
+            if any(
+                alike.get(s.id) is None or alike[s.id].user_id != match.user_id
+                for s in draft.samples
+            ):
+                flash(
+                    f"Not every sample looks like {match.name}: remove the others first, "
+                    "or save anyway as a new person.",
+                    "warning",
+                )
                 return render_review(draft, form, match, 409)
             existing = db.session.get(User, match.user_id)
             if existing is None:  # deleted since the gallery was read

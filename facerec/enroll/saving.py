@@ -21,9 +21,33 @@ from .flow import already_saved, progress
 log = logging.getLogger(__name__)
 
 
+def sample_look_alikes(draft) -> dict:
+    """Each draft sample's look-alike among the people enrolled (within the tolerance), by
+    sample id: the review names the sample that looks like someone, not only the draft."""
+    found = {}
+    for sample in draft.samples:
+        match = people.look_alike([sample.vector])
+        if match is not None:
+            found[sample.id] = match
+    return found
+
+
 def render_review(draft, form, match, status=200):
+    alike = sample_look_alikes(draft) if match is not None else {}
+    # "Add to X" only when every sample looks like X: otherwise it would give X someone
+    # else's photos (the samples that do not look like X).
+    everyone_alike = match is not None and all(
+        alike.get(s.id) is not None and alike[s.id].user_id == match.user_id for s in draft.samples
+    )
     return render_template(
-        "enroll/review.html", draft=draft, form=form, match=match, step=3, **progress(draft)
+        "enroll/review.html",
+        draft=draft,
+        form=form,
+        match=match,
+        alike=alike,
+        everyone_alike=everyone_alike,
+        step=3,
+        **progress(draft),
     ), status
 
 
