@@ -364,3 +364,53 @@ def test_is_search_the_one_menu_link_highlighted_on_its_page(client):
     current = re.compile(r'aria-current="page">\s*([^<]+?)\s*<')
     assert current.findall(client.get("/history/search").get_data(as_text=True)) == ["Search"]
     assert current.findall(client.get("/history").get_data(as_text=True)) == ["History"]
+
+
+def test_does_the_page_show_the_face_say_how_many_and_page_through_all(app, client):
+    ids = history(app)
+    kit = sorted(ids["kit"])
+
+    first = client.get(f"/history/search?sighting_id={kit[0]}&limit=2").get_data(as_text=True)
+
+    assert "2 of 3 sightings within 0.60" in first
+    assert f'src="/api/v1/sightings/{kit[0]}/crop.jpg" alt="The face searched with"' in first
+    shown = re.findall(r'<tr data-sighting="(\d+)">', first)
+    following = re.search(r'href="(/history/search\?[^"]*offset=2[^"]*)"', first).group(1)
+    assert "Next 1 (3\u20133 of 3)" in first
+    second = client.get(following.replace("&amp;", "&")).get_data(as_text=True)
+    more = re.findall(r'<tr data-sighting="(\d+)">', second)
+    assert sorted(map(int, shown + more)) == kit and "Previous 2" in second
+
+    # From a photo: the face is shown, and the next page needs no new upload.
+    photo = post_form(client, "/history/search", {"image": upload(KIT[1]), "limit": "2"})
+    page = photo.get_data(as_text=True)
+    assert "2 of 3 sightings within 0.60" in page
+    assert re.search(r'src="data:image/jpeg;base64,[^"]+" alt="The face searched with"', page)
+    pick = re.search(r'name="pick" value="([^"]+)"', page).group(1)
+    turned = client.post(
+        "/history/search", data={"pick": pick, "face": "0", "offset": "2", "limit": "2"}
+    ).get_data(as_text=True)
+    assert len(re.findall(r'<tr data-sighting="(\d+)">', turned)) == 1
+    # Two searches on record, not four: turning a page is the same search.
+    assert [s["details"]["results"] for s in searches(app)] == [3, 3]
+
+
+def test_does_a_named_result_offer_this_is_not(app, client):
+    ids = history(app)
+    obama = ids["obama"][0]
+    page = client.get(f"/history/search?sighting_id={obama}").get_data(as_text=True)
+    assert "This is not obama" in page
+
+    done = client.post(
+        f"/history/sightings/{obama}/label",
+        data={"not_user_id": sighting_user(app, obama)},
+        follow_redirects=True,
+    )
+
+    assert f"sighting {obama} is not obama" in done.get_data(as_text=True)
+    assert sighting_user(app, obama) is None
+
+
+def sighting_user(app, sighting_id):
+    with app.app_context():
+        return db.session.get(Sighting, sighting_id).user_id

@@ -35,21 +35,53 @@ def _form_values() -> dict:
     return {k: source.get(k, "") for k in ("tolerance", "limit", "since", "until", "camera")}
 
 
+def _offset() -> int:
+    source = request.form if request.method == "POST" else request.args
+    return max(0, source.get("offset", 0, type=int) or 0)
+
+
 def _render(status=200, **context):
     context.setdefault("values", _form_values())
     context.setdefault("default_tolerance", current_settings().tolerance)
     return render_template("search/index.html", everyone=people.everyone(), **context), status
 
 
-def _run(encoding, values: dict, source: str, sighting_id=None):
+def _run(encoding, values: dict, source: str, sighting_id=None, pick=None, face=0):
+    """Search and show one page of results, with the face searched with (a photo's, kept under
+    ``pick`` for the next pages, or the sighting's crop)."""
     try:
         filters = service.parse_filters(values)
     except service.SearchError as exc:
         flash(f"Not searched: {exc}", "error")
         return _render(422)
-    matches = service.search(encoding, filters)
-    service.record(source, filters, len(matches), sighting_id)
-    return _render(matches=matches, filters=filters, searched=True)
+    offset = _offset()
+    matches, total = service.search_page(encoding, filters, offset)
+    if offset == 0:  # the next pages are the same search, already on record
+        service.record(source, filters, total, sighting_id)
+    face_url = None
+    if pick is not None:
+        face_url = _pick_face(pick, face)
+    elif sighting_id is not None:
+        face_url = f"/api/v1/sightings/{sighting_id}/crop.jpg"
+    return _render(
+        matches=matches,
+        filters=filters,
+        searched=True,
+        total=total,
+        offset=offset,
+        pick=None,
+        more_pick=pick,
+        more_face=face,
+        sighting_id=sighting_id,
+        face_url=face_url,
+    )
+
+
+def _face_jpeg(rgb: np.ndarray, reduced: float, box) -> str:
+    """The face searched with, as a data: URL (the photo itself is not kept); ``rgb`` is the
+    photo ``reduced`` times smaller than the one ``box`` was found in."""
+    box = tuple(v / reduced for v in box)
+    return "data:image/jpeg;base64," + base64.b64encode(faces.crop(rgb, box)).decode()
 
 
 def _boxes_jpeg(rgb: np.ndarray, reduced: float, found) -> str:
@@ -67,23 +99,36 @@ def _boxes_jpeg(rgb: np.ndarray, reduced: float, found) -> str:
     return "data:image/jpeg;base64," + base64.b64encode(faces.to_jpeg(image)).decode()
 
 
-def _keep_pick(found) -> str:
+def _keep_pick(found, rgb, reduced: float) -> str:
+    """Keep a photo's faces (encoding and crop) a while under a random token: to choose one
+    of several, and to turn the pages of the results."""
     now = time.monotonic()
     token = secrets.token_urlsafe(16)
+    kept = [(f.encoding, _face_jpeg(rgb, reduced, f.box)) for f in found]
     with _picks_lock:
         for key in [k for k, (t, _, _) in _picks.items() if now - t > PICK_TTL]:
             del _picks[key]
-        _picks[token] = (now, str(current_user.get_id()), [f.encoding for f in found])
+        _picks[token] = (now, str(current_user.get_id()), kept)
     return token
 
 
-def _take_pick(token: str, index: int):
+def _pick_entry(token: str, index: int):
     with _picks_lock:
         entry = _picks.get(token)
     if entry is None or entry[1] != str(current_user.get_id()):
         return None
-    encodings = entry[2]
-    return encodings[index] if 0 <= index < len(encodings) else None
+    kept = entry[2]
+    return kept[index] if 0 <= index < len(kept) else None
+
+
+def _take_pick(token: str, index: int):
+    entry = _pick_entry(token, index)
+    return entry[0] if entry is not None else None
+
+
+def _pick_face(token: str, index: int) -> str | None:
+    entry = _pick_entry(token, index)
+    return entry[1] if entry is not None else None
 
 
 @bp.route("/history/search", methods=["GET", "POST"])
@@ -100,11 +145,12 @@ def index():
             abort(404, description="There is no such sighting, or it has no face to search with.")
         return _run(row.vector, _form_values(), "sighting", row.id)
     if request.form.get("pick"):
-        encoding = _take_pick(request.form["pick"], request.form.get("face", -1, type=int))
+        face = request.form.get("face", -1, type=int)
+        encoding = _take_pick(request.form["pick"], face)
         if encoding is None:
-            flash("That photo is no longer waiting for a choice; upload it again.", "error")
+            flash("That photo is no longer kept (10 minutes); upload it again.", "error")
             return _render(409)
-        return _run(encoding, _form_values(), "photo")
+        return _run(encoding, _form_values(), "photo", pick=request.form["pick"], face=face)
     upload = request.files.get("image")
     data = upload.read() if upload else b""
     if not data:
@@ -121,13 +167,10 @@ def index():
     if not found:
         flash("Not searched: no face was found in the photo.", "error")
         return _render(400)
+    token = _keep_pick(found, rgb, reduced)
     if len(found) > 1:
-        return _render(
-            pick=_keep_pick(found),
-            picture=_boxes_jpeg(rgb, reduced, found),
-            face_count=len(found),
-        )
-    return _run(found[0].encoding, _form_values(), "photo")
+        return _render(pick=token, picture=_boxes_jpeg(rgb, reduced, found), face_count=len(found))
+    return _run(found[0].encoding, _form_values(), "photo", pick=token, face=0)
 
 
 @bp.post("/history/sightings/<int:sighting_id>/label")

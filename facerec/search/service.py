@@ -111,8 +111,18 @@ def _number(raw, name, default, low, high, kind):
 
 def search(encoding, filters: Filters) -> list[tuple[float, Sighting]]:
     """Sightings within the tolerance of ``encoding``, nearest first, at most ``limit``."""
+    return search_page(encoding, filters)[0]
+
+
+def search_page(
+    encoding, filters: Filters, offset: int = 0
+) -> tuple[list[tuple[float, Sighting]], int]:
+    """One page of the sightings within the tolerance of ``encoding`` (nearest first, at most
+    ``limit`` from ``offset``), and how many there are in all."""
     found = index()
     hits = found.search(encoding, filters.tolerance, filters.since, filters.until, filters.camera)
+    total = len(hits)
+    hits = hits[offset:]
     results: list[tuple[float, Sighting]] = []
     start = 0
     while len(results) < filters.limit and start < len(hits):
@@ -124,11 +134,13 @@ def search(encoding, filters: Filters) -> list[tuple[float, Sighting]]:
                 select(Sighting).where(Sighting.id.in_([h.sighting_id for h in chunk]))
             )
         }
-        found.forget([h.sighting_id for h in chunk if h.sighting_id not in rows])
+        gone = [h.sighting_id for h in chunk if h.sighting_id not in rows]
+        found.forget(gone)
+        total -= len(gone)  # deleted since the index saw them
         for hit in chunk:
             if hit.sighting_id in rows and len(results) < filters.limit:
                 results.append((round(hit.distance, 4), rows[hit.sighting_id]))
-    return results
+    return results, total
 
 
 def record(source: str, filters: Filters, results: int, sighting_id: int | None = None):
