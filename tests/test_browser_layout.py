@@ -90,6 +90,7 @@ PAGES = [
     ("person", "/admin/users/{id}"),
     ("unknowns", "/unknowns"),
     ("questions", "/unknowns/questions"),
+    ("health", "/admin/health"),
     ("tokens", "/admin/tokens"),
     ("enroll-details", "/enroll/"),
     ("api-docs", "/api/v1/docs"),

@@ -146,6 +146,7 @@ ROLES_TABLE = {
     "POST /admin/accounts/<int:account_id>/sign-out": (ADMIN, "admin"),
     "POST /admin/accounts/<int:account_id>/toggle": (ADMIN, "admin"),
     "GET /admin/audit": (ADMIN, "admin"),
+    "GET /admin/health": (ADMIN, "admin"),
     "GET /admin/audit.csv": (ADMIN, "admin"),
     "GET /history/searches": (ADMIN, "admin"),
     "GET /api/v1/audit": (ADMIN, "admin"),

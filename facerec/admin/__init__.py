@@ -27,4 +27,14 @@ def delete_row(row, message: str) -> str:
     return message
 
 
-from . import accounts, audit, cameras, negatives, notifications, routes, tokens, webhooks  # noqa: E402, F401
+from . import (  # noqa: E402, F401
+    accounts,
+    audit,
+    cameras,
+    health,
+    negatives,
+    notifications,
+    routes,
+    tokens,
+    webhooks,
+)
