@@ -10,6 +10,7 @@ from sqlalchemy import false
 
 from ..extensions import db
 from ..models import AUDIT_ACTION_MAX, AuditEntry
+from ..paging import NewestFirstPages
 from ..sightings.queries import FilterError, parse_time
 from ..web import DATABASE_ID_MAX as ID_MAX
 
@@ -20,7 +21,7 @@ TYPE_MAX = 40
 
 
 @dataclass(frozen=True)
-class AuditFilter:
+class AuditFilter(NewestFirstPages):
     since: datetime | None = None  # naive UTC, inclusive
     until: datetime | None = None  # naive UTC, exclusive
     # An action ("person.deleted") or a family of actions ("person": every person.* action).
@@ -59,18 +60,6 @@ class AuditFilter:
         if self.before_id is not None:
             query = query.where(AuditEntry.id < self.before_id)
         return query.order_by(AuditEntry.id.desc())
-
-    def page(self) -> tuple[list[AuditEntry], int | None]:
-        """One page of entries, newest first, and the ``before_id`` of the next page."""
-        rows = db.session.scalars(self.statement().limit(self.limit + 1)).all()
-        more = len(rows) > self.limit
-        rows = rows[: self.limit]
-        return rows, (rows[-1].id if more and rows else None)
-
-    def all(self):
-        """Every matching entry, newest first, streamed (the CSV export); close it
-        (``with``) when not read to the end: on PostgreSQL it holds a server-side cursor."""
-        return db.session.scalars(self.statement().execution_options(yield_per=500))
 
 
 def parse_filter(args) -> AuditFilter:

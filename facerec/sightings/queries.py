@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from ..extensions import db
 from ..models import CAMERA_NAME_MAX, Sighting
+from ..paging import NewestFirstPages
 
 LIMIT_DEFAULT = 50
 LIMIT_MAX = 200
@@ -20,7 +21,7 @@ class FilterError(ValueError):
 
 
 @dataclass(frozen=True)
-class SightingFilter:
+class SightingFilter(NewestFirstPages):
     user_id: int | None = None
     unknown: bool = False
     camera: str | None = None
@@ -48,18 +49,6 @@ class SightingFilter:
         if self.before_id is not None:
             query = query.where(Sighting.id < self.before_id)
         return query.order_by(Sighting.id.desc() if newest_first else Sighting.id)
-
-    def page(self) -> tuple[list[Sighting], int | None]:
-        """One page of sightings, newest first, and the ``before_id`` of the next page."""
-        rows = db.session.scalars(self.statement().limit(self.limit + 1)).all()
-        more = len(rows) > self.limit
-        rows = rows[: self.limit]
-        return rows, (rows[-1].id if more and rows else None)
-
-    def all(self):
-        """Every matching sighting, newest first, streamed (for the CSV export); close it
-        (``with``) when not read to the end: on PostgreSQL it holds a server-side cursor."""
-        return db.session.scalars(self.statement().execution_options(yield_per=500))
 
 
 def naive_utc(moment: datetime | None) -> datetime | None:
