@@ -145,7 +145,7 @@ def test_do_metrics_count_track_events_the_history_could_not_take(app, monkeypat
     writer = app.extensions["sightings"]
     client = login_client(app, app.test_client())
     assert value(scrape(client), "facerec_sightings_dropped_total") == 0
-    monkeypatch.setattr(writer, "_ensure_thread", lambda: None)  # a writer that fell behind
+    monkeypatch.setattr(writer.worker, "start", lambda: None)  # a writer that fell behind
     monkeypatch.setattr(writer, "queue", queue.Queue(2))
     taken = [writer.put("main", object()) for _ in range(5)]
     assert taken == [True, True, False, False, False]

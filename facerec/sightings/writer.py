@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import queue
-import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -36,6 +35,7 @@ from sqlalchemy.exc import (
 
 from .. import shapes
 from ..extensions import db
+from ..idle_thread import IdleThread
 from ..models import Sighting
 from .backlog import Backlog
 
@@ -68,10 +68,9 @@ class SightingWriter:
         self.failed = 0  # events the database refused
         self.written = 0
         self._open: dict[tuple[str, int], int] = {}  # (camera, track id) -> sighting id
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
+        self.worker = IdleThread(self._run, "facerec-sightings")
         if len(self.backlog):
-            self._ensure_thread()  # a stopped server's events, written as soon as possible
+            self.worker.start()  # a stopped server's events, written as soon as possible
 
     @property
     def pending(self) -> int:
@@ -99,16 +98,8 @@ class SightingWriter:
             if self.dropped == 1 or self.dropped % 100 == 0:
                 log.warning("sightings queue full: %d track events dropped", self.dropped)
             return False
-        self._ensure_thread()
+        self.worker.start()
         return True
-
-    def _ensure_thread(self):
-        with self._lock:
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(
-                    target=self._run, name="facerec-sightings", daemon=True
-                )
-                self._thread.start()
 
     # ---- writer thread -------------------------------------------------------------------
 
@@ -130,11 +121,9 @@ class SightingWriter:
                             self._take(item)
                         if waiting or item is _TIME_TO_RETRY:
                             self._drain()
-                        if item is _TIME_TO_RETRY and not len(self.backlog):
-                            with self._lock:
-                                if self.queue.empty():
-                                    self._thread = None
-                                    return
+                        idle = item is _TIME_TO_RETRY and not len(self.backlog)
+                        if idle and self.worker.end_if(self.queue.empty):
+                            return
                     except Exception:  # the thread must outlive any one bad event
                         self.failed += 1
                         log.exception("could not record a sighting event")
@@ -241,8 +230,8 @@ class SightingWriter:
 
     def close(self, timeout: float = 5.0):
         """Write what is queued, then end the thread."""
-        thread = self._thread
-        if thread is not None and thread.is_alive():
+        thread = self.worker.running()
+        if thread is not None:
             with contextlib.suppress(queue.Full):
                 self.queue.put(None, timeout=timeout)
             thread.join(timeout)

@@ -36,6 +36,7 @@ from .. import camera, faces, gallery, thresholds
 from ..config import current_settings
 from ..extensions import db
 from ..grouping import Groups
+from ..idle_thread import IdleThread
 from ..models import Sighting, UnknownGroup, bump_grouping_version
 from .looking import look_again, name_if_known
 
@@ -150,8 +151,7 @@ class Placer:
         self.looked = 0
         self._swept_once = False
         self._lock = threading.Lock()  # one placing at a time (the thread or a request)
-        self._thread_lock = threading.Lock()
-        self._thread: threading.Thread | None = None
+        self.worker = IdleThread(self._run, "facerec-unknowns")
         self._busy = False
 
     # ---- producers (never block) ---------------------------------------------------------
@@ -165,21 +165,21 @@ class Placer:
         except queue.Full:
             self.dropped += 1
             self._sweep.set()
-        self._ensure_thread()
+        self.worker.start()
 
     def request_sweep(self):
         """Look at every ungrouped unknown sighting again, on the thread (soon, not now)."""
         self._sweep.set()
         with contextlib.suppress(queue.Full):  # full: it is awake and busy anyway
             self.queue.put_nowait(None)  # wakes the thread
-        self._ensure_thread()
+        self.worker.start()
 
     def request_look_again(self):
         """The gallery changed: look at the unknowns again, on the thread (``looking``)."""
         self._look.set()
         with contextlib.suppress(queue.Full):
             self.queue.put_nowait(None)
-        self._ensure_thread()
+        self.worker.start()
 
     def sweep_once(self):
         """The first request a server answers: catch up with what ended while it was down."""
@@ -187,14 +187,6 @@ class Placer:
             self._swept_once = True
             self._look.set()
             self.request_sweep()
-
-    def _ensure_thread(self):
-        with self._thread_lock:
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(
-                    target=self._run, name="facerec-unknowns", daemon=True
-                )
-                self._thread.start()
 
     # ---- the thread ----------------------------------------------------------------------
 
@@ -205,11 +197,13 @@ class Placer:
                     try:
                         first = self.queue.get(timeout=IDLE_EXIT)
                     except queue.Empty:
-                        with self._thread_lock:
-                            idle = not (self._sweep.is_set() or self._look.is_set())
-                            if self.queue.empty() and idle:
-                                self._thread = None
-                                return
+                        if self.worker.end_if(
+                            lambda: (
+                                self.queue.empty()
+                                and not (self._sweep.is_set() or self._look.is_set())
+                            )
+                        ):
+                            return
                         continue
                     if first == "stop":
                         self.queue.task_done()
@@ -340,8 +334,8 @@ class Placer:
 
     def close(self, timeout: float = 5.0):
         """Place what is queued, then end the thread."""
-        thread = self._thread
-        if thread is not None and thread.is_alive():
+        thread = self.worker.running()
+        if thread is not None:
             try:
                 self.queue.put("stop", timeout=timeout)
             except queue.Full:
