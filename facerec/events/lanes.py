@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import delete, select
 
 from ..extensions import db
+from .sink import PASS, WARN, check
 
 log = logging.getLogger(__name__)
 
@@ -133,6 +134,16 @@ class Lanes:
     @property
     def pending(self) -> int:
         return sum(len(lane) for lane in list(self._lanes.values()))
+
+    def health(self, key: str, enabled, says: Callable[[int, str], str]) -> dict[str, list]:
+        """A warning while the last attempt to some ``enabled`` target failed, never a fail:
+        the receivers are someone else's, so they never make facerec itself unready.
+        ``says(count, plural)`` words it (plural: "s" or "")."""
+        failing = sum(1 for target, bad in self.failing.items() if bad and target in enabled)
+        if not failing:
+            return {key: [check(PASS, "system", observed_value=0)]}
+        reason = says(failing, "s" if failing != 1 else "")
+        return {key: [check(WARN, "system", observed_value=failing, output=reason)]}
 
     def _schedule(self, job: Job, delay: float):
         with self._cond:

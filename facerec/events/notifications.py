@@ -31,7 +31,7 @@ from ..models import NotificationDelivery, NotificationTarget
 from . import Event
 from .lanes import Job, Lanes, Result, write_log
 from .rules import Rule
-from .sink import PASS, WARN, EventSink, check
+from .sink import EventSink
 from .targets import TargetError, check_hosts, plugin
 
 log = logging.getLogger(__name__)
@@ -245,12 +245,11 @@ class Notifier(EventSink):
                 select(NotificationTarget.id).where(NotificationTarget.enabled)
             ).all()
         )
-        failing = sum(1 for t, bad in self.lanes.failing.items() if bad and t in enabled)
-        if not failing:
-            return {"notifications": [check(PASS, "system", observed_value=0)]}
-        plural = "s" if failing != 1 else ""
-        reason = f"the last message to {failing} notification target{plural} failed"
-        return {"notifications": [check(WARN, "system", observed_value=failing, output=reason)]}
+        return self.lanes.health(
+            "notifications",
+            enabled,
+            lambda n, s: f"the last message to {n} notification target{s} failed",
+        )
 
     def metrics(self):
         sent = CounterMetricFamily(

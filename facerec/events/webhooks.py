@@ -35,7 +35,7 @@ from ..extensions import db
 from ..models import WEBHOOK_URL_MAX, Webhook, WebhookDelivery
 from . import EVENTS, TEST_EVENT, Event, make_event
 from .lanes import Job, Lanes, Result, typed_url, write_log
-from .sink import PASS, WARN, EventSink, check
+from .sink import EventSink
 
 log = logging.getLogger(__name__)
 
@@ -334,20 +334,9 @@ class WebhookSender(EventSink):
         """A warning while some webhook's last attempt failed: receivers are someone else's
         servers, so they never make facerec itself unready. Called in an app context."""
         enabled = set(db.session.scalars(select(Webhook.id).where(Webhook.enabled)))
-        failing = sum(1 for hook, bad in self.lanes.failing.items() if bad and hook in enabled)
-        if not failing:
-            return {"webhooks": [check(PASS, "system", observed_value=0)]}
-        plural = "s" if failing != 1 else ""
-        return {
-            "webhooks": [
-                check(
-                    WARN,
-                    "system",
-                    observed_value=failing,
-                    output=f"the last delivery to {failing} webhook{plural} failed",
-                )
-            ]
-        }
+        return self.lanes.health(
+            "webhooks", enabled, lambda n, s: f"the last delivery to {n} webhook{s} failed"
+        )
 
     def metrics(self):
         deliveries = CounterMetricFamily(
