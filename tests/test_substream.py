@@ -1,6 +1,7 @@
 """A camera's detection sub-stream, against real RTSP servers serving the clip: faces found in
 the 320x180 sub-stream are drawn in the right places on the 1280x720 main stream; the
-sub-stream dropping pauses recognition while the main stream goes on, and the reverse."""
+sub-stream dropping pauses recognition while the main stream goes on, and the main stream
+dropping leaves recognition going on in the sub-stream alone."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from facerec.models import Camera
 from .conftest import CLIP, RTSP_STREAMS, add_camera, login_client
 from .rtspserver import RtspServer
 from .servers import wait_for
+from .test_stream import decode, is_placeholder
 
 # On SQLite alone (see conftest.py): video over the network; the database is incidental.
 pytestmark = pytest.mark.sqlite_only
@@ -33,7 +35,7 @@ def sub_server(rtsp_cache):
 class Published:
     """Keeps what a camera publishes: (faces drawn, the JPEG) of frames naming someone."""
 
-    def __init__(self, service, keep: int = 12, every: int = 6):
+    def __init__(self, service, keep: int = 18, every: int = 6):
         self.service, self.keep, self.every = service, keep, every
         self.named: list = []
         self.frames = 0
@@ -44,6 +46,8 @@ class Published:
     def __call__(self, info):
         with self._lock:
             self.frames += 1
+            if info.frame_index is None:  # named while the main stream was down: no picture
+                return
             if not any(face.name for face in info.faces) or len(self.named) >= self.keep:
                 return
             self._seen += 1
@@ -110,7 +114,8 @@ def test_are_faces_found_in_the_sub_stream_drawn_in_place_on_the_main_stream(
                 offsets.append(
                     (abs(found[0] - drawn_at[0]) / 1280, abs(found[1] - drawn_at[1]) / 720)
                 )
-    assert len(offsets) >= published.keep // 2, f"only {len(offsets)} named faces found again"
+    # A third at least: a face turned away or blurred on its frame is not found again.
+    assert len(offsets) >= published.keep // 3, f"only {len(offsets)} named faces found again"
     # Each box is where the face is, give or take the detector's own jitter at 320x180 and a
     # face moving between two results: the typical box within 5 % of the frame's size, and
     # three boxes in four each within 5 % (boxes scaled wrong are off by a third or more).
@@ -149,10 +154,15 @@ def test_does_recognition_pause_while_the_sub_stream_is_down_and_the_main_stream
         assert wait_for(lambda: service.status()["detect"]["state"] == "running", timeout=15)
         assert wait_for(lambda: "lin-manuel-miranda" in names_of(client, "door"), timeout=60)
 
-        # The reverse: the main stream drops, the sub-stream stays open.
+        # The reverse: the main stream drops, the sub-stream stays open and recognition goes
+        # on in it alone, while viewers see why the picture is gone.
         rtsp_server.kill()
         assert wait_for(lambda: service.state == "unavailable", timeout=10)
         assert service.status()["detect"]["state"] == "running"
+        assert wait_for(lambda: service.status()["recognition_hz"] > 0, timeout=30)
+        assert wait_for(lambda: "lin-manuel-miranda" in names_of(client, "door"), timeout=60)
+        assert service.state == "unavailable"
+        assert is_placeholder(decode(service.latest()[1]))
         rtsp_server.start()
         assert wait_for(lambda: service.state == "running", timeout=15)
         assert wait_for(lambda: "lin-manuel-miranda" in names_of(client, "door"), timeout=60)

@@ -7,7 +7,10 @@ the camera's ``pump`` and releases the source in ``finally``, whatever stopped i
 
 A camera with a detection sub-stream has it opened beside the source for as long as the
 capture thread runs (``detect``, a ``substream.SubStream`` with a reader thread of its own):
-it stays open while the source drops and reopens, and closes when the capture stops.
+it stays open while the source drops and reopens, and closes when the capture stops. While
+the source is unavailable, the pauses between two attempts to reopen it are spent
+recognising on the sub-stream's frames (``meanwhile``), so faces are still named while the
+viewers see why the picture is gone.
 """
 
 from __future__ import annotations
@@ -45,6 +48,8 @@ class Capture:
 
     ``pump`` returns "idle" to stop the camera for lack of viewers. ``show(title, detail)``
     puts a card in place of the picture when there is none (stopped, unavailable).
+    ``meanwhile(frames, stop)`` is given the sub-stream's frames while the source is down, and
+    ``meanwhile(None, stop)`` when that is over (the source open again, or the capture ending).
     """
 
     def __init__(
@@ -55,6 +60,7 @@ class Capture:
         options: SourceOptions | None = None,
         lease=None,
         detect=None,
+        meanwhile=None,
     ):
         self.source = source
         # Who may run the camera (``lease.Lease``): one process at a time; None: no check.
@@ -64,6 +70,8 @@ class Capture:
         self.stream: StreamInfo | None = None  # what the source delivered when last opened
         self._pump = pump
         self._show = show
+        self._meanwhile = meanwhile
+        self._down = False  # recognising on the sub-stream alone, the source being down
         self._lock = threading.Lock()  # guards start/stop: one capture thread at most
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
@@ -168,7 +176,7 @@ class Capture:
                 except Exception as exc:  # an OpenCV error must not kill the thread silently
                     why = str(exc) if isinstance(exc, SourceError) else f"camera error: {exc}"
                     self._unavailable(why, backoff)
-                    if stop.wait(backoff):
+                    if self._pause(stop, backoff):
                         break
                     backoff = self._next_backoff(backoff)
                     continue
@@ -180,6 +188,7 @@ class Capture:
                     self.state = "running"
                     self.attempts = 0
                     backoff = 1.0
+                    self._back(stop)
                     # Runs until stopped, or until another process takes the lease over.
                     running = self._session = threading.Event()
                     if stop.is_set():  # stop() came before the session was there to end
@@ -201,9 +210,10 @@ class Capture:
                     self._unavailable(f"camera error: {exc}", backoff)
                 finally:
                     source.release()
-                if not stop.is_set() and stop.wait(backoff):
+                if not stop.is_set() and self._pause(stop, backoff):
                     break
         finally:
+            self._back(stop)
             if detect is not None:
                 detect.stop()
             if self.lease is not None:
@@ -220,6 +230,28 @@ class Capture:
         pid = rest.partition(":")[0]
         where = f" ({host}, process {pid})" if host and pid else ""
         return f"another process runs this camera{where}"
+
+    def _pause(self, stop: threading.Event, seconds: float) -> bool:
+        """Wait ``seconds`` before reopening the source, recognising on the detection
+        sub-stream meanwhile if there is one. True if the capture was stopped."""
+        if self.detect is None or self._meanwhile is None:
+            return stop.wait(seconds)
+        if self.lease is not None and self.lease.lost():
+            return stop.wait(seconds)  # another process runs the camera now, and recognises
+        self._down = True
+        until = time.monotonic() + seconds
+        try:
+            self._meanwhile(self.detect.frames(stop, seconds), stop)
+        except Exception:  # recognition's trouble must not stop the camera's retries
+            log.exception("camera %s: recognition on the sub-stream failed", self.source)
+        return stop.wait(max(0.0, until - time.monotonic()))
+
+    def _back(self, stop: threading.Event):
+        """The source is open again (or the capture ends): recognition on the sub-stream
+        alone is over."""
+        if self._down:
+            self._down = False
+            self._meanwhile(None, stop)
 
     def _unavailable(self, why: str, retry_in: float):
         why = redact(why, self.source)  # an OpenCV message may quote the whole URL

@@ -122,7 +122,7 @@ class Pipeline:
         self.tracks = Tracks(self.motion, tuning.tolerance, clock=wall_clock, ticker=clock)
         self.recognition_rate = recognition_rate or RateMeter(clock=clock)
         self.counters = counters or Counters()
-        self.seq = first_seq
+        self.seq = self._first_seq = first_seq
         self._size = (0, 0)  # the frames' width, height
         self._held: deque = deque()  # (seq, index, frame, taken at): waiting for a result
         self._results: deque = deque()  # results not yet applied (their frame not shown yet)
@@ -147,7 +147,9 @@ class Pipeline:
         cut = self.motion.add_frame(self.seq, frame, new_scene=looped)
 
         result = self.feed.poll()
-        if result is not None:
+        # A result for a frame of an earlier pipeline of the camera (before its source
+        # reopened, or of its sub-stream alone) belongs to other frames: dropped.
+        if result is not None and result.seq > self._first_seq:
             self._received(self._onto_main(result), now)
         request = self._request(cut, now)
         if request is None:
@@ -187,8 +189,8 @@ class Pipeline:
             del self._scales[min(self._scales)]
         regions = request.regions
         if regions is not None:
-            regions = [_scaled(box, 1 / sx, 1 / sy) for box in regions]
-        settled = tuple(_scaled(box, 1 / sx, 1 / sy) for box in request.settled)
+            regions = [scaled(box, 1 / sx, 1 / sy) for box in regions]
+        settled = tuple(scaled(box, 1 / sx, 1 / sy) for box in request.settled)
         self._submit(dataclasses.replace(request, regions=regions, settled=settled), small, now)
 
     def _onto_main(self, result: FrameResult) -> FrameResult:
@@ -199,7 +201,7 @@ class Pipeline:
             del self._scales[seq]
         if scale is None:
             return result
-        faces = [face.moved(_scaled(face.box, *scale)) for face in result.faces]
+        faces = [face.moved(scaled(face.box, *scale)) for face in result.faces]
         return dataclasses.replace(result, faces=faces)
 
     # ---- what goes to the engine ----------------------------------------------------------
@@ -316,7 +318,7 @@ class Pipeline:
         return self.tracks.events()
 
 
-def _scaled(box: Box, sx: float, sy: float) -> Box:
+def scaled(box: Box, sx: float, sy: float) -> Box:
     """``box`` in a picture ``sx`` times as wide and ``sy`` times as high."""
     top, right, bottom, left = box
     return (top * sy, right * sx, bottom * sy, left * sx)

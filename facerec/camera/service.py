@@ -23,7 +23,7 @@ from ..engine import CameraFeed
 from ..gallery import RecognisedFace
 from .broadcast import Broadcast
 from .capture import STOPPED, Capture
-from .pipeline import Counters, Pipeline
+from .pipeline import Counters, Pipeline, scaled
 from .rates import RateMeter
 from .sources import SourceOptions, StreamInfo, describe
 from .substream import SubStream
@@ -86,7 +86,14 @@ class CameraService:
         self.autostart = autostart
         self.broadcast = Broadcast(jpeg_quality)
         # Who may run the camera (``lease.Lease``): one process at a time; None: no check.
-        self.capture = Capture(source, self._pump, self.broadcast.placeholder, options, lease=lease)
+        self.capture = Capture(
+            source,
+            self._pump,
+            self.broadcast.placeholder,
+            options,
+            lease=lease,
+            meanwhile=self._meanwhile,
+        )
         self.capture.detect = self._substream(detect_source)
         self._control = threading.Lock()  # start/stop/reconfigure, one at a time
         self._manually_stopped = False
@@ -97,6 +104,8 @@ class CameraService:
         self._faces_index: int | None = None
         self._faces_at = 0.0
         self._frame_seq = 0  # frame numbers go on across reopenings of the source
+        # Recognition on the detection sub-stream alone while the source is unavailable.
+        self._down: Pipeline | None = None
         self.output_rate = RateMeter()
         self.recognition_rate = RateMeter()
         self.counters = Counters()  # what the pipeline did and skipped (/metrics)
@@ -339,7 +348,43 @@ class CameraService:
             if events:
                 self._notify(FrameInfo(self.broadcast.frame_id, None, [], events))
 
-    def _show(self, faces: list[RecognisedFace], index: int):
+    def _meanwhile(self, frames, stop):
+        """While the source is down, faces are looked for in the detection sub-stream's own
+        frames (``frames``; None: the source is back or the capture ends), named in the status
+        and written as sightings; viewers keep seeing why the picture is gone."""
+        if frames is None:
+            pipeline, self._down = self._down, None
+            if pipeline is not None:
+                self._faces = []
+                self.recognition_rate.reset()
+                events = pipeline.finish()
+                if events:
+                    self._notify(FrameInfo(self.broadcast.frame_id, None, [], events))
+            return
+        if self._feed is None:
+            self._feed = self._feed_factory(self)
+        if self._down is None:
+            self._down = Pipeline(
+                self._feed,
+                self.tuning,
+                delay=0,  # nothing is shown: names go out as soon as they are found
+                first_seq=self._frame_seq,
+                recognition_rate=self.recognition_rate,
+                counters=self.counters,
+            )
+        pipeline = self._down
+        size = (self.stream.width, self.stream.height) if self.stream else None
+        for number, small in frames:
+            for shown in pipeline.push(number, small):
+                faces = shown.faces
+                if size is not None:  # where they are on the main stream, as usual
+                    sx, sy = size[0] / small.shape[1], size[1] / small.shape[0]
+                    faces = [face.moved(scaled(face.box, sx, sy)) for face in faces]
+                self._show(faces, None)
+                self._notify(FrameInfo(self.broadcast.frame_id, None, faces, shown.events))
+            self._frame_seq = pipeline.seq
+
+    def _show(self, faces: list[RecognisedFace], index: int | None):
         self._faces = faces
         self._faces_index = index
         self._faces_at = time.monotonic()

@@ -7,7 +7,8 @@ reopens it when it drops, with the same pauses as the main stream; the two never
 each other. Recognition takes the newest sub-stream frame beside each main frame, and the
 boxes found in it are scaled onto the main frame. While the sub-stream is unavailable
 recognition pauses and the main stream goes on; while the main stream is unavailable the
-sub-stream stays open, ready for when it comes back.
+sub-stream stays open and recognition goes on in its frames alone (``frames()``), the
+viewers seeing why the main stream is unavailable.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ class SubStream:
         self.error: str | None = None
         self.stream: StreamInfo | None = None
         self._lock = threading.Lock()
+        self._arrived = threading.Condition(self._lock)  # a new frame is the newest
         self._newest: tuple[int, object, float] | None = None  # (number, bgr, arrived at)
         self._count = 0
         self._since: tuple[int, float] | None = None  # (number, time) of the first frame
@@ -68,6 +70,24 @@ class SubStream:
         if newest is None or time.monotonic() - newest[2] > self.options.timeout:
             return None
         return newest[0], newest[1]
+
+    def frames(self, stop: threading.Event, seconds: float):
+        """Each new frame as ``(number, bgr)`` for ``seconds`` (or until ``stop``), skipping
+        those that came while the caller was busy: recognition on the sub-stream alone."""
+        deadline = time.monotonic() + seconds
+        last = None
+        while not stop.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            with self._arrived:
+                newest = self._newest
+                if newest is None or newest[0] == last:
+                    self._arrived.wait(min(left, 0.25))
+                    continue
+            last = newest[0]
+            if time.monotonic() - newest[2] <= self.options.timeout:
+                yield newest[0], newest[1]
 
     @property
     def source(self) -> str:
@@ -119,6 +139,7 @@ class SubStream:
                         self._newest = (self._count, frame, now)
                         if first:
                             self._since = (self._count, now)
+                        self._arrived.notify_all()
                     if first:
                         self.stream = source.stream_info(frame, now)
                         self.state, self.error, first = "running", None, False
