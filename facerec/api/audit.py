@@ -12,22 +12,12 @@ from ..models import AUDIT_ACTION_MAX
 from ..shapes import nullable
 from ..sightings.queries import naive_utc
 from . import bp
-from .contract import Query, operation
+from .contract import Query, operation, utc_time
 
 
 class AuditQuery(Query):
-    since = ma.fields.DateTime(
-        metadata={
-            "description": "At or after this time (UTC unless it has an offset).",
-            "example": "2026-11-24T00:00:00Z",
-        }
-    )
-    until = ma.fields.DateTime(
-        metadata={
-            "description": "Before this time (UTC unless it has an offset).",
-            "example": "2026-11-25T00:00:00Z",
-        }
-    )
+    since = utc_time("At or after", "2026-11-24T00:00:00Z")
+    until = utc_time("Before", "2026-11-25T00:00:00Z")
     action = ma.fields.String(
         validate=validate.Length(min=1, max=AUDIT_ACTION_MAX),
         metadata={

@@ -141,6 +141,17 @@ class Query(ma.Schema):
         unknown = ma.EXCLUDE
 
 
+def utc_time(bound: str, example: str) -> ma.fields.DateTime:
+    """A query's time bound, read as the list filters read it (``naive_utc``): UTC unless it
+    has an offset; ``bound`` is how it limits the rows ("At or after")."""
+    return ma.fields.DateTime(
+        metadata={
+            "description": f"{bound} this time (UTC unless it has an offset).",
+            "example": example,
+        }
+    )
+
+
 # ---- declarations -----------------------------------------------------------------------------
 
 

@@ -10,7 +10,7 @@ from ..auth.roles import require_camera, requires, visible_cameras
 from ..sightings import queries
 from ..web import DATABASE_ID_MAX as ID_MAX
 from . import bp, errors
-from .contract import BINARY, Query, binary, operation, operations_on_id
+from .contract import BINARY, Query, binary, operation, operations_on_id, utc_time
 from .errors import ApiError
 from .schemas import Sighting, nullable
 
@@ -28,18 +28,8 @@ class SightingQuery(Query):
         validate=validate.Length(max=queries.CAMERA_MAX),
         metadata={"description": "Only this camera's sightings."},
     )
-    since = ma.fields.DateTime(
-        metadata={
-            "description": "Started at or after this time (UTC unless it has an offset).",
-            "example": "2026-11-24T18:00:00Z",
-        }
-    )
-    until = ma.fields.DateTime(
-        metadata={
-            "description": "Started before this time (UTC unless it has an offset).",
-            "example": "2026-11-25T00:00:00Z",
-        }
-    )
+    since = utc_time("Started at or after", "2026-11-24T18:00:00Z")
+    until = utc_time("Started before", "2026-11-25T00:00:00Z")
     limit = ma.fields.Integer(
         validate=validate.Range(min=1, max=queries.LIMIT_MAX),
         metadata={"description": f"Sightings per page (default {queries.LIMIT_DEFAULT})."},
