@@ -58,6 +58,11 @@ def test_is_a_look_alike_stranger_asked_about_and_no_makes_him_unknown(app_facto
         assert db.session.get(Sighting, close).user_id == alex  # the mistake happened
         assert db.session.get(Sighting, clear).user_id == alex
 
+    (asked,) = client.get(f"{API}/unknowns/questions").get_json()["questions"]
+    assert (asked["sighting_id"], asked["user_id"], asked["name"]) == (close, alex, "Alex")
+    assert asked["distance"] > asked["threshold"] - 0.06 and asked["look_alike"] is False
+    assert asked["crop_url"] == f"/api/v1/sightings/{close}/crop.jpg"
+
     page = client.get("/unknowns/questions").get_data(as_text=True)
     assert page.count("Is this Alex?") == 1
     assert f'id="question-{close}"' in page and f'id="question-{clear}"' not in page
@@ -75,6 +80,7 @@ def test_is_a_look_alike_stranger_asked_about_and_no_makes_him_unknown(app_facto
     text = answered.get_data(as_text=True)
     assert "is not Alex" in text and "Is this Alex?" not in text
     assert "No questions" in text
+    assert client.get(f"{API}/unknowns/questions").get_json() == {"questions": []}
     with app.app_context():
         assert db.session.query(NegativeSample).filter_by(user_id=alex).count() == 1
     # The next sighting of the stranger is unknown; Alex is still named.

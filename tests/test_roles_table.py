@@ -90,6 +90,7 @@ ROLES_TABLE = {
     "GET /unknowns": (OPERATOR, "read"),
     "GET /unknowns/questions": (OPERATOR, "read"),
     "GET /api/v1/unknowns": (OPERATOR, "read"),
+    "GET /api/v1/unknowns/questions": (OPERATOR, "read"),
     "POST /unknowns/<int:group_id>/enroll": (OPERATOR, "write"),
     "POST /unknowns/<int:group_id>/assign": (OPERATOR, "write"),
     "POST /unknowns/<int:group_id>/dismiss": (OPERATOR, "write"),

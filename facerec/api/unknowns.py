@@ -8,7 +8,7 @@ from marshmallow import validate
 from .. import people
 from ..auth.roles import requires, visible_cameras
 from ..extensions import db
-from ..unknowns import actions, listing, place_now, service
+from ..unknowns import actions, listing, place_now, questions, service
 from ..web import DATABASE_ID_MAX as ID_MAX
 from . import bp
 from .contract import ENGINE_BUSY, JsonBody, operation, operations_on_id
@@ -76,6 +76,30 @@ class UnknownGroup(ma.Schema):
             "example": None,
         },
     )
+
+
+class Question(ma.Schema):
+    sighting_id = ma.fields.Integer(required=True, metadata={"example": 31})
+    user_id = ma.fields.Integer(required=True, metadata={"example": 3})
+    name = ma.fields.String(required=True, metadata={"example": "Anna"})
+    camera = ma.fields.String(required=True, metadata={"example": "main"})
+    started_at = timestamp(attribute="started")
+    distance = ma.fields.Float(required=True, metadata={"example": 0.57})
+    threshold = ma.fields.Float(
+        required=True,
+        metadata={"description": "The person's threshold it was judged by.", "example": 0.6},
+    )
+    look_alike = ma.fields.Boolean(
+        required=True,
+        metadata={"description": "Asked because the person has a look-alike.", "example": False},
+    )
+    crop_url = ma.fields.String(
+        required=True, metadata={"example": "/api/v1/sightings/31/crop.jpg"}
+    )
+
+
+class QuestionList(ma.Schema):
+    questions = ma.fields.List(ma.fields.Nested(Question), required=True)
 
 
 class UnknownGroupList(ma.Schema):
@@ -189,6 +213,22 @@ on_group = operations_on_id("group_id", _group, noun="unknown group", tag="Corre
 def list_unknowns():
     """Groups of unknown sightings that look like one recurring visitor, last seen first."""
     return {"groups": listing.summaries(cameras=visible_cameras())}
+
+
+@bp.get("/unknowns/questions")
+@requires("unknowns")
+@operation(
+    "listQuestions",
+    tag="Corrections",
+    summary='Questions: sightings named after a close call ("Is this Anna?")',
+    description="Newest first. Answer with POST /api/v1/sightings/{id}/label: `user_id` "
+    "(yes: the crop becomes a sample if it passes the sample rules) or `not_user_id` (no: a "
+    "negative); an answered question leaves the list.",
+    responses={200: ("The questions waiting.", QuestionList)},
+)
+def list_questions():
+    """The sightings named after a close call, newest first."""
+    return {"questions": questions.open_questions(visible_cameras())}
 
 
 def _selected(body) -> actions.Selection:
