@@ -446,3 +446,35 @@ def test_does_an_ip_camera_url_stream_and_survive_a_dropped_connection(app_facto
     finally:
         cam.stop()
         link.cut()
+
+
+def test_does_the_camera_status_say_exactly_what_its_schema_declares(clip_app):
+    """One status value (camera.service.CameraStatus) and the API's description of it
+    (StreamStatus) name the same fields, and what the API sends validates against it, for a
+    camera that is stopped, one that runs and one that is disabled."""
+    from dataclasses import fields
+
+    from facerec.api.cameras import CameraSummary
+    from facerec.api.schemas import StreamStatus
+    from facerec.camera.service import CameraStatus
+    from facerec.extensions import db
+    from facerec.models import Camera
+
+    assert {f.name for f in fields(CameraStatus)} == set(StreamStatus().fields)
+    client = login_client(clip_app, clip_app.test_client())
+    stopped = client.get("/api/v1/stream/status").get_json()
+    assert StreamStatus().validate(stopped) == {} and stopped["state"] == "stopped"
+    cam = clip_app.extensions["cameras"].first()
+    cam.start()
+    assert wait_for(lambda: cam.status()["state"] == "running", timeout=60)
+    running = client.get("/api/v1/stream/status").get_json()
+    assert StreamStatus().validate(running) == {} and running["running"] is True
+    assert set(running) == {f.name for f in fields(CameraStatus)}
+    # A disabled camera has no service: the list still says all a camera's line says.
+    with clip_app.app_context():
+        db.session.add(Camera(name="off", source="0", enabled=False))
+        db.session.commit()
+    clip_app.extensions["cameras"].refresh(force=True)
+    listed = {c["name"]: c for c in client.get("/api/v1/cameras").get_json()["cameras"]}
+    assert CameraSummary().validate(listed["off"]) == {}
+    assert listed["off"]["state"] == "disabled" and listed["off"]["activity"] == "idle"

@@ -4,6 +4,7 @@ import marshmallow as ma
 
 from .. import audit, camera
 from ..auth.roles import can_see_camera, requires
+from ..camera.service import CameraStatus
 from ..camera.store import NAME_RE
 from ..extensions import db
 from ..models import CAMERA_NAME_MAX
@@ -56,18 +57,8 @@ class CameraList(ma.Schema):
 def summary(spec, service) -> dict:
     """One camera in the list (a disabled camera has no service)."""
     if service is None:
-        return {
-            "name": spec.name,
-            "enabled": False,
-            "state": "disabled",
-            "activity": "idle",
-            "running": False,
-            "source": camera.describe(spec.source),
-            "fps": 0.0,
-            "recognition_hz": 0.0,
-            "viewers": 0,
-            "error": None,
-        }
+        status = CameraStatus.off(spec.name, camera.describe(spec.source), "disabled")
+        return {"name": spec.name, "enabled": False, **status}
     return {"name": spec.name, "enabled": True, **service.status()}
 
 

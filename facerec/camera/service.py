@@ -17,7 +17,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, fields
 
 from ..engine import CameraFeed
 from ..gallery import RecognisedFace
@@ -43,6 +44,63 @@ ACTIVITY_WORDS = {
     "recognising": "Recognising faces",
 }
 ACTIVITIES = tuple(ACTIVITY_WORDS)
+
+
+@dataclass(frozen=True)
+class CameraStatus(Mapping):
+    """One camera's status: one value with one field per thing said, built in one place
+    (``CameraService.status``) and dumped by the API through ``api.schemas.StreamStatus``
+    (a test holds the two to the same fields).
+
+    It reads as a mapping too (``status["state"]``, ``{**status}``), so pages, metrics and
+    older callers need no change.
+    """
+
+    camera: str
+    running: bool
+    state: str
+    activity: str  # one of ACTIVITIES
+    error: str | None
+    source: str  # credentials hidden
+    fps: float = 0.0
+    source_fps: float = 0.0
+    recognition_hz: float = 0.0
+    # Frames the recognition worker never saw because it was busy (dropped, not queued).
+    recognition_skipped: int = 0
+    # What the motion gate and the settled tracks saved (also in /metrics).
+    frames_gated: int = 0
+    detections: int = 0
+    encodings: int = 0
+    encodings_skipped: int = 0
+    frame_index: int | None = None
+    viewers: int = 0
+    # Attempts to open the source since it last delivered (0 while it does).
+    attempts: int = 0
+    # Codec, size, declared fps and time to the first frame of the last opening.
+    stream: dict | None = None
+    # The detection sub-stream's own state, or None without one.
+    detect: dict | None = None
+    # RecognisedFace values: the API dumps them through shapes.RecognizedFace.
+    faces: list = field(default_factory=list)
+
+    @classmethod
+    def off(cls, camera: str, source: str, state: str) -> CameraStatus:
+        """A camera that does not run (``disabled``: not even a service)."""
+        return cls(camera, False, state, "idle", None, source)
+
+    def __getitem__(self, key: str):
+        if key not in _STATUS_FIELDS:
+            raise KeyError(key)
+        return getattr(self, key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_STATUS_FIELDS)
+
+    def __len__(self) -> int:
+        return len(_STATUS_FIELDS)
+
+
+_STATUS_FIELDS = tuple(f.name for f in fields(CameraStatus))
 
 
 @dataclass
@@ -226,38 +284,32 @@ class CameraService:
 
     # ---- what the outside sees -----------------------------------------------------------
 
-    def status(self) -> dict:
+    def status(self) -> CameraStatus:
         self._touch()
         running = self.running
         fresh = time.monotonic() - self._faces_at < FACES_FRESH
-        return {
-            "camera": self.camera,
-            "running": running,
-            "state": self.state,
-            "activity": self.activity,
-            "error": self.error,
-            "source": describe(self.source),
-            "fps": round(self.output_rate.rate(), 2) if running else 0.0,
-            "source_fps": round(self.capture.measured_fps(), 2),
-            "recognition_hz": round(self.recognition_rate.rate(), 2) if running else 0.0,
-            # Frames the recognition worker never saw because it was busy (dropped, not queued).
-            "recognition_skipped": self._feed.dropped if self._feed else 0,
-            # What the motion gate and the settled tracks saved (also in /metrics).
-            "frames_gated": self.counters.frames_gated,
-            "detections": self.counters.detections,
-            "encodings": self.counters.encodings,
-            "encodings_skipped": self.counters.encodings_skipped,
-            "frame_index": self._faces_index if running else None,
-            "viewers": self.viewers,
-            # Attempts to open the source since it last delivered (0 while it does).
-            "attempts": self.capture.attempts,
-            # Codec, size, declared fps and time to the first frame of the last opening.
-            "stream": self.stream.to_dict() if self.stream else None,
-            # The detection sub-stream's own state, or None without one.
-            "detect": self.substream.status() if self.substream is not None else None,
-            # RecognisedFace values: the API dumps them through shapes.RecognizedFace.
-            "faces": list(self._faces) if (running and fresh) else [],
-        }
+        return CameraStatus(
+            camera=self.camera,
+            running=running,
+            state=self.state,
+            activity=self.activity,
+            error=self.error,
+            source=describe(self.source),
+            fps=round(self.output_rate.rate(), 2) if running else 0.0,
+            source_fps=round(self.capture.measured_fps(), 2),
+            recognition_hz=round(self.recognition_rate.rate(), 2) if running else 0.0,
+            recognition_skipped=self._feed.dropped if self._feed else 0,
+            frames_gated=self.counters.frames_gated,
+            detections=self.counters.detections,
+            encodings=self.counters.encodings,
+            encodings_skipped=self.counters.encodings_skipped,
+            frame_index=self._faces_index if running else None,
+            viewers=self.viewers,
+            attempts=self.capture.attempts,
+            stream=self.stream.to_dict() if self.stream else None,
+            detect=self.substream.status() if self.substream is not None else None,
+            faces=list(self._faces) if (running and fresh) else [],
+        )
 
     @property
     def activity(self) -> str:
