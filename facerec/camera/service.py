@@ -312,6 +312,11 @@ class CameraService:
         )
 
     @property
+    def attempts(self) -> int:
+        """Attempts to open the source since it last delivered (0 while it does)."""
+        return self.capture.attempts
+
+    @property
     def activity(self) -> str:
         """``idle`` (not capturing), ``watching`` (capturing, no face search lately: nothing
         moves and no face is in view) or ``recognising`` (searching for faces)."""
