@@ -44,7 +44,6 @@ def test_do_people_enrolled_before_0009_keep_their_home_assistant_id_and_new_one
             db.session.add(newcomer)
             db.session.commit()
             assert re.fullmatch(r"[0-9a-f]{16}", newcomer.external_key)
-            db.session.remove()
-            db.engine.dispose()
     finally:
-        shutdown(app)
+        shutdown(app)  # threads first, then the connections (a pool disposed before
+        # them gets back a connection nobody closes)
