@@ -16,7 +16,7 @@ from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from . import config, importer, people
+from . import config, consent, export, forget, importer, people
 from .config import current_settings
 from .extensions import db
 from .models import FaceSample, User
@@ -45,8 +45,26 @@ webhooks = AppGroup("webhooks", help="Manage the URLs that receive sighting even
     is_flag=True,
     help="Leave out a new person who looks like someone already enrolled (default: warn).",
 )
-def import_people(folder, jobs, dry_run, strict):
+@click.option(
+    "--consent",
+    "consent_basis",
+    metavar="BASIS",
+    default="",
+    help="The basis on which the new people's faces are held: "
+    + ", ".join(consent.BASES)
+    + " (required when FACEREC_REQUIRE_CONSENT=1).",
+)
+@click.option("--consent-note", default="", metavar="TEXT", help="The consent record's note.")
+@click.option(
+    "--consent-review",
+    "consent_expires",
+    default="",
+    metavar="YYYY-MM-DD",
+    help="From this date the new people are flagged for a consent review.",
+)
+def import_people(folder, jobs, dry_run, strict, consent_basis, consent_note, consent_expires):
     """Enroll people from a folder: DIR/<name>/<photos> or DIR/<name>.jpg."""
+    person = consent_record(consent_basis, consent_note, consent_expires)
     photos, skipped = importer.scan(folder)
     jobs = min(jobs or os.cpu_count() or 1, max(1, len(photos)))
     # Everything but the report goes to stderr, so stdout stays clean for a pipe.
@@ -83,6 +101,7 @@ def import_people(folder, jobs, dry_run, strict):
             progress=progress,
             photos=photos,
             skipped=skipped,
+            person=person,
         )
     for line in report.lines():
         click.echo(line)
@@ -90,6 +109,24 @@ def import_people(folder, jobs, dry_run, strict):
         raise SystemExit(130)
     if report.failed:
         raise SystemExit(1)
+
+
+CONSENT_OPTIONS = {
+    "consent_basis": "--consent",
+    "consent_note": "--consent-note",
+    "consent_expires": "--consent-review",
+}
+
+
+def consent_record(basis: str, note: str, expires: str) -> people.PersonFields:
+    """The consent record the options give (for every person the command creates), checked
+    before anything is read or written: a refusal names the option."""
+    fields = people.PersonFields(consent_basis=basis, consent_note=note, consent_expires=expires)
+    try:
+        return fields.changed(name="x").clean().changed(name="")
+    except people.PersonError as exc:
+        problems = [f"{CONSENT_OPTIONS[k]}: {m}" for k, m in exc.errors.items() if k != "name"]
+        raise click.UsageError(" ".join(problems) or str(exc)) from None
 
 
 class TimeLeft:
@@ -136,6 +173,31 @@ def list_people():
         click.echo(f"{name:<{width}}  {count:>7}  {created:%Y-%m-%d %H:%M}")
 
 
+@users.command("export")
+@click.argument("name")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, writable=True),
+    help="The ZIP to write (default: facerec-person-ID.zip here). Never overwritten.",
+)
+def export_person(name, output):
+    """Write everything held on the person NAME into one ZIP (a subject access request)."""
+    user = people.find_by_name(name)
+    if user is None:
+        raise click.ClickException(f"No person named “{name}”.")
+    path = Path(output or export.file_name(user))
+    if path.exists():
+        raise click.ClickException(f"{path} exists already: choose another file with --output.")
+    data = export.export(user)
+    # Written whole to a new file (mode x), then the audit entry: no half ZIP, no entry
+    # for an export that did not happen.
+    with path.open("xb") as handle:
+        handle.write(data)
+    db.session.commit()
+    click.echo(f"Wrote everything held on {user.name} to {path} ({len(data):,} bytes).")
+
+
 @users.command("delete")
 @click.argument("name")
 @click.option("--yes", "-y", is_flag=True, help="Delete without asking for confirmation.")
@@ -144,14 +206,15 @@ def delete_person(name, yes):
     user = people.find_by_name(name)
     if user is None:
         raise click.ClickException(f"No person named “{name}”.")
-    count = len(user.samples)
-    samples = importer.plural(count, "sample")
+    erasure = forget.survey(user)
+    what = ", ".join(erasure.lines())
     if not yes:
-        click.confirm(f"Delete {user.name} and their {samples}?", abort=True)
-    # An ORM delete (not a bulk statement) so the gallery version moves on.
-    db.session.delete(user)
+        click.confirm(f"Delete {user.name} and every copy of their face ({what})?", abort=True)
+    # ORM deletes (not bulk statements) so the gallery version moves on.
+    erased = forget.delete(user)
     db.session.commit()
-    click.echo(f"Deleted {user.name} ({samples}).")
+    forget.after_commit(erased)
+    click.echo(f"Deleted {user.name} ({', '.join(erased.lines())}).")
 
 
 # -- cameras ---------------------------------------------------------------------------------

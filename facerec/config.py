@@ -480,6 +480,15 @@ class Settings:
         applies="the enrollment wizard",
         above=0,
     )
+    require_consent: bool = setting(
+        "FACEREC_REQUIRE_CONSENT",
+        False,
+        """`1` refuses to save a person (the wizard, the person page, the API, `facerec users
+        import`, enrolling an unknown visitor) without the basis on which their face is held:
+        consent, employment or other (see [People](guide/people.md#consent)).""",
+        section=ENROLLMENT,
+        applies="every save of a person, at once",
+    )
     engine_workers: int = setting(
         "FACEREC_ENGINE_WORKERS",
         _cores,

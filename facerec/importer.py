@@ -87,6 +87,9 @@ class Report:
     dry_run: bool = False
     strict: bool = False
     interrupted: bool = False
+    # The fields every person the import creates gets besides the name (the consent record
+    # of --consent); people already enrolled keep theirs.
+    person: people.PersonFields = field(default_factory=people.PersonFields)
 
     @property
     def samples_added(self) -> int:
@@ -203,7 +206,8 @@ def _check_names(photos: list[Photo], skipped: list[Skip]) -> list[Photo]:
     valid = []
     for photo in photos:
         try:
-            name = people.PersonFields(name=photo.name).clean().name
+            # The name alone (the consent record is checked once, by the command).
+            name = people.clean_name(photo.name)
         except people.PersonError as exc:
             skipped.append(Skip(photo.shown, "unusable person name", str(exc)))
             continue
@@ -346,7 +350,7 @@ def _write_person(name: str, found: list[tuple[Photo, Encoded]], report: Report)
         if report.dry_run:
             pass
         elif user is None:
-            people.create_person(people.PersonFields(name=name), samples=rows)
+            people.create_person(report.person.changed(name=name), samples=rows)
         else:
             people.append_samples(user, rows)
         if not report.dry_run:
@@ -371,14 +375,18 @@ def run_import(
     progress: Callable[[int], None] | None = None,
     photos: list[Photo] | None = None,
     skipped: list[Skip] | None = None,
+    person: people.PersonFields | None = None,
 ) -> Report:
     """Import every photo under ``root``; ``progress(1)`` is called as each file is done.
 
-    ``photos``/``skipped`` may be given when the caller already scanned ``root``.
+    ``photos``/``skipped`` may be given when the caller already scanned ``root``; ``person``
+    holds the fields (the consent record) each new person gets besides the name.
     """
     if photos is None:
         photos, skipped = scan(root)
     report = Report(dry_run=dry_run, strict=strict, skipped=list(skipped or []))
+    if person is not None:
+        report.person = person
     jobs = jobs or os.cpu_count() or 1
     known = known_hashes()
     db.session.rollback()  # end the read transaction: a long encoding must not hold it

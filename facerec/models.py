@@ -5,13 +5,14 @@ from __future__ import annotations
 import hashlib
 import secrets
 import unicodedata
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import numpy as np
 from flask_login import UserMixin
 from sqlalchemy import (
     JSON,
     Boolean,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -27,6 +28,7 @@ from sqlalchemy import (
     inspect,
     or_,
     select,
+    text,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -111,6 +113,13 @@ class User(db.Model):
     details: Mapped[str] = mapped_column(Text, default="")
     # The match threshold set by hand for this person; None: computed (facerec.thresholds).
     tolerance: Mapped[float | None] = mapped_column(Float)
+    # The consent record (facerec.consent): on what basis their face is held ("" for none
+    # recorded), a note, an optional review date, and when and by whom it was recorded.
+    consent_basis: Mapped[str] = mapped_column(String(20), default="", server_default=text("''"))
+    consent_note: Mapped[str] = mapped_column(Text, default="", server_default=text("''"))
+    consent_expires: Mapped[date | None] = mapped_column(Date)
+    consent_recorded_at: Mapped[datetime | None] = mapped_column(DateTime)
+    consent_recorded_by: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 
@@ -122,6 +131,25 @@ class User(db.Model):
         passive_deletes=True,
         uselist=False,
     )
+
+    @property
+    def consent(self) -> dict | None:
+        """The consent record as the API gives it; None when no basis is recorded."""
+        if not self.consent_basis:
+            return None
+        return {
+            "basis": self.consent_basis,
+            "recorded_at": self.consent_recorded_at,
+            "recorded_by": self.consent_recorded_by,
+            "note": self.consent_note or "",
+            "expires_on": self.consent_expires,
+            "review_due": self.consent_review_due,
+        }
+
+    @property
+    def consent_review_due(self) -> bool:
+        """The review date has come (the person is flagged until the record is renewed)."""
+        return self.consent_expires is not None and self.consent_expires <= date.today()
 
     @validates("name")
     def _set_name_key(self, _key, value):

@@ -9,9 +9,10 @@ import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from flask import has_app_context
 from sqlalchemy import select
 
-from . import encodings, faces, gallery
+from . import consent, encodings, faces, gallery
 from .config import current_settings
 from .extensions import db
 from .gallery import Match, distance_text
@@ -185,8 +186,32 @@ def _field(default, **about):
     """A field of PersonFields and what the forms and the API say of it: ``rule`` cleans it
     (raising PersonError), ``label``/``help`` are the form's, ``api`` and ``example`` the
     OpenAPI document's, ``max_length`` stops absurd inputs early, ``pattern`` (a function
-    giving a regular expression) tells API clients the rule."""
+    giving a regular expression) tells API clients the rule.
+
+    ``choices`` ({value: words}) makes it a choice (a select in forms, an enum in the API),
+    ``input="date"`` a date field; ``group=("consent", "basis")`` puts it in the API's
+    ``consent`` object as ``basis``; ``column=(to_column, from_column)`` converts the cleaned
+    text to and from its column (a date)."""
     return dataclasses.field(default=default, metadata=about)
+
+
+def _consent_rule(rule):
+    def clean(raw):
+        try:
+            return rule(raw)
+        except consent.ConsentError as exc:
+            raise PersonError(str(exc)) from None
+
+    return clean
+
+
+def clean_consent_note(raw: str | None) -> str:
+    note = (raw or "").strip()
+    if len(note) > consent.NOTE_MAX:
+        raise PersonError(f"The consent note is too long (at most {consent.NOTE_MAX} characters).")
+    if _has_control(note, allowed=DETAILS_WHITESPACE):
+        raise PersonError("The consent note must not contain control characters.")
+    return note
 
 
 @dataclass(frozen=True)
@@ -229,18 +254,78 @@ class PersonFields:
         example="Visitor badge 12",
         pattern=lambda: text_pattern(DETAILS_WHITESPACE),
     )
+    # The consent record (facerec.consent); when and by whom it was recorded are not typed:
+    # apply() fills them in whenever one of these changes.
+    consent_basis: str = _field(
+        "",
+        rule=_consent_rule(consent.clean_basis),
+        label="Basis for holding their face",
+        help="Why facerec may hold this person's face. Required when FACEREC_REQUIRE_CONSENT "
+        "is on.",
+        choices=consent.BASES,
+        none_text=consent.NONE_TEXT,
+        max_length=20,
+        group=("consent", "basis"),
+        required_in_group=True,
+        api="consent (they agreed), employment (needed for their work) or other (say which in "
+        "the note).",
+        example="consent",
+        pattern=lambda: "^(" + "|".join(consent.BASES) + ")$",
+    )
+    consent_note: str = _field(
+        "",
+        rule=clean_consent_note,
+        label="Consent note (optional)",
+        help="Where the consent is kept, what was agreed, or the basis when it is “other”.",
+        multiline=True,
+        max_length=consent.NOTE_MAX,
+        group=("consent", "note"),
+        api=f"Free text, at most {consent.NOTE_MAX:,} characters: with “other”, say which basis.",
+        example="Signed form in the visitors' folder",
+        pattern=lambda: text_pattern(DETAILS_WHITESPACE),
+    )
+    consent_expires: str = _field(
+        "",
+        rule=_consent_rule(consent.clean_expiry),
+        label="Review on (optional)",
+        help="From this date the person is flagged for review on the People page.",
+        input="date",
+        max_length=10,
+        group=("consent", "expires_on"),
+        api="From this date (YYYY-MM-DD) the person is flagged for review "
+        "(`consent.review_due`); null: never.",
+        example="2027-06-30",
+        pattern=lambda: r"^\d{4}-\d{2}-\d{2}$",
+        column=(consent.as_date, consent.clean_expiry),
+    )
 
-    def clean(self) -> PersonFields:
-        """The fields trimmed and checked; PersonError names every field that breaks a rule."""
+    def clean(self, require_consent: bool | None = None) -> PersonFields:
+        """The fields trimmed and checked; PersonError names every field that breaks a rule.
+
+        ``require_consent``: a basis must be given (FACEREC_REQUIRE_CONSENT when None)."""
         cleaned, errors = {}, {}
         for field in dataclasses.fields(self):
             try:
                 cleaned[field.name] = field.metadata["rule"](getattr(self, field.name))
             except PersonError as exc:
                 errors[field.name] = str(exc)
+        if require_consent is None:
+            require_consent = has_app_context() and current_settings().require_consent
+        if not errors.keys() & {"consent_basis", "consent_note", "consent_expires"}:
+            errors.update(
+                consent.check(
+                    cleaned["consent_basis"],
+                    cleaned["consent_note"],
+                    cleaned["consent_expires"],
+                    require_consent,
+                )
+            )
         if errors:
             raise PersonError(" ".join(errors.values()), errors)
         return PersonFields(**cleaned)
+
+    def consent_fields(self) -> tuple[str, str, str]:
+        return (self.consent_basis, self.consent_note, self.consent_expires)
 
     @classmethod
     def names(cls) -> tuple[str, ...]:
@@ -249,7 +334,12 @@ class PersonFields:
     @classmethod
     def of(cls, user: User) -> PersonFields:
         """A stored person's fields."""
-        return cls(**{name: getattr(user, name) for name in cls.names()})
+        values = {}
+        for field in dataclasses.fields(cls):
+            value = getattr(user, field.name)
+            convert = field.metadata.get("column")
+            values[field.name] = convert[1](value) if convert else (value or "")
+        return cls(**values)
 
     @classmethod
     def from_dict(cls, data: Mapping) -> PersonFields:
@@ -264,9 +354,29 @@ class PersonFields:
         return dataclasses.replace(self, **changes)
 
     def apply(self, user: User):
-        """Write the (cleaned) fields onto a person's row."""
-        for name in self.names():
-            setattr(user, name, getattr(self, name))
+        """Write the (cleaned) fields onto a person's row. A consent record that changes (or
+        is new) is stamped with the time and who recorded it (the account, the token or the
+        command line); one that is cleared loses both."""
+        before = PersonFields.of(user).consent_fields() if user.id is not None else ("", "", "")
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            convert = field.metadata.get("column")
+            setattr(user, field.name, convert[0](value) if convert else value)
+        if self.consent_fields() == before and user.id is not None:
+            return
+        if self.consent_basis:
+            from . import audit
+
+            user.consent_recorded_at = utcnow()
+            user.consent_recorded_by = audit.actor_name()[: consent.RECORDED_BY_MAX]
+        else:
+            user.consent_recorded_at = user.consent_recorded_by = None
+
+
+def api_field(name: str) -> str:
+    """The name a PersonFields field has in the API's JSON (``consent.basis``)."""
+    group = PersonFields.__dataclass_fields__[name].metadata.get("group")
+    return ".".join(group) if group else name
 
 
 def everyone() -> list[User]:

@@ -6,7 +6,8 @@ from __future__ import annotations
 import dataclasses
 
 from flask_wtf import FlaskForm
-from wtforms import StringField, TextAreaField
+from wtforms import SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length
 
 from . import people
@@ -56,13 +57,27 @@ class PersonFieldsForm(FlaskForm):
 
 def _form_field(field: dataclasses.Field):
     about = field.metadata
+    # The rule and its messages are PersonFields'; this only stops absurd inputs early.
+    validators = [Length(max=about["max_length"] * 4)]
+    if "choices" in about:
+        choices = [SelectChoice("", about.get("none_text", ""))]
+        choices += [SelectChoice(value, words) for value, words in about["choices"].items()]
+        # validate_choice off: a value outside the choices gets PersonFields' sentence.
+        return SelectField(
+            about["label"],
+            choices=choices,
+            validate_choice=False,
+            description=about.get("help", ""),
+        )
     kind = TextAreaField if about.get("multiline") else StringField
+    render_kw = {"maxlength": about["max_length"], "autocomplete": "off"}
+    if about.get("input"):
+        render_kw["type"] = about["input"]
     return kind(
         about["label"],
-        # The rule and its messages are PersonFields'; this only stops absurd inputs early.
-        validators=[Length(max=about["max_length"] * 4)],
+        validators=validators,
         description=about.get("help", ""),
-        render_kw={"maxlength": about["max_length"], "autocomplete": "off"},
+        render_kw=render_kw,
     )
 
 

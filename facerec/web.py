@@ -232,10 +232,24 @@ def init_app(app):
             for i, part in enumerate(parts)
         )
 
+    @app.template_filter("consent_basis")
+    def consent_basis_filter(basis: str) -> str:
+        """A consent basis in words ("Employment"), or "Not recorded"."""
+        from .consent import BASES, NONE_TEXT
+
+        return BASES[basis].split(":")[0] if basis in BASES else NONE_TEXT
+
     @app.context_processor
     def settings_context():
-        """``settings``: the app's settings (``settings.tolerance``), as code reads them."""
-        return {"settings": current_settings(app)}
+        """``settings``: the app's settings (``settings.tolerance``), as code reads them;
+        ``consent_bases``, the consent bases in words for the forms written by hand."""
+        from .consent import BASES, NONE_TEXT
+
+        return {
+            "settings": current_settings(app),
+            "consent_bases": BASES,
+            "consent_none": NONE_TEXT,
+        }
 
     @app.context_processor
     def photo_rules():

@@ -235,12 +235,12 @@ def test_does_users_delete_ask_before_deleting(app, runner, data_dir):
 
     kept = runner.invoke(args=["users", "delete", "obama"], input="n\n")
     assert kept.exit_code == 1
-    assert "Delete Obama and their 1 sample?" in kept.output
+    assert "Delete Obama and every copy of their face (1 face sample)?" in kept.output
     assert people_in(app) == {"Obama": 1}
 
     deleted = runner.invoke(args=["users", "delete", "OBAMA"], input="y\n")
     assert deleted.exit_code == 0, deleted.output
-    assert "Deleted Obama (1 sample)." in deleted.output
+    assert "Deleted Obama (1 face sample)." in deleted.output
     assert people_in(app) == {}
     with app.app_context():
         assert db.session.scalar(select(func.count(FaceSample.id))) == 0

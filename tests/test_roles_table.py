@@ -112,6 +112,8 @@ ROLES_TABLE = {
     "GET /admin/users/<int:user_id>/delete": (ADMIN, "admin"),
     "POST /admin/users/<int:user_id>/delete": (ADMIN, "admin"),
     "DELETE /api/v1/users/<int:user_id>": (ADMIN, "admin"),
+    "POST /admin/users/<int:user_id>/export": (ADMIN, "admin"),
+    "GET /api/v1/users/<int:user_id>/export.zip": (ADMIN, "admin"),
     "GET /history/search": (ADMIN, "admin"),
     "POST /history/search": (ADMIN, "admin"),
     "POST /api/v1/sightings/search": (ADMIN, "admin"),

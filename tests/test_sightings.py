@@ -159,17 +159,32 @@ def test_does_a_failing_subscriber_not_stop_the_others(app):
     writer.close()
 
 
-def test_is_a_sighting_of_a_person_deleted_meanwhile_kept_as_unknown(app):
+def test_is_a_track_of_a_person_deleted_meanwhile_never_written_again(app, client):
+    """Issue 25: the writer used to write the open track again as an unknown face, with its
+    crop. A track whose person is deleted while in view is forgotten until it ends, under
+    any name the tracker gives it afterwards; the next track is written as usual."""
     ada = add_person(app)
-    with app.app_context():
-        db.session.delete(db.session.get(User, ada))
-        db.session.commit()
     writer = sightings.recorder(app)
-    writer.put("main", TrackEvent("started", summary(5, ada, "Ada")))
+    writer.put("main", TrackEvent("started", summary(5, ada, "Ada", crop=jpeg())))
     assert writer.flush()
     with app.app_context():
-        row = db.session.scalars(db.select(Sighting)).one()
-        assert row.user_id is None and row.name is None
+        assert db.session.scalars(db.select(Sighting.user_id)).all() == [ada]
+    assert client.delete(f"/api/v1/users/{ada}").status_code == 204
+
+    # In view still: named Ada until the gallery reloads, then unknown; then it ends.
+    writer.put("main", TrackEvent("updated", summary(5, ada, "Ada", crop=jpeg())))
+    writer.put("main", TrackEvent("updated", summary(5, None, None, crop=jpeg())))
+    writer.put("main", TrackEvent("ended", summary(5, None, None, ended=time.time())))
+    # A track started before the delete but written after it: refused by the key, forgotten.
+    writer.put("main", TrackEvent("started", summary(6, ada, "Ada", crop=jpeg())))
+    writer.put("main", TrackEvent("updated", summary(6, None, None, crop=jpeg())))
+    writer.put("main", TrackEvent("started", summary(7)))  # someone else, later
+    assert writer.flush()
+
+    with app.app_context():
+        rows = db.session.execute(db.select(Sighting.id, Sighting.user_id)).all()
+    assert len(rows) == 1 and rows[0].user_id is None  # track 7 only
+    assert client.get("/api/v1/sightings").get_json()["sightings"][0]["id"] == rows[0].id
     writer.close()
 
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import math
+from datetime import date
 
 from flask import (
     abort,
@@ -15,7 +16,7 @@ from flask import (
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from .. import camera, engine, thresholds
+from .. import camera, engine, export, forget, thresholds
 from ..auth.roles import can_see_camera, only_visible, require_camera, requires
 from ..config import current_settings
 from ..extensions import db
@@ -71,6 +72,10 @@ def users():
         "samples": count,
     }
     where = [User.name_key.contains(name_key(q), autoescape=True)] if q else []
+    due = User.consent_expires <= date.today()
+    consent = "review" if request.args.get("consent") == "review" else ""
+    if consent:
+        where.append(due)
     total = db.session.scalar(select(func.count(User.id)).where(*where))
     pages = max(1, math.ceil(total / PER_PAGE))
     page = min(max(request.args.get("page", 1, type=int) or 1, 1), pages)
@@ -83,7 +88,7 @@ def users():
         .limit(PER_PAGE)
         .offset((page - 1) * PER_PAGE)
     ).all()
-    everyone = total if not q else db.session.scalar(select(func.count(User.id)))
+    everyone = total if not where else db.session.scalar(select(func.count(User.id)))
     return render_template(
         "admin/users.html",
         rows=rows,
@@ -94,6 +99,8 @@ def users():
         pages=pages,
         total=total,
         everyone=everyone,
+        consent=consent,
+        review_due=db.session.scalar(select(func.count(User.id)).where(due)),
         per_page=PER_PAGE,
         enroll_url=_enroll_url(),
     )
@@ -308,15 +315,34 @@ def thumbnail_response(data: bytes):
     return response.make_conditional(request)
 
 
+@bp.post("/users/<int:user_id>/export")
+@requires("export_people")
+def export_person(user_id):
+    """Everything held on the person as one ZIP (a subject access request); audited."""
+    user = _person_or_404(user_id)
+    data = export.export(user)
+    db.session.commit()
+    response = make_response(data)
+    response.mimetype = "application/zip"
+    response.headers["Content-Disposition"] = f'attachment; filename="{export.file_name(user)}"'
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
 @bp.route("/users/<int:user_id>/delete", methods=["GET", "POST"])
 @requires("delete_people")
 def delete_person(user_id):
     """GET asks for confirmation; POST deletes the person with every sample."""
     user = _person_or_404(user_id)
     if request.method == "GET":
-        return render_template("admin/delete.html", user=user)
+        return render_template("admin/delete.html", user=user, erasure=forget.survey(user))
     name = user.name
-    db.session.delete(user)  # ORM delete: samples cascade and the gallery version moves on
+    erased = forget.delete(user)  # ORM delete: the gallery version moves on
     db.session.commit()
-    flash(f"Deleted {name} and their samples. The live view no longer recognises them.", "success")
+    forget.after_commit(erased)
+    flash(
+        f"Deleted {name} and every copy of their face ({', '.join(erased.lines())}). The live "
+        "view no longer recognises them.",
+        "success",
+    )
     return redirect(url_for("admin.users"))

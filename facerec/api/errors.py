@@ -10,7 +10,7 @@ from __future__ import annotations
 from flask import jsonify
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from .. import faces
+from .. import faces, people
 from ..config import current_settings
 from ..engine import EngineBusy, EngineUnavailable
 from ..extensions import db
@@ -74,7 +74,7 @@ def _group_resolved(exc: GroupResolved):
 @bp.errorhandler(PersonError)
 def _invalid_person(exc: PersonError):
     # The rule's own sentence, under the field that broke it (PersonFields.clean()).
-    fields = {name: [message] for name, message in exc.errors.items()}
+    fields = {people.api_field(name): [message] for name, message in exc.errors.items()}
     return _error(422, str(exc), **({"fields": fields} if fields else {}))
 
 

@@ -366,8 +366,27 @@ def build(app, *, description: str, tags: list[dict], schemas: dict) -> dict:
         spec.path(path=path, operations=operations)
     document = _fill(spec.to_dict(), limits(app))
     _config_defaults(document, app.config)
+    _only_null(document)
     _add_examples(document)
     return document
+
+
+NULL_BRANCH = {"nullable": True, "type": "object"}
+
+
+def _only_null(node):
+    """apispec writes a nullable nested object as ``anyOf: [$ref, {type: object, nullable}]``,
+    whose second branch is any object at all (a consent object without its basis passes it):
+    that branch is made to mean null only."""
+    if isinstance(node, dict):
+        branches = node.get("anyOf")
+        if isinstance(branches, list) and NULL_BRANCH in branches:
+            branches[branches.index(NULL_BRANCH)] = {**NULL_BRANCH, "enum": [None]}
+        for value in node.values():
+            _only_null(value)
+    elif isinstance(node, list):
+        for value in node:
+            _only_null(value)
 
 
 def _schema_name(schema) -> str:

@@ -12,6 +12,7 @@ import dataclasses
 import marshmallow as ma
 from marshmallow import validate
 
+from ..consent import BASES
 from ..people import PersonFields
 from ..shapes import RecognizedFace, Sighting, nullable, timestamp
 from .contract import File, FormBody, JsonBody, Query
@@ -23,44 +24,111 @@ IMAGE = (
 )
 
 
-def person_fields(*, partial: bool = False, examples: dict | None = None) -> dict:
+def _person_field(field, *, required: bool, partial: bool, example, nullable: bool = False):
+    about = field.metadata
+    keywords = {"required": True} if required else {}
+    if not required and not partial and not about.get("group"):
+        keywords["load_default"] = field.default
+    metadata = {"description": about["api"], "example": example}
+    if "choices" in about:
+        # An enum says the rule in the document; PersonFields.clean() gives the sentence.
+        metadata["enum"] = list(about["choices"])
+    elif about.get("input") == "date":
+        metadata["format"] = "date"
+    else:
+        metadata["minLength"] = 1 if about.get("required") else 0
+        # Filled in by openapi.limits from the rule itself (people.text_pattern).
+        metadata["pattern"] = f"${{{field.name}_pattern}}"
+    if nullable:
+        keywords["allow_none"] = True  # in the consent object, null is "none" like ""
+    if about.get("input") == "date":
+        # A real date (an empty string is not one: leave the field out, or send null).
+        metadata.pop("format", None)
+        return ma.fields.Date(
+            error_messages={
+                "required": "is required.",
+                "null": "must be a date, not null.",
+                "invalid": "must be a date written YYYY-MM-DD, such as 2027-06-30.",
+            },
+            metadata=metadata,
+            **keywords,
+        )
+    return ma.fields.String(
+        error_messages={"required": "is required.", "null": "must be text, not null."},
+        validate=validate.Length(
+            max=about["max_length"], error="must be at most {max} characters."
+        ),
+        metadata=metadata,
+        **keywords,
+    )
+
+
+_GROUP_SCHEMAS: dict[str, type[ma.Schema]] = {}
+
+
+def person_fields(*, partial: bool = False, examples: dict | None = None, flat=False) -> dict:
     """A body's fields of a person, one per ``people.PersonFields`` field, described by it.
 
     The rule of each is ``PersonFields.clean()``'s, applied by the service the view calls
     (a broken rule is a 422 naming the field); here only the type and the raw length are
-    checked, and the document shows the rule as a pattern made from the same code.
+    checked, and the document shows the rule as a pattern made from the same code. Fields
+    of a group (the consent record) are one nested object, ``consent``: null (or absent)
+    means no record, and sent, it replaces the whole record. With ``flat`` (a form, which
+    cannot nest), they are fields of their own named ``consent.basis``...
     """
-    made = {}
+    made, groups = {}, {}
     for field in dataclasses.fields(PersonFields):
         about = field.metadata
+        example = (examples or {}).get(field.name, about["example"])
+        group = about.get("group")
+        if group and flat:
+            made[field.name] = _person_field(field, required=False, partial=True, example=example)
+            made[field.name].data_key = ".".join(group)
+            continue
+        if group:
+            # The basis is the record: an object sent without one is refused by its schema.
+            required = bool(about.get("required_in_group"))
+            groups.setdefault(group[0], {})[group[1]] = _person_field(
+                field, required=required, partial=False, example=example, nullable=not required
+            )
+            continue
         required = bool(about.get("required")) and not partial
-        keywords = {"required": True} if required else {}
-        if not required and not partial:
-            keywords["load_default"] = field.default
-        made[field.name] = ma.fields.String(
-            error_messages={"required": "is required.", "null": "must be text, not null."},
-            validate=validate.Length(
-                max=about["max_length"], error="must be at most {max} characters."
-            ),
+        made[field.name] = _person_field(field, required=required, partial=partial, example=example)
+    for name, inner in groups.items():
+        # One class per group (the document names it once: ConsentFields).
+        schema = _GROUP_SCHEMAS.setdefault(name, type(name.title() + "Fields", (JsonBody,), inner))
+        made[name] = ma.fields.Nested(
+            schema,
+            allow_none=True,
             metadata={
-                "description": about["api"],
-                "example": (examples or {}).get(field.name, about["example"]),
-                "minLength": 1 if about.get("required") else 0,
-                # Filled in by openapi.limits from the rule itself (people.text_pattern).
-                "pattern": f"${{{field.name}_pattern}}",
+                "description": "The consent record: on what basis the person's face is held. "
+                "Sent, it replaces the whole record (the fields left out are emptied); null "
+                "clears it (refused when the server requires a basis: FACEREC_REQUIRE_CONSENT)."
             },
-            **keywords,
         )
     return made
 
 
 class PersonBody(ma.Schema):
     """A body with a person's fields: the view gets those sent as ``body["person"]`` (a dict,
-    for ``PersonFields.from_dict`` or ``PersonFields.changed``)."""
+    for ``PersonFields.from_dict`` or ``PersonFields.changed``): a group sent (``consent``)
+    sets every field of it, null or {} empties them."""
 
     @ma.post_load
     def _person(self, data, **_kwargs):
-        data["person"] = {name: data.pop(name) for name in PersonFields.names() if name in data}
+        person = {}
+        for field in dataclasses.fields(PersonFields):
+            group = field.metadata.get("group")
+            if group is None or field.name in data:  # a field, or a form's "consent.basis"
+                if field.name in data:
+                    person[field.name] = data.pop(field.name) or ""
+            elif group[0] in data:
+                person[field.name] = (data[group[0]] or {}).get(group[1]) or ""
+        for field in dataclasses.fields(PersonFields):
+            group = field.metadata.get("group")
+            if group is not None:
+                data.pop(group[0], None)
+        data["person"] = person
         return data
 
 
@@ -68,7 +136,8 @@ def person_body(
     name: str, base: type[ma.Schema], doc: str, *, partial=False, examples=None, **more
 ):
     """A request schema named ``name`` with a person's fields (and ``more`` fields)."""
-    fields = person_fields(partial=partial, examples=examples)
+    flat = issubclass(base, FormBody)
+    fields = person_fields(partial=partial, examples=examples, flat=flat)
     return type(name, (PersonBody, base), {"__doc__": doc, **fields, **more})
 
 
@@ -165,6 +234,46 @@ class Headroom(ma.Schema):
     )
 
 
+class Consent(ma.Schema):
+    """A person's consent record (facerec.consent)."""
+
+    class Meta:
+        ordered = True
+
+    basis = ma.fields.String(
+        required=True,
+        validate=validate.OneOf(list(BASES)),
+        metadata={"description": "On what basis their face is held.", "example": "consent"},
+    )
+    recorded_at = timestamp()
+    recorded_by = ma.fields.String(
+        required=True,
+        metadata={
+            "description": "Who recorded it: an account, an API token, or the command line.",
+            "example": "alice",
+        },
+    )
+    note = ma.fields.String(
+        required=True, metadata={"example": "Signed form in the visitors' folder"}
+    )
+    expires_on = ma.fields.Date(
+        required=True,
+        allow_none=True,
+        metadata={
+            "description": "From this date the person is flagged for review; null: never.",
+            "example": "2027-06-30",
+        },
+    )
+    review_due = ma.fields.Boolean(
+        required=True,
+        metadata={
+            "description": "The review date has come: record the basis again (or delete the "
+            "person).",
+            "example": False,
+        },
+    )
+
+
 def _headroom(user):
     from ..config import current_settings
     from ..thresholds import headroom
@@ -179,6 +288,12 @@ class User(ma.Schema):
     id = ma.fields.Integer(required=True, metadata={"example": 7})
     name = ma.fields.String(required=True, metadata={"example": "Ada Lovelace"})
     details = ma.fields.String(required=True, metadata={"example": "Visitor badge 12"})
+    consent = ma.fields.Nested(
+        Consent,
+        required=True,
+        allow_none=True,
+        metadata={"description": "On what basis their face is held; null: none recorded."},
+    )
     samples = ma.fields.List(
         ma.fields.Nested(Sample),
         required=True,
@@ -488,6 +603,7 @@ SCHEMAS = {
     "Recognition": Recognition,
     "RecognizedFace": RecognizedFace,
     "User": User,
+    "Consent": Consent,
     "UserList": UserList,
     "Sample": Sample,
     "StreamStatus": StreamStatus,

@@ -12,14 +12,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
-from .. import engine, faces, people
+from .. import engine, export, faces, forget, people
 from ..auth.roles import requires
 from ..extensions import db
 from ..models import FaceSample, User, name_key
 from ..ratelimits import upload_limit
 from ..web import release_database
 from . import bp, errors
-from .contract import ENGINE_BUSY, RATE_LIMITED, operation, operations_on_id
+from .contract import BINARY, ENGINE_BUSY, RATE_LIMITED, binary, operation, operations_on_id
 from .errors import ApiError
 from .inputs import IMAGES_MAX
 from .schemas import (
@@ -217,17 +217,54 @@ def update_user(user, body):
     return user
 
 
+@bp.get("/users/<int:user_id>/export.zip")
+@requires("export_people")
+@on_person(
+    "exportUser",
+    summary="Everything held on a person, as one ZIP (a subject access request)",
+    description=(
+        "`person.json` (their record, consent included, samples, sightings, corrections and "
+        "the audit entries about them; valid against the `person.schema.json` beside it), "
+        "`samples/<id>.jpg`, `sightings.csv`, `sightings/<id>.jpg`, `negatives/<id>.jpg` and "
+        "`audit.csv`. The export itself is written on the audit trail (`person.exported`)."
+    ),
+    responses={
+        200: (
+            "The ZIP.",
+            BINARY,
+            ("application/zip", "application/octet-stream"),
+        )
+    },
+)
+def export_user(user):
+    """Everything held on a person, as one ZIP."""
+    data = export.export(user)
+    db.session.commit()
+    response = binary(data, "application/zip")
+    response.headers["Content-Disposition"] = f'attachment; filename="{export.file_name(user)}"'
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
 @bp.delete("/users/<int:user_id>")
 @requires("delete_people")
 @on_person(
     "deleteUser",
-    summary="Delete a person and their samples",
+    summary="Delete a person and every copy of their face",
+    description=(
+        "Their samples, sightings with the crops, and “not this person” samples go, "
+        "and so do unknown visitors' sightings whose face matches theirs (from before they "
+        "were enrolled), “not this person” samples of other people made from their "
+        "face, the unknown visitors' groups they were enrolled from, and their retained MQTT "
+        "topics. The audit trail keeps the entry saying who deleted them, with the counts."
+    ),
     responses={204: ("Deleted; the live stream stops recognising them.", None)},
 )
 def delete_user(user):
-    """Delete a person and their samples."""
-    db.session.delete(user)
+    """Delete a person and every copy of their face (facerec.forget)."""
+    erased = forget.delete(user)
     commit()
+    forget.after_commit(erased)
     return None, 204
 
 

@@ -58,6 +58,7 @@ ACTIONS = {
     "person.changed": "Person's details changed",
     "person.threshold_set": "Person's threshold set by hand (or computed again)",
     "person.deleted": "Person deleted",
+    "person.exported": "Person's data exported",
     "sample.added": "Face sample added",
     "sample.removed": "Face sample removed",
     "negative.added": "“Not this person” added",
@@ -218,6 +219,12 @@ def _actor() -> tuple[str, int | None, int | None]:
     if account is not None:
         return account.username, account.id, None
     return "anonymous", None, None
+
+
+def actor_name() -> str:
+    """Who is acting, in the audit's words: an account, "token “x” of alice", "command line
+    (root)" or "facerec" (what the server does by itself). The consent record uses it."""
+    return _actor()[0]
 
 
 def _address() -> str | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date, datetime
 
 from sqlalchemy import event, insert, inspect
 from sqlalchemy.orm import Session, object_session
@@ -30,7 +31,9 @@ from . import NAMES, values
 
 
 def _shown(value):
-    return iso(value) if hasattr(value, "isoformat") else value
+    if isinstance(value, datetime):
+        return iso(value)
+    return value.isoformat() if isinstance(value, date) else value  # a date: 2027-06-30
 
 
 def _changed(state, names) -> dict:
@@ -51,7 +54,8 @@ def _columns(cls) -> list[str]:
 
 
 # Columns whose change is bookkeeping, not something anyone did (or is its own entry).
-_QUIET = {"id", "name_key", "created_at", "updated_at", "last_used_at", "last_login_at"}
+_QUIET = {"id", "name_key", "created_at", "updated_at", "last_used_at", "last_login_at",
+          "consent_recorded_at", "consent_recorded_by"}  # fmt: skip
 # Columns whose values are never written into the audit (only that they changed): a URL may
 # hold credentials (notification targets always do, webhooks may; a camera's sub-stream
 # like its source).
@@ -234,7 +238,9 @@ def _record_rows(session, _context):
         for action, details in spec.updated(state, changes):
             rows.append(_row(session, obj, action, details))
     for obj in session.info.pop(_DELETED, []):
-        rows.append(_row(session, obj, AUDITED[type(obj)].deleted, {}))
+        # What else went with it (facerec.forget puts the counts on the row it deletes).
+        details = dict(getattr(obj, "audit_deleted_details", None) or {})
+        rows.append(_row(session, obj, AUDITED[type(obj)].deleted, details))
     if rows:
         session.connection().execute(insert(AuditEntry), rows)
 

@@ -120,6 +120,7 @@ PERMISSIONS = {
         ),
         Permission("metrics", OPERATOR, "read", "Prometheus metrics", "FACEREC_METRICS_PUBLIC"),
         Permission("delete_people", ADMIN, "admin", "delete people"),
+        Permission("export_people", ADMIN, "admin", "export everything held on a person (a ZIP)"),
         Permission("search", ADMIN, "admin", "search the history by face"),
         Permission("cameras", ADMIN, "admin", "add, change, start, stop and remove cameras"),
         Permission("webhooks", ADMIN, "admin", "webhooks and notification targets"),

@@ -27,7 +27,7 @@ from sqlalchemy import select
 
 from ..config import current_settings
 from ..extensions import db
-from ..models import Camera, User, gallery_version, iso, utcnow
+from ..models import Camera, Sighting, User, gallery_version, iso, utcnow
 from . import Event, topics
 from .sink import FAIL, PASS, EventSink, check
 from .sweep import Sweep
@@ -114,6 +114,9 @@ class MqttPublisher(EventSink):
         self.failed = 0
         self._people: dict[int, Presence] = {}
         self._cameras: set[str] = set()  # cameras announced to Home Assistant
+        # camera -> the sighting whose face is retained as its last face: cleared when that
+        # sighting is deleted (its person forgotten, facerec.forget), checked as people change.
+        self._camera_faces: dict[str, int] = {}
         self._sweep: Sweep | None = None  # after a connect, until its retained topics are read
         self._people_version: int | None = None  # the gallery version _people follows
         self._lock = threading.Lock()
@@ -286,6 +289,14 @@ class MqttPublisher(EventSink):
                         return
                     rows = db.session.execute(select(User.id, User.external_key, User.name))
                     people = {user_id: (key, name) for user_id, key, name in rows}
+                    with self._lock:
+                        shown = dict(self._camera_faces)
+                    present = set(
+                        db.session.scalars(
+                            select(Sighting.id).where(Sighting.id.in_(sorted(shown.values())))
+                        )
+                    ) if shown else set()  # fmt: skip
+                    faces_gone = [(c, i) for c, i in shown.items() if i not in present]
                 finally:
                     db.session.remove()
         except Exception:
@@ -309,6 +320,14 @@ class MqttPublisher(EventSink):
             self._people_version = version
         for person in gone:
             self._forget(person)
+        for camera, sighting_id in faces_gone:
+            # The camera's last face was a deleted sighting's (a person forgotten): not kept,
+            # unless a newer face took its place meanwhile.
+            with self._lock:
+                if self._camera_faces.get(camera) != sighting_id:
+                    continue
+                del self._camera_faces[camera]
+            self._publish(topics.camera_face_topic(camera), "", retain=True)
         for person in announce:
             self._announce(person)
             self._send_state(person)
@@ -384,6 +403,9 @@ class MqttPublisher(EventSink):
         if camera not in self._cameras:
             self.follow_cameras()
         self._publish(topics.camera_face_topic(camera), crop, retain=True)
+        if sighting.get("id") is not None:
+            with self._lock:
+                self._camera_faces[camera] = sighting["id"]
         if person is not None:
             self._publish(topics.person_topic(person.key, "face"), crop, retain=True)
 

@@ -45,6 +45,7 @@ QUEUE_SIZE = 1000
 IDLE_EXIT = 30.0  # seconds without work after which the writer thread ends (restarts on demand)
 RETRY = 2.0  # seconds between attempts to write the backlog while the database is away
 WRITTEN, FAILED, UNAVAILABLE = "written", "failed", "unavailable"
+ERASED = "erased"  # a track whose row was erased (its person deleted): nothing written
 _TIME_TO_RETRY = object()  # what the writer thread gets when no event came for RETRY s
 
 Subscriber = Callable[[str, dict], None]
@@ -68,6 +69,9 @@ class SightingWriter:
         self.failed = 0  # events the database refused
         self.written = 0
         self._open: dict[tuple[str, int], int] = {}  # (camera, track id) -> sighting id
+        # Tracks whose row was erased (their person deleted while in view, facerec.forget):
+        # nothing more of them is written, under any name, until they end.
+        self._erased: set[tuple[str, int]] = set()
         self.worker = IdleThread(self._run, "facerec-sightings")
         if len(self.backlog):
             self.worker.start()  # a stopped server's events, written as soon as possible
@@ -151,18 +155,22 @@ class SightingWriter:
     def _write(self, camera: str, event) -> str:
         track = event.track
         key = (camera, track.track_id)
+        if key in self._erased:
+            if event.kind == "ended":
+                self._erased.discard(key)
+            return ERASED
         try:
             row = self._row(key, camera, track)
+            if row is None:
+                return self._erase(key, event)
             self._fill(row, track)
             try:
                 db.session.commit()
             except IntegrityError:
-                # The person was deleted while in view: keep the sighting as unknown.
+                # The person was deleted while in view (their id is gone): the track is
+                # forgotten, never written again as an unknown face (it is theirs).
                 db.session.rollback()
-                row = self._row(key, camera, track)
-                self._fill(row, track)
-                row.user_id = row.name = None
-                db.session.commit()
+                return self._erase(key, event)
         except (OperationalError, InterfaceError) as exc:
             # Down, unreachable, restarting, locked: it will answer again; keep the event.
             db.session.rollback()
@@ -188,13 +196,22 @@ class SightingWriter:
         self._notify(f"sighting.{event.kind}", shapes.sighting(row))
         return WRITTEN
 
-    def _row(self, key, camera: str, track) -> Sighting:
+    def _erase(self, key, event) -> str:
+        self._open.pop(key, None)
+        if event.kind != "ended":
+            self._erased.add(key)
+        log.info("sightings: track %s of camera %s was erased; not written again", key[1], key[0])
+        return ERASED
+
+    def _row(self, key, camera: str, track) -> Sighting | None:
+        """The track's row: new for a new track (or one whose start was dropped); None when
+        its row was erased meanwhile (its person deleted: facerec.forget)."""
         row_id = self._open.get(key)
-        row = db.session.get(Sighting, row_id) if row_id is not None else None
-        if row is None:  # a new track, or its start was dropped, or its row was erased
+        if row_id is None:
             row = Sighting(camera=camera)
             db.session.add(row)
-        return row
+            return row
+        return db.session.get(Sighting, row_id)
 
     @staticmethod
     def _fill(row: Sighting, track):
