@@ -201,7 +201,7 @@ def announce_setup(app):
         log.warning(
             "No account exists yet: open /setup in a browser and enter the setup code %s "
             "(also in %s, readable by this user only), or create one on the server with "
-            "`facerec accounts create NAME`.",
+            "`.venv/bin/facerec accounts create NAME` in the facerec folder.",
             setup_code(app),
             _setup_code_path(app),
         )

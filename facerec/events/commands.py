@@ -59,7 +59,7 @@ def add_command(url, who, people, excluded, cameras, hours, days, cooldown, no_f
     rule = describe(target)
     db.session.commit()
     click.echo(f"{line}\n  {rule}.")
-    click.echo(f"Check it with: facerec notify test {target.id}", err=True)
+    click.echo(f"Check it with: .venv/bin/facerec notify test {target.id}", err=True)
 
 
 @notify.command("list")
@@ -67,7 +67,7 @@ def list_command():
     """List the targets, their rules in plain words and how their last message went."""
     rows = db.session.scalars(select(NotificationTarget).order_by(NotificationTarget.id)).all()
     if not rows:
-        click.echo("No notification targets: add one with `facerec notify add URL`.")
+        click.echo("No notification targets: add one with `.venv/bin/facerec notify add URL`.")
         return
     for target in rows:
         last = target.deliveries[0] if target.deliveries else None
@@ -105,7 +105,7 @@ def test_command(target_id):
 @notify.command("remove")
 @click.argument("target_id", metavar="ID", type=int)
 def remove_command(target_id):
-    """Remove target ID (see `facerec notify list`) and its log."""
+    """Remove target ID (see `.venv/bin/facerec notify list`) and its log."""
     target = _target(target_id)
     shown = masked(target.url)
     db.session.delete(target)
