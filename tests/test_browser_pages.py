@@ -73,6 +73,8 @@ PAGES: dict[str, list[str]] = {
     "admin.audit": ["/admin/audit"],
     "admin.notifications": ["/admin/notifications"],
     "unknowns.index": ["/unknowns"],
+    "unknowns.questions_page": ["/unknowns/questions"],
+    "admin.health": ["/admin/health"],
     "api.docs": ["/api/v1/docs"],
 }
 SIGNED_OUT: dict[str, list[str]] = {
@@ -174,6 +176,18 @@ def seed(app, data_dir, tmp_path) -> dict:
                 ended_at=now - timedelta(minutes=4),
                 frames=120,
                 distance=0.41,
+            )
+        )
+        # A close call (just inside the tolerance): a question on /unknowns/questions.
+        db.session.add(
+            Sighting(
+                camera="front-door",
+                user_id=people[1],
+                name="Alexandria Ocasio-Cortez",
+                started_at=now - timedelta(minutes=3),
+                ended_at=now - timedelta(minutes=2),
+                frames=40,
+                distance=0.58,
             )
         )
         hook = Webhook(url="https://door.example.net/hooks/facerec", secret="s" * 32)

@@ -21,14 +21,18 @@ committed at once: a request that fails afterwards does not take its failure bac
 
 from __future__ import annotations
 
+import logging
 import time
 
 from sqlalchemy import delete, select
+from sqlalchemy.exc import OperationalError
 
 from ..extensions import db
 from ..models import UPSERT, SignInAddress, SignInFailure
 
 KEY_MAX = 200
+
+log = logging.getLogger(__name__)
 
 
 class LoginThrottle:
@@ -107,7 +111,17 @@ class LoginThrottle:
             conn.execute(SignInFailure.__table__.insert(), [{"key": k, "at": now} for k in keys])
 
     def succeeded(self, address: str, username: str | None = None):
-        """A right password: remember the address as one this account is used from."""
+        """A right password: remember the address as one this account is used from.
+
+        Best effort: a busy or locked database must not refuse a right password, so if
+        this cannot be written now the address is simply remembered at the next sign-in.
+        """
+        try:
+            self._remember(address, username)
+        except OperationalError as exc:
+            log.warning("sign-in address not remembered (database busy): %s", exc.orig)
+
+    def _remember(self, address: str, username: str | None):
         account = self._account(username)
         pair, _by_address, _by_account = self._keys(account, address)
         now = self.clock()
