@@ -228,7 +228,17 @@ def test_does_a_listed_person_carry_their_samples(app, client, data_dir):
     user_id = enroll(app, "obama", data_dir / "known" / "obama.jpg")
     (person,) = client.get(f"{API}/users").get_json()["users"]
     assert person["id"] == user_id
-    assert set(person) == {"id", "name", "details", "samples", "created_at", "updated_at"}
+    assert set(person) == {
+        "id",
+        "name",
+        "details",
+        "consent",
+        "tolerance",
+        "headroom",
+        "samples",
+        "created_at",
+        "updated_at",
+    }
     (sample,) = person["samples"]
     assert sample["user_id"] == user_id and sample["source"] == "test"
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", sample["created_at"])

@@ -158,7 +158,9 @@ def test_can_two_servers_make_the_first_gallery_change_at_the_same_moment(app_fa
         thread.join(20)
     assert errors == []
     with first.app_context():
-        assert db.session.scalar(select(GalleryState.version)) == 2
+        # Both changes counted (a lost update leaves 1); the unknowns' look-again after a
+        # change may store people's new thresholds, a change of its own, so not exactly 2.
+        assert db.session.scalar(select(GalleryState.version)) >= 2
         assert sorted(db.session.scalars(select(User.name))) == ["Ada", "Grace"]
 
 

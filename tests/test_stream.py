@@ -1,6 +1,7 @@
 """The camera service, the MJPEG stream, and the stream's status/start/stop API."""
 
 import contextlib
+import errno
 import itertools
 import os
 import signal
@@ -375,12 +376,25 @@ class Link:
 
     def __init__(self, target_port: int, port: int = 0):
         self.target_port = target_port
-        self.listener = socket.create_server(("127.0.0.1", port))
+        self.listener = self._listen(port)
         self.listener.settimeout(0.2)
         self.port = self.listener.getsockname()[1]
         self.sockets: list[socket.socket] = []
         self.running = True
         threading.Thread(target=self._accept, daemon=True).start()
+
+    @staticmethod
+    def _listen(port: int) -> socket.socket:
+        """A listener on ``port``; the port of a link just cut may be held for a moment (its
+        accept thread notices within 0.2 s), so a reopening tries again for a few seconds."""
+        deadline = time.monotonic() + 5
+        while True:
+            try:
+                return socket.create_server(("127.0.0.1", port))
+            except OSError as exc:
+                if exc.errno != errno.EADDRINUSE or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
 
     def _accept(self):
         while self.running:
