@@ -50,8 +50,8 @@ def set_cameras(db_path: Path, cameras: list[tuple[str, str]]):
     with sqlite3.connect(db_path) as conn:
         conn.execute("DELETE FROM cameras")
         conn.executemany(
-            "INSERT INTO cameras (name, source, enabled, server, created_at, updated_at) "
-            "VALUES (?, ?, 1, '', datetime('now'), datetime('now'))",
+            "INSERT INTO cameras (name, source, enabled, server, transport, created_at, "
+            "updated_at) VALUES (?, ?, 1, '', 'tcp', datetime('now'), datetime('now'))",
             cameras,
         )
 
