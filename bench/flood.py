@@ -28,7 +28,9 @@ import urllib.request
 from collections import Counter
 from pathlib import Path
 
-from common import DATA, free_port, prepare_database, start_server
+from common import DATA, free_port, prepare_database, start_server  # project on sys.path
+
+import tests.servers
 
 
 def percentile(values: list[float], fraction: float) -> float | None:
@@ -39,31 +41,11 @@ def percentile(values: list[float], fraction: float) -> float | None:
 
 
 def post_photo(url: str, token: str, photo: bytes) -> int:
-    boundary = "----facerec-bench"
-    body = (
-        (
-            f"--{boundary}\r\nContent-Disposition: form-data; name=image; filename=x.jpg\r\n"
-            "Content-Type: image/jpeg\r\n\r\n"
-        ).encode()
-        + photo
-        + f"\r\n--{boundary}--\r\n".encode()
-    )
-    request = urllib.request.Request(
-        url,
-        data=body,
-        headers={
-            "Authorization": f"Bearer {token}",
-            "Content-Type": f"multipart/form-data; boundary={boundary}",
-        },
-    )
+    """The answer's status, 0 for no answer at all."""
     try:
-        with urllib.request.urlopen(request, timeout=60) as response:
-            response.read()
-            return response.status
-    except urllib.error.HTTPError as exc:
-        return exc.code
+        return tests.servers.post_photo(url, token, photo, timeout=60)
     except OSError:
-        return 0  # no answer at all
+        return 0
 
 
 def flood(port: int, token: str, clients: int, seconds: float) -> dict:

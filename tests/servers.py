@@ -189,3 +189,31 @@ def add_api_token(uri: str, token: str = "frec_server-test-token-0000000000") ->
         db.session.commit()
         db.engine.dispose()
     return token
+
+
+def post_photo(url: str, token: str, photo: bytes, timeout: float = 120) -> int:
+    """POST ``photo`` as the multipart field ``image`` with a bearer token; the answer's
+    status (an error status too). A connection that gives no answer raises OSError."""
+    boundary = "----facerec-photo"
+    body = (
+        (
+            f"--{boundary}\r\nContent-Disposition: form-data; name=image; filename=x.jpg\r\n"
+            "Content-Type: image/jpeg\r\n\r\n"
+        ).encode()
+        + photo
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    request = urllib.request.Request(
+        url,
+        data=body,
+        headers={
+            "Authorization": f"Bearer {token}",
+            "Content-Type": f"multipart/form-data; boundary={boundary}",
+        },
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            response.read()
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code

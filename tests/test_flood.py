@@ -13,7 +13,7 @@ from collections import Counter
 import pytest
 
 from .conftest import login_client
-from .servers import Gunicorn, add_api_token
+from .servers import Gunicorn, add_api_token, post_photo
 from .test_auth import add_token, bearer
 
 pytestmark = pytest.mark.sqlite_only
@@ -96,32 +96,6 @@ def test_does_a_request_hold_no_connection_while_the_engine_works(
     )
     assert response.status_code < 500, response.get_data(as_text=True)
     assert held and set(held) == {False}, held
-
-
-def post_photo(url: str, token: str, photo: bytes) -> int:
-    boundary = "----facerec-flood"
-    body = (
-        (
-            f"--{boundary}\r\nContent-Disposition: form-data; name=image; filename=x.jpg\r\n"
-            "Content-Type: image/jpeg\r\n\r\n"
-        ).encode()
-        + photo
-        + f"\r\n--{boundary}--\r\n".encode()
-    )
-    request = urllib.request.Request(
-        url,
-        data=body,
-        headers={
-            "Authorization": f"Bearer {token}",
-            "Content-Type": f"multipart/form-data; boundary={boundary}",
-        },
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=120) as response:
-            response.read()
-            return response.status
-    except urllib.error.HTTPError as exc:
-        return exc.code
 
 
 def test_do_twenty_clients_on_one_token_get_200_429_or_503_and_never_500(tmp_path, data_dir):
