@@ -18,17 +18,21 @@ find the face again.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import zipfile
 
 from sqlalchemy import or_, select
 
-from . import audit, shapes
+from . import audit, consent, people, shapes
 from .extensions import db
 from .models import AuditEntry, NegativeSample, Sighting, User, iso, utcnow
 
 FORMAT = "facerec-person-export/1"
+# The person's record: the shape of the API's person, without their samples (listed apart) and
+# without whether the consent's review is due (a flag of the day it is read, not data held).
+PERSON = shapes.Person(exclude=("consent.review_due",))
 
 SIGHTING_COLUMNS = (
     "id",
@@ -69,6 +73,36 @@ def _object(properties: dict, **more) -> dict:
     }
 
 
+# What person.json says of a group of a person's fields (``group`` in PersonFields), written
+# beside the shape it checks (shapes.PERSON_GROUPS): the consent record.
+GROUP_SCHEMAS = {
+    "consent": _object(
+        {
+            "basis": {"enum": list(consent.BASES)},
+            "note": {"type": "string"},
+            "expires_on": {"anyOf": [{"type": "string", "format": "date"}, {"type": "null"}]},
+            "recorded_at": _TIME_OR_NULL,
+            "recorded_by": {"type": ["string", "null"]},
+        }
+    ),
+}
+
+
+def _person_properties() -> dict:
+    """person.json's properties for a person's fields, one per ``PersonFields`` field (as
+    ``shapes.Person`` gives them): a new field is in the export and its schema at once."""
+    made = {}
+    for field in dataclasses.fields(people.PersonFields):
+        group = field.metadata.get("group")
+        if group is None:
+            made[field.name] = {"type": "string"}
+            if field.metadata.get("required"):
+                made[field.name]["minLength"] = 1
+        elif group[0] not in made:
+            made[group[0]] = {"anyOf": [{"type": "null"}, GROUP_SCHEMAS[group[0]]]}
+    return made
+
+
 # The JSON Schema of person.json (draft 2020-12); docs/guide/people.md describes it in words.
 SCHEMA = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -80,27 +114,7 @@ SCHEMA = {
             "person": _object(
                 {
                     "id": {"type": "integer"},
-                    "name": {"type": "string", "minLength": 1},
-                    "details": {"type": "string"},
-                    "consent": {
-                        "anyOf": [
-                            {"type": "null"},
-                            _object(
-                                {
-                                    "basis": {"enum": ["consent", "employment", "other"]},
-                                    "note": {"type": "string"},
-                                    "expires_on": {
-                                        "anyOf": [
-                                            {"type": "string", "format": "date"},
-                                            {"type": "null"},
-                                        ]
-                                    },
-                                    "recorded_at": _TIME_OR_NULL,
-                                    "recorded_by": {"type": ["string", "null"]},
-                                }
-                            ),
-                        ]
-                    },
+                    **_person_properties(),
                     "created_at": _TIME,
                     "updated_at": _TIME,
                 }
@@ -248,28 +262,11 @@ def build(user: User) -> tuple[bytes, dict]:
                 "file": face,
             }
         )
-    record = user.consent
-    consent = None
-    if record is not None:
-        consent = {
-            "basis": record["basis"],
-            "note": record["note"],
-            "expires_on": record["expires_on"].isoformat() if record["expires_on"] else None,
-            "recorded_at": iso(record["recorded_at"]),
-            "recorded_by": record["recorded_by"],
-        }
     audit_rows = [audit.as_dict(entry) for entry in entries]
     document = {
         "format": FORMAT,
         "exported_at": iso(utcnow()),
-        "person": {
-            "id": user.id,
-            "name": user.name,
-            "details": user.details or "",
-            "consent": consent,
-            "created_at": iso(user.created_at),
-            "updated_at": iso(user.updated_at),
-        },
+        "person": PERSON.dump(user),
         "samples": samples,
         "sightings": seen,
         "corrections": corrections,

@@ -10,11 +10,15 @@ so what the OpenAPI document says is what goes out, everywhere. The API's own sh
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import datetime
 
 import marshmallow as ma
 from marshmallow import validate
+
+from .consent import BASES
+from .people import PersonFields
 
 TIMESTAMP = {"description": "UTC, ISO 8601 with a trailing Z.", "example": "2025-01-31T09:30:00Z"}
 
@@ -176,3 +180,85 @@ class AuditEntry(ma.Schema):
 
 
 AUDIT_ENTRY = AuditEntry()
+
+
+class Consent(ma.Schema):
+    """A person's consent record (facerec.consent)."""
+
+    class Meta:
+        ordered = True
+
+    basis = ma.fields.String(
+        required=True,
+        validate=validate.OneOf(list(BASES)),
+        metadata={"description": "On what basis their face is held.", "example": "consent"},
+    )
+    recorded_at = timestamp()
+    recorded_by = ma.fields.String(
+        required=True,
+        metadata={
+            "description": "Who recorded it: an account, an API token, or the command line.",
+            "example": "alice",
+        },
+    )
+    note = ma.fields.String(
+        required=True, metadata={"example": "Signed form in the visitors' folder"}
+    )
+    expires_on = ma.fields.Date(
+        required=True,
+        allow_none=True,
+        metadata={
+            "description": "From this date the person is flagged for review; null: never.",
+            "example": "2027-06-30",
+        },
+    )
+    review_due = ma.fields.Boolean(
+        required=True,
+        metadata={
+            "description": "The review date has come: record the basis again (or delete the "
+            "person).",
+            "example": False,
+        },
+    )
+
+
+# How a group of ``PersonFields`` (their ``group``: the consent record) answers: as one
+# object, with what the server adds to it (when and by whom it was recorded...).
+PERSON_GROUPS = {
+    "consent": (Consent, "On what basis their face is held; null: none recorded."),
+}
+
+
+def person_fields() -> dict:
+    """An answer's fields of a person, one per ``PersonFields`` field (a group, one object):
+    the API's person and the export's ``person.json`` show what the forms and the API take."""
+    made = {}
+    for field in dataclasses.fields(PersonFields):
+        group = field.metadata.get("group")
+        if group is None:
+            made[field.name] = ma.fields.String(
+                required=True, metadata={"example": field.metadata["example"]}
+            )
+        elif group[0] not in made:
+            schema, description = PERSON_GROUPS[group[0]]
+            made[group[0]] = ma.fields.Nested(
+                schema, required=True, allow_none=True, metadata={"description": description}
+            )
+    return made
+
+
+def person_answer(name: str, more: dict, doc: str = "") -> type[ma.Schema]:
+    """A schema of a stored person: their id, their fields, ``more`` fields, and when the
+    record was made and last changed."""
+    fields = {
+        "id": ma.fields.Integer(required=True, metadata={"example": 7}),
+        **person_fields(),
+        **more,
+        "created_at": timestamp(),
+        "updated_at": timestamp(),
+    }
+    return type(name, (ma.Schema,), {"__doc__": doc, **fields})
+
+
+# A person's record as their export gives it (facerec.export).
+Person = person_answer("Person", {}, "A stored person: who they are, besides their faces.")

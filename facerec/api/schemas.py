@@ -12,9 +12,8 @@ import dataclasses
 import marshmallow as ma
 from marshmallow import validate
 
-from ..consent import BASES
 from ..people import PersonFields
-from ..shapes import RecognizedFace, Sighting, nullable, timestamp
+from ..shapes import Consent, RecognizedFace, Sighting, nullable, person_answer, timestamp
 from .contract import File, FormBody, JsonBody, Query
 from .inputs import IMAGES_MAX, PAGE_MAX, PER_PAGE_DEFAULT, PER_PAGE_MAX, QUERY_MAX
 
@@ -234,46 +233,6 @@ class Headroom(ma.Schema):
     )
 
 
-class Consent(ma.Schema):
-    """A person's consent record (facerec.consent)."""
-
-    class Meta:
-        ordered = True
-
-    basis = ma.fields.String(
-        required=True,
-        validate=validate.OneOf(list(BASES)),
-        metadata={"description": "On what basis their face is held.", "example": "consent"},
-    )
-    recorded_at = timestamp()
-    recorded_by = ma.fields.String(
-        required=True,
-        metadata={
-            "description": "Who recorded it: an account, an API token, or the command line.",
-            "example": "alice",
-        },
-    )
-    note = ma.fields.String(
-        required=True, metadata={"example": "Signed form in the visitors' folder"}
-    )
-    expires_on = ma.fields.Date(
-        required=True,
-        allow_none=True,
-        metadata={
-            "description": "From this date the person is flagged for review; null: never.",
-            "example": "2027-06-30",
-        },
-    )
-    review_due = ma.fields.Boolean(
-        required=True,
-        metadata={
-            "description": "The review date has come: record the basis again (or delete the "
-            "person).",
-            "example": False,
-        },
-    )
-
-
 def _headroom(user):
     from ..config import current_settings
     from ..thresholds import headroom
@@ -281,47 +240,39 @@ def _headroom(user):
     return headroom(user, current_settings().tolerance)
 
 
-class User(ma.Schema):
-    class Meta:
-        ordered = True
-
-    id = ma.fields.Integer(required=True, metadata={"example": 7})
-    name = ma.fields.String(required=True, metadata={"example": "Ada Lovelace"})
-    details = ma.fields.String(required=True, metadata={"example": "Visitor badge 12"})
-    consent = ma.fields.Nested(
-        Consent,
-        required=True,
-        allow_none=True,
-        metadata={"description": "On what basis their face is held; null: none recorded."},
-    )
-    samples = ma.fields.List(
-        ma.fields.Nested(Sample),
-        required=True,
-        metadata={"description": "The person's face samples, oldest first."},
-    )
-    tolerance = nullable(
-        ma.fields.Float,
-        "Their match threshold set by hand; null: computed from their samples, negatives and "
-        "nearest other person (see headroom).",
-        example=None,
-    )
-    headroom = ma.fields.Function(
-        _headroom,
-        required=True,
-        metadata={
-            "description": Headroom.__doc__,
-            "allOf": [{"$ref": "#/components/schemas/Headroom"}],
-            "example": {
-                "tolerance": 0.6,
-                "computed": True,
-                "nearest_person": {"id": 9, "name": "Grace Hopper", "distance": 0.78},
-                "nearest_stranger": {"distance": 0.71, "sighting_id": 31},
-                "separates": True,
+# A person as the API gives them: their fields (shapes.person_fields, from PersonFields), their
+# samples and their threshold.
+User = person_answer(
+    "User",
+    {
+        "samples": ma.fields.List(
+            ma.fields.Nested(Sample),
+            required=True,
+            metadata={"description": "The person's face samples, oldest first."},
+        ),
+        "tolerance": nullable(
+            ma.fields.Float,
+            "Their match threshold set by hand; null: computed from their samples, negatives "
+            "and nearest other person (see headroom).",
+            example=None,
+        ),
+        "headroom": ma.fields.Function(
+            _headroom,
+            required=True,
+            metadata={
+                "description": Headroom.__doc__,
+                "allOf": [{"$ref": "#/components/schemas/Headroom"}],
+                "example": {
+                    "tolerance": 0.6,
+                    "computed": True,
+                    "nearest_person": {"id": 9, "name": "Grace Hopper", "distance": 0.78},
+                    "nearest_stranger": {"distance": 0.71, "sighting_id": 31},
+                    "separates": True,
+                },
             },
-        },
-    )
-    created_at = timestamp()
-    updated_at = timestamp()
+        ),
+    },
+)
 
 
 class UserList(ma.Schema):
