@@ -17,7 +17,6 @@ find the face again.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import io
 import json
@@ -25,7 +24,7 @@ import zipfile
 
 from sqlalchemy import or_, select
 
-from . import audit, consent, people, shapes
+from . import audit, consent, csvfiles, people, shapes
 from .extensions import db
 from .models import AuditEntry, NegativeSample, Sighting, User, iso, utcnow
 
@@ -44,17 +43,6 @@ SIGHTING_COLUMNS = (
     "distance",
     "labelled_by_hand",
     "crop",
-)
-AUDIT_COLUMNS = (
-    "id",
-    "time",
-    "actor",
-    "address",
-    "action",
-    "object_type",
-    "object_id",
-    "object_name",
-    "details",
 )
 
 _TIME = {"type": "string", "pattern": r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$"}
@@ -184,24 +172,6 @@ def file_name(user: User) -> str:
     return f"facerec-person-{user.id}.zip"
 
 
-def _csv(columns, rows) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(columns)
-    for row in rows:
-        writer.writerow(["" if row[c] is None else _cell(row[c]) for c in columns])
-    return buffer.getvalue()
-
-
-def _cell(value):
-    if isinstance(value, dict):
-        return json.dumps(value, ensure_ascii=False, sort_keys=True)
-    # A spreadsheet must not run what a name says (=HYPERLINK(...)): the history CSV's rule.
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
-
-
 def audit_about(user: User, sample_ids, negative_ids) -> list[AuditEntry]:
     """The audit entries about the person, their samples and their corrections."""
     about = [(AuditEntry.object_type == "person") & (AuditEntry.object_id == user.id)]
@@ -276,8 +246,8 @@ def build(user: User) -> tuple[bytes, dict]:
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("person.json", json.dumps(document, ensure_ascii=False, indent=2))
         archive.writestr("person.schema.json", json.dumps(SCHEMA, indent=2))
-        archive.writestr("sightings.csv", _csv(SIGHTING_COLUMNS, seen))
-        archive.writestr("audit.csv", _csv(AUDIT_COLUMNS, audit_rows))
+        archive.writestr("sightings.csv", csvfiles.table(SIGHTING_COLUMNS, seen))
+        archive.writestr("audit.csv", csvfiles.table(shapes.AUDIT_COLUMNS, audit_rows))
         for name, data in files.items():
             # JPEGs are compressed already: stored as they are.
             archive.writestr(name, data, compress_type=zipfile.ZIP_STORED)

@@ -2,7 +2,8 @@
 each, and the fields they are built from.
 
 A sighting is S in the API, in webhook and MQTT events and in the history CSV; a recognised
-face is the same in POST /api/v1/recognize and in a camera's status. Each is dumped from the
+face is the same in POST /api/v1/recognize and in a camera's status; a person (their
+``PersonFields``) is the same in the API and in their export. Each is dumped from the
 object itself (a ``models.Sighting``, a ``gallery.RecognisedFace``) through its schema here,
 so what the OpenAPI document says is what goes out, everywhere. The API's own shapes are in
 ``facerec.api.schemas``.
@@ -180,6 +181,8 @@ class AuditEntry(ma.Schema):
 
 
 AUDIT_ENTRY = AuditEntry()
+# The columns of the audit's CSV (the audit page's download, a person's export): its fields.
+AUDIT_COLUMNS = tuple(AUDIT_ENTRY.fields)
 
 
 class Consent(ma.Schema):

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import json
+from flask import Response, render_template, request, url_for
 
-from flask import Response, render_template, request, stream_with_context, url_for
-
+from .. import csvfiles
 from ..audit import ACTIONS, as_dict, queries
 from ..auth.roles import requires
 from ..config import current_settings
+from ..shapes import AUDIT_COLUMNS
 from ..sightings.queries import FilterError
 from . import bp
 
@@ -60,20 +58,6 @@ def audit():
     ), 422 if problem else 200
 
 
-def _cell(value) -> str:
-    """A CSV cell; text a spreadsheet would run as a formula is made plain text."""
-    if value is None:
-        return ""
-    if isinstance(value, dict | list):
-        value = json.dumps(value, ensure_ascii=False, sort_keys=True)
-    text = str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
-CSV_COLUMNS = ("id", "time", "actor", "address", "action", "object_type", "object_id",
-               "object_name", "details")  # fmt: skip
-
-
 @bp.get("/audit.csv")
 @requires("audit")
 def audit_csv():
@@ -81,23 +65,4 @@ def audit_csv():
     wanted, problem = _filter()
     if problem:
         return Response(problem + "\n", status=422, mimetype="text/plain")
-
-    def generate():
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(CSV_COLUMNS)
-        # Closed on the way out: a download cut short (the client went away) leaves the
-        # generator at a yield, and PostgreSQL's server-side cursor must not wait for the
-        # garbage collector.
-        with wanted.all() as rows:
-            for row in rows:
-                entry = as_dict(row)
-                writer.writerow(_cell(entry[key]) for key in CSV_COLUMNS)
-                yield buffer.getvalue()
-                buffer.seek(0)
-                buffer.truncate()
-        yield buffer.getvalue()
-
-    response = Response(stream_with_context(generate()), mimetype="text/csv")
-    response.headers["Content-Disposition"] = 'attachment; filename="facerec-audit.csv"'
-    return response
+    return csvfiles.download("facerec-audit.csv", AUDIT_COLUMNS, wanted.all, as_dict)

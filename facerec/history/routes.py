@@ -1,11 +1,8 @@
 from __future__ import annotations
 
-import csv
-import io
+from flask import Response, render_template, request, url_for
 
-from flask import Response, render_template, request, stream_with_context, url_for
-
-from .. import camera, shapes
+from .. import camera, csvfiles, shapes
 from ..auth.roles import only_visible, requires, visible_cameras
 from ..config import current_settings
 from ..extensions import db
@@ -17,31 +14,21 @@ from . import bp
 PAGE = 50
 
 
-def _plain(value):
-    return "" if value is None else value
-
-
-def _text(value: str | None) -> str:
-    """Spreadsheets run a cell starting with = + - @ as a formula: make it plain text."""
-    text = value or ""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
-# The CSV's columns in order: each one's header, which is also its key in the sighting's API
-# shape (S) with "seconds" and "match" (the distance's verdict in the pages' words: "match
-# below 0.60", "no match: above 0.60", "labelled by hand") added, and how its cell is written.
+# The CSV's columns in order: the sighting's API shape (S) with "seconds" and "match" (the
+# distance's verdict in the pages' words: "match below 0.60", "no match: above 0.60",
+# "labelled by hand") added.
 CSV_COLUMNS = (
-    ("id", _plain),
-    ("camera", _text),
-    ("user_id", _plain),
-    ("name", _text),
-    ("started_at", _plain),
-    ("ended_at", _plain),
-    ("seconds", _plain),
-    ("frames", _plain),
-    ("distance", _plain),
-    ("match", _plain),
-    ("crop_url", _plain),
+    "id",
+    "camera",
+    "user_id",
+    "name",
+    "started_at",
+    "ended_at",
+    "seconds",
+    "frames",
+    "distance",
+    "match",
+    "crop_url",
 )
 
 
@@ -132,29 +119,10 @@ def export_csv():
 
     tolerance_of = _tolerances()
 
-    def generate():
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
+    def values(row: Sighting) -> dict:
+        ended = row.ended_at
+        seconds = round((ended - row.started_at).total_seconds(), 1) if ended else None
+        match = _verdict(row, tolerance_of(row.camera))
+        return shapes.sighting(row) | {"seconds": seconds, "match": match}
 
-        def taken() -> str:
-            text = buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-            return text
-
-        writer.writerow(header for header, _ in CSV_COLUMNS)
-        yield taken()
-        # Closed on the way out: a download cut short leaves the generator at a yield, and
-        # PostgreSQL's server-side cursor must not wait for the garbage collector.
-        with wanted.all() as rows:
-            for row in rows:
-                ended = row.ended_at
-                seconds = round((ended - row.started_at).total_seconds(), 1) if ended else None
-                match = _verdict(row, tolerance_of(row.camera))
-                data = shapes.sighting(row) | {"seconds": seconds, "match": match}
-                writer.writerow(cell(data[key]) for key, cell in CSV_COLUMNS)
-                yield taken()
-
-    response = Response(stream_with_context(generate()), mimetype="text/csv")
-    response.headers["Content-Disposition"] = 'attachment; filename="facerec-history.csv"'
-    return response
+    return csvfiles.download("facerec-history.csv", CSV_COLUMNS, wanted.all, values)
