@@ -186,6 +186,21 @@ def test_does_a_full_queue_drop_and_a_sweep_still_place_every_sighting(app):
         assert db.session.query(UnknownGroup).count() == 2
 
 
+def test_does_closing_end_the_placer_thread_when_the_stop_queues_behind_a_wake_up(app):
+    # A gallery change wakes the thread; a close right after it queues its stop behind that
+    # wake-up, and the thread takes both in one batch. It must end then, not 30 s later
+    # (every server stop, and every test's teardown, waited 5 s for it and gave up).
+    placer = unknowns.placer(app)
+    placer.queue.put_nowait(None)
+    placer.queue.put_nowait("stop")
+    placer.worker.start()
+    thread = placer.worker.thread
+
+    thread.join(10)
+    assert not thread.is_alive()
+    assert placer.looked == 0 and placer.queue.empty()
+
+
 @pytest.mark.parametrize("frames", [(10, 10), (10, 30)])
 def test_does_enrolling_a_group_keep_one_sample_of_a_crop_seen_twice(app, client, frames):
     """The same crop in two sightings (the same photo sent twice) is one sample, whatever the

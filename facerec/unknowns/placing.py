@@ -221,6 +221,11 @@ class Placer:
                         self._busy = False
                         for _ in batch:
                             self.queue.task_done()
+                    # close() asked while this batch was gathered (behind a wake-up): the
+                    # batch held all that came before it, so the thread ends now, rather
+                    # than after IDLE_EXIT (close() stopped waiting long before that).
+                    if "stop" in batch:
+                        return
             finally:
                 db.session.remove()
 
