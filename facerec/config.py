@@ -257,6 +257,19 @@ class Settings:
         applies="every camera without a setting of its own",
         above=0,
     )
+    movement_interval: float = setting(
+        "FACEREC_MOVEMENT_INTERVAL",
+        0.25,
+        """The shortest time, in seconds, between two searches for faces caused by movement
+        alone, away from the faces in view: a scene where something keeps moving (people
+        gesturing, an audience, leaves) costs a search this often, not every frame the face
+        engine can take. Movement that starts after a still moment, a scene cut and a face
+        still to be named are searched at once. `0`: every frame with movement that the
+        engine can take is searched.""",
+        section=CAMERAS,
+        applies="every camera",
+        minimum=0,
+    )
     stream_delay: int = setting(
         "FACEREC_STREAM_DELAY",
         12,

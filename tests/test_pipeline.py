@@ -223,6 +223,61 @@ def test_is_a_settled_face_located_not_encoded_until_its_recheck_is_due():
     assert due.settled == ()
 
 
+def moving_square(picture: np.ndarray, frames: int):
+    """``frames`` pictures of something that never stops moving, over ``picture``."""
+    rng = np.random.default_rng(5)
+    for n in range(frames):
+        yield noisy(with_square(picture, left=40 + (n * 7) % 480), rng)
+
+
+def test_does_constant_movement_away_from_faces_cost_a_few_searches_a_second():
+    tuning = Tuning(movement_interval=0.25)
+    camera = Camera(tuning=tuning, delay=0)
+    answering(camera, [camera.picture] * 5)
+    asked, first = len(camera.feed.requests), camera.pipeline.seq + 1
+    answering(camera, moving_square(camera.picture, 90))  # 3 s of movement, the engine always free
+    searches = camera.feed.requests[asked:]
+    assert len(searches) <= 3 / tuning.movement_interval + 1
+    assert len(searches) >= 3 / tuning.movement_interval - 1  # ...but searched all along
+    assert searches[0].seq == first  # its first moving frame: at once
+    assert all(r.regions for r in searches)  # where it moves, not the whole frame
+
+
+def test_does_a_movement_interval_of_0_search_every_moving_frame():
+    camera = Camera(tuning=Tuning(movement_interval=0), delay=0)
+    answering(camera, [camera.picture] * 5)
+    asked = len(camera.feed.requests)
+    answering(camera, moving_square(camera.picture, 30))
+    assert len(camera.feed.requests) - asked == 30
+
+
+def test_are_a_scene_cut_and_a_new_face_searched_at_once_amid_constant_movement():
+    camera = Camera(tuning=Tuning(movement_interval=0.25), delay=0)
+    answering(camera, moving_square(camera.picture, 20))
+    asked = len(camera.feed.requests)
+    cut_to = scene(seed=9, brightness=40)
+    camera.frame(cut_to)  # a cut, 1/30 s after the last frame
+    (cut,) = camera.feed.requests[asked:]
+    assert cut.seq == camera.pipeline.seq and cut.regions is None
+    camera.feed.answer(cut.seq, [face(user_id=None)])  # a stranger in the new scene
+    moving = moving_square(cut_to, 30)
+    camera.frame(next(moving))  # the result comes in: the stranger's track starts
+    for picture in moving:
+        asked = len(camera.feed.requests)
+        camera.frame(picture)
+        (request,) = camera.feed.requests[asked:]  # encoded on every frame, still new...
+        assert request.settled == ()
+        camera.feed.answer(request.seq, [face(user_id=None)])
+        if camera.pipeline.tracks.live[0].settled():
+            break
+    else:
+        raise AssertionError("the stranger's name never settled")
+    asked = len(camera.feed.requests)
+    answering(camera, moving, [face(user_id=None)])
+    later = camera.feed.requests[asked:]
+    assert later and all(len(r.settled) == 1 for r in later)  # ...then found, not encoded
+
+
 def test_does_the_gate_off_send_every_frame_whole():
     camera = Camera(tuning=Tuning(motion_gate=False))
     rng = np.random.default_rng(4)

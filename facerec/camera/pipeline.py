@@ -4,13 +4,21 @@ What goes to the face engine (the newest frame only: frames that arrive while it
 dropped, never queued) is decided frame by frame, cheapest first:
 
 - **nothing moves and no face is in view**: nothing (the frame is *gated*);
-- **something moves where no face is known**, or a face needs encoding (new, its name in
-  doubt, the enrolled people changed, or its re-check is due): the frame, at once, to be
-  searched where it moves and around the faces in view (or whole, when that is cheaper),
-  with the faces that need no encoding marked as settled;
+- **a scene cut**: the whole frame, at once (every face in it is new);
+- **a face needs encoding** (new, its name in doubt, the enrolled people changed, or its
+  re-check is due): the frame, at once, to be searched around the faces in view, with the
+  faces that need no encoding marked as settled;
+- **something moves where no face is known**: a search where it moves (and around the faces
+  in view), at once when the movement starts (after ``PAUSE`` without any), and then no
+  more often than the camera's movement interval (``Tuning.movement_interval``) while it
+  goes on: a scene that never stops moving costs a few searches a second, not every frame
+  the engine can take, and someone coming into a still scene is searched on their first
+  moving frame;
 - **only the settled faces move**: a search around them, a few times a second;
 - **nothing moves but faces are in view**: a search around them once a second, so that
   their boxes stay on them.
+
+Regions covering most of the frame are searched as the whole frame (cheaper).
 
 A frame is shown once a result covering it is in, or after at most ``delay`` frames (at once
 when no result is coming for it, or results stop coming: the worker starting): faces are
@@ -57,6 +65,9 @@ RESULTS_STALE = 2.0
 # Searches around faces whose names are settled: while they move, and while all is still.
 SETTLED_INTERVAL = 0.2
 STILL_INTERVAL = 1.0
+# Movement away from faces after this long without any (seconds: three frames at 30 fps)
+# starts anew, and is searched at once whatever the movement interval.
+PAUSE = 0.1
 # Around a face, the search looks this far beyond its box (times its size), at least this
 # wide (pixels of the frame): far enough for where it may have gone meanwhile.
 FACE_MARGIN = 0.75
@@ -131,6 +142,10 @@ class Pipeline:
         self._submitted: dict[int, float] = {}  # seq -> when, for frames not answered yet
         self._last_submitted = -1
         self._submitted_at = -float("inf")
+        self._movement_at = -float("inf")  # when a frame went to be searched where it moved
+        self._moved_at = -float("inf")  # when something last moved away from the faces
+        self._searches_movement = False  # whether the request being sent is such a search
+        self._encoding: list = []  # the tracks whose faces the request being sent encodes
         self._wait = 0.0  # a running mean of seconds from a frame submitted to its result
         self.substream = substream
         self._detected: int | None = None  # the number of the sub-stream frame sent last
@@ -165,6 +180,10 @@ class Pipeline:
         self.feed.submit(request, frame)
         self._last_submitted, self._submitted_at = self.seq, now
         self._submitted[self.seq] = now
+        if self._searches_movement:
+            self._movement_at = now
+        for track in self._encoding:
+            track.asked(now)
 
     # ---- the detection sub-stream ----------------------------------------------------------
 
@@ -223,11 +242,13 @@ class Pipeline:
     def _request(self, cut: bool, now: float) -> FrameRequest | None:
         """What to ask the engine about this frame, if anything (see the module docstring)."""
         tuning = self.tuning
+        self._searches_movement, self._encoding = False, []
         if not tuning.motion_gate:
             return FrameRequest(self.seq, tuning)
         scale = self.motion.scale
         moving = [tuple(v / scale for v in box) for box in self._movement(cut)]
         if cut:
+            self._searches_movement = True
             return FrameRequest(self.seq, tuning)  # a new scene: every face is new
         # Decided first from where the tracks were on the frame shown last (cheap), with a
         # margin; only a frame that goes to the engine has its faces carried to it.
@@ -237,14 +258,25 @@ class Pipeline:
         elsewhere = [r for r in moving if not any(overlap_of_smaller(r, f) > 0.5 for f in near)]
         encode = [t.needs_encoding(now, tuning.recheck) for t in live]
         waited = now - self._submitted_at
+        # Movement away from the faces in view is searched at once when it starts (after a
+        # still moment), then at most once per movement interval while it goes on: a scene
+        # that never stops moving (people gesturing, an audience) costs a search that often,
+        # not every frame the engine can take.
+        search_movement = bool(elsewhere) and (
+            now - self._moved_at >= PAUSE or now - self._movement_at >= tuning.movement_interval
+        )
+        if elsewhere:
+            self._moved_at = now
+        faces_move = bool(live) and len(elsewhere) < len(moving)
         due = (
-            bool(elsewhere)  # something new
+            search_movement  # something new
             or any(encode)  # a face to encode
-            or (moving and waited >= SETTLED_INTERVAL)  # only known faces move
-            or (live and waited >= STILL_INTERVAL)  # all is still
+            or (faces_move and waited >= SETTLED_INTERVAL)  # known faces move
+            or (live and waited >= STILL_INTERVAL)  # they stand still
         )
         if not due:
             return None
+        self._searches_movement = search_movement
         # Carried to this frame by optical flow when the engine takes the frame now; while it
         # is busy the frame may well be replaced by the next, so the boxes of the frame shown
         # last (a few frames old) do.
@@ -255,11 +287,13 @@ class Pipeline:
             if box is None:
                 continue
             around.append(grown(box, FACE_MARGIN, REGION_MIN, width, height))
-            if not needed:
+            if needed:
+                self._encoding.append(track)
+            else:
                 settled.append(box)
-        regions = merged(
-            around + [grown(r, MOVEMENT_MARGIN, REGION_MIN, width, height) for r in elsewhere]
-        )
+        if search_movement:
+            around += [grown(r, MOVEMENT_MARGIN, REGION_MIN, width, height) for r in elsewhere]
+        regions = merged(around)
         if sum(area(r) for r in regions) > WHOLE_FRAME * width * height:
             regions = None
         return FrameRequest(self.seq, tuning, regions=regions, settled=tuple(settled))

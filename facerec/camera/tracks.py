@@ -98,6 +98,7 @@ class Track:
         self.closest: dict[int | None, float] = {}  # smallest distance
         self.finest: dict[int | None, RecognisedFace] = {}  # best picture (faces.quality)
         self.voted_at = tick  # when it last got a vote (the pipeline's clock)
+        self.recheck_asked = -float("inf")  # when its settled face was last sent to be encoded
         self.identity: int | None = UNKNOWN
         self.results = 0
         self.misses = 0
@@ -149,8 +150,16 @@ class Track:
 
     def needs_encoding(self, tick: float, recheck: float) -> bool:
         """Whether its face should be encoded at the next result (``tick``: now, on the
-        pipeline's clock; ``recheck``: seconds between two votes of a settled track)."""
-        return not self.settled() or tick - self.voted_at >= recheck
+        pipeline's clock; ``recheck``: seconds between two votes of a settled track).
+
+        A settled track's re-check is asked once: the frames that follow, until its vote
+        is in, find it without encoding it again."""
+        return not self.settled() or tick - max(self.voted_at, self.recheck_asked) >= recheck
+
+    def asked(self, tick: float):
+        """Its face was sent to be encoded (``tick``: the pipeline's clock)."""
+        if self.settled():
+            self.recheck_asked = tick
 
     def face(self) -> RecognisedFace:
         """The track where it is now, with its consensus identity."""

@@ -18,6 +18,7 @@ class Tuning:
     motion_gate: bool = True  # False: every frame to the engine, every face encoded
     motion_area: float = 0.001  # the share of the picture that must change to be movement
     recheck: float = 2.0  # seconds between two encodings of a face whose name is settled
+    movement_interval: float = 0.25  # seconds between two searches caused by movement alone
 
     @classmethod
     def of(
@@ -41,4 +42,5 @@ class Tuning:
             motion_gate=own(motion_gate, settings.motion_gate),
             motion_area=own(motion_area, settings.motion_area) / 100,
             recheck=own(recheck, settings.recheck_interval),
+            movement_interval=settings.movement_interval,
         )
