@@ -189,6 +189,20 @@ def test_does_the_cut_detector_find_exactly_the_shot_changes(pictures, cuts):
     assert detector.is_cut(np.zeros((90, 160), np.uint8)) is True  # the first frame
 
 
+def test_does_a_box_follow_its_face_and_stay_put_in_a_frame_marked_still():
+    picture = scene(seed=4, brightness=110)
+    shifted = np.roll(picture, 12, axis=1)  # the picture 12 pixels to the right
+    box = (100.0, 220.0, 220.0, 100.0)
+    for marked, expected_shift in ((False, 12), (True, 0)):
+        motion = Motion()
+        motion.add_frame(1, picture)
+        motion.add_frame(2, shifted)
+        if marked:
+            motion.mark_still(2)  # the motion gate saw nothing move: no flow worked out
+        moved = np.subtract(motion.step(box, 1), box)  # top, right, bottom, left
+        assert np.allclose(moved, (0, expected_shift, 0, expected_shift), atol=1.5)
+
+
 def test_does_a_panning_camera_not_cut_every_frame():
     rng = np.random.default_rng(9)
     wide = np.clip(120 + rng.integers(-60, 60, (360, 2000, 1)), 0, 255).astype(np.uint8)

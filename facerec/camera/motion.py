@@ -32,6 +32,7 @@ class Motion:
         self.history = history
         self._grays: OrderedDict[int, np.ndarray] = OrderedDict()
         self._scenes: OrderedDict[int, int] = OrderedDict()
+        self._still: set[int] = set()  # frames in which the motion gate saw nothing move
         self._cuts = SceneCutDetector()
         self._scene = 0
         self._scale = 1.0
@@ -53,9 +54,16 @@ class Motion:
         self._grays[seq] = gray
         self._scenes[seq] = self._scene
         while len(self._grays) > self.history:
-            self._grays.popitem(last=False)
+            oldest, _gray = self._grays.popitem(last=False)
             self._scenes.popitem(last=False)
+            self._still.discard(oldest)
         return cut
+
+    def mark_still(self, seq: int):
+        """Nothing moved in frame ``seq`` (the motion gate says so): a box stays where it
+        was on the frame before, with no optical flow worked out."""
+        if seq in self._grays:
+            self._still.add(seq)
 
     def gray(self, seq: int) -> np.ndarray | None:
         """The small grey copy of frame ``seq`` (``scale`` times its size)."""
@@ -105,8 +113,11 @@ class Motion:
     def step(self, box: Box, seq: int) -> Box | None:
         """``box`` moved from frame ``seq`` to frame ``seq + 1``; None when it left the picture.
 
-        A box without enough texture to follow stays where it is.
+        A box without enough texture to follow stays where it is, and so does every box
+        when nothing moved in frame ``seq + 1``.
         """
+        if seq + 1 in self._still:
+            return box
         prev, cur = self._grays.get(seq), self._grays.get(seq + 1)
         if prev is None or cur is None:
             return box

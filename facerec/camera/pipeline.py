@@ -247,6 +247,8 @@ class Pipeline:
             return FrameRequest(self.seq, tuning)
         scale = self.motion.scale
         moving = [tuple(v / scale for v in box) for box in self._movement(cut)]
+        if not moving:
+            self.motion.mark_still(self.seq)  # the tracks' boxes stay: no optical flow
         if cut:
             self._searches_movement = True
             return FrameRequest(self.seq, tuning)  # a new scene: every face is new
