@@ -35,7 +35,7 @@ import threading
 from contextlib import contextmanager
 from urllib.parse import unquote, urlsplit
 
-from .config import current_settings
+from .config import current_settings, networks
 
 log = logging.getLogger(__name__)
 ALLOW_SETTING = "FACEREC_ALLOW_PRIVATE_TARGETS"
@@ -62,19 +62,13 @@ def parse_allowance(value) -> bool | tuple:
         return True
     if text.lower() in _FALSE:
         return False
-    networks = []
-    for item in text.split(","):
-        item = item.strip()
-        if not item:
-            continue
-        try:
-            networks.append(ipaddress.ip_network(item, strict=False))
-        except ValueError:
-            raise RuntimeError(
-                f"{ALLOW_SETTING}={text!r}: {item!r} is not an address or network; give 1, "
-                "or addresses and networks separated by commas (192.168.1.20,10.0.0.0/8)"
-            ) from None
-    return tuple(networks)
+    try:
+        return networks(text)
+    except ValueError as exc:  # it names the item that is not an address or network
+        raise RuntimeError(
+            f"{ALLOW_SETTING}={text!r}: {exc}; give 1, or addresses and networks separated "
+            "by commas (192.168.1.20,10.0.0.0/8)"
+        ) from None
 
 
 def allowance(app=None) -> bool | tuple:

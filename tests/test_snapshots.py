@@ -156,6 +156,9 @@ def test_does_a_snapshot_camera_stream_at_its_rate_and_never_show_its_credential
     assert status["state"] == "running"
     assert status["stream"]["kind"] == "snapshot" and status["stream"]["codec"] == "JPEG"
     assert status["stream"]["fps"] == rate
+    # A kind the API's document lists (made from the sources' own kinds).
+    documented = client.get("/api/v1/openapi.json").get_json()["components"]["schemas"]
+    assert "snapshot" in documented["SourceStream"]["properties"]["kind"]["enum"]
 
     # Never faster than the rate, whatever the load; about the rate when the machine keeps up.
     # (Seen from the camera, one answer may come late and the next on time: the span of many

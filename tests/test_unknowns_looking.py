@@ -5,6 +5,7 @@ named after them at once with FACEREC_AUTO_ASSIGN), and never offered as a new p
 from __future__ import annotations
 
 import json
+import re
 from datetime import timedelta
 
 import cv2
@@ -14,6 +15,7 @@ import pytest
 from facerec import faces
 from facerec.extensions import db
 from facerec.models import AuditEntry, FaceSample, Sighting, UnknownGroup
+from facerec.people import PersonFields
 
 from .conftest import CLIP, DATA, enroll
 from .test_api import API, post_form, upload
@@ -192,3 +194,37 @@ def test_does_enrolling_a_look_alike_on_the_page_warn_at_the_top_and_beside_the_
     assert f'href="#group-{group["id"]}"' in top
     card = page.split(f'id="group-{group["id"]}"', 1)[1]
     assert "data-scroll-here" in card and "Kit looks like Jon Snow" in card
+
+
+def test_does_save_anyway_on_the_page_keep_every_field_typed(app, client):
+    """The look-alike question's "Save anyway" re-sends what was typed: the person it
+    enrols has the details and the consent record, not just the name."""
+    add_sighting(app, KIT[0])
+    place(app)
+    (group,) = listed(client)
+    enroll(app, "Jon Snow", KIT[2])
+    typed = {
+        "name": "Kit",
+        "details": "Night shift",
+        "consent_basis": "employment",
+        "consent_note": "HR file 12",
+        "consent_expires": "2031-01-31",
+    }
+    asked = client.post(f"/unknowns/{group['id']}/enroll", data=typed)
+    assert asked.status_code == 409
+    page = asked.get_data(as_text=True)
+    form = page.split("Save anyway as Kit", 1)[0].rsplit("<form", 1)[1]
+    hidden = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', form))
+    assert set(PersonFields.names()) <= hidden.keys()  # a field added later is carried too
+
+    saved = client.post(f"/unknowns/{group['id']}/enroll", data=hidden)
+
+    assert saved.status_code == 303
+    (kit,) = [u for u in client.get(f"{API}/users?q=kit").get_json()["users"]]
+    assert (kit["name"], kit["details"]) == ("Kit", "Night shift")
+    consent = kit["consent"]
+    assert (consent["basis"], consent["note"], consent["expires_on"]) == (
+        "employment",
+        "HR file 12",
+        "2031-01-31",
+    )

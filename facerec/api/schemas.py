@@ -12,6 +12,7 @@ import dataclasses
 import marshmallow as ma
 from marshmallow import validate
 
+from ..camera.sources import source_kinds
 from ..people import PersonFields
 from ..shapes import Consent, RecognizedFace, Sighting, nullable, person_answer, timestamp
 from .contract import File, FormBody, JsonBody, Query
@@ -295,7 +296,8 @@ class SourceStream(ma.Schema):
 
     kind = ma.fields.String(
         required=True,
-        validate=validate.OneOf(("file", "webcam", "rtsp", "stream", "snapshot")),
+        # The kinds camera.sources knows: a new kind of source is in the document at once.
+        validate=validate.OneOf(source_kinds()),
         metadata={
             "description": "file, webcam, rtsp, stream (HTTP MJPEG or another URL FFmpeg "
             "reads) or snapshot (one JPEG per HTTP request).",
@@ -339,7 +341,7 @@ class DetectStream(ma.Schema):
     )
     state = ma.fields.String(
         required=True,
-        validate=validate.OneOf(("stopped", "starting", "running", "unavailable")),
+        validate=validate.OneOf(CAMERA_STATES),
         metadata={
             "description": "While it is unavailable recognition pauses; the main stream goes on.",
             "example": "running",

@@ -52,8 +52,13 @@ FILTER_FIELDS = {
         },
     ),
     "limit": lambda: ma.fields.Integer(
-        validate=validate.Range(1, service.LIMIT_MAX, error="must be a number from 1 to 500."),
-        metadata={"description": "At most this many matches (default 50).", "example": 20},
+        validate=validate.Range(
+            1, service.LIMIT_MAX, error="must be a number from {min} to {max}."
+        ),
+        metadata={
+            "description": f"At most this many matches (default {service.LIMIT_DEFAULT}).",
+            "example": 20,
+        },
     ),
     "since": lambda: Moment(
         metadata={
@@ -75,27 +80,31 @@ FILTER_FIELDS = {
 }
 
 
-class SearchPhoto(FormBody):
-    image = File(required=True, metadata={"description": IMAGE})
-    face = ma.fields.Integer(
-        validate=validate.Range(0, 100),
-        metadata={"description": "With several faces: which one (0 = the largest)."},
-    )
-    tolerance = FILTER_FIELDS["tolerance"]()
-    limit = FILTER_FIELDS["limit"]()
-    since = FILTER_FIELDS["since"]()
-    until = FILTER_FIELDS["until"]()
-    camera = FILTER_FIELDS["camera"]()
+def filters() -> dict:
+    """A search's filters, as fields of a body (a form with the photo, or JSON)."""
+    return {name: field() for name, field in FILTER_FIELDS.items()}
 
 
-class SearchFilters(JsonBody):
-    """Find similar: the filters of a search with a sighting's face (all optional)."""
-
-    tolerance = FILTER_FIELDS["tolerance"]()
-    limit = FILTER_FIELDS["limit"]()
-    since = FILTER_FIELDS["since"]()
-    until = FILTER_FIELDS["until"]()
-    camera = FILTER_FIELDS["camera"]()
+SearchPhoto = type(
+    "SearchPhoto",
+    (FormBody,),
+    {
+        "image": File(required=True, metadata={"description": IMAGE}),
+        "face": ma.fields.Integer(
+            validate=validate.Range(0, 100),
+            metadata={"description": "With several faces: which one (0 = the largest)."},
+        ),
+        **filters(),
+    },
+)
+SearchFilters = type(
+    "SearchFilters",
+    (JsonBody,),
+    {
+        "__doc__": "Find similar: the filters of a search with a sighting's face (all optional).",
+        **filters(),
+    },
+)
 
 
 class SearchBySighting(SearchFilters):

@@ -573,6 +573,19 @@ SOURCE_TYPES: list[type[FrameSource]] = [
 ]
 
 
+def source_kinds() -> tuple[str, ...]:
+    """Every kind a source says it is (``StreamInfo.kind``, the API's enum): each
+    ``FrameSource`` subclass's, so also the kinds a listed one hands a setting over to (an
+    http URL opens as a snapshot camera or as a stream)."""
+    kinds, todo = set(), [FrameSource]
+    while todo:
+        kind = todo.pop()
+        todo.extend(kind.__subclasses__())
+        if kind.kind != FrameSource.kind:
+            kinds.add(kind.kind)
+    return tuple(sorted(kinds))
+
+
 def source_type(spec: str) -> type[FrameSource] | None:
     """The kind of source ``spec`` names (None for an empty setting)."""
     spec = (spec or "").strip()

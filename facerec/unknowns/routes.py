@@ -146,6 +146,7 @@ def _enroll(selection: actions.Selection, save_anyway: bool = False):
         "group_id": selection.groups[0].id if _one_group(selection) else None,
         "group_ids": [g.id for g in selection.groups],
         "sighting_ids": [s.id for s in selection.singles],
+        "fields": fields.to_dict(),  # all of them, for "Save anyway" to send again
         **fields.to_dict(),
     }
     resolved = selection.groups and all(g.user_id for g in selection.groups)
