@@ -44,10 +44,14 @@ def download(
     columns: Iterable[str],
     rows: Callable[[], AbstractContextManager[Iterable]],
     values: Callable[[object], Mapping],
+    problem: str | None = None,
 ) -> Response:
     """A CSV download written a row at a time, so that a long table never sits in memory:
     ``rows()`` opens the rows once the download starts (a query's server-side cursor),
-    ``values(row)`` is a row's dict with a key per column."""
+    ``values(row)`` is a row's dict with a key per column. With ``problem`` (what is wrong
+    with the filters asked for), a 422 saying it, in plain text, instead of a file."""
+    if problem:
+        return Response(problem + "\n", status=422, mimetype="text/plain")
     columns = tuple(columns)
 
     def generate():

@@ -164,6 +164,10 @@ def test_does_the_audit_page_filter_and_export_csv(app, client):
     assert len(lines) == 3 and ",person.created,person," in lines[1]
     assert ",'=HYPERLINK(1)," in lines[2]  # a spreadsheet shows it, never runs it
     assert "No entries match" in client.get("/admin/audit?actor=nobody").get_data(as_text=True)
+    # A filter that is not one: the reason, not a file.
+    refused = client.get("/admin/audit.csv?object_id=seven")
+    assert (refused.status_code, refused.mimetype) == (422, "text/plain")
+    assert "object_id" in refused.text
 
 
 def test_does_an_audit_download_cut_short_close_its_cursor(app, client):

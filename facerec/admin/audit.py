@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Response, render_template, request, url_for
+from flask import render_template, request, url_for
 
 from .. import csvfiles
 from ..audit import ACTIONS, as_dict, queries
@@ -63,6 +63,4 @@ def audit():
 def audit_csv():
     """The filtered audit (every page) as CSV, the columns of GET /api/v1/audit."""
     wanted, problem = _filter()
-    if problem:
-        return Response(problem + "\n", status=422, mimetype="text/plain")
-    return csvfiles.download("facerec-audit.csv", AUDIT_COLUMNS, wanted.all, as_dict)
+    return csvfiles.download("facerec-audit.csv", AUDIT_COLUMNS, wanted.all, as_dict, problem)

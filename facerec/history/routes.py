@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from flask import Response, render_template, request, url_for
+from flask import render_template, request, url_for
 
 from .. import camera, csvfiles, shapes
 from ..auth.roles import only_visible, requires, visible_cameras
@@ -114,9 +114,6 @@ def rows():
 def export_csv():
     """The filtered history (all pages) as CSV."""
     wanted, problem = _filter()
-    if problem:
-        return Response(problem + "\n", status=422, mimetype="text/plain")
-
     tolerance_of = _tolerances()
 
     def values(row: Sighting) -> dict:
@@ -125,4 +122,4 @@ def export_csv():
         match = _verdict(row, tolerance_of(row.camera))
         return shapes.sighting(row) | {"seconds": seconds, "match": match}
 
-    return csvfiles.download("facerec-history.csv", CSV_COLUMNS, wanted.all, values)
+    return csvfiles.download("facerec-history.csv", CSV_COLUMNS, wanted.all, values, problem)
