@@ -263,9 +263,10 @@ class Settings:
         """The shortest time, in seconds, between two searches for faces caused by movement
         alone, away from the faces in view: a scene where something keeps moving (people
         gesturing, an audience, leaves) costs a search this often, not every frame the face
-        engine can take. Movement that starts after a still moment, a scene cut and a face
-        still to be named are searched at once. `0`: every frame with movement that the
-        engine can take is searched.""",
+        engine can take; searches that take the engine long (the whole picture moving) come
+        less often, so that they cost at most a fifth of a core. Movement that starts after
+        a still moment, a scene cut and a face still to be named are searched at once. `0`:
+        every frame with movement that the engine can take is searched.""",
         section=CAMERAS,
         applies="every camera",
         minimum=0,

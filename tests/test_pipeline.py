@@ -7,7 +7,7 @@ from collections import deque
 
 import numpy as np
 
-from facerec.camera.pipeline import CATCH_UP, Pipeline
+from facerec.camera.pipeline import CATCH_UP, MOVEMENT_SHARE, Pipeline
 from facerec.camera.tuning import Tuning
 from facerec.engine import FrameResult
 from facerec.gallery import RecognisedFace
@@ -51,8 +51,9 @@ class FakeFeed:
 
     busy = False  # answers come when the test says; the engine is never seen busy
 
-    def answer(self, seq: int, faces=()):
-        self.answers.append(FrameResult(seq, list(faces), 0.1, 1))
+    def answer(self, seq: int, faces=(), seconds: float = 0.1):
+        """A result for frame ``seq`` that took the engine ``seconds``."""
+        self.answers.append(FrameResult(seq, list(faces), seconds, 1))
 
 
 # Every frame to the engine (the gate off), for the rules of what is shown when.
@@ -161,13 +162,13 @@ def with_square(picture: np.ndarray, left: int, top: int = 150, size: int = 80) 
     return out
 
 
-def answering(camera, frames, faces=()):
+def answering(camera, frames, faces=(), seconds: float = 0.1):
     """Feed ``frames``; every new request is answered at once with ``faces``."""
     for picture in frames:
         asked = len(camera.feed.requests)
         camera.frame(picture)
         if len(camera.feed.requests) > asked:
-            camera.feed.answer(camera.feed.requests[-1].seq, faces)
+            camera.feed.answer(camera.feed.requests[-1].seq, faces, seconds)
 
 
 def test_does_a_still_empty_scene_send_nothing_to_the_engine():
@@ -235,12 +236,23 @@ def test_does_constant_movement_away_from_faces_cost_a_few_searches_a_second():
     camera = Camera(tuning=tuning, delay=0)
     answering(camera, [camera.picture] * 5)
     asked, first = len(camera.feed.requests), camera.pipeline.seq + 1
-    answering(camera, moving_square(camera.picture, 90))  # 3 s of movement, the engine always free
+    # 3 s of movement, the engine always free, each search cheap (a small region)
+    answering(camera, moving_square(camera.picture, 90), seconds=0.02)
     searches = camera.feed.requests[asked:]
     assert len(searches) <= 3 / tuning.movement_interval + 1
     assert len(searches) >= 3 / tuning.movement_interval - 1  # ...but searched all along
     assert searches[0].seq == first  # its first moving frame: at once
     assert all(r.regions for r in searches)  # where it moves, not the whole frame
+
+
+def test_do_costly_searches_for_movement_take_at_most_their_share_of_a_core():
+    camera = Camera(tuning=Tuning(movement_interval=0.25), delay=0)
+    answering(camera, [camera.picture] * 5)
+    asked = len(camera.feed.requests)
+    # 6 s of movement, each search 0.3 s of the engine's time (the whole frame, say)
+    answering(camera, moving_square(camera.picture, 180), seconds=0.3)
+    searched = 0.3 * (len(camera.feed.requests) - asked)
+    assert searched <= MOVEMENT_SHARE * 6 + 0.3  # the first, at once, comes on top
 
 
 def test_does_a_movement_interval_of_0_search_every_moving_frame():

@@ -11,9 +11,10 @@ dropped, never queued) is decided frame by frame, cheapest first:
 - **something moves where no face is known**: a search where it moves (and around the faces
   in view), at once when the movement starts (after ``PAUSE`` without any), and then no
   more often than the camera's movement interval (``Tuning.movement_interval``) while it
-  goes on: a scene that never stops moving costs a few searches a second, not every frame
-  the engine can take, and someone coming into a still scene is searched on their first
-  moving frame;
+  goes on, nor so often that these searches take more than ``MOVEMENT_SHARE`` of a core
+  (judged by how long the last one took): a scene that never stops moving costs a few
+  searches a second, not every frame the engine can take, and someone coming into a still
+  scene is searched on their first moving frame;
 - **only the settled faces move**: a search around them, a few times a second;
 - **nothing moves but faces are in view**: a search around them once a second, so that
   their boxes stay on them.
@@ -68,6 +69,10 @@ STILL_INTERVAL = 1.0
 # Movement away from faces after this long without any (seconds: three frames at 30 fps)
 # starts anew, and is searched at once whatever the movement interval.
 PAUSE = 0.1
+# While it goes on, searches for movement alone take at most this share of a core: one that
+# took the engine longer (the whole frame moving: a panning camera, a crowd) waits longer
+# than the movement interval before the next.
+MOVEMENT_SHARE = 0.2
 # Around a face, the search looks this far beyond its box (times its size), at least this
 # wide (pixels of the frame): far enough for where it may have gone meanwhile.
 FACE_MARGIN = 0.75
@@ -144,6 +149,8 @@ class Pipeline:
         self._submitted_at = -float("inf")
         self._movement_at = -float("inf")  # when a frame went to be searched where it moved
         self._moved_at = -float("inf")  # when something last moved away from the faces
+        self._movement_seq = -1  # the frame sent last to be searched where it moved...
+        self._movement_cost = 0.0  # ...and the engine's seconds on the last one answered
         self._searches_movement = False  # whether the request being sent is such a search
         self._encoding: list = []  # the tracks whose faces the request being sent encodes
         self._wait = 0.0  # a running mean of seconds from a frame submitted to its result
@@ -181,7 +188,7 @@ class Pipeline:
         self._last_submitted, self._submitted_at = self.seq, now
         self._submitted[self.seq] = now
         if self._searches_movement:
-            self._movement_at = now
+            self._movement_at, self._movement_seq = now, self.seq
         for track in self._encoding:
             track.asked(now)
 
@@ -227,6 +234,8 @@ class Pipeline:
 
     def _received(self, result, now: float):
         self.recognition_rate.tick(now)
+        if result.seq == self._movement_seq:
+            self._movement_cost = result.seconds
         self._results.append(result)
         self._newest_result = max(self._newest_result, result.seq)
         sent = self._submitted.get(result.seq)
@@ -264,8 +273,11 @@ class Pipeline:
         # still moment), then at most once per movement interval while it goes on: a scene
         # that never stops moving (people gesturing, an audience) costs a search that often,
         # not every frame the engine can take.
+        interval = tuning.movement_interval  # 0: no limit at all
+        if interval:
+            interval = max(interval, self._movement_cost / MOVEMENT_SHARE)
         search_movement = bool(elsewhere) and (
-            now - self._moved_at >= PAUSE or now - self._movement_at >= tuning.movement_interval
+            now - self._moved_at >= PAUSE or now - self._movement_at >= interval
         )
         if elsewhere:
             self._moved_at = now
