@@ -65,7 +65,7 @@ def _probe_view(name: str, *results: tuple[str, str, Probe]) -> dict:
             view["measured_fps"] = (
                 f"{result.measured_fps:.1f}" if result.measured_fps is not None else ""
             )
-            view["first_frame_ms"] = round(info.first_frame * 1000)
+            view["first_frame_ms"] = info.first_frame_ms
             view["kind"] = info.kind
         views.append(view)
     return {"name": name, "results": views}

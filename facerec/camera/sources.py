@@ -194,6 +194,12 @@ class StreamInfo:
     fps: float  # what the source declares (0: it does not say)
     first_frame: float  # seconds from the start of opening to the first frame
 
+    @property
+    def first_frame_ms(self) -> int:
+        """The time to the first frame in whole milliseconds (as the status and the Test
+        button say it)."""
+        return round(self.first_frame * 1000)
+
     def to_dict(self) -> dict:
         return {
             "kind": self.kind,
@@ -201,7 +207,7 @@ class StreamInfo:
             "width": self.width,
             "height": self.height,
             "fps": round(self.fps, 2),
-            "first_frame_ms": round(self.first_frame * 1000),
+            "first_frame_ms": self.first_frame_ms,
         }
 
 
