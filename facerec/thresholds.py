@@ -36,6 +36,9 @@ log = logging.getLogger(__name__)
 
 FLOOR = 0.5  # a threshold tighter than this misses a person's own faces on ordinary photos
 MARGIN = 0.1  # how far inside the nearest other face a threshold stays
+# A threshold set by hand (the person page, the API) lies in this range: below it a person's
+# own faces are hardly ever close enough.
+BY_HAND_MIN, BY_HAND_MAX = 0.1, 1
 
 
 @dataclass(frozen=True)

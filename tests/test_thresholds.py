@@ -138,6 +138,12 @@ def test_can_the_person_page_set_and_clear_the_threshold(people_app, client):
     refused = client.post(f"/admin/users/{alex}/tolerance", data={"tolerance": "zero"})
     assert refused.status_code == 400
     assert "must be a number from 0.10 to 1.00" in refused.get_data(as_text=True)
+    # The page's field, its check and the API's take one range.
+    assert 'name="tolerance" type="number" min="0.1" max="1"' in page
+    assert (
+        client.post(f"/admin/users/{alex}/tolerance", data={"tolerance": "0.05"}).status_code == 400
+    )
+    assert client.patch(f"{API}/users/{alex}", json={"tolerance": 0.05}).status_code == 422
     cleared = client.post(
         f"/admin/users/{alex}/tolerance", data={"computed": "1"}, follow_redirects=True
     )

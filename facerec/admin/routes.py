@@ -130,6 +130,7 @@ def _render_person(user, form=None, status=200):
         camera_name=chosen.camera if chosen is not None else None,
         sightings=latest,
         headroom=thresholds.headroom(user, current_settings().tolerance),
+        by_hand=(thresholds.BY_HAND_MIN, thresholds.BY_HAND_MAX),
     ), status
 
 
@@ -188,11 +189,12 @@ def set_tolerance(user_id):
     raw = (request.form.get("tolerance") or "").strip()
     try:
         value = float(raw)
-        if not 0.1 <= value <= 1.0:
+        if not thresholds.BY_HAND_MIN <= value <= thresholds.BY_HAND_MAX:
             raise ValueError(raw)
     except ValueError:
         flash(
-            f"Not saved: the threshold must be a number from 0.10 to 1.00 (got “{raw}”).",
+            f"Not saved: the threshold must be a number from {thresholds.BY_HAND_MIN:.2f} to "
+            f"{thresholds.BY_HAND_MAX:.2f} (got “{raw}”).",
             "error",
         )
         return _render_person(user, status=400)

@@ -15,6 +15,7 @@ from marshmallow import validate
 from ..camera.sources import source_kinds
 from ..people import PersonFields
 from ..shapes import Consent, RecognizedFace, Sighting, nullable, person_answer, timestamp
+from ..thresholds import BY_HAND_MAX, BY_HAND_MIN
 from .contract import File, FormBody, JsonBody, Query
 from .inputs import IMAGES_MAX, PAGE_MAX, PER_PAGE_DEFAULT, PER_PAGE_MAX, QUERY_MAX
 
@@ -533,7 +534,9 @@ UserUpdate = person_body(
     tolerance=ma.fields.Float(
         allow_none=True,
         allow_nan=False,
-        validate=validate.Range(0.1, 1, error="must be a number from {min} to {max}, or null."),
+        validate=validate.Range(
+            BY_HAND_MIN, BY_HAND_MAX, error="must be a number from {min} to {max}, or null."
+        ),
         metadata={
             "description": "Their match threshold set by hand (lower is stricter); null: "
             "computed again.",
