@@ -124,8 +124,13 @@ $(HA_VENV)/.installed-stamp: tests/homeassistant/requirements.txt
 	$(HA_VENV)/bin/python -m pip install --quiet --no-compile -r tests/homeassistant/requirements.txt
 	@touch $@
 
+# The suite on PYTEST_WORKERS processes at once (pytest-xdist): most tests wait on servers,
+# browsers and the clip's pace rather than on the CPU, so four keep two cores busy.
+# worksteal hands each worker a run of tests and lets an idle one take over another's rest.
+# PYTEST_WORKERS=0 runs it in one process; a single file: .venv/bin/python -m pytest tests/test_x.py
+PYTEST_WORKERS ?= 4
 test: install chromium postgresql mosquitto nginx prometheus rtsp homeassistant
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 bench: install rtsp
 	@for script in bench/*.py; do \

@@ -95,10 +95,11 @@ def pytest_generate_tests(metafunc):
 def pytest_collection_modifyitems(config, items):
     """``--db`` keeps the tests of the chosen database(s); tests without one count as SQLite.
 
-    Tests marked ``at_the_end`` run last (they look at what a server started with the
-    session did meanwhile: see ``unwatched``).
+    Tests marked ``first`` run before every other one: a long wait (three minutes of a
+    server watching with no viewer, tests/test_unwatched.py) then passes on one worker while
+    the others run the rest of the suite.
     """
-    items.sort(key=lambda item: item.get_closest_marker("at_the_end") is not None)
+    items.sort(key=lambda item: item.get_closest_marker("first") is None)
     wanted = _wanted_databases(config)
     if wanted == DATABASES:
         return
@@ -110,29 +111,6 @@ def pytest_collection_modifyitems(config, items):
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
-
-
-def pytest_collection_finish(session):
-    """Start the servers that watch while the session's tests run (``unwatched``)."""
-    if any(item.get_closest_marker("at_the_end") for item in session.items):
-        from tests.unwatched import UnwatchedServer
-
-        session.config.stash[UNWATCHED] = UnwatchedServer.start()
-
-
-def pytest_sessionfinish(session):
-    server = session.config.stash.get(UNWATCHED, None)
-    if server is not None:
-        server.stop()
-
-
-UNWATCHED = pytest.StashKey()
-
-
-@pytest.fixture(scope="session")
-def unwatched(request):
-    """The server started when the session's tests were collected (tests.unwatched)."""
-    return request.config.stash[UNWATCHED]
 
 
 @pytest.fixture(scope="session")

@@ -310,8 +310,17 @@ def test_does_no_audience_frame_carry_a_known_name_while_lin_keeps_his(
         # And nothing in the known colour was drawn on the picture itself.
         raw = cv2_jpeg(frames[index])
         assert known_label_pixels(jpeg) <= known_label_pixels(raw) + 40, FIRST + index
-    carried = [("lin-manuel-miranda" in names) for i, names, _ in published if i in recognisable]
-    assert len(carried) >= 0.9 * len(recognisable)
+    # Once named in this loop, he keeps his name on the frames where he can be recognised.
+    # (Until then the loop's first result is on its way, as long as the machine takes to
+    # recognise a face: the scene cut of the loop ended his track. bench/ measures that.)
+    named = [i for i, names, _ in published if "lin-manuel-miranda" in names]
+    assert named, "lin-manuel-miranda was never named"
+    carried = [
+        ("lin-manuel-miranda" in names)
+        for i, names, _ in published
+        if i in recognisable and i >= named[0]
+    ]
+    assert len(carried) >= 0.75 * len(recognisable)
     assert sum(carried) / len(carried) >= 0.95
     # One box per face: no two labels on a frame overlap by more than half the smaller box.
     for index, drawn in boxes:
