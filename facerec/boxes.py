@@ -1,5 +1,6 @@
 """Boxes in a picture, ``(top, right, bottom, left)`` in pixels (face_recognition's order):
-how much two overlap, a box grown around its centre, boxes merged into regions."""
+how much two overlap, a box grown around its centre or scaled onto a picture of another
+size, boxes merged into regions."""
 
 from __future__ import annotations
 
@@ -42,6 +43,12 @@ def grown(box: Box, margin: float, minimum: float, width: float, height: float) 
         min(float(height), cy + half_h),
         max(0.0, cx - half_w),
     )
+
+
+def scaled(box: Box, sx: float, sy: float) -> Box:
+    """``box`` in a picture ``sx`` times as wide and ``sy`` times as high."""
+    top, right, bottom, left = box
+    return (top * sy, right * sx, bottom * sy, left * sx)
 
 
 def merged(boxes: list[Box]) -> list[Box]:

@@ -13,11 +13,14 @@ import numpy as np
 import pytest
 
 from facerec import faces
+from facerec.boxes import iou, scaled
 from facerec.camera.tuning import Tuning
 from facerec.engine import Engine, EngineBusy, EngineSettings, EngineUnavailable, FrameRequest
+from facerec.engine.worker import recognise
+from facerec.gallery import Gallery
 
 from . import engine_jobs
-from .conftest import enroll, login_client
+from .conftest import enroll, login_client, photo_samples
 from .servers import process_info, wait_for
 
 # The engine, not the database: SQLite alone.
@@ -202,6 +205,88 @@ def test_are_frames_of_any_size_recognised_through_shared_memory(make_engine, ga
     engine.close()
     assert block not in mapped_blocks()  # and freed with it: unmapped and its name gone
     assert not (Path("/dev/shm") / block).exists()
+
+
+# ---- a detection sub-stream's frame, with the main frame it stands for ------------------------
+
+
+def known_gallery(data_dir) -> Gallery:
+    """The four people of known/, as a worker's gallery (no database needed)."""
+    photos = sorted((data_dir / "known").iterdir())
+    encodings = [photo_samples(photo)[0].encoding for photo in photos]
+    ids = list(range(1, len(photos) + 1))
+    return Gallery(encodings, ids, {i: photo.stem for i, photo in zip(ids, photos, strict=True)})
+
+
+def quarter(rgb: np.ndarray) -> np.ndarray:
+    """A sub-stream's picture of ``rgb``: a quarter as wide and high (1280x720 -> 320x180)."""
+    return cv2.resize(rgb, None, fx=0.25, fy=0.25, interpolation=cv2.INTER_AREA)
+
+
+def test_is_a_face_found_in_the_sub_stream_named_from_the_main_frames_larger_picture(data_dir):
+    gallery = known_gallery(data_dir)
+    main = faces.load_image(data_dir / "unknown/obama-480p.jpg")  # 853x480, obama's face 107 px
+    small = quarter(main)  # his face 27 px high: a poorer encoding, farther from his own
+    (where,) = faces.detect(main, upsample=1)
+    strict = FrameRequest(7, Tuning(tolerance=0.25))  # a camera that wants close matches
+    (alone,) = recognise(small, strict, gallery).faces
+    assert alone.name is None and alone.distance > 0.25  # the sub-stream's picture: unknown
+    result = recognise(small, strict, gallery, main)
+    (face,) = result.faces
+    assert face.name == "obama" and face.distance < 0.15  # the main frame's: obama, closely
+    assert iou(face.box, where) > 0.8  # where he is on the main frame
+    assert (result.encoded, result.refound) == (1, 1)
+    assert cv2.imdecode(np.frombuffer(face.crop, np.uint8), cv2.IMREAD_COLOR).shape[0] > 100
+
+
+def test_is_a_face_that_moved_between_the_two_frames_boxed_where_it_is_on_the_main_one(data_dir):
+    gallery = known_gallery(data_dir)
+    photo = faces.load_image(data_dir / "unknown/two_people.jpg")
+    small = quarter(photo)
+    main = np.roll(photo, 40, axis=1)  # taken a moment later: both faces 40 px to the right
+    result = recognise(small, FrameRequest(1, Tuning()), gallery, main)
+    assert sorted(face.name for face in result.faces) == ["biden", "obama"]
+    on_main = faces.detect(main, upsample=1)
+    for face in result.faces:  # each box on its face where it is now, not where it was
+        assert max(iou(face.box, box) for box in on_main) > 0.7
+        assert max(iou(face.box, box) for box in faces.detect(photo, upsample=1)) < 0.7
+    assert result.refound == 2
+    alone = {face.name: face for face in recognise(small, FrameRequest(1, Tuning()), gallery).faces}
+    for face in result.faces:  # the larger picture of each is the closer one
+        assert face.distance < alone[face.name].distance
+
+
+def test_is_a_face_not_found_again_on_the_main_frame_encoded_from_the_sub_stream(data_dir):
+    gallery = known_gallery(data_dir)
+    photo = faces.load_image(data_dir / "unknown/obama-480p.jpg")
+    small = quarter(photo)
+    (in_small,) = faces.detect(small, upsample=1)
+    gone = np.full_like(photo, 128)  # on the main frame a moment later: turned away, gone
+    result = recognise(small, FrameRequest(3, Tuning()), gallery, gone)
+    (face,) = result.faces
+    assert face.name == "obama"  # named from the sub-stream's picture, as without a main frame
+    sx, sy = photo.shape[1] / small.shape[1], photo.shape[0] / small.shape[0]
+    assert face.box == scaled(in_small, sx, sy)  # on the main frame all the same
+    assert (result.encoded, result.refound) == (1, 0)
+
+
+def test_is_a_sub_stream_frame_sent_with_its_main_frame_through_shared_memory(
+    make_engine, gallery_db, data_dir
+):
+    engine = make_engine(frame_workers=1, preload=True)
+    feed = engine.feed("door", gallery_db)
+    main = photo_frame(data_dir)  # BGR, as a camera's frames
+    strict = Tuning(tolerance=0.25)
+    feed.submit(FrameRequest(1, strict), quarter(main))
+    assert [face.name for face in next_result(feed).faces] == [None]  # the small one alone
+    feed.submit(FrameRequest(2, strict), quarter(main), main=main)
+    result = next_result(feed)
+    assert result.seq == 2 and [face.name for face in result.faces] == ["obama"]
+    (where,) = faces.detect(main[:, :, ::-1].copy(), upsample=1)
+    assert iou(result.faces[0].box, where) > 0.8  # on the main frame
+    feed.submit(FrameRequest(3, Tuning()), main)  # one frame again: as before
+    (face,) = next_result(feed).faces
+    assert face.name == "obama" and iou(face.box, where) > 0.8
 
 
 def test_does_each_camera_bring_its_own_tuning(make_engine, gallery_db, data_dir):

@@ -40,11 +40,13 @@ class FakeFeed:
     def __init__(self):
         self.requests = []
         self.sizes = []  # (width, height) of each frame submitted
+        self.mains = []  # ...and of the main frame that went with it (None: none did)
         self.answers: deque[FrameResult] = deque()
 
-    def submit(self, request, frame):
+    def submit(self, request, frame, main=None):
         self.requests.append(request)
         self.sizes.append((frame.shape[1], frame.shape[0]))
+        self.mains.append(None if main is None else (main.shape[1], main.shape[0]))
 
     def poll(self):
         return self.answers.popleft() if self.answers else None
@@ -316,22 +318,31 @@ class FakeSubStream:
         self.number += 1
 
 
-# The main stream at 640x360 (``scene()``), the sub-stream a quarter as wide and high.
+# The main stream at 640x360 (``scene()``), the sub-stream a quarter as wide and high. The
+# engine answers with boxes on the main frame (it gets both frames).
 SMALL = scene()[::4, ::4].copy()
 SMALL_BOX = (25.0, 55.0, 55.0, 25.0)  # BOX in the sub-stream's pixels
 
 
-def test_are_faces_looked_for_in_the_sub_stream_and_drawn_scaled_on_the_main_frame():
+def test_are_faces_looked_for_in_the_sub_stream_and_encoded_and_drawn_on_the_main_frame():
     sub = FakeSubStream(SMALL)
     camera = Camera(delay=0, substream=sub)
     camera.frame()
-    assert camera.feed.sizes == [(160, 90)]  # the engine got the sub-stream's frame
-    camera.feed.answer(1, [face(box=SMALL_BOX)])
+    # The engine got the sub-stream's frame to look for faces in, with the main frame it
+    # stands for to encode them from (and to put their boxes on).
+    assert (camera.feed.sizes, camera.feed.mains) == ([(160, 90)], [(640, 360)])
+    camera.feed.answer(1, [face(box=BOX)])
     sub.next()
     (shown,) = camera.pipeline.push(1, camera.picture)
     assert shown.frame.shape == (360, 640, 3)  # viewers get the main frame...
     (drawn,) = shown.faces
     assert drawn.name == "Ada" and drawn.box == BOX  # ...with the face where it is on it
+
+
+def test_does_a_camera_without_a_sub_stream_send_its_frames_alone():
+    camera = Camera(delay=0)
+    camera.frame()
+    assert (camera.feed.sizes, camera.feed.mains) == ([(640, 360)], [None])
 
 
 def test_is_a_sub_stream_frame_searched_once_however_many_main_frames_stand_for_it():
@@ -353,7 +364,7 @@ def test_are_the_regions_and_settled_faces_asked_of_the_sub_stream_scaled_down_o
         camera.frame()
         sub.next()
         if len(camera.feed.requests) > asked:
-            camera.feed.answer(camera.feed.requests[-1].seq, [face(box=SMALL_BOX)])
+            camera.feed.answer(camera.feed.requests[-1].seq, [face(box=BOX)])
     looked = [r for r in camera.feed.requests if r.regions is not None and r.settled]
     assert looked, camera.feed.requests
     for request in looked:
@@ -369,7 +380,7 @@ def test_does_recognition_pause_while_the_sub_stream_is_down_and_the_main_stream
     camera = Camera(delay=0, substream=sub)
     for _ in range(3):
         camera.frame()
-        camera.feed.answer(camera.pipeline.seq, [face(box=SMALL_BOX)])
+        camera.feed.answer(camera.pipeline.seq, [face(box=BOX)])
         sub.next()
     assert camera.frame() == [(4, ["Ada"])]
     asked = len(camera.feed.requests)

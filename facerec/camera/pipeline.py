@@ -30,10 +30,12 @@ at scene cuts.
 
 A camera with a detection sub-stream (``substream``: a second, smaller stream of the same
 scene, read by a thread of its own) has its faces looked for in the sub-stream's newest frame
-instead: the request (regions, settled faces) is scaled down onto that frame, and the boxes of
-its result are scaled up onto the main frame it stands for, where tracks and viewers have
-them. While the sub-stream has no fresh frame, nothing goes to the engine and every track
-ends (no stale names): recognition pauses, the main stream goes on.
+instead: the request (regions, settled faces) is scaled down onto that frame, and the main
+frame goes with it, for the engine to encode each face that needs it from the main frame's
+larger picture of it (``facerec.engine.worker.recognise``). The result's boxes are on the
+main frame, where tracks and viewers have them. While the sub-stream has no fresh frame,
+nothing goes to the engine and every track ends (no stale names): recognition pauses, the
+main stream goes on.
 
 No thread and no clock of its own: the capture thread calls ``push()`` for each frame, and
 tests drive it with a fake engine feed and a fake clock.
@@ -48,8 +50,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..boxes import Box, area, grown, merged, overlap_of_smaller
-from ..engine import FrameRequest, FrameResult
+from ..boxes import Box, area, grown, merged, overlap_of_smaller, scaled
+from ..engine import FrameRequest
 from ..gallery import RecognisedFace
 from .motion import Motion
 from .movement import MovementGate
@@ -80,8 +82,6 @@ REGION_MIN = 160
 MOVEMENT_MARGIN = 0.25
 # Regions covering more than this share of the frame: the whole frame is searched instead.
 WHOLE_FRAME = 0.6
-# Sub-stream frames sent to the engine whose scale is kept until their result comes.
-SCALES_KEPT = 64
 
 
 @dataclass
@@ -156,7 +156,6 @@ class Pipeline:
         self._wait = 0.0  # a running mean of seconds from a frame submitted to its result
         self.substream = substream
         self._detected: int | None = None  # the number of the sub-stream frame sent last
-        self._scales: dict[int, tuple[float, float]] = {}  # seq -> main size / sub-stream size
 
     def push(self, index: int, frame: np.ndarray) -> list[Shown]:
         """One captured frame in; the frames to show now (usually one, at times none or two)."""
@@ -172,7 +171,7 @@ class Pipeline:
         # A result for a frame of an earlier pipeline of the camera (before its source
         # reopened, or of its sub-stream alone) belongs to other frames: dropped.
         if result is not None and result.seq > self._first_seq:
-            self._received(self._onto_main(result), now)
+            self._received(result, now)
         request = self._request(cut, now)
         if request is None:
             self.counters.frames_gated += 1
@@ -183,8 +182,11 @@ class Pipeline:
         self._held.append((self.seq, index, frame, now))
         return self._release(now)
 
-    def _submit(self, request: FrameRequest, frame: np.ndarray, now: float):
-        self.feed.submit(request, frame)
+    def _submit(self, request: FrameRequest, frame: np.ndarray, now: float, main=None):
+        if main is None:
+            self.feed.submit(request, frame)
+        else:
+            self.feed.submit(request, frame, main=main)
         self._last_submitted, self._submitted_at = self.seq, now
         self._submitted[self.seq] = now
         if self._searches_movement:
@@ -195,8 +197,9 @@ class Pipeline:
     # ---- the detection sub-stream ----------------------------------------------------------
 
     def _submit_substream(self, request: FrameRequest, frame: np.ndarray, now: float):
-        """``request``, asked of this main frame, asked of the sub-stream's newest frame (the
-        same moment, smaller): regions and settled faces scaled down onto it."""
+        """``request``, asked of this main frame, asked of the sub-stream's newest frame (about
+        the same moment, smaller): regions and settled faces scaled down onto it, faces to be
+        looked for there and encoded from this main frame, their boxes coming back on it."""
         newest = self.substream.newest()
         if newest is None:
             # Unavailable or stalled: recognition pauses, and no name stays on screen that
@@ -210,25 +213,12 @@ class Pipeline:
         self._detected = number
         height, width = frame.shape[:2]
         sx, sy = width / small.shape[1], height / small.shape[0]
-        self._scales[self.seq] = (sx, sy)
-        if len(self._scales) > SCALES_KEPT:  # results that never came (the engine restarted)
-            del self._scales[min(self._scales)]
         regions = request.regions
         if regions is not None:
             regions = [scaled(box, 1 / sx, 1 / sy) for box in regions]
         settled = tuple(scaled(box, 1 / sx, 1 / sy) for box in request.settled)
-        self._submit(dataclasses.replace(request, regions=regions, settled=settled), small, now)
-
-    def _onto_main(self, result: FrameResult) -> FrameResult:
-        """``result``, found in a sub-stream frame, with its boxes scaled onto the main frame
-        it stands for; results of main frames pass unchanged."""
-        scale = self._scales.pop(result.seq, None)
-        for seq in [seq for seq in self._scales if seq < result.seq]:
-            del self._scales[seq]
-        if scale is None:
-            return result
-        faces = [face.moved(scaled(face.box, *scale)) for face in result.faces]
-        return dataclasses.replace(result, faces=faces)
+        request = dataclasses.replace(request, regions=regions, settled=settled)
+        self._submit(request, small, now, main=frame)
 
     # ---- what goes to the engine ----------------------------------------------------------
 
@@ -364,9 +354,3 @@ class Pipeline:
         """The camera stops (or its source broke): every track ends."""
         self.tracks.end_all()
         return self.tracks.events()
-
-
-def scaled(box: Box, sx: float, sy: float) -> Box:
-    """``box`` in a picture ``sx`` times as wide and ``sy`` times as high."""
-    top, right, bottom, left = box
-    return (top * sy, right * sx, bottom * sy, left * sx)

@@ -20,11 +20,12 @@ import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, fields
 
+from ..boxes import scaled
 from ..engine import CameraFeed
 from ..gallery import RecognisedFace
 from .broadcast import Broadcast
 from .capture import STOPPED, Capture
-from .pipeline import Counters, Pipeline, scaled
+from .pipeline import Counters, Pipeline
 from .rates import RateMeter
 from .sources import SourceOptions, StreamInfo, describe
 from .substream import SubStream

@@ -1,7 +1,9 @@
 """A camera's handle on the engine: the newest frame in, the latest result out.
 
 A camera has at most one frame with a worker and one waiting (the newest: a newer frame
-replaces it and the older one is counted as dropped, never queued). ``submit()`` never
+replaces it and the older one is counted as dropped, never queued). A camera with a detection
+sub-stream offers two frames at once: the sub-stream's to look for faces in, and the main
+stream's to encode them from. ``submit()`` never
 blocks and ``poll()`` never waits, so capture goes on at the source's rate whatever the
 engine does.
 """
@@ -23,7 +25,7 @@ class CameraFeed:
         self.camera = camera
         self.database = database  # whose gallery its frames are matched against
         self._lock = threading.Lock()
-        self._waiting: tuple[FrameRequest, object] | None = None
+        self._waiting: tuple[FrameRequest, tuple] | None = None  # (request, frames)
         self._in_flight = False
         self._result: FrameResult | None = None
         self.served_at = 0.0  # when its last frame went to a worker (fair turns)
@@ -31,12 +33,17 @@ class CameraFeed:
         self.restarts = 0
         self.latency = LatencyStats()  # frame handed to a worker -> its result (/metrics)
 
-    def submit(self, request: FrameRequest, frame_bgr):
-        """Offer a frame; it replaces this camera's waiting frame (counted as dropped)."""
+    def submit(self, request: FrameRequest, frame_bgr, main=None):
+        """Offer a frame; it replaces this camera's waiting frame (counted as dropped).
+
+        ``main``: the main stream's frame ``frame_bgr`` (a sub-stream's) stands for; faces
+        found in ``frame_bgr`` are encoded from it, and the result's boxes are on it.
+        """
+        frames = (frame_bgr,) if main is None else (frame_bgr, main)
         with self._lock:
             if self._waiting is not None:
                 self.dropped += 1
-            self._waiting = (request, frame_bgr)
+            self._waiting = (request, frames)
         self._engine.dispatch()
 
     def poll(self) -> FrameResult | None:
@@ -67,8 +74,8 @@ class CameraFeed:
         with self._lock:
             return self._waiting is not None and not self._in_flight
 
-    def take(self) -> tuple[FrameRequest, object] | None:
-        """The waiting frame, now with a worker."""
+    def take(self) -> tuple[FrameRequest, tuple] | None:
+        """The waiting frame (with its main frame, if any), now with a worker."""
         with self._lock:
             taken, self._waiting = self._waiting, None
             if taken is not None:

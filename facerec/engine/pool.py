@@ -367,6 +367,6 @@ class Engine:
         taken = feed.take()
         if taken is None:
             return
-        request, frame = taken
-        slot, shape = worker.put_frame(frame)
-        worker.start_task(_FrameTask(feed), ("frame", request, slot, shape, feed.database))
+        request, frames = taken
+        slot, shapes = worker.put_frames(frames)
+        worker.start_task(_FrameTask(feed), ("frame", request, slot, shapes, feed.database))

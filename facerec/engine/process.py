@@ -21,7 +21,7 @@ class WorkerProcess:
     """A spawned worker (``facerec.engine.worker.main``) and what it is busy with.
 
     ``task`` is what it works on (a camera's frame or a job), None while free. Frames reach it
-    through a shared memory block of its own (``put_frame``); only a small message goes
+    through a shared memory block of its own (``put_frames``); only a small message goes
     through the pipe.
     """
 
@@ -80,22 +80,27 @@ class WorkerProcess:
         """Queue a message that asks no answer (``forget``)."""
         self._outbox.put(message)
 
-    def put_frame(self, frame: np.ndarray) -> tuple[str, tuple]:
-        """Copy ``frame`` into this worker's shared memory block: ``(block name, shape)``.
+    def put_frames(self, frames) -> tuple[str, tuple]:
+        """Copy ``frames`` (one, or a sub-stream's and its main frame) one after the other
+        into this worker's shared memory block: ``(block name, their shapes)``.
 
-        Only while the worker is free (it has finished with the previous frame). A larger
-        frame than the block holds gets a new block; the worker attaches to it when it sees
+        Only while the worker is free (it has finished with the previous frame). Frames
+        larger than the block holds get a new block; the worker attaches to it when it sees
         the new name (it keeps its mapping of the old one until then: unlinking only removes
         the name).
         """
-        frame = np.ascontiguousarray(frame, dtype=np.uint8)
-        if self._slot is None or self._slot.size < frame.nbytes:
+        frames = [np.ascontiguousarray(frame, dtype=np.uint8) for frame in frames]
+        size = sum(frame.nbytes for frame in frames)
+        if self._slot is None or self._slot.size < size:
             self._drop_slot()
-            self._slot = shared_memory.SharedMemory(create=True, size=frame.nbytes)
-        target = np.ndarray(frame.shape, dtype=np.uint8, buffer=self._slot.buf)
-        target[...] = frame
-        del target  # no view may outlive the block's close()
-        return self._slot.name, frame.shape
+            self._slot = shared_memory.SharedMemory(create=True, size=size)
+        offset = 0
+        for frame in frames:
+            target = np.ndarray(frame.shape, np.uint8, buffer=self._slot.buf, offset=offset)
+            target[...] = frame
+            del target  # no view may outlive the block's close()
+            offset += frame.nbytes
+        return self._slot.name, tuple(frame.shape for frame in frames)
 
     def _drop_slot(self):
         if self._slot is not None:
