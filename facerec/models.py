@@ -556,8 +556,9 @@ class Camera(db.Model):
     motion_gate: Mapped[bool | None] = mapped_column(Boolean)
     motion_area: Mapped[float | None] = mapped_column(Float)
     recheck_interval: Mapped[float | None] = mapped_column(Float)
-    # The camera's detection sub-stream (same scene, smaller): faces are looked for in it and
-    # drawn on ``source``, the stream viewers see. Empty: faces are looked for in ``source``.
+    # The camera's detection sub-stream (same scene, smaller): faces are looked for in it,
+    # encoded from ``source``'s frame and drawn on ``source``, the stream viewers see. Empty:
+    # faces are looked for in ``source``.
     detect_source: Mapped[str | None] = mapped_column(String(CAMERA_SOURCE_MAX))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)

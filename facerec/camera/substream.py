@@ -4,11 +4,13 @@ looked for in, while viewers watch the main stream (the way IP cameras offer a 3
 
 The sub-stream has a thread of its own that reads it, keeps only its newest frame, and
 reopens it when it drops, with the same pauses as the main stream; the two never wait for
-each other. Recognition takes the newest sub-stream frame beside each main frame, and the
-boxes found in it are scaled onto the main frame. While the sub-stream is unavailable
+each other. Recognition takes the newest sub-stream frame beside each main frame: faces are
+looked for in it, and encoded from the main frame, where they are larger (each one found
+again there around its box scaled onto it; see ``facerec.engine.worker.recognise``), their
+boxes coming back on the main frame. While the sub-stream is unavailable
 recognition pauses and the main stream goes on; while the main stream is unavailable the
-sub-stream stays open and recognition goes on in its frames alone (``frames()``), the
-viewers seeing why the main stream is unavailable.
+sub-stream stays open and recognition goes on in its frames alone (``frames()``: faces
+detected and encoded in them), the viewers seeing why the main stream is unavailable.
 """
 
 from __future__ import annotations
