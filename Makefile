@@ -121,7 +121,8 @@ homeassistant: $(HA_VENV)/.installed-stamp
 
 $(HA_VENV)/.installed-stamp: tests/homeassistant/requirements.txt
 	@test -x $(HA_VENV)/bin/python || $(PYTHON) -m venv $(HA_VENV)
-	$(HA_VENV)/bin/python -m pip install --quiet --no-compile -r tests/homeassistant/requirements.txt
+	$(HA_VENV)/bin/python -m pip install --quiet --no-compile --no-deps -r tests/homeassistant/requirements.txt
+	$(HA_VENV)/bin/python -m pip check
 	@touch $@
 
 # The suite on PYTEST_WORKERS processes at once (pytest-xdist): most tests wait on servers,
