@@ -333,14 +333,19 @@ def test_does_an_fps_5_stream_deliver_about_5_frames_a_second(app):
     response = client.get("/cameras/clip/stream.mjpg?fps=5")
     try:
         read_parts(response.response, 1)
-        started = time.monotonic()
+        started, first_id = time.monotonic(), service.latest()[0]
         parts = read_parts(response.response, 15)
         elapsed = time.monotonic() - started
+        published = (service.latest()[0] - first_id) / elapsed
     finally:
         response.close()
     rate = len(parts) / elapsed
-    assert 4.0 <= rate <= 6.0, rate
     assert service.source_fps > 25  # the source itself runs at ~30
+    # At most 5 frames a second reach this viewer, and as many as the camera gives up to
+    # that: about 5, or on a machine too busy for the camera to keep its pace, about every
+    # frame it published meanwhile (a rate the test cannot promise; the stream's share can).
+    assert rate <= 6.0, rate
+    assert rate >= 0.8 * min(5.0, published), (rate, published)
 
 
 def test_does_another_process_sharing_the_database_see_a_new_camera(app_factory):

