@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import deque
 
 import numpy as np
+import pytest
 
 from facerec.camera.pipeline import CATCH_UP, MOVEMENT_SHARE, Pipeline
 from facerec.camera.tuning import Tuning
@@ -63,9 +64,10 @@ EVERY_FRAME = Tuning(motion_gate=False)
 
 
 class Camera:
-    """A pipeline fed at 30 fps from a fake clock."""
+    """A pipeline fed at 30 fps (or ``fps``) from a fake clock."""
 
-    def __init__(self, delay=3, tuning: Tuning = EVERY_FRAME, first_seq=0, substream=None):
+    def __init__(self, delay=3, tuning: Tuning = EVERY_FRAME, first_seq=0, substream=None, fps=FPS):
+        self.fps = fps
         self.clock = Clock()
         self.feed = FakeFeed()
         self.pipeline = Pipeline(
@@ -81,7 +83,7 @@ class Camera:
 
     def frame(self, picture=None, index=None):
         """One frame captured; the frames shown as ``(seq, names drawn)``."""
-        self.clock.now += 1 / FPS
+        self.clock.now += 1 / self.fps
         index = self.index if index is None else index
         self.index = index + 1
         shown = self.pipeline.push(index, self.picture if picture is None else picture)
@@ -245,6 +247,24 @@ def test_does_constant_movement_away_from_faces_cost_a_few_searches_a_second():
     assert len(searches) >= 3 / tuning.movement_interval - 1  # ...but searched all along
     assert searches[0].seq == first  # its first moving frame: at once
     assert all(r.regions for r in searches)  # where it moves, not the whole frame
+
+
+# 29.97 fps divided by three, and 8 fps: two moving frames are a tenth of a second apart or
+# more, as long as the pause after which movement counts as new.
+@pytest.mark.parametrize("fps", [29.97 / 3, 8.0])
+def test_does_constant_movement_at_a_low_frame_rate_cost_a_search_per_interval_not_per_frame(
+    fps,
+):
+    tuning = Tuning(movement_interval=0.25)
+    camera = Camera(tuning=tuning, delay=0, fps=fps)
+    answering(camera, [camera.picture] * 3)
+    asked, first = len(camera.feed.requests), camera.pipeline.seq + 1
+    frames = round(3 * fps)  # 3 s of movement, the engine always free, each search cheap
+    answering(camera, moving_square(camera.picture, frames), seconds=0.02)
+    searches = camera.feed.requests[asked:]
+    assert len(searches) <= 3 / tuning.movement_interval + 1, (len(searches), frames)
+    assert len(searches) >= 3 / (2 * tuning.movement_interval)  # ...but searched all along
+    assert searches[0].seq == first  # its first moving frame (after a still one): at once
 
 
 def test_do_costly_searches_for_movement_take_at_most_their_share_of_a_core():

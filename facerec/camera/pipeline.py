@@ -69,7 +69,8 @@ RESULTS_STALE = 2.0
 SETTLED_INTERVAL = 0.2
 STILL_INTERVAL = 1.0
 # Movement away from faces after this long without any (seconds: three frames at 30 fps)
-# starts anew, and is searched at once whatever the movement interval.
+# starts anew, and is searched at once whatever the movement interval; at a frame rate too
+# low for three frames in that time (10 fps and less), after one frame without any at least.
 PAUSE = 0.1
 # While it goes on, searches for movement alone take at most this share of a core: one that
 # took the engine longer (the whole frame moving: a panning camera, a crowd) waits longer
@@ -148,7 +149,8 @@ class Pipeline:
         self._last_submitted = -1
         self._submitted_at = -float("inf")
         self._movement_at = -float("inf")  # when a frame went to be searched where it moved
-        self._moved_at = -float("inf")  # when something last moved away from the faces
+        self._moved_at = -float("inf")  # when something last moved away from the faces...
+        self._moved_seq = -1  # ...and on which frame
         self._movement_seq = -1  # the frame sent last to be searched where it moved...
         self._movement_cost = 0.0  # ...and the engine's seconds on the last one answered
         self._searches_movement = False  # whether the request being sent is such a search
@@ -266,11 +268,12 @@ class Pipeline:
         interval = tuning.movement_interval  # 0: no limit at all
         if interval:
             interval = max(interval, self._movement_cost / MOVEMENT_SHARE)
-        search_movement = bool(elsewhere) and (
-            now - self._moved_at >= PAUSE or now - self._movement_at >= interval
-        )
+        # A still moment is a frame at least: at 10 fps two moving frames are PAUSE apart, and
+        # without it every frame of a movement that goes on would be searched as a new one.
+        paused = now - self._moved_at >= PAUSE and self._moved_seq < self.seq - 1
+        search_movement = bool(elsewhere) and (paused or now - self._movement_at >= interval)
         if elsewhere:
-            self._moved_at = now
+            self._moved_at, self._moved_seq = now, self.seq
         faces_move = bool(live) and len(elsewhere) < len(moving)
         due = (
             search_movement  # something new
