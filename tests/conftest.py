@@ -397,6 +397,35 @@ def photo_video(tmp_path_factory, data_dir) -> Path:
     return write_photo_video(folder / "two_people.mp4", photo, seconds=10.0)
 
 
+def write_clip_copy(path: Path, every: int) -> Path:
+    """The clip with one frame in ``every`` kept, at its frame rate divided by ``every``: the
+    same scenes and faces, looping every 9.2 s as the clip does, for a camera that decodes
+    and motion-gates ``every`` times fewer frames a second (tests that watch a camera for
+    minutes, whose subject is not the clip's frame rate)."""
+    import cv2
+
+    capture = cv2.VideoCapture(str(CLIP))
+    fps = capture.get(cv2.CAP_PROP_FPS)
+    size = (int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps / every, size)
+    assert writer.isOpened(), "OpenCV cannot write an mp4v video here"
+    for index in itertools.count():
+        ok, frame = capture.read()
+        if not ok:
+            break
+        if index % every == 0:
+            writer.write(frame)
+    capture.release()
+    writer.release()
+    return path
+
+
+@pytest.fixture(scope="session")
+def clip_10fps(tmp_path_factory) -> Path:
+    """The clip at 9.99 fps (every third frame), built once per worker."""
+    return write_clip_copy(tmp_path_factory.mktemp("clip") / "clip-10fps.mp4", every=3)
+
+
 # The clip as an RTSP camera's streams: a main stream, a detection sub-stream, and the clip's
 # own size (what the file source gives, for comparisons).
 RTSP_STREAMS = {"main": (1280, 720), "sub": (320, 180), "clip": (640, 360)}
@@ -415,6 +444,22 @@ def rtsp_server(rtsp_cache):
     from tests.rtspserver import RtspServer
 
     server = RtspServer(CLIP, rtsp_cache, RTSP_STREAMS).start()
+    yield server
+    server.kill()
+
+
+# The 10 fps clip's streams: the detection sub-stream's size and the clip's own.
+RTSP_10FPS_STREAMS = {name: RTSP_STREAMS[name] for name in ("sub", "clip")}
+
+
+@pytest.fixture
+def rtsp_server_10fps(rtsp_cache, clip_10fps):
+    """The RTSP server serving ``clip_10fps`` (the clip's scenes at 10 fps) as ``url("sub")``
+    320x180 and ``url("clip")`` 640x360: for tests of streams that drop, freeze and come
+    back, whose subject is not the frame rate (a third of the frames to decode)."""
+    from tests.rtspserver import RtspServer
+
+    server = RtspServer(clip_10fps, rtsp_cache, RTSP_10FPS_STREAMS).start()
     yield server
     server.kill()
 

@@ -8,7 +8,7 @@ import pytest
 
 from facerec.camera.sources import SourceError, check_url, describe, redact
 
-from .conftest import CLIP, login_client
+from .conftest import login_client
 from .servers import wait_for
 from .test_stream import Link
 
@@ -98,12 +98,14 @@ def test_does_a_camera_url_with_a_bad_port_show_an_error_instead_of_a_500(app_fa
         cam.stop()
 
 
-def test_is_a_url_camera_that_comes_back_picked_up_within_seconds(app_factory, serve):
-    # Another server (its own camera name): two servers never run one camera (lease).
+def test_is_a_url_camera_that_comes_back_picked_up_within_seconds(app_factory, serve, clip_10fps):
+    # Another server (its own camera name): two servers never run one camera (lease). It
+    # plays the clip's scenes at 10 fps, and only once it is needed: what is tested is the
+    # reconnecting camera, not the upstream's frame rate.
     upstream = app_factory(
-        FACEREC_CAMERA=str(CLIP), FACEREC_PUBLIC_STREAM=True, FACEREC_SERVER="upstream"
+        FACEREC_CAMERA=str(clip_10fps), FACEREC_PUBLIC_STREAM=True, FACEREC_SERVER="upstream"
     )
-    upstream.extensions["cameras"].first().start()
+    upstream_cam = upstream.extensions["cameras"].first()
     server = serve(upstream)
     port = closed_port()
     app = app_factory(FACEREC_CAMERA=f"http://127.0.0.1:{port}/stream.mjpg")
@@ -115,6 +117,8 @@ def test_is_a_url_camera_that_comes_back_picked_up_within_seconds(app_factory, s
         time.sleep(16)
         assert cam.state == "unavailable"
         assert cam.status()["attempts"] >= 6
+        upstream_cam.start()
+        assert wait_for(lambda: upstream_cam.state == "running", timeout=30)
         link = Link(server.server.server_port, port)  # the camera is back
         back = time.monotonic()
         assert wait_for(lambda: cam.state == "running", timeout=30)
@@ -122,5 +126,6 @@ def test_is_a_url_camera_that_comes_back_picked_up_within_seconds(app_factory, s
         assert cam.status()["attempts"] == 0
     finally:
         cam.stop()
+        upstream_cam.stop()
         if link is not None:
             link.cut()

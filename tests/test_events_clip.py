@@ -24,8 +24,10 @@ pytestmark = pytest.mark.sqlite_only
 
 
 def test_does_a_receiver_get_a_signed_sighting_started_for_lin_manuel_miranda(
-    clip_app, enroll_known
+    app_factory, clip_10fps, enroll_known
 ):
+    # The clip's scenes at 10 fps: the event is the subject, not the frame rate.
+    clip_app = app_factory(FACEREC_CAMERA=str(clip_10fps))
     change_settings(clip_app, allow_private_targets="1")  # the receiver is on loopback
     people = enroll_known(clip_app)
     receiver = Receiver()

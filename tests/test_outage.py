@@ -12,7 +12,7 @@ from facerec import shutdown
 from facerec.extensions import db
 from facerec.models import Sighting
 
-from .conftest import CLIP, enroll, make_app
+from .conftest import enroll, make_app
 from .servers import wait_for
 
 OUTAGE = 20.0  # seconds, as the hardening pass stopped it
@@ -22,7 +22,9 @@ def when(seconds: float) -> datetime:
     return datetime.fromtimestamp(seconds, UTC).replace(tzinfo=None)
 
 
-def test_is_every_sighting_of_a_postgresql_outage_written_when_it_is_back(tmp_path, data_dir):
+def test_is_every_sighting_of_a_postgresql_outage_written_when_it_is_back(
+    tmp_path, data_dir, clip_10fps
+):
     from .pgserver import PostgresServer
 
     server = PostgresServer().start()
@@ -33,7 +35,8 @@ def test_is_every_sighting_of_a_postgresql_outage_written_when_it_is_back(tmp_pa
         engine = create_engine(url)
         db.metadata.create_all(engine)
         engine.dispose()
-        app = make_app(tmp_path, url, FACEREC_CAMERA=str(CLIP), FACEREC_METRICS_PUBLIC=True)
+        # The clip at 10 fps: its sightings are the subject, not its frame rate.
+        app = make_app(tmp_path, url, FACEREC_CAMERA=str(clip_10fps), FACEREC_METRICS_PUBLIC=True)
         for photo in sorted((data_dir / "known").iterdir()):
             enroll(app, photo.stem, photo)
         writer = app.extensions["sightings"]

@@ -143,8 +143,9 @@ def server_counts(server: Gunicorn) -> tuple[int, int]:
 
 @pytest.mark.timeout(600)
 def test_does_a_killed_rtsp_server_show_unavailable_and_come_back_twenty_times_without_leaks(
-    tmp_path, rtsp_server
+    tmp_path, rtsp_server_10fps
 ):
+    rtsp_server = rtsp_server_10fps  # the clip at 10 fps: reconnecting is the subject
     server = Gunicorn(
         tmp_path, threads=4, FACEREC_CAMERA=rtsp_server.url("sub"), FACEREC_PUBLIC_STREAM="1"
     )
@@ -214,8 +215,9 @@ def test_does_a_killed_rtsp_server_show_unavailable_and_come_back_twenty_times_w
 
 
 def test_is_a_frozen_rtsp_server_detected_by_the_read_timeout_and_recovered(
-    app_factory, rtsp_server
+    app_factory, rtsp_server_10fps
 ):
+    rtsp_server = rtsp_server_10fps  # the clip at 10 fps: the stall is the subject
     app = app_factory(FACEREC_CAMERA_TIMEOUT=2.0)
     service = add_camera(app, "door", rtsp_server.url("sub"))
     service.start()

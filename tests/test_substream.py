@@ -15,7 +15,7 @@ from facerec import faces
 from facerec.extensions import db
 from facerec.models import Camera
 
-from .conftest import CLIP, RTSP_STREAMS, add_camera, login_client
+from .conftest import RTSP_10FPS_STREAMS, add_camera, login_client
 from .rtspserver import RtspServer
 from .servers import wait_for
 from .test_stream import decode, is_placeholder
@@ -25,9 +25,10 @@ pytestmark = pytest.mark.sqlite_only
 
 
 @pytest.fixture
-def sub_server(rtsp_cache):
-    """A second RTSP server, for a sub-stream that drops while the main stream goes on."""
-    server = RtspServer(CLIP, rtsp_cache, RTSP_STREAMS).start()
+def sub_server(rtsp_cache, clip_10fps):
+    """A second RTSP server, for a sub-stream that drops while the main stream goes on (the
+    clip at 10 fps, as ``rtsp_server_10fps``)."""
+    server = RtspServer(clip_10fps, rtsp_cache, RTSP_10FPS_STREAMS).start()
     yield server
     server.kill()
 
@@ -126,8 +127,10 @@ def test_are_faces_found_in_the_sub_stream_drawn_in_place_on_the_main_stream(
 
 
 def test_does_recognition_pause_while_the_sub_stream_is_down_and_the_main_stream_go_on(
-    app, rtsp_server, sub_server, enroll_known
+    app, rtsp_server_10fps, sub_server, enroll_known
 ):
+    # Both streams play the clip at 10 fps: streams dropping and coming back are the subject.
+    rtsp_server = rtsp_server_10fps
     enroll_known(app)
     service = add_camera(app, "door", rtsp_server.url("clip"), detect_source=sub_server.url("sub"))
     published = Published(service)

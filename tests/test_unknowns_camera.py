@@ -11,7 +11,7 @@ from facerec import camera
 from facerec.extensions import db
 from facerec.models import Sighting
 
-from .conftest import CLIP, DATA, enroll, login_client, photo_samples
+from .conftest import DATA, enroll, login_client, photo_samples
 from .test_api import API, post_form, upload
 
 # Real videos through the live pipeline: what they test is the pipeline, not the database.
@@ -181,9 +181,9 @@ def test_are_two_unknown_people_two_groups(app_factory, client_for, kit_and_rose
 
 
 def test_does_a_photo_find_the_clips_unknown_sightings_of_him_and_biden_none(
-    app_factory, client_for
+    app_factory, client_for, clip_10fps
 ):
-    app, cam = watch(app_factory, CLIP)  # nobody enrolled
+    app, cam = watch(app_factory, clip_10fps)  # nobody enrolled; the clip's scenes at 10 fps
     client = client_for(app)
     lin = photo_samples(DATA / "known" / "lin-manuel-miranda.png")[0].encoding
 

@@ -1,9 +1,10 @@
 """A server that watches the test clip with nobody watching (tests/test_unwatched.py).
 
-gunicorn serves facerec with the clip as its camera; Lin is enrolled and a webhook posts
-every event to a local receiver, both added while the server already runs (it sees them at
-once). Nothing ever opens its stream: its sightings are read from its own database, its
-events from the receiver, its status through the API.
+gunicorn serves facerec with ``camera`` (the clip, or a copy of it at a lower frame rate) as
+its camera; Lin is enrolled and a webhook posts every event to a local receiver, both added
+while the server already runs (it sees them at once). Nothing ever opens its stream: its
+sightings are read from its own database, its events from the receiver, its status through
+the API.
 """
 
 from __future__ import annotations
@@ -17,18 +18,18 @@ from facerec import create_app
 from facerec.events.webhooks import add_webhook
 from facerec.extensions import db
 
-from .conftest import CLIP, DATA, enroll
+from .conftest import DATA, enroll
 from .receivers import Receiver
 from .servers import Gunicorn, add_api_token
 
 
 class UnwatchedServer:
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, camera: Path):
         self.receiver = Receiver()
         self.server = Gunicorn(
             folder,
             threads=4,
-            FACEREC_CAMERA=str(CLIP),
+            FACEREC_CAMERA=str(camera),
             FACEREC_ALLOW_PRIVATE_TARGETS="1",
             FACEREC_ENGINE_WORKERS="1",
             FACEREC_RECOGNITION_WORKERS="1",
