@@ -9,11 +9,19 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from facerec import camera, engine
+from facerec import camera, engine, shutdown
 from facerec.extensions import db
-from facerec.models import EnrollDraftSample
+from facerec.models import Account, EnrollDraft, EnrollDraftSample
 
-from .conftest import CLIP, TEST_PASSWORD, create_account, login_client, screenshot
+from .conftest import (
+    CLIP,
+    TEST_PASSWORD,
+    LiveServer,
+    create_account,
+    login_client,
+    make_app,
+    screenshot,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -152,21 +160,35 @@ def test_can_an_operator_start_the_camera_and_take_a_snapshot_in_a_browser(
         context.close()
 
 
+@pytest.fixture(scope="module")
+def clip_server(tmp_path_factory):
+    """(app, server): the clip playing as the camera, for the module's auto-capture tests:
+    each signs in as an account of its own, so each has a draft of its own."""
+    app = make_app(tmp_path_factory.mktemp("clip"), FACEREC_CAMERA=str(CLIP), WTF_CSRF_ENABLED=True)
+    server = LiveServer(app)
+    try:
+        # What a server does once in its life, not per snapshot: start the face job processes
+        # (dlib's models) and the camera.
+        engine.of(app).run(abs, -1)
+        with app.app_context():
+            camera.service().start()
+        client = login_client(app, app.test_client())
+        deadline = time.monotonic() + 30
+        while not client.get("/api/v1/stream/status").get_json()["running"]:
+            assert time.monotonic() < deadline, "the clip did not start"
+            time.sleep(0.2)
+        yield app, server
+    finally:
+        server.stop()
+        shutdown(app)
+
+
 @pytest.fixture
-def clip_wizard(browser, app_factory, serve):
-    """(app, page): the samples step for Lin-Manuel Miranda, the clip playing as the camera."""
-    app = app_factory(FACEREC_CAMERA=str(CLIP), WTF_CSRF_ENABLED=True)  # 5 samples at most
-    server = serve(app)
-    client = login_client(app, app.test_client())
-    # What a server does once in its life, not per snapshot: start the face job processes
-    # (dlib's models) and the camera.
-    engine.of(app).run(abs, -1)
-    with app.app_context():
-        camera.service().start()
-    deadline = time.monotonic() + 30
-    while not client.get("/api/v1/stream/status").get_json()["running"]:
-        assert time.monotonic() < deadline, "the clip did not start"
-        time.sleep(0.2)
+def clip_wizard(browser, clip_server, request):
+    """(app, page, draft id): the samples step for Lin-Manuel Miranda (5 samples at most), the
+    clip playing as the camera, signed in as an account of this test's own."""
+    app, server = clip_server
+    client = login_client(app, app.test_client(), request.node.name[:60])
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     context.add_cookies(
         [{"name": "session", "value": client.get_cookie("session").value, "url": server.url}]
@@ -177,12 +199,17 @@ def clip_wizard(browser, app_factory, serve):
     page.click("text=Next: samples")
     page.wait_for_url(re.compile(r"/enroll/samples$"), wait_until="domcontentloaded")
     expect(page.locator("#camera-off")).to_be_hidden(timeout=20_000)
-    yield app, page
+    with app.app_context():
+        account = db.session.scalars(
+            select(Account).filter_by(username=request.node.name[:60])
+        ).one()
+        draft = db.session.scalars(select(EnrollDraft).filter_by(account_id=account.id)).one()
+    yield app, page, draft.id
     context.close()
 
 
 def test_does_auto_capture_collect_the_samples_from_the_clip_without_a_click_each(clip_wizard):
-    app, page = clip_wizard
+    app, page, draft = clip_wizard
     page.click("#auto-capture")
     expect(page.locator("#auto-stop")).to_be_visible()
     started = time.monotonic()
@@ -193,7 +220,9 @@ def test_does_auto_capture_collect_the_samples_from_the_clip_without_a_click_eac
     assert page.locator("#thumbs figure").count() == 5
     screenshot(page, "enroll-2-auto-capture")
     with app.app_context():
-        rows = db.session.scalars(select(EnrollDraftSample).order_by(EnrollDraftSample.id)).all()
+        rows = db.session.scalars(
+            select(EnrollDraftSample).filter_by(draft_id=draft).order_by(EnrollDraftSample.id)
+        ).all()
         gaps = [(b.created_at - a.created_at).total_seconds() for a, b in itertools.pairwise(rows)]
         vectors = [row.vector for row in rows]
     assert len(rows) == 5 and took < 20
@@ -204,7 +233,7 @@ def test_does_auto_capture_collect_the_samples_from_the_clip_without_a_click_eac
 
 
 def test_does_stop_end_auto_capture(clip_wizard):
-    _app, page = clip_wizard
+    _app, page, _draft = clip_wizard
     page.click("#auto-capture")
     page.click("#auto-stop")
     expect(page.locator("#auto-capture")).to_be_visible()
