@@ -11,7 +11,6 @@ import logging
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-import apprise
 from sqlalchemy import select
 
 from .. import outbound
@@ -36,11 +35,15 @@ class TargetError(ValueError):
 
 def plugin(url: str):
     """The Apprise plugin for ``url``, or None if Apprise does not know the URL."""
+    import apprise  # here: the command line imports this module for every command (0.04 s)
+
     return apprise.Apprise.instantiate(url)
 
 
 def clean_url(raw: str | None, *, app=None) -> str:
     """An Apprise URL Apprise understands, whose server is not a refused address."""
+    import apprise
+
     missing = "Enter the Apprise URL of the service, such as ntfys://ntfy.sh/topic."
     url = typed_url(raw, NOTIFY_URL_MAX, TargetError, missing)
     refused = None
