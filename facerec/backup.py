@@ -20,7 +20,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from .extensions import db
+from .extensions import db, init_migrations
 
 PG_RECIPE = (
     "This server's database is PostgreSQL: back it up with pg_dump and restore it with "
@@ -119,6 +119,8 @@ def restore_command(file: Path, yes: bool):
             "SELECT 1 FROM sqlite_master WHERE name = 'alembic_version'"
         ).fetchone()
     if migrated:  # a backup of an older version: its schema brought up to this one's
+        if "migrate" not in current_app.extensions:  # the command line's offline app
+            init_migrations(current_app)
         upgrade(directory=str(Path(current_app.root_path).parent / "migrations"))
     db.engine.dispose()
     click.echo(f"Restored {file} into {target}. Start (or restart) the server now.")

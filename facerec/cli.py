@@ -20,13 +20,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
-from flask.cli import AppGroup, FlaskGroup, with_appcontext
+from flask.cli import AppGroup, FlaskGroup, ScriptInfo, with_appcontext
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from . import config, consent
 from .config import current_settings
-from .extensions import db
+from .extensions import db, init_migrations
 from .models import FaceSample, User
 
 if TYPE_CHECKING:
@@ -526,8 +526,20 @@ def init_app(app):
     backup.init_app(app)
 
 
+# The commands that only work on the database and files: their app is made without the
+# pages, cameras, face engine, event delivery and metrics (``create_app(serving=False)``),
+# which is most of what such a command cost to start. Any other command (``run``, ``shell``,
+# ``routes``, ``notify``, whose test message goes through the app's notification sink) gets
+# the whole app, as ``flask --app facerec`` and the server do.
+OFFLINE_COMMANDS = frozenset(
+    {"users", "accounts", "tokens", "audit", "cameras", "webhooks", "sightings", "settings",
+     "backup", "restore", "db"}
+)  # fmt: skip
+
+
 class FacerecGroup(FlaskGroup):
-    """Flask's command group, with the plugin commands named here instead of looked for.
+    """Flask's command group, with the plugin commands named here instead of looked for, and
+    the app made for the command run (see ``OFFLINE_COMMANDS``).
 
     Flask's own group reads the entry points of every installed distribution for
     ``flask.commands`` on every run, and imports each plugin's module: 0.1 s of CPU before
@@ -539,26 +551,59 @@ class FacerecGroup(FlaskGroup):
 
     PLUGINS = {"limiter": "flask_limiter.commands:cli"}
 
+    def __init__(self, **kwargs):
+        # Listing the commands (--help) needs only their names: the offline app has them all.
+        self.serving = False
+        self.resolving = False
+        super().__init__(create_app=self.make_app, **kwargs)
+
+    def make_app(self):
+        from . import create_app
+
+        return create_app(serving=self.serving)
+
     def _load_plugin_commands(self):
         self._loaded_plugin_commands = True  # nothing to scan: see PLUGINS
 
+    def resolve_command(self, ctx, args):
+        self.resolving = True  # the command to run, not one of a list (see get_command)
+        try:
+            return super().resolve_command(ctx, args)
+        finally:
+            self.resolving = False
+
     def get_command(self, ctx, name):
+        if name not in OFFLINE_COMMANDS:
+            self.serving = True  # no effect once the app is made (listing the commands)
         if name in self.PLUGINS and name not in self.commands:
             module, attr = self.PLUGINS[name].split(":")
             self.add_command(getattr(importlib.import_module(module), attr), name)
-        return super().get_command(ctx, name)
+        command = super().get_command(ctx, name)
+        if command is None and name == "db":
+            command = self.migrations(ctx)
+        return command
+
+    def migrations(self, ctx):
+        """Flask-Migrate's ``db`` group for the offline app, which is made without it (Alembic
+        is 0.1 s to import): set up when ``db ...`` runs; in a list, its name and summary."""
+        if not self.resolving:
+            return click.Group("db", help=MIGRATIONS_HELP)
+        app = ctx.ensure_object(ScriptInfo).load_app()
+        init_migrations(app)
+        return app.cli.get_command(ctx, "db")
 
     def list_commands(self, ctx):
-        return sorted({*super().list_commands(ctx), *self.PLUGINS})
+        return sorted({*super().list_commands(ctx), *self.PLUGINS, "db"})
+
+
+# Flask-Migrate's summary of its ``db`` group (tests/test_docs_commands.py compares the lists).
+MIGRATIONS_HELP = "Perform database migrations."
 
 
 def main():
     """The ``facerec`` command: every ``flask`` command of this app, with no ``--app`` needed."""
-    from . import create_app
-
     cli = FacerecGroup(
         name="facerec",
-        create_app=create_app,
         help="Manage a facerec server: people, accounts, tokens, cameras, webhooks, the "
         "database (db upgrade) and the history. Run it from the project folder as "
         ".venv/bin/facerec COMMAND, or as facerec COMMAND with the virtualenv activated.",

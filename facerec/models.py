@@ -6,8 +6,8 @@ import hashlib
 import secrets
 import unicodedata
 from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING
 
-import numpy as np
 from flask_login import UserMixin
 from sqlalchemy import (
     JSON,
@@ -36,7 +36,9 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, relationship, validat
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from .extensions import db
-from .faces import MEMBER_GATE, Quality
+
+if TYPE_CHECKING:
+    import numpy as np
 
 ENCODING_SIZE = 128
 NAME_MAX = 100
@@ -70,14 +72,22 @@ def owned_rows(parent: str, order_by: str):
 
 
 class EncodingMixin:
-    """``vector``: the ``encoding`` column (float64[128] bytes) as a numpy array."""
+    """``vector``: the ``encoding`` column (float64[128] bytes) as a numpy array.
+
+    numpy (and ``faces``, with OpenCV, below) is imported where it is used: every command
+    line command imports the models, most of them never read a face (0.1 s to import).
+    """
 
     @property
     def vector(self) -> np.ndarray:
+        import numpy as np
+
         return np.frombuffer(self.encoding, dtype="<f8")
 
     @vector.setter
     def vector(self, value):
+        import numpy as np
+
         array = np.asarray(value, dtype="<f8")
         if array.shape != (ENCODING_SIZE,):
             raise ValueError(f"a face encoding has {ENCODING_SIZE} values, got {array.shape}")
@@ -468,6 +478,8 @@ class Sighting(EncodingMixin, db.Model):
     @property
     def quality(self):
         """The face's ``faces.Quality`` (None when it was not measured)."""
+        from .faces import Quality
+
         if self.face_height is None or self.sharpness is None:
             return None
         return Quality(self.face_height, self.sharpness, self.turn)
@@ -481,6 +493,8 @@ class Sighting(EncodingMixin, db.Model):
     @property
     def group_problems(self) -> list[str]:
         """Why the face is not good enough to join an unknown group (``faces.MEMBER_GATE``)."""
+        from .faces import MEMBER_GATE
+
         quality = self.quality
         return MEMBER_GATE.problems(quality) if quality is not None else []
 

@@ -1,4 +1,5 @@
-"""Cross-cutting web behaviour: database pragmas, error pages, security headers."""
+"""Cross-cutting web behaviour: error pages, security headers (the database pragmas are in
+``extensions``)."""
 
 import ipaddress
 import logging
@@ -6,8 +7,6 @@ import re
 
 from flask import jsonify, render_template, request, url_for
 from markupsafe import Markup, escape
-from sqlalchemy import event
-from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import (
     HTTPException,
@@ -22,17 +21,6 @@ from .config import current_settings, networks
 from .engine import EngineBusy, EngineUnavailable
 from .faces import PHOTO_FORMATS
 from .gallery import distance_text
-
-
-@event.listens_for(Engine, "connect")
-def _sqlite_pragmas(dbapi_connection, _record):
-    """WAL lets the recognition worker read while the web process writes; FKs cascade."""
-    if type(dbapi_connection).__module__.startswith("sqlite3"):
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.close()  # the busy timeout is sqlite3's ``timeout`` (FACEREC_DB_BUSY_TIMEOUT)
-
 
 log = logging.getLogger(__name__)
 

@@ -235,6 +235,20 @@ def test_does_a_command_before_make_db_say_what_to_do(clone, migrated, tmp_path)
     assert "Traceback" not in early.stderr
 
 
+def test_does_facerec_list_every_command_flask_lists_for_the_app(clone, migrated, tmp_path):
+    """.venv/bin/facerec makes a lighter app for its own commands (no pages, no Alembic until
+    `db` runs) and names its plugin commands instead of scanning for them: its list is still
+    the whole app's, with the same summaries."""
+    env = user_environment(tmp_path) | database_env(migrated, tmp_path, "help")
+    ours = run_line(".venv/bin/facerec --help", clone, env)
+    flasks = run_line(".venv/bin/python -m flask --app facerec --help", clone, env)
+    assert ours.returncode == 0 and flasks.returncode == 0, ours.stderr + flasks.stderr
+    listed = ours.stdout.split("Commands:")[1]
+    assert listed == flasks.stdout.split("Commands:")[1]
+    for group in ("accounts", "db", "limiter", "notify", "routes", "run", "users"):
+        assert f"\n  {group} " in listed, group
+
+
 def database_env(migrated: bytes, folder: Path, name: str) -> dict[str, str]:
     """A database of its own for one page (or one server): a copy of the migrated one, named
     to the commands through DATABASE_URL, as the configuration reference says."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 from flask import current_app, g, jsonify, redirect, request, url_for
 
 from ..extensions import login_manager
-from ..web import wants_json
 
 
 def require_login():
@@ -39,6 +38,9 @@ def _browser_navigation() -> bool:
 @login_manager.unauthorized_handler
 def _unauthorized():
     """API clients get 401 JSON; browsers are sent to the sign-in page and back."""
+    # Here: ``web`` brings the face engine and OpenCV, and the command line imports ``auth``.
+    from ..web import wants_json
+
     api = request.path.startswith("/api/")
     view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
     takes_tokens = getattr(view, "accepts_tokens", False)

@@ -40,7 +40,14 @@ def init_app(app):
 
 
 def registry(app=None) -> CameraRegistry:
-    return (app or current_app).extensions["cameras"]
+    app = app or current_app._get_current_object()
+    if "cameras" not in app.extensions:
+        # The command line's offline app (create_app(serving=False)) makes it when a command
+        # asks, such as `accounts create --cameras door` checking the names.
+        if "engine" not in app.extensions:
+            engine.init_app(app)
+        init_app(app)
+    return app.extensions["cameras"]
 
 
 def services(app=None) -> list[CameraService]:

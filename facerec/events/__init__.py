@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from flask import current_app
 
 from ..config import current_settings
-from ..faces import smaller_jpeg
 from ..models import EVENT_NAMES, iso, utcnow
 from .sink import EventSink
 
@@ -77,6 +76,8 @@ class Event:
     def thumbnail(self) -> bytes | None:
         if "thumbnail" not in self._kept:
             crop = self.crop()
+            from ..faces import smaller_jpeg  # here: OpenCV is not for every command line
+
             self._kept["thumbnail"] = smaller_jpeg(crop, THUMBNAIL_SIDE) if crop else None
         return self._kept["thumbnail"]
 
