@@ -153,12 +153,54 @@ class Sample:
     content_hash: str | None = None
 
 
+class _LoadedOnFirstUse:
+    """A dlib shape predictor that reads its model file the first time it is called."""
+
+    def __init__(self, load, path: str):
+        self._load, self._path, self._model = load, path, None
+
+    @property
+    def loaded(self) -> bool:
+        return self._model is not None
+
+    def __call__(self, *args, **kwargs):
+        if self._model is None:
+            self._model = self._load(self._path)
+        return self._model(*args, **kwargs)
+
+
 def load_models():
-    """The ``face_recognition`` module with dlib's models loaded (about a second, once).
+    """The ``face_recognition`` module with the dlib models facerec uses loaded (once).
 
     Imported lazily because only worker processes need it; they call this at start-up so
     that the first face is not slowed down by the load.
+
+    ``face_recognition`` loads every model it has as it is imported, among them the 68-point
+    landmark model (a 100 MB file: three quarters of a second and 100 MB of memory in each
+    worker), which facerec never uses: faces are aligned on the 5-point model. That one is
+    read only if something calls it (``face_recognition.face_landmarks`` would).
     """
+    import sys
+
+    if "face_recognition" not in sys.modules:
+        import dlib
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            import face_recognition_models
+        large = face_recognition_models.pose_predictor_model_location()
+        real = dlib.shape_predictor
+
+        def shape_predictor(path):
+            return _LoadedOnFirstUse(real, path) if path == large else real(path)
+
+        dlib.shape_predictor = shape_predictor
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                import face_recognition
+        finally:
+            dlib.shape_predictor = real
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         import face_recognition

@@ -259,3 +259,32 @@ def test_is_a_large_photos_sample_the_same_face_as_the_small_ones():
         encoded(photo.resize((photo.width * 6, photo.height * 6)), "JPEG")
     )
     assert np.linalg.norm(small.encoding - large.encoding) < 0.15
+
+
+# Run in a fresh Python: in the suite's own process face_recognition may be loaded already.
+LANDMARKS_SCRIPT = """
+import sys
+from facerec import faces
+fr = faces.load_models()
+large = fr.api.pose_predictor_68_point
+found = faces.faces_in_image(sys.argv[1])
+print(len(found), large.loaded)
+marks = fr.face_landmarks(faces.load_image(sys.argv[1]), [found[0].box])
+print(len(marks[0]["chin"]), large.loaded)
+"""
+
+
+def test_is_the_68_point_landmark_model_read_only_when_something_asks_for_it():
+    """Faces are found, aligned and encoded without dlib's 68-point model (a 100 MB file each
+    engine worker read at start); face_recognition's own call for it still gets it."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", LANDMARKS_SCRIPT, str(DATA / "known" / "obama.jpg")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["1", "False", "17", "True"]
