@@ -130,8 +130,11 @@ $(HA_VENV)/.installed-stamp: tests/homeassistant/requirements.txt
 # worksteal hands each worker a run of tests and lets an idle one take over another's rest.
 # PYTEST_WORKERS=0 runs it in one process; a single file: .venv/bin/python -m pytest tests/test_x.py
 PYTEST_WORKERS ?= 4
+# The suite starts hundreds of Python processes (servers, engine workers, commands): each
+# compiles facerec's modules only once it may keep the bytecode, so an environment that says
+# not to (PYTHONDONTWRITEBYTECODE) is overruled for the suite (__pycache__ is ignored by git).
 test: install chromium postgresql mosquitto nginx prometheus rtsp homeassistant
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
+	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 bench: install rtsp
 	@for script in bench/*.py; do \
